@@ -1,0 +1,90 @@
+"""workspace/manifest.json: what each stage produced.
+
+The manifest maps a stage key (e.g. ``"ingest discogs"``, ``"make-pairs artist/train"``) to
+its last run: inputs (path, size, checksum), parameters, counts, outputs and time. Updates
+take a file lock and replace the file atomically, so concurrent stages do not lose entries.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import time
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterator
+
+from .io import write_json_atomic
+
+
+def file_checksum(path: str | os.PathLike[str], algorithm: str = "sha256", chunk: int = 4 << 20) -> str:
+    """Hex digest of a file, read in chunks (bounded memory)."""
+    h = hashlib.new(algorithm)
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return f"{algorithm}:{h.hexdigest()}"
+
+
+def describe_input(path: str | os.PathLike[str], checksum: bool = True) -> dict[str, Any]:
+    """Path, size, modification time and (optionally) checksum of an input file."""
+    p = Path(path)
+    st = p.stat()
+    entry: dict[str, Any] = {
+        "path": str(p.resolve()),
+        "bytes": st.st_size,
+        "mtime": datetime.fromtimestamp(st.st_mtime, timezone.utc).isoformat(),
+    }
+    if checksum:
+        entry["checksum"] = file_checksum(p)
+    return entry
+
+
+@contextmanager
+def _locked(manifest_path: Path) -> Iterator[None]:
+    manifest_path.parent.mkdir(parents=True, exist_ok=True)
+    lock_path = manifest_path.with_name(manifest_path.name + ".lock")
+    with open(lock_path, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def load(manifest_path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The whole manifest (``{"stages": {...}}``), empty if none was written yet."""
+    p = Path(manifest_path)
+    if not p.exists():
+        return {"stages": {}}
+    return json.loads(p.read_text(encoding="utf-8"))
+
+
+def record(manifest_path: str | os.PathLike[str], key: str, entry: dict[str, Any]) -> dict[str, Any]:
+    """Store ``entry`` under ``stages[key]`` (replacing the previous run of that key)."""
+    p = Path(manifest_path)
+    entry = {**entry, "recorded_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    with _locked(p):
+        data = load(p)
+        data.setdefault("stages", {})[key] = entry
+        write_json_atomic(p, data)
+    return entry
+
+
+def get(manifest_path: str | os.PathLike[str], key: str) -> dict[str, Any] | None:
+    return load(manifest_path).get("stages", {}).get(key)
+
+
+class Timer:
+    """Wall-clock timer: ``with Timer() as t: ...; t.seconds``."""
+
+    def __enter__(self) -> "Timer":
+        self.start = time.perf_counter()
+        self.seconds = 0.0
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.seconds = time.perf_counter() - self.start

@@ -120,12 +120,12 @@ def conform(data: pa.Table | pa.RecordBatch, schema: pa.Schema, *, table: str = 
             f"table {name}: columns do not match the declared schema "
             f"(missing {missing}, unexpected {extra}, order {data.schema.names})"
         )
-    if not data.schema.equals(schema, check_metadata=False):
-        try:
-            data = data.cast(schema, safe=True)
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as exc:
-            raise SchemaError(f"table {name}: cannot cast to the declared schema: {exc}") from exc
     for field in schema:
         if not field.nullable and data.column(field.name).null_count:
             raise SchemaError(f"table {name}: column {field.name} is declared non-null but holds nulls")
+    if not data.schema.equals(schema, check_metadata=False):
+        try:
+            data = data.cast(schema, safe=True)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, ValueError) as exc:
+            raise SchemaError(f"table {name}: cannot cast to the declared schema: {exc}") from exc
     return data.replace_schema_metadata(schema.metadata)

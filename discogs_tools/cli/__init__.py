@@ -5,6 +5,7 @@ from __future__ import annotations
 from .common import app
 
 # Each stage module registers its command(s) on import. Keep one line per module.
+from . import pipeline  # noqa: F401,E402
 
 
 def main() -> None:

@@ -1,0 +1,119 @@
+"""Run a pipeline: each stage's command in order, skipping those whose outputs are up to date.
+
+A stage is up to date when all its declared outputs exist and its fingerprint (command line
+plus size and modification time of every declared input file) equals the one stored after its
+last successful run in ``workspace/pipelines/<name>.state.json``. Once a stage runs, every later
+stage runs too (its inputs may have changed). ``force`` reruns everything.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from pathlib import Path
+from typing import Callable
+
+from ..errors import DiscogsToolsError
+from ..io import write_json_atomic
+from ..report import Report
+from .config import Pipeline, Stage
+
+
+class StageFailed(DiscogsToolsError):
+    """A pipeline stage exited with a non-zero status."""
+
+
+def _input_fingerprint(path: str) -> list[tuple[str, int, int]]:
+    p = Path(path)
+    if p.is_file():
+        st = p.stat()
+        return [(str(p), st.st_size, st.st_mtime_ns)]
+    if p.is_dir():
+        out = []
+        for root, dirs, files in os.walk(p):
+            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+            for f in sorted(files):
+                if f.startswith("."):
+                    continue
+                st = os.stat(os.path.join(root, f))
+                out.append((os.path.join(root, f), st.st_size, st.st_mtime_ns))
+        return out
+    return [(str(p), -1, -1)]
+
+
+def stage_fingerprint(stage: Stage, workspace: Path) -> str:
+    """Hash of the stage's command line and the state of its declared inputs."""
+    h = hashlib.sha256(json.dumps(stage.argv(workspace)).encode())
+    for inp in stage.inputs:
+        h.update(json.dumps(_input_fingerprint(inp)).encode())
+    return h.hexdigest()
+
+
+def _invoke(argv: list[str]) -> int:
+    """Run one discogs-tools command in this process; returns its exit code."""
+    import click
+
+    from ..cli import app
+    import typer.main
+
+    command = typer.main.get_command(app)
+    try:
+        result = command.main(args=argv, prog_name="discogs-tools", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except click.exceptions.Abort:
+        return 130
+    return result if isinstance(result, int) else 0
+
+
+def run_pipeline(pipeline: Pipeline, workspace: Path, *, force: bool = False, only: list[str] | None = None,
+                 dry_run: bool = False, echo: Callable[[str], None] = print,
+                 invoke: Callable[[list[str]], int] = _invoke) -> Report:
+    """Execute the pipeline's stages in order; returns a report of what ran and what was skipped."""
+    names = [s.name for s in pipeline.stages]
+    for n in only or []:
+        if n not in names:
+            raise DiscogsToolsError(f"pipeline {pipeline.name}: no stage named {n!r} (stages: {', '.join(names)})")
+    state_path = workspace / "pipelines" / f"{pipeline.name}.state.json"
+    state = json.loads(state_path.read_text()) if state_path.exists() else {}
+    report = Report(stage=f"run {pipeline.name}")
+    ran = skipped = 0
+    upstream_ran = False
+    for stage in pipeline.stages:
+        if only and stage.name not in only:
+            continue
+        fp = stage_fingerprint(stage, workspace)
+        outputs_exist = all(Path(o).exists() for o in stage.outputs)
+        up_to_date = (not force and not upstream_ran and bool(stage.outputs) and outputs_exist
+                      and state.get(stage.name) == fp)
+        cmdline = "discogs-tools " + " ".join(stage.argv(workspace))
+        if up_to_date:
+            echo(f"[{pipeline.name}] {stage.name}: up to date, skipped")
+            skipped += 1
+            report.details.append({"stage": stage.name, "status": "skipped"})
+            continue
+        echo(f"[{pipeline.name}] {stage.name}: {cmdline}")
+        if dry_run:
+            report.details.append({"stage": stage.name, "status": "would run", "command": cmdline})
+            continue
+        start = time.perf_counter()
+        code = invoke(stage.argv(workspace))
+        seconds = time.perf_counter() - start
+        if code != 0:
+            raise StageFailed(f"pipeline {pipeline.name}: stage {stage.name} failed with exit code {code} "
+                              f"(command: {cmdline})")
+        missing = [o for o in stage.outputs if not Path(o).exists()]
+        if missing:
+            raise StageFailed(f"pipeline {pipeline.name}: stage {stage.name} did not produce {missing}")
+        state[stage.name] = stage_fingerprint(stage, workspace)
+        write_json_atomic(state_path, state)
+        upstream_ran = True
+        ran += 1
+        report.details.append({"stage": stage.name, "status": "ran", "seconds": round(seconds, 2)})
+    report.counts.update(stages_run=ran, stages_skipped=skipped)
+    return report

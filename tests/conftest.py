@@ -1,0 +1,30 @@
+"""Shared fixtures: paths of the bundled real Discogs samples, a fresh workspace per test."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from discogs_tools.resources import sample_data_dir
+from discogs_tools.workspace import Workspace
+
+SAMPLES = sample_data_dir() / "discogs"
+
+
+@pytest.fixture(autouse=True)
+def _quiet(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No progress bars in tests."""
+    monkeypatch.setenv("DISCOGS_TOOLS_QUIET", "1")
+
+
+@pytest.fixture
+def samples() -> Path:
+    """Folder of the bundled Discogs dump samples (four eras)."""
+    return SAMPLES
+
+
+@pytest.fixture
+def ws(tmp_path: Path) -> Workspace:
+    """An empty workspace in a temporary folder."""
+    return Workspace(tmp_path / "workspace").ensure()

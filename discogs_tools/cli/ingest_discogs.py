@@ -1,0 +1,36 @@
+"""``discogs-tools ingest discogs PATH...``: Discogs XML dumps -> tables/discogs/*."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from .common import WorkspaceOption, handle_errors, ingest_app, print_report, workspace
+
+
+@ingest_app.command("discogs")
+@handle_errors
+def ingest_discogs(
+    paths: Annotated[list[Path], typer.Argument(help="Dump files (.xml or .xml.gz) or folders holding them. "
+                                                     "The entity is read from each file's root element.")],
+    ws_path: WorkspaceOption = None,
+    strict: Annotated[bool, typer.Option("--strict", help="Stop at the first malformed record "
+                                                          "instead of rejecting it.")] = False,
+    workers: Annotated[int, typer.Option("--workers", "-j", help="Parser processes (0: parse in the main "
+                                                                 "process).")] = 2,
+    allow_truncated: Annotated[bool, typer.Option("--allow-truncated", help="Accept a dump that ends early "
+                                                  "(e.g. cut with head): its last, partial record is "
+                                                  "rejected instead of failing the run.")] = False,
+    chunk_mb: Annotated[float, typer.Option("--chunk-mb", help="Size of the record chunks handed to "
+                                                               "workers (memory ~ workers x chunk).")] = 4.0,
+) -> None:
+    """Ingest Discogs XML dumps (artists, labels, masters, releases) into Parquet tables."""
+    from ..discogs.ingest import run, summary_lines
+
+    report = run(paths, workspace(ws_path), strict=strict, workers=workers, allow_truncated=allow_truncated,
+                 chunk_bytes=int(chunk_mb * (1 << 20)))
+    for line in summary_lines(report):
+        typer.echo(line)
+    print_report(report)

@@ -1,0 +1,53 @@
+"""One ``<label>`` element -> one row of ``discogs/labels`` (a tuple in schema column order).
+
+``<label>`` also occurs inside a label (``<sublabels><label id="2">Name</label>``), which is why
+the labels dump is split with a nesting-aware scanner (see :mod:`.stream`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .elements import RecordError, extra_json, id_names, images, repeated, strings, to_id, unknown
+
+RECORD_TAG = "label"
+
+ATTRIBUTES: dict[str, frozenset[str]] = {
+    "label": frozenset({"id"}),          # sub-labels; the record <label> itself has none
+    "parentLabel": frozenset({"id"}),
+    "image": frozenset({"type", "uri", "uri150", "width", "height"}),
+}
+CONTAINERS = frozenset({"label", "images", "urls", "sublabels"})
+
+
+def convert(rec: Any) -> tuple:
+    """Row of ``discogs/labels`` (without the provenance columns) from a ``<label>``."""
+    extra: list[dict[str, Any]] = []
+    if rec.get("id") is not None:
+        extra.append({"path": "", "attr": "id", "value": rec.get("id")})
+    s: dict[str, Any] = {"id": None, "name": None, "contactinfo": None, "profile": None, "data_quality": None}
+    urls = parent = sublabels = imgs = None
+    for c in rec:
+        tag = c.tag
+        if tag in s:
+            if s[tag] is not None:
+                repeated(extra, c)
+            else:
+                t = c.text
+                s[tag] = "" if t is None else t
+        elif tag == "sublabels" and sublabels is None:
+            sublabels = id_names(c, "label", extra)
+        elif tag == "parentLabel" and parent is None:
+            t = c.text
+            parent = {"id": to_id(c.get("id"), "<parentLabel> id"), "name": "" if t is None else t}
+        elif tag == "urls" and urls is None:
+            urls = strings(c, "url", extra)
+        elif tag == "images" and imgs is None:
+            imgs = images(c, extra)
+        else:
+            unknown(extra, c)
+    label_id = to_id(s["id"], "label <id>")
+    if label_id is None:
+        raise RecordError("<label> has no <id>")
+    return (label_id, s["name"], s["contactinfo"], s["profile"], s["data_quality"], urls, parent, sublabels, imgs,
+            extra_json(extra))

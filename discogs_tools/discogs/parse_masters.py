@@ -1,0 +1,50 @@
+"""One ``<master>`` element -> one row of ``discogs/masters`` (a tuple in schema column order)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .elements import (RecordError, credits, extra_json, images, repeated, strings, to_id, to_int, unknown,
+                       videos)
+
+RECORD_TAG = "master"
+
+ATTRIBUTES: dict[str, frozenset[str]] = {
+    "master": frozenset({"id"}),
+    "video": frozenset({"src", "duration", "embed"}),
+    "image": frozenset({"type", "uri", "uri150", "width", "height"}),
+}
+CONTAINERS = frozenset({"master", "images", "artists", "artist", "genres", "styles", "videos", "video"})
+
+
+def convert(rec: Any) -> tuple:
+    """Row of ``discogs/masters`` (without the provenance columns) from a ``<master>``."""
+    extra: list[dict[str, Any]] = []
+    master_id = to_id(rec.get("id"), "master id")
+    if master_id is None:
+        raise RecordError("<master> has no id attribute")
+    s: dict[str, Any] = {"title": None, "data_quality": None, "notes": None, "main_release": None, "year": None}
+    artists = genres = styles = vids = imgs = None
+    for c in rec:
+        tag = c.tag
+        if tag in s:
+            if s[tag] is not None:
+                repeated(extra, c)
+            else:
+                t = c.text
+                s[tag] = "" if t is None else t
+        elif tag == "artists" and artists is None:
+            artists = credits(c, extra)
+        elif tag == "genres" and genres is None:
+            genres = strings(c, "genre", extra)
+        elif tag == "styles" and styles is None:
+            styles = strings(c, "style", extra)
+        elif tag == "videos" and vids is None:
+            vids = videos(c, extra)
+        elif tag == "images" and imgs is None:
+            imgs = images(c, extra)
+        else:
+            unknown(extra, c)
+    year = to_int(s["year"], "<year>")
+    return (master_id, to_id(s["main_release"], "<main_release>"), s["title"], year or None, s["data_quality"],
+            s["notes"], artists, genres, styles, vids, imgs, extra_json(extra))

@@ -5,7 +5,18 @@ from __future__ import annotations
 from .common import app
 
 # Each stage module registers its command(s) on import. Keep one line per module.
+from . import ingest_discogs  # noqa: F401,E402
 from . import pipeline  # noqa: F401,E402
+from . import demo  # noqa: F401,E402
+from . import warehouse  # noqa: F401,E402
+from . import features  # noqa: F401,E402
+from . import train  # noqa: F401,E402
+from . import probe  # noqa: F401,E402
+from . import playlists  # noqa: F401,E402
+from . import dataset  # noqa: F401,E402
+from . import pairs  # noqa: F401,E402
+from . import collection  # noqa: F401,E402
+from . import match  # noqa: F401,E402
 
 
 def main() -> None:

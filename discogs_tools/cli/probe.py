@@ -1,0 +1,96 @@
+"""``discogs-tools probe`` and ``discogs-tools probe-compare`` (see discogs_tools.probe)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, List, Optional
+
+import typer
+
+from .common import SeedOption, WorkspaceOption, app, handle_errors, print_report, workspace
+
+
+@app.command("probe")
+@handle_errors
+def probe(
+    dataset: Annotated[Path, typer.Argument(help="Downstream dataset manifest (CSV, TSV, JSONL or Parquet): "
+                                             "track_id (or path) + labels / label (+ split), or anchor, positive, "
+                                             "negative (+ split).")],
+    model: Annotated[List[str], typer.Option("--model", "-m", help="Embedding Parquet file, run name/folder or "
+                                             "checkpoint; repeat to stack (concatenated in the order given).")],
+    name: Annotated[Optional[str], typer.Option(help="Results go to runs/<name>/probe/ (default: the models' "
+                                                "names joined by '+').")] = None,
+    task: Annotated[Optional[str], typer.Option(help="Task name (default: the manifest's file name).")] = None,
+    features: Annotated[Optional[str], typer.Option(help="Feature set to embed runs/checkpoints from (name under "
+                                                    "workspace/features or a path) (default: the run's).")] = None,
+    kind: Annotated[str, typer.Option(help="auto, multilabel, multiclass or triplets.")] = "auto",
+    label_column: Annotated[Optional[str], typer.Option(help="Label column (default: labels, tags or label).")] = None,
+    separator: Annotated[str, typer.Option(help="Separator of multi-label labels given as one string.")] = ",",
+    allow_empty_labels: Annotated[bool, typer.Option(help="Keep multi-label tracks without labels (negatives "
+                                                      "for every class) instead of treating them as bad.")] = False,
+    split: Annotated[str, typer.Option(help="Train/validation/test fractions when the manifest has no split "
+                                       "column.")] = "0.7,0.1,0.2",
+    seeds: Annotated[int, typer.Option(help="Number of probe seeds (seed, seed+1, ...): mean and std.")] = 3,
+    seed: SeedOption = 0,
+    epochs: Annotated[int, typer.Option(help="Probe training epochs (best validation epoch kept).")] = 30,
+    hidden: Annotated[int, typer.Option(help="Hidden units of the MLP probe.")] = 512,
+    batch_size: Annotated[int, typer.Option(help="Probe batch size.")] = 256,
+    learning_rate: Annotated[float, typer.Option(help="Adam learning rate (halved on plateau).")] = 1e-3,
+    weight_decay: Annotated[float, typer.Option(help="Adam weight decay.")] = 1e-5,
+    patience: Annotated[int, typer.Option(help="Epochs without improvement before the rate is halved.")] = 3,
+    threads: Annotated[int, typer.Option(help="CPU threads used to train the probe.")] = 1,
+    baseline: Annotated[bool, typer.Option(help="Also probe a random-weight backbone of the same architecture "
+                                           "(needs runs/checkpoints, or --baseline-embeddings).")] = True,
+    baseline_embeddings: Annotated[Optional[List[Path]], typer.Option(
+        help="Embeddings of a random-weight backbone (from `discogs-tools embed`); repeat to stack.")] = None,
+    skip_invalid: Annotated[bool, typer.Option(help="Count bad records (labels missing, no embedding, unknown "
+                                               "class, ...) into rejects/probe/ instead of failing.")] = False,
+    plot: Annotated[bool, typer.Option(help="Write the per-class PNG plot.")] = True,
+    ws: WorkspaceOption = None,
+) -> None:
+    """Score frozen embeddings on a downstream task with an MLP probe (several seeds, random-weight baseline)."""
+    from ..errors import ConfigError
+    from ..probe.compare import build
+    from ..probe.datasets import DatasetOptions
+    from ..probe.mlp import ProbeConfig
+    from ..probe.run import run
+
+    try:
+        fractions = tuple(float(v) for v in split.split(","))
+    except ValueError:
+        raise ConfigError(f"--split takes three comma-separated fractions, got {split!r}") from None
+    report = run(
+        dataset, workspace=workspace(ws), models=model, name=name, task=task, features=features,
+        options=DatasetOptions(kind=kind, label_column=label_column, separator=separator,
+                               allow_empty_labels=allow_empty_labels, fractions=fractions),  # type: ignore[arg-type]
+        config=ProbeConfig(hidden=hidden, epochs=epochs, learning_rate=learning_rate, weight_decay=weight_decay,
+                           batch_size=batch_size, plateau_patience=patience, threads=threads),
+        seed=seed, seeds=seeds, baseline=baseline, baseline_embeddings=baseline_embeddings or (),
+        skip_invalid=skip_invalid, plot=plot,
+    )
+    print_report(report)
+    typer.echo("")
+    typer.echo(build([report.outputs["results"]], workspace(ws)).render("text"))
+
+
+@app.command("probe-compare")
+@handle_errors
+def probe_compare(
+    runs: Annotated[List[str], typer.Argument(help="Runs (names or folders) or probe results JSON files.")],
+    task: Annotated[Optional[List[str]], typer.Option("--task", "-t", help="Only these tasks (repeatable).")] = None,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="text, markdown or csv.")] = "text",
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Also write the table to this file.")] = None,
+    baselines: Annotated[bool, typer.Option(help="Show the baseline rows (random-weight backbones).")] = True,
+    percent: Annotated[bool, typer.Option(help="Scores in percent (as in the papers' tables).")] = False,
+    ws: WorkspaceOption = None,
+) -> None:
+    """Put several runs' probe results side by side (rows = models, columns = tasks and metrics)."""
+    from ..io import write_text_atomic
+    from ..probe.compare import build
+
+    table = build(runs, workspace(ws), tasks=task or (), baselines=baselines, percent=percent)
+    text = table.render(fmt)
+    typer.echo(text)
+    if output is not None:
+        write_text_atomic(output, text + "\n")
+        typer.echo(f"-> {output}", err=True)

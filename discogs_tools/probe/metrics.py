@@ -1,0 +1,120 @@
+"""Probe metrics: macro ROC-AUC and PR-AUC (multi-label), accuracy (multi-class), triplet
+accuracy and mean distance gap (similarity), and mean/std over seeds.
+
+Macro averages run over the classes that can be scored on the test split: a class without a
+positive (or without a negative) test example has no ROC curve, so it is excluded and listed with
+the reason, never counted as 0 or 1.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Sequence
+
+import numpy as np
+
+
+def multilabel_scores(y_true: np.ndarray, y_score: np.ndarray, classes: Sequence[str]) -> dict[str, Any]:
+    """Macro ROC-AUC and PR-AUC (average precision) over scorable classes, and per-class values.
+
+    ``y_true`` is n x classes 0/1, ``y_score`` n x classes (any monotone score: logits or probabilities).
+    """
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    y_true = np.asarray(y_true) > 0.5
+    y_score = np.asarray(y_score, dtype=np.float64)
+    per_class: dict[str, dict[str, float | int]] = {}
+    excluded: dict[str, str] = {}
+    for j, name in enumerate(classes):
+        positives = int(y_true[:, j].sum())
+        if positives == 0:
+            excluded[name] = "no positive in the test split"
+            continue
+        if positives == len(y_true):
+            excluded[name] = "no negative in the test split"
+            continue
+        per_class[name] = {
+            "roc_auc": float(roc_auc_score(y_true[:, j], y_score[:, j])),
+            "pr_auc": float(average_precision_score(y_true[:, j], y_score[:, j])),
+            "positives": positives,
+        }
+    scored = list(per_class.values())
+    return {
+        "roc_auc": float(np.mean([c["roc_auc"] for c in scored])) if scored else math.nan,
+        "pr_auc": float(np.mean([c["pr_auc"] for c in scored])) if scored else math.nan,
+        "classes_scored": len(scored),
+        "per_class": per_class,
+        "excluded_classes": excluded,
+    }
+
+
+def multiclass_scores(y_true: np.ndarray, y_score: np.ndarray, classes: Sequence[str]) -> dict[str, Any]:
+    """Accuracy of the arg-max class, balanced accuracy, and per-class recall over test classes."""
+    y_true = np.asarray(y_true, dtype=np.int64)
+    predicted = np.asarray(y_score).argmax(axis=1)
+    correct = predicted == y_true
+    per_class: dict[str, dict[str, float | int]] = {}
+    excluded: dict[str, str] = {}
+    for j, name in enumerate(classes):
+        members = y_true == j
+        if not members.any():
+            excluded[name] = "no example in the test split"
+            continue
+        per_class[name] = {"recall": float(correct[members].mean()), "positives": int(members.sum())}
+    return {
+        "accuracy": float(correct.mean()) if len(correct) else math.nan,
+        "balanced_accuracy": float(np.mean([c["recall"] for c in per_class.values()])) if per_class else math.nan,
+        "per_class": per_class,
+        "excluded_classes": excluded,
+    }
+
+
+def cosine_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Row-wise cosine distance 1 - cos(a_i, b_i) (a zero vector is at distance 1 from everything)."""
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    norms = np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1)
+    dots = (a * b).sum(axis=1)
+    cos = np.divide(dots, norms, out=np.zeros_like(dots), where=norms > 0)
+    return 1.0 - cos
+
+
+def triplet_scores(anchor: np.ndarray, positive: np.ndarray, negative: np.ndarray) -> dict[str, Any]:
+    """Triplet accuracy (share of triplets whose anchor is closer, in cosine distance, to the positive
+    than to the negative; an exact tie counts one half) and the mean distance gap d(a,n) - d(a,p)."""
+    d_pos = cosine_distance(anchor, positive)
+    d_neg = cosine_distance(anchor, negative)
+    credit = np.where(d_pos < d_neg, 1.0, np.where(d_pos == d_neg, 0.5, 0.0))
+    return {
+        "triplet_accuracy": float(credit.mean()) if len(credit) else math.nan,
+        "distance_gap": float((d_neg - d_pos).mean()) if len(credit) else math.nan,
+        "distance_positive": float(d_pos.mean()) if len(credit) else math.nan,
+        "distance_negative": float(d_neg.mean()) if len(credit) else math.nan,
+    }
+
+
+def mean_std(values: Sequence[float]) -> dict[str, float | int]:
+    """Mean and sample standard deviation (0 for a single value) of per-seed results, NaN ignored."""
+    finite = [float(v) for v in values if v is not None and not math.isnan(float(v))]
+    if not finite:
+        return {"mean": math.nan, "std": math.nan, "n": 0}
+    std = float(np.std(finite, ddof=1)) if len(finite) > 1 else 0.0
+    return {"mean": float(np.mean(finite)), "std": std, "n": len(finite)}
+
+
+def macro_roc_auc(y_true: np.ndarray, y_score: np.ndarray) -> float:
+    """Macro ROC-AUC over the classes with both positives and negatives, from rank sums
+    (Mann-Whitney U, ties as average ranks: the same value as scikit-learn, in one vectorised pass).
+    Used for model selection on the validation split every epoch; NaN when no class is scorable."""
+    from scipy.stats import rankdata
+
+    y_true = np.asarray(y_true) > 0.5
+    positives = y_true.sum(axis=0)
+    negatives = len(y_true) - positives
+    scorable = (positives > 0) & (negatives > 0)
+    if not scorable.any():
+        return math.nan
+    ranks = rankdata(np.asarray(y_score, dtype=np.float64)[:, scorable], axis=0)
+    pos = positives[scorable]
+    u = (ranks * y_true[:, scorable]).sum(axis=0) - pos * (pos + 1) / 2
+    return float(np.mean(u / (pos * negatives[scorable])))

@@ -1,0 +1,221 @@
+"""The MLP probe trained on frozen embeddings.
+
+One hidden layer (512 units, ReLU), Adam (learning rate 1e-3, weight decay 1e-5), the learning
+rate halved when the validation score stops improving, 30 epochs, and the weights of the best
+validation epoch kept (DESIGN section 6). Inputs are standardised with the train split's mean
+and standard deviation. Objectives:
+
+- multi-label: one logit per class, binary cross-entropy; validation score macro ROC-AUC;
+- multi-class: softmax cross-entropy; validation score accuracy;
+- triplets: a projection trained with a triplet margin loss on cosine distance; validation score
+  triplet accuracy.
+
+Everything random (initial weights, batch order, dropout) comes from the given seed, and the
+global torch RNG is left untouched, so the same inputs and seed give the same probe.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+from ..errors import ConfigError, DiscogsToolsError
+
+
+class ProbeTrainingError(DiscogsToolsError):
+    """The probe could not be trained (NaN losses: inputs too large or a learning rate too high)."""
+
+
+@dataclass(frozen=True)
+class ProbeConfig:
+    """Hyper-parameters of the probe (defaults: the papers' setup)."""
+
+    hidden: int = 512
+    epochs: int = 30
+    learning_rate: float = 1e-3
+    weight_decay: float = 1e-5
+    batch_size: int = 256
+    plateau_patience: int = 3
+    plateau_factor: float = 0.5
+    dropout: float = 0.0
+    triplet_dim: int = 128
+    triplet_margin: float = 0.2
+    standardize: bool = True
+    threads: int = 1  # torch CPU threads while training: the MLP is small, and one thread is both
+    # faster than several contending ones and independent of the machine's core count
+
+    def __post_init__(self) -> None:
+        if min(self.epochs, self.hidden, self.batch_size, self.triplet_dim, self.threads) < 1:
+            raise ConfigError(f"probe epochs, hidden units, batch size, triplet dim and threads must be >= 1 ({self})")
+        if not 0 <= self.dropout < 1 or not 0 < self.plateau_factor < 1:
+            raise ConfigError("probe dropout must lie in [0, 1) and the plateau factor in (0, 1)")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class TrainedProbe:
+    """A trained probe: ``predict`` gives logits (classification) or projected embeddings (triplets)."""
+
+    model: Any
+    mean: np.ndarray
+    scale: np.ndarray
+    best_epoch: int
+    best_score: float
+    history: list[dict[str, float]] = field(default_factory=list)
+
+    def predict(self, x: np.ndarray, batch_size: int = 4096) -> np.ndarray:
+        import torch
+
+        self.model.eval()
+        out = []
+        with torch.no_grad():
+            for start in range(0, len(x), batch_size):
+                chunk = torch.from_numpy(((x[start:start + batch_size] - self.mean) / self.scale).astype(np.float32))
+                out.append(self.model(chunk).numpy())
+        return np.concatenate(out) if out else np.zeros((0, 0), dtype=np.float32)
+
+
+def _mlp(n_in: int, n_out: int, config: ProbeConfig) -> Any:
+    from torch import nn
+
+    layers: list[Any] = [nn.Linear(n_in, config.hidden), nn.ReLU()]
+    if config.dropout:
+        layers.append(nn.Dropout(config.dropout))
+    layers.append(nn.Linear(config.hidden, n_out))
+    return nn.Sequential(*layers)
+
+
+def _standardiser(x_train: np.ndarray, config: ProbeConfig) -> tuple[np.ndarray, np.ndarray]:
+    if not config.standardize:
+        return np.zeros(x_train.shape[1], np.float32), np.ones(x_train.shape[1], np.float32)
+    mean = x_train.mean(axis=0).astype(np.float32)
+    scale = x_train.std(axis=0).astype(np.float32)
+    scale[scale < 1e-8] = 1.0
+    return mean, scale
+
+
+def _fit(model: Any, n_items: int, batch_loss: Callable[[Any], Any], validate: Callable[[], tuple[float, float]],
+         config: ProbeConfig, seed: int) -> tuple[int, float, list[dict[str, float]]]:
+    """The training loop shared by every objective; loads the best epoch's weights into ``model``.
+
+    ``batch_loss(indices)`` returns the loss of a batch of item indices; ``validate()`` returns
+    (validation loss, validation score, higher is better; NaN when undefined: then -loss is used).
+    """
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(config.threads)
+    try:
+        return _loop(model, n_items, batch_loss, validate, config, seed)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _loop(model: Any, n_items: int, batch_loss: Callable[[Any], Any], validate: Callable[[], tuple[float, float]],
+          config: ProbeConfig, seed: int) -> tuple[int, float, list[dict[str, float]]]:
+    import torch
+
+    generator = torch.Generator().manual_seed(seed)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
+    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
+        optimizer, mode="max", factor=config.plateau_factor, patience=config.plateau_patience)
+    best_state, best_epoch, best_score = None, -1, -math.inf
+    history = []
+    for epoch in range(config.epochs):
+        model.train()
+        order = torch.randperm(n_items, generator=generator)
+        total, batches = 0.0, 0
+        for start in range(0, n_items, config.batch_size):
+            loss = batch_loss(order[start:start + config.batch_size])
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            total += float(loss.detach())
+            batches += 1
+        model.eval()
+        with torch.no_grad():
+            val_loss, val_metric = validate()
+        score = val_metric if not math.isnan(val_metric) else -val_loss
+        history.append({"epoch": epoch, "train_loss": total / max(batches, 1), "validation_loss": val_loss,
+                        "validation_score": val_metric, "learning_rate": optimizer.param_groups[0]["lr"]})
+        if score > best_score:
+            best_state, best_epoch, best_score = copy.deepcopy(model.state_dict()), epoch, score
+        scheduler.step(score)
+    if best_state is None:
+        raise ProbeTrainingError(f"probe training gave no finite validation score in {config.epochs} epochs "
+                                 f"(last: {history[-1]}); lower --learning-rate or check the embeddings")
+    model.load_state_dict(best_state)
+    model.eval()
+    return best_epoch, float(best_score), history
+
+
+def train_classifier(x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_val: np.ndarray, *,
+                     multilabel: bool, n_classes: int, config: ProbeConfig, seed: int,
+                     score: Callable[[np.ndarray, np.ndarray], float]) -> TrainedProbe:
+    """Train a multi-label (``y`` n x classes 0/1) or multi-class (``y`` n class indices) probe.
+
+    ``score(y_val, logits)`` is the validation score that picks the best epoch (higher is better).
+    """
+    import torch
+    from torch import nn
+
+    mean, scale = _standardiser(x_train, config)
+    xt = torch.from_numpy(((x_train - mean) / scale).astype(np.float32))
+    xv = torch.from_numpy(((x_val - mean) / scale).astype(np.float32))
+    yt = torch.from_numpy(y_train.astype(np.float32 if multilabel else np.int64))
+    yv = torch.from_numpy(y_val.astype(np.float32 if multilabel else np.int64))
+    loss_fn = nn.BCEWithLogitsLoss() if multilabel else nn.CrossEntropyLoss()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = _mlp(xt.shape[1], n_classes, config)
+
+        def batch_loss(idx: Any) -> Any:
+            return loss_fn(model(xt[idx]), yt[idx])
+
+        def validate() -> tuple[float, float]:
+            logits = model(xv)
+            return float(loss_fn(logits, yv)), float(score(y_val, logits.numpy()))
+
+        best_epoch, best_score, history = _fit(model, len(xt), batch_loss, validate, config, seed)
+    return TrainedProbe(model, mean, scale, best_epoch, best_score, history)
+
+
+def train_triplet_projection(x: np.ndarray, train_triplets: np.ndarray, val_triplets: np.ndarray, *,
+                             config: ProbeConfig, seed: int) -> TrainedProbe:
+    """Train a projection of the embeddings ``x`` (tracks x dim) so that, for each triplet of row
+    indices (anchor, positive, negative), the anchor is closer in cosine distance to the positive."""
+    import torch
+    from torch import nn
+    from torch.nn import functional as F
+
+    from .metrics import triplet_scores
+
+    train_rows = np.unique(train_triplets)
+    mean, scale = _standardiser(x[train_rows], config)
+    xs = torch.from_numpy(((x - mean) / scale).astype(np.float32))
+    tt = torch.from_numpy(train_triplets.astype(np.int64))
+    tv = torch.from_numpy(val_triplets.astype(np.int64))
+    loss_fn = nn.TripletMarginWithDistanceLoss(
+        distance_function=lambda a, b: 1.0 - F.cosine_similarity(a, b), margin=config.triplet_margin)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = _mlp(xs.shape[1], config.triplet_dim, config)
+
+        def triplet_loss(triplets: Any) -> Any:
+            return loss_fn(model(xs[triplets[:, 0]]), model(xs[triplets[:, 1]]), model(xs[triplets[:, 2]]))
+
+        def validate() -> tuple[float, float]:
+            z = model(xs[tv.reshape(-1)]).reshape(len(tv), 3, -1)
+            loss = float(loss_fn(z[:, 0], z[:, 1], z[:, 2]))
+            z = z.numpy()
+            return loss, triplet_scores(z[:, 0], z[:, 1], z[:, 2])["triplet_accuracy"]
+
+        best_epoch, best_score, history = _fit(model, len(tt), lambda idx: triplet_loss(tt[idx]), validate,
+                                               config, seed)
+    return TrainedProbe(model, mean, scale, best_epoch, best_score, history)

@@ -1,0 +1,326 @@
+"""The ``probe`` stage: score frozen embeddings of a model (and a random-weight baseline) on one
+downstream task with an MLP probe, over several seeds.
+
+    runs/<name>/probe/<task>.json   results: dataset summary, parameters, and per model the mean and
+                                    std over seeds of every metric, per-seed values, per-class values
+    runs/<name>/probe/<task>.png    per-class bars (or triplet accuracy bars) of every model
+    runs/<name>/probe/embeddings/   embeddings computed here from runs/checkpoints (cached)
+    rejects/probe/<name>.<task>.jsonl  records left out (with --skip-invalid)
+
+Every model is scored on exactly the same records and split: records whose tracks lack an
+embedding in any probed model are left out of all of them (or are an error without
+``skip_invalid``). Seeds ``seed, seed+1, ...`` change the probe's initial weights and batch order;
+the split is drawn once (from ``seed``) unless fixed by the manifest. The results file holds no
+timing, so a rerun writes the same bytes; timings go to the report and the manifest.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from contextlib import nullcontext
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from .. import manifest
+from ..errors import ConfigError, RejectsWriter
+from ..io import table_files, write_json_atomic
+from ..report import Report
+from ..workspace import Workspace
+from .backbone import Embedder, ModelSource, embeddings_for, resolve_features, resolve_source
+from .datasets import (MULTILABEL, TRIPLETS, BadRecords, DatasetOptions, ProbeDataset, assign_splits,
+                       fix_vocabulary, load_dataset, reject_records)
+from .embeddings import Embeddings, load_stack
+from .metrics import (macro_roc_auc, mean_std, multiclass_scores, multilabel_scores, triplet_scores)
+from .mlp import ProbeConfig, train_classifier, train_triplet_projection
+
+RANDOM_BASELINE = "random-init"
+# Metrics summarised over seeds, per task kind (the first is the primary one).
+METRICS = {
+    "multilabel": ("roc_auc", "pr_auc"),
+    "multiclass": ("accuracy", "balanced_accuracy"),
+    "triplets": ("triplet_accuracy", "distance_gap", "frozen_triplet_accuracy", "frozen_distance_gap"),
+}
+PER_CLASS_METRICS = {"multilabel": ("roc_auc", "pr_auc"), "multiclass": ("recall",), "triplets": ()}
+
+
+@dataclass
+class ProbedModel:
+    """One row of the results: a name, its role and the stacked embeddings."""
+
+    name: str
+    role: str                     # model | baseline
+    sources: list[dict[str, Any]]
+    embeddings: Embeddings
+
+
+def safe_name(text: str) -> str:
+    """A file-name-safe version of a run or task name."""
+    return re.sub(r"[^A-Za-z0-9_.+=-]+", "_", text).strip("._") or "probe"
+
+
+def task_name(dataset: Path) -> str:
+    """Default task name: the manifest's file name without extensions."""
+    name = dataset.name
+    while Path(name).suffix:
+        name = Path(name).stem
+    return safe_name(name)
+
+
+def results_path(workspace: Workspace, name: str, task: str) -> Path:
+    return workspace.runs / name / "probe" / f"{task}.json"
+
+
+def run(
+    dataset: str | os.PathLike[str],
+    *,
+    workspace: Workspace,
+    models: Sequence[str | os.PathLike[str]],
+    name: str | None = None,
+    task: str | None = None,
+    features: str | None = None,
+    options: DatasetOptions = DatasetOptions(),
+    config: ProbeConfig = ProbeConfig(),
+    seed: int = 0,
+    seeds: int = 3,
+    baseline: bool = True,
+    baseline_embeddings: Sequence[str | os.PathLike[str]] = (),
+    skip_invalid: bool = False,
+    plot: bool = True,
+    embedder: Embedder | None = None,
+) -> Report:
+    """Probe the stack of ``models`` (embedding files, runs or checkpoints, concatenated in order)
+    on the task of the manifest ``dataset``; see the module docstring for outputs."""
+    if not models:
+        raise ConfigError("probe needs at least one model: an embeddings file, a run or a checkpoint")
+    if seeds < 1:
+        raise ConfigError(f"--seeds must be at least 1, got {seeds}")
+    dataset_path = Path(dataset)
+    sources = [resolve_source(m, workspace) for m in models]
+    name = safe_name(name or "+".join(s.label for s in sources))
+    task = safe_name(task) if task else task_name(dataset_path)
+    out_json = results_path(workspace, name, task)
+    rejects_path = workspace.rejects / "probe" / f"{name}.{task}.jsonl"
+    report = Report(stage="probe")
+    seed_list = [seed + k for k in range(seeds)]
+
+    with manifest.Timer() as timer:
+        with (RejectsWriter(rejects_path) if skip_invalid else nullcontext()) as rejects:
+            bad = BadRecords(dataset_path, rejects)
+            data = load_dataset(dataset_path, options, bad, workspace=workspace)
+            probed = _load_models(data, sources, name, workspace, features, seed, baseline,
+                                  baseline_embeddings, embedder, out_json.parent / "embeddings", report)
+            data = _drop_tracks_without_embeddings(data, probed, bad)
+            data = assign_splits(data, options, seed)
+            data = fix_vocabulary(data, bad)
+            evaluated = [_evaluate(data, m, config, seed_list) for m in probed]
+
+    results = {
+        "task": task,
+        "kind": data.kind,
+        "name": name,
+        "primary_metric": METRICS[data.kind][0],
+        "dataset": {
+            "path": str(dataset_path.resolve()),
+            "records_read": data.records_read,
+            "records_used": len(data),
+            "rejected": bad.count,
+            "rejected_by_reason": dict(sorted(bad.reasons.items())),
+            "split": data.notes.get("split"),
+            "split_sizes": data.split_sizes(),
+            "classes": data.classes,
+            "unknown_classes": data.notes.get("unknown_classes", {}),
+        },
+        "params": {"seeds": seed_list, "split_seed": seed, "probe": config.to_dict(),
+                   "dataset_options": {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(options).items()}},
+        "models": evaluated,
+    }
+    write_json_atomic(out_json, _finite(results))
+    report.outputs["results"] = str(out_json)
+    if plot:
+        from .plot import plot_results
+
+        report.outputs["plot"] = str(plot_results(results, out_json.with_suffix(".png")))
+    if bad.count:
+        report.outputs["rejects"] = str(rejects_path)
+        report.warnings.append(f"{bad.count} record(s) left out: {dict(bad.reasons)} (see {rejects_path})")
+    if data.notes.get("unknown_classes"):
+        report.warnings.append(f"labels never seen in train removed: {data.notes['unknown_classes']}")
+    excluded = evaluated[0].get("excluded_classes") or {}
+    if excluded:
+        report.warnings.append(f"{len(excluded)} class(es) excluded from the macro averages: {excluded}")
+
+    sizes = data.split_sizes()
+    report.counts.update({"records": data.records_read, "used": len(data), "rejected": bad.count,
+                          **{f"{s}": n for s, n in sizes.items()}, "classes": len(data.classes),
+                          "models": len(evaluated), "seeds": len(seed_list)})
+    for m in evaluated:
+        for metric in METRICS[data.kind][:2]:
+            s = m["summary"][metric]
+            report.figures[f"{metric} [{m['name']}]"] = _pm(s["mean"], s["std"])
+    report.figures["seconds"] = round(timer.seconds, 2)
+    report.details = [{"model": m["name"], "role": m["role"], "dim": m["dim"], "summary": m["summary"]} for m in evaluated]
+    manifest.record(workspace.manifest_path, f"probe {name}/{task}", {
+        **report.to_dict(),
+        "inputs": {"dataset": _describe(dataset_path), "models": [_describe(Path(s["path"])) for m in probed for s in m.sources]},
+        "params": results["params"],
+    })
+    return report
+
+
+# --------------------------------------------------------------------------- models
+
+
+def _load_models(data: ProbeDataset, sources: list[ModelSource], name: str, workspace: Workspace,
+                 features: str | None, seed: int, baseline: bool, baseline_embeddings: Sequence[Any],
+                 embedder: Embedder | None, cache_dir: Path, report: Report) -> list[ProbedModel]:
+    """Embeddings of the probed stack and of its random-weight baseline, for the dataset's tracks."""
+    track_ids = data.track_ids
+    feature_dir = resolve_features(features, sources, workspace)
+    paths = [embeddings_for(s, features=feature_dir, cache_dir=cache_dir, track_ids=track_ids, embedder=embedder)
+             for s in sources]
+    probed = [ProbedModel(name, "model", [{**s.describe(), "path": str(p)} for s, p in zip(sources, paths)],
+                          load_stack(paths, track_ids))]
+    if baseline_embeddings:
+        files = [resolve_source(b, workspace) for b in baseline_embeddings]
+        bpaths = [embeddings_for(b, features=None, cache_dir=cache_dir, track_ids=track_ids) for b in files]
+        probed.append(ProbedModel(RANDOM_BASELINE, "baseline", [b.describe() for b in files],
+                                  load_stack(bpaths, track_ids)))
+    elif baseline and all(s.embeddable for s in sources):
+        bpaths = [embeddings_for(s, features=feature_dir, cache_dir=cache_dir, track_ids=track_ids,
+                                 embedder=embedder, random_init_seed=seed + k) for k, s in enumerate(sources)]
+        probed.append(ProbedModel(RANDOM_BASELINE, "baseline",
+                                  [{**s.describe(), "path": str(p), "random_init_seed": seed + k}
+                                   for k, (s, p) in enumerate(zip(sources, bpaths))],
+                                  load_stack(bpaths, track_ids)))
+    elif baseline:
+        report.warnings.append("no random-weight baseline: the model was given as embedding files; give a run or "
+                               "checkpoint (or --baseline-embeddings from `discogs-tools embed` of a random-init backbone)")
+    for m in probed:
+        if len(m.embeddings.ids) == 0:
+            raise ConfigError(f"no track of {data.path} has an embedding in {', '.join(m.embeddings.sources)}; "
+                              "check that both use the same track ids")
+    return probed
+
+
+def _drop_tracks_without_embeddings(data: ProbeDataset, probed: list[ProbedModel], bad: BadRecords) -> ProbeDataset:
+    track_ids = data.track_ids
+    missing: dict[str, str] = {}
+    for m in probed:
+        lacking = [t for t in track_ids if t not in m.embeddings and t not in missing]
+        share = f"{sum(t not in m.embeddings for t in track_ids)} of {len(track_ids)} tracks lack one"
+        for t in lacking:
+            missing[t] = f"track {t} has no embedding in {', '.join(m.embeddings.sources)} ({share})"
+    if not missing:
+        return data
+    columns = ("anchor", "positive", "negative") if data.kind == TRIPLETS else ("track_id",)
+
+    def reason(i: int) -> str | None:
+        return next((missing[data.columns[c][i]] for c in columns if data.columns[c][i] in missing), None)
+
+    return reject_records(data, bad, reason, "no embedding")
+
+
+# --------------------------------------------------------------------------- evaluation
+
+
+def _evaluate(data: ProbeDataset, model: ProbedModel, config: ProbeConfig, seeds: list[int]) -> dict[str, Any]:
+    if data.kind == TRIPLETS:
+        per_seed, extra = _evaluate_triplets(data, model.embeddings, config, seeds)
+    else:
+        per_seed, extra = _evaluate_labelled(data, model.embeddings, config, seeds)
+    summary = {metric: mean_std([p[metric] for p in per_seed]) for metric in METRICS[data.kind]}
+    return {"name": model.name, "role": model.role, "dim": model.embeddings.dim, "sources": model.sources,
+            "summary": summary, "per_seed": per_seed, **extra}
+
+
+def _evaluate_labelled(data: ProbeDataset, emb: Embeddings, config: ProbeConfig,
+                       seeds: list[int]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    multilabel = data.kind == MULTILABEL
+    x = emb.rows(data.columns["track_id"])
+    y = data.label_matrix()
+    tr, va, te = (data.split_indices(s) for s in ("train", "validation", "test"))
+    classes = data.classes
+    if multilabel:
+        def validation_score(yv: np.ndarray, logits: np.ndarray) -> float:
+            return macro_roc_auc(yv, logits)
+        score_test = multilabel_scores
+    else:
+        def validation_score(yv: np.ndarray, logits: np.ndarray) -> float:
+            return float((logits.argmax(axis=1) == yv).mean())
+        score_test = multiclass_scores
+    per_seed: list[dict[str, Any]] = []
+    per_class_runs: list[dict[str, dict[str, Any]]] = []
+    excluded: dict[str, str] = {}
+    for s in seeds:
+        probe = train_classifier(x[tr], y[tr], x[va], y[va], multilabel=multilabel, n_classes=len(classes),
+                                 config=config, seed=s, score=validation_score)
+        scores = score_test(y[te], probe.predict(x[te]), classes)
+        per_class_runs.append(scores.pop("per_class"))
+        excluded = scores.pop("excluded_classes")
+        scores.pop("classes_scored", None)
+        per_seed.append({"seed": s, "best_epoch": probe.best_epoch, "validation_score": probe.best_score, **scores})
+    per_class: dict[str, dict[str, Any]] = {}
+    for c in classes:
+        if c in excluded:
+            continue
+        entry: dict[str, Any] = {m: mean_std([r[c][m] for r in per_class_runs]) for m in PER_CLASS_METRICS[data.kind]}
+        entry["test_positives"] = per_class_runs[0][c]["positives"]
+        per_class[c] = entry
+    return per_seed, {"per_class": per_class, "excluded_classes": excluded}
+
+
+def _evaluate_triplets(data: ProbeDataset, emb: Embeddings, config: ProbeConfig,
+                       seeds: list[int]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    ids = data.track_ids
+    x = emb.rows(ids)
+    index = {t: i for i, t in enumerate(ids)}
+    triplets = np.array([[index[data.columns[c][i]] for c in ("anchor", "positive", "negative")]
+                         for i in range(len(data))], dtype=np.int64).reshape(-1, 3)
+    tr, va, te = (triplets[data.split_indices(s)] for s in ("train", "validation", "test"))
+    frozen = triplet_scores(x[te[:, 0]], x[te[:, 1]], x[te[:, 2]])
+    per_seed = []
+    for s in seeds:
+        probe = train_triplet_projection(x, tr, va, config=config, seed=s)
+        z = probe.predict(x)
+        scores = triplet_scores(z[te[:, 0]], z[te[:, 1]], z[te[:, 2]])
+        per_seed.append({"seed": s, "best_epoch": probe.best_epoch, "validation_score": probe.best_score,
+                         "triplet_accuracy": scores["triplet_accuracy"], "distance_gap": scores["distance_gap"],
+                         "frozen_triplet_accuracy": frozen["triplet_accuracy"],
+                         "frozen_distance_gap": frozen["distance_gap"]})
+    return per_seed, {"per_class": {}, "excluded_classes": {}, "frozen": frozen}
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _pm(mean: float, std: float) -> str:
+    if mean is None or math.isnan(mean):
+        return "n/a"
+    return f"{mean:.4f} ± {std:.4f}"
+
+
+def _finite(obj: Any) -> Any:
+    """NaN/inf -> None, so the results are strict JSON."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    if isinstance(obj, np.generic):
+        return _finite(obj.item())
+    return obj
+
+
+def _describe(path: Path) -> Any:
+    """Manifest description of an input file or folder of parts (sizes and checksums)."""
+    if path.is_dir():
+        return [manifest.describe_input(p) for p in table_files(path)] or {"path": str(path)}
+    if path.exists():
+        return manifest.describe_input(path)
+    return {"path": str(path)}

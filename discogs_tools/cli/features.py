@@ -1,0 +1,27 @@
+"""``discogs-tools features``: log-mel spectrograms of the collection (see discogs_tools.features.extract)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from .common import WorkspaceOption, app, handle_errors, print_report, workspace
+
+
+@app.command("features")
+@handle_errors
+def features_command(
+    name: Annotated[str, typer.Option("--name", help="Feature set name: features/<name>/.")] = "default",
+    dataset: Annotated[Optional[str], typer.Option("--dataset", help="Only the tracks of datasets/<name>/tracks.")] = None,
+    crop_s: Annotated[Optional[float], typer.Option("--crop-s", help="Keep only the centre N seconds of each track (e.g. 30).")] = None,
+    workers: Annotated[int, typer.Option("--workers", "-j", help="Parallel worker processes.")] = 1,
+    tracks_per_shard: Annotated[int, typer.Option("--tracks-per-shard", help="Tracks per shard file (unit of work and of resume).")] = 64,
+    force: Annotated[bool, typer.Option("--force", help="Recompute everything instead of resuming.")] = False,
+    ws: WorkspaceOption = None,
+) -> None:
+    """Compute 96-band log-mel spectrograms (Essentia MusiCNN front end) as float16 shards + index; resumable."""
+    from ..features.extract import run
+
+    print_report(run(workspace(ws).ensure(), name, dataset=dataset, crop_s=crop_s, workers=workers,
+                     tracks_per_shard=tracks_per_shard, force=force))

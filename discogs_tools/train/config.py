@@ -1,0 +1,109 @@
+"""The run configuration: one frozen dataclass, saved as runs/<run>/config.json and in every checkpoint."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any
+
+from ..errors import ConfigError
+
+OBJECTIVES = ("cola", "simclr", "multitask", "w2v", "ico", "classification")
+BACKBONES = ("efficientnet_b0", "small_cnn")
+# Default multi-task weights (DESIGN section 6); other associations default to 1.
+DEFAULT_TASK_WEIGHTS = {"track": 0.1, "release": 0.15, "artist": 0.6, "label": 0.15}
+# Fields that may differ between a run and its resumption.
+RESUMABLE_CHANGES = ("epochs", "device", "amp", "channels_last", "num_workers", "strict")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that determines a training run (with the inputs on disk)."""
+
+    run: str                                   # runs/<run>/
+    features: str                              # features/<name>/ (or a path to a feature set)
+    dataset: str | None = None                 # datasets/<name>/ for pairs, tracks, styles
+    objective: str = "cola"
+    associations: tuple[str, ...] = ("release",)
+    task_weights: tuple[float, ...] = ()       # multitask: one per association (empty: DEFAULT_TASK_WEIGHTS)
+    backbone: str = "efficientnet_b0"
+    cnn_width: int = 32                        # small_cnn: channels of its first block (then x2, x4, x8)
+    epochs: int = 10
+    batch_size: int = 64
+    lr: float = 1e-3
+    plateau_patience: int = 2                  # ReduceLROnPlateau on validation loss
+    plateau_factor: float = 0.5
+    crop_frames: int = 128                     # 2 s of 16 ms frames
+    temperature: float = 0.1                   # SimCLR NT-Xent
+    cola_dim: int = 512                        # COLA / w2v projection size
+    simclr_dim: int = 128
+    top_styles: int = 400                      # classification baseline vocabulary
+    w2v_vectors: str | None = None             # Parquet (track_key|track_id, vector)
+    swa_start: int | None = None               # first epoch (0-based) averaged by SWA; None: off
+    max_steps_per_epoch: int | None = None     # cap (quick runs, benchmarks)
+    seed: int = 0
+    strict: bool = False                       # fail on pairs whose tracks lack features
+    device: str = "auto"                       # auto | cpu | cuda | cuda:N
+    amp: bool = True                           # mixed precision on GPU (ignored on CPU)
+    channels_last: bool = False
+    num_workers: int = 0                       # reserved: batches are built in-process
+    extra: dict[str, Any] = field(default_factory=dict, hash=False, compare=True)
+
+    def __post_init__(self) -> None:
+        if self.objective not in OBJECTIVES:
+            raise ConfigError(f"unknown objective {self.objective!r}; choose one of {', '.join(OBJECTIVES)}")
+        if self.backbone not in BACKBONES:
+            raise ConfigError(f"unknown backbone {self.backbone!r}; choose one of {', '.join(BACKBONES)}")
+        if self.epochs < 1 or self.batch_size < 2:
+            raise ConfigError("epochs must be >= 1 and batch size >= 2 (contrastive losses need negatives)")
+        if self.objective == "multitask" and self.task_weights and len(self.task_weights) != len(self.associations):
+            raise ConfigError("--task-weights needs one weight per association")
+        if self.objective in ("cola", "simclr") and len(self.associations) != 1:
+            raise ConfigError(f"objective {self.objective} takes one association (use multitask for several)")
+        if self.objective == "w2v" and not self.w2v_vectors:
+            raise ConfigError("objective w2v needs --w2v-vectors (Parquet with track_key or track_id, vector)")
+        if self.objective != "classification" and not self.associations:
+            raise ConfigError(f"objective {self.objective} needs at least one association")
+        if self.crop_frames < 16:
+            raise ConfigError("crop_frames must be at least 16")
+
+    def weights(self) -> tuple[float, ...]:
+        """Loss weight of each association (1.0 each unless multitask)."""
+        if self.objective != "multitask":
+            return tuple(1.0 for _ in self.associations)
+        if self.task_weights:
+            return tuple(self.task_weights)
+        return tuple(DEFAULT_TASK_WEIGHTS.get(a, 1.0) for a in self.associations)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["associations"] = list(self.associations)
+        d["task_weights"] = list(self.task_weights)
+        return d
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "TrainConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise ConfigError(f"unknown config fields {sorted(unknown)}")
+        d = dict(d)
+        d["associations"] = tuple(d.get("associations", ()))
+        d["task_weights"] = tuple(d.get("task_weights", ()))
+        return cls(**d)
+
+    def differences(self, other: "TrainConfig") -> dict[str, tuple[Any, Any]]:
+        """Fields whose values differ (self, other)."""
+        a, b = self.to_dict(), other.to_dict()
+        return {k: (a[k], b[k]) for k in a if a[k] != b[k]}
+
+    def resumed_with(self, other: "TrainConfig") -> "TrainConfig":
+        """This (saved) config updated by the fields a resumption may change; other changes are errors."""
+        bad = {k: v for k, v in self.differences(other).items() if k not in RESUMABLE_CHANGES}
+        if bad:
+            desc = ", ".join(f"{k}: run has {v[0]!r}, given {v[1]!r}" for k, v in sorted(bad.items()))
+            raise ConfigError(f"cannot resume run {self.run} with a different configuration ({desc})")
+        return replace(self, **{k: getattr(other, k) for k in RESUMABLE_CHANGES})

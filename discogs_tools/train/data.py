@@ -1,0 +1,266 @@
+"""Training data: where pairs come from (:class:`PairSource`), how tracks become mel crops, and
+the per-epoch plan of batches.
+
+A :class:`PairSource` answers one question: *the (anchor, positive) track ids of association A
+in split S for epoch E*. :class:`ParquetPairSource` reads the files ``make-pairs`` wrote
+(``datasets/<name>/pairs/<A>/<S>.parquet``, a file or a folder of parts, column ``epoch``);
+:class:`IcoPairSource` regenerates pairs every epoch from the current model's embeddings;
+tests use tiny in-memory sources. The trainer only sees the interface.
+
+Tracks are resolved to rows of the :class:`~discogs_tools.features.store.FeatureStore`; pairs
+whose anchor or positive has no features (or no Word2Vec vector) are counted and skipped, or
+are an error with ``strict``. Crops are ``crop_frames`` long: random per epoch for training,
+centred (fixed) for validation; shorter tracks are zero-padded (log-mel 0 is silence).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Protocol, Sequence
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as pads
+
+from ..errors import ConfigError, InputError, MissingInputError
+from ..features.store import FeatureStore
+from ..io import iter_batches, read_table
+from ..workspace import Workspace
+
+
+@dataclass
+class Pairs:
+    """Anchor and positive track ids (equal lengths)."""
+
+    anchor: Sequence[str]
+    positive: Sequence[str]
+
+    def __len__(self) -> int:
+        return len(self.anchor)
+
+
+class PairSource(Protocol):
+    """Where the trainer gets each epoch's pairs from."""
+
+    def pairs(self, association: str, split: str, epoch: int) -> Pairs: ...
+
+
+class ParquetPairSource:
+    """Pairs written by ``make-pairs`` under ``datasets/<dataset>/pairs/<association>/<split>.parquet``.
+
+    Pairs of epoch ``e`` are used when present; when the files hold fewer epochs (say only 0..K-1),
+    epoch ``e`` uses the stored epoch ``sorted(epochs)[e % K]`` and :attr:`notes` says so.
+    Validation always uses the first stored epoch (fixed pairs).
+    """
+
+    def __init__(self, ws: Workspace, dataset: str) -> None:
+        self.ws = ws
+        self.dataset = dataset
+        self.notes: list[str] = []
+        self._epochs: dict[Path, list[int]] = {}
+
+    def path(self, association: str, split: str) -> Path:
+        base = self.ws.dataset(self.dataset) / "pairs" / association
+        for candidate in (base / f"{split}.parquet", base / split):
+            if candidate.exists():
+                return candidate
+        raise MissingInputError(f"{association} pairs ({split})", base / f"{split}.parquet",
+                                f"discogs-tools make-pairs --dataset {self.dataset} --association {association}")
+
+    def _dataset(self, path: Path) -> pads.Dataset:
+        return pads.dataset(str(path), format="parquet")
+
+    def stored_epochs(self, path: Path) -> list[int]:
+        if path not in self._epochs:
+            col = self._dataset(path).to_table(columns=["epoch"]).column("epoch")
+            self._epochs[path] = sorted(int(e) for e in pc.unique(col).to_pylist())
+        return self._epochs[path]
+
+    def pairs(self, association: str, split: str, epoch: int) -> Pairs:
+        path = self.path(association, split)
+        epochs = self.stored_epochs(path)
+        if not epochs:
+            return Pairs([], [])
+        chosen = epochs[0] if split != "train" else (epoch if epoch in epochs else epochs[epoch % len(epochs)])
+        if split == "train" and chosen != epoch:
+            note = f"{association}: pairs of epoch {epoch} not stored; reusing stored epoch {chosen}"
+            if note not in self.notes:
+                self.notes.append(note)
+        table = self._dataset(path).to_table(columns=["anchor", "positive"], filter=pc.field("epoch") == chosen)
+        return Pairs(table.column("anchor").to_pylist(), table.column("positive").to_pylist())
+
+
+# ``embed(track_ids)`` returns (ids that have features, their embeddings as an (n, d) array).
+Embedder = Callable[[Sequence[str]], tuple[list[str], np.ndarray]]
+# ``ico(split, epoch, seed, embed)`` returns the Informed Co-Occurrence pairs of that epoch.
+IcoFunction = Callable[[str, int, int, Embedder], Pairs]
+
+
+class IcoPairSource:
+    """Informed Co-Occurrence: pairs regenerated for every epoch from the current model.
+
+    The trainer sets :attr:`embedder` before asking for pairs; ``ico_fn`` (by default the pairs
+    library's ICO generator, see :func:`default_ico_function`) decides which tracks it needs
+    embedded and returns the pairs.
+    """
+
+    def __init__(self, ico_fn: IcoFunction, seed: int) -> None:
+        self.ico_fn = ico_fn
+        self.seed = seed
+        self.embedder: Embedder | None = None
+        self.notes: list[str] = []
+
+    def pairs(self, association: str, split: str, epoch: int) -> Pairs:
+        if self.embedder is None:
+            raise RuntimeError("IcoPairSource needs an embedder (set by the trainer)")
+        return self.ico_fn(split, epoch if split == "train" else 0, self.seed, self.embedder)
+
+
+def default_ico_function(ws: Workspace, dataset: str | None) -> IcoFunction:
+    """Adapter to the pairs library (``discogs_tools.pairs.ico.ico_pairs``), imported when used."""
+
+    def ico(split: str, epoch: int, seed: int, embed: Embedder) -> Pairs:
+        try:
+            from ..pairs import ico as ico_module  # type: ignore[attr-defined]
+            generate = ico_module.ico_pairs
+        except (ImportError, AttributeError):
+            raise ConfigError("objective ico needs discogs_tools.pairs.ico.ico_pairs(ws, dataset, split=, epoch=, "
+                              "seed=, embed=), which is not available in this installation") from None
+        table = generate(ws, dataset, split=split, epoch=epoch, seed=seed, embed=embed)
+        if isinstance(table, Pairs):
+            return table
+        if isinstance(table, pa.Table):
+            return Pairs(table.column("anchor").to_pylist(), table.column("positive").to_pylist())
+        return Pairs([str(a) for a in table["anchor"]], [str(p) for p in table["positive"]])
+
+    return ico
+
+
+class TrackVectors:
+    """Frozen Word2Vec vectors per collection track (the positive side of the w2v objective).
+
+    Input: a Parquet file or folder with ``vector`` and either ``track_id`` (used directly) or
+    ``track_key`` (playlist track; mapped to collection tracks through
+    ``links/track_playlist_tracks``, keeping for each track the link with the highest score, ties
+    broken by the smaller track_key). Only vectors of linked tracks are kept in memory.
+    """
+
+    def __init__(self, ids: list[str], matrix: np.ndarray) -> None:
+        self.row = {t: i for i, t in enumerate(ids)}
+        self.matrix = matrix.astype(np.float32, copy=False)
+
+    @property
+    def dim(self) -> int:
+        return int(self.matrix.shape[1])
+
+    @classmethod
+    def load(cls, ws: Workspace, path: str | os.PathLike[str]) -> "TrackVectors":
+        path = Path(path)
+        if not path.exists():
+            raise MissingInputError("Word2Vec vectors", path, "discogs-tools word2vec")
+        names = pads.dataset(str(path), format="parquet").schema.names
+        if "vector" not in names or not ({"track_id", "track_key"} & set(names)):
+            raise InputError(path, f"expected columns vector and track_id or track_key, found {names}")
+        key_col = "track_id" if "track_id" in names else "track_key"
+        key_to_track: dict[str, list[str]] = {}
+        if key_col == "track_key":
+            links = read_table(ws.require_table("links/track_playlist_tracks", "discogs-tools match"),
+                               columns=["track_id", "track_key", "score"])
+            best: dict[str, tuple[float, str]] = {}
+            for tid, key, score in zip(*(links.column(c).to_pylist() for c in ("track_id", "track_key", "score"))):
+                cand = (-(score or 0.0), key)
+                if tid not in best or cand < best[tid]:
+                    best[tid] = cand
+            for tid, (_, key) in best.items():
+                key_to_track.setdefault(key, []).append(tid)
+        ids: list[str] = []
+        rows: list[np.ndarray] = []
+        for batch in iter_batches(path, columns=[key_col, "vector"]):
+            keys = batch.column(0).to_pylist()
+            vecs = batch.column(1)
+            for i, key in enumerate(keys):
+                targets = [key] if key_col == "track_id" else key_to_track.get(key, [])
+                if not targets:
+                    continue
+                v = np.asarray(vecs[i].as_py(), dtype=np.float32)
+                for tid in targets:
+                    ids.append(tid)
+                    rows.append(v)
+        if not rows:
+            raise InputError(path, "no vector belongs to a collection track")
+        return cls(ids, np.stack(rows))
+
+
+@dataclass
+class StyleTargets:
+    """Top-N style vocabulary and each track's style indices, from ``datasets/<name>/tracks``."""
+
+    vocabulary: list[str]
+    by_split: dict[str, tuple[list[str], list[np.ndarray]]] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, ws: Workspace, dataset: str, top_n: int) -> "StyleTargets":
+        folder = ws.dataset(dataset) / "tracks"
+        if not folder.exists():
+            raise MissingInputError(f"dataset {dataset} tracks", folder, "discogs-tools build-dataset")
+        table = read_table(folder, columns=["track_id", "styles", "split"])
+        counts: dict[str, int] = {}
+        for styles, split in zip(table.column("styles").to_pylist(), table.column("split").to_pylist()):
+            if split == "train":
+                for s in set(styles or []):
+                    counts[s] = counts.get(s, 0) + 1
+        vocabulary = [s for s, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:top_n]]
+        index = {s: i for i, s in enumerate(vocabulary)}
+        out = cls(vocabulary)
+        for tid, styles, split in zip(*(table.column(c).to_pylist() for c in ("track_id", "styles", "split"))):
+            labels = np.array(sorted({index[s] for s in styles or [] if s in index}), dtype=np.int64)
+            if len(labels):
+                ids, labs = out.by_split.setdefault(split, ([], []))
+                ids.append(tid)
+                labs.append(labels)
+        return out
+
+
+def crops(store: FeatureStore, positions: np.ndarray, length: int, rng: np.random.Generator | None) -> np.ndarray:
+    """(n, 1, length, n_mels) float32 crops: random starts with ``rng``, centred without."""
+    out = np.zeros((len(positions), 1, length, store.n_mels), dtype=np.float32)
+    for i, pos in enumerate(positions):
+        frames = int(store.frames[pos])
+        spare = max(frames - length, 0)
+        start = int(rng.integers(0, spare + 1)) if rng is not None else spare // 2
+        rows = store.rows(int(pos), start, min(length, frames))
+        out[i, 0, : len(rows)] = rows
+    return out
+
+
+@dataclass
+class TaskPlan:
+    """One association's pairs for one epoch on this rank, as feature-store rows."""
+
+    name: str
+    anchor: np.ndarray
+    positive: np.ndarray
+    extra: list | np.ndarray | None = None  # w2v: vector rows; classification: style index arrays
+
+    def __len__(self) -> int:
+        return len(self.anchor)
+
+
+def shard_for_rank(order: np.ndarray, rank: int, world: int) -> np.ndarray:
+    """This rank's share of a permutation; every rank gets the same count (remainder dropped)."""
+    per_rank = len(order) // world
+    return order[rank::world][:per_rank]
+
+
+def steps_in(plans: list[TaskPlan], sizes: list[int], cap: int | None) -> int:
+    steps = min(-(-len(p) // s) for p, s in zip(plans, sizes)) if plans else 0
+    return min(steps, cap) if cap is not None else steps
+
+
+def task_batch_sizes(batch_size: int, n_tasks: int) -> list[int]:
+    """Per-task share of a batch (multi-task batches hold every association)."""
+    base = max(2, batch_size // n_tasks)
+    return [base] * n_tasks

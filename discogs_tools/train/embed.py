@@ -1,0 +1,191 @@
+"""``embed``: track embeddings from a trained backbone, for the probe and for ICO.
+
+A track's embedding is the mean of the backbone outputs of its half-overlapping 128-frame
+patches (starts 0, 64, 128, ... while a full patch fits; a track shorter than one patch is
+zero-padded to one patch). Patches of many tracks are batched together; memory is bounded by
+the batch size and the number of tracks written per output part.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import numpy as np
+import pyarrow as pa
+
+from .. import manifest
+from ..errors import ConfigError, MissingInputError
+from ..features.store import FeatureStore
+from ..io import TableWriter, read_table
+from ..manifest import Timer
+from ..progress import Progress
+from ..report import Report
+from ..workspace import Workspace
+
+PATCH_FRAMES = 128
+
+
+def patch_starts(frames: int, patch: int = PATCH_FRAMES, hop: int | None = None) -> list[int]:
+    """Starts of the half-overlapping patches of a track of ``frames`` frames."""
+    hop = hop or patch // 2
+    if frames <= patch:
+        return [0]
+    return list(range(0, frames - patch + 1, hop))
+
+
+def resolve_device(device: str) -> "torch.device":  # noqa: F821
+    import torch
+
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"device {device} requested but CUDA is not available")
+    return torch.device(device)
+
+
+def _patch_batches(store: FeatureStore, positions: np.ndarray, batch_size: int, patch: int
+                   ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(patches (n, 1, patch, mels) float32, owner index into ``positions``) in batches."""
+    buf = np.zeros((batch_size, 1, patch, store.n_mels), dtype=np.float32)
+    owner = np.zeros(batch_size, dtype=np.int64)
+    n = 0
+    for i, pos in enumerate(positions):
+        frames = int(store.frames[pos])
+        whole = store.rows(int(pos))
+        for start in patch_starts(frames, patch):
+            piece = whole[start:start + patch]
+            buf[n, 0, : len(piece)] = piece
+            buf[n, 0, len(piece):] = 0.0
+            owner[n] = i
+            n += 1
+            if n == batch_size:
+                yield buf[:n].copy(), owner[:n].copy()
+                n = 0
+    if n:
+        yield buf[:n].copy(), owner[:n].copy()
+
+
+def embed_positions(backbone, store: FeatureStore, positions: np.ndarray, *, batch_size: int = 64,
+                    device=None, patch: int = PATCH_FRAMES, amp: bool = False, channels_last: bool = False
+                    ) -> np.ndarray:
+    """(len(positions), dim) float32 mean patch embeddings; the backbone is used in eval mode."""
+    import torch
+
+    device = device or torch.device("cpu")
+    was_training = backbone.training
+    backbone.eval()
+    dim = backbone.embedding_dim
+    sums = np.zeros((len(positions), dim), dtype=np.float64)
+    counts = np.zeros(len(positions), dtype=np.int64)
+    use_amp = amp and device.type == "cuda"
+    try:
+        with torch.no_grad():
+            for patches, owner in _patch_batches(store, positions, batch_size, patch):
+                x = torch.from_numpy(patches).to(device, non_blocking=True)
+                if channels_last:
+                    x = x.to(memory_format=torch.channels_last)
+                with torch.autocast(device_type=device.type, dtype=torch.float16, enabled=use_amp):
+                    out = backbone(x)
+                np.add.at(sums, owner, out.float().cpu().numpy())
+                np.add.at(counts, owner, 1)
+    finally:
+        backbone.train(was_training)
+    return (sums / np.maximum(counts, 1)[:, None]).astype(np.float32)
+
+
+def make_embedder(backbone, store: FeatureStore, **kwargs):
+    """An :data:`~discogs_tools.train.data.Embedder` over a feature store (used by ICO)."""
+
+    def embed(track_ids: Sequence[str]) -> tuple[list[str], np.ndarray]:
+        pos = store.positions(track_ids)
+        keep = [t for t, p in zip(track_ids, pos) if p >= 0]
+        return keep, embed_positions(backbone, store, pos[pos >= 0], **kwargs)
+
+    return embed
+
+
+def resolve_checkpoint(ws: Workspace, checkpoint: str, which: str = "best") -> Path:
+    """A checkpoint path, or a run name (runs/<run>/checkpoints/<which>.pt, falling back to last.pt)."""
+    p = Path(checkpoint)
+    if p.suffix == ".pt" or p.is_file():
+        return p
+    folder = ws.runs / checkpoint / "checkpoints"
+    for name in (f"{which}.pt", "last.pt"):
+        if (folder / name).exists():
+            return folder / name
+    raise MissingInputError(f"checkpoint of run {checkpoint}", folder / f"{which}.pt", "discogs-tools train")
+
+
+def load_backbone(path: Path, device=None):
+    """The backbone of a checkpoint (architecture from its saved config) and that config."""
+    from .backbones import build_backbone
+    from .checkpoint import CheckpointError, load, load_state
+    from .config import TrainConfig
+
+    ckpt = load(path)
+    cfg = TrainConfig.from_dict(ckpt["config"])
+    backbone = build_backbone(cfg.backbone, cfg.cnn_width)
+    state = {k[len("backbone."):]: v for k, v in ckpt["model"].items() if k.startswith("backbone.")}
+    if not state:
+        raise CheckpointError(f"{path}: checkpoint holds no backbone weights")
+    load_state(backbone, state, path, f"backbone ({cfg.backbone})")
+    if device is not None:
+        backbone.to(device)
+    return backbone, cfg
+
+
+def features_root(ws: Workspace, features: str) -> Path:
+    p = Path(features)
+    return p if (p / "features.json").exists() else ws.features / features
+
+
+def run(ws: Workspace, checkpoint: str, *, features: str | None = None, output: str | None = None,
+        dataset: str | None = None, split: str | None = None, which: str = "best", batch_size: int = 64,
+        tracks_per_chunk: int = 1024, device: str = "auto") -> Report:
+    """Write ``track_id, embedding`` for the tracks of a feature set (optionally one dataset split)."""
+    import torch
+
+    path = resolve_checkpoint(ws, checkpoint, which)
+    dev = resolve_device(device)
+    backbone, cfg = load_backbone(path, dev)
+    features = features or cfg.features
+    store = FeatureStore(features_root(ws, features))
+    track_ids: list[str] = store.track_ids
+    missing = 0
+    if dataset:
+        folder = ws.dataset(dataset) / "tracks"
+        if not folder.exists():
+            raise MissingInputError(f"dataset {dataset} tracks", folder, "discogs-tools build-dataset")
+        table = read_table(folder, columns=["track_id", "split"])
+        wanted = [t for t, s in zip(table.column("track_id").to_pylist(), table.column("split").to_pylist())
+                  if split is None or s == split]
+        track_ids = [t for t in wanted if t in store]
+        missing = len(wanted) - len(track_ids)
+    out = Path(output) if output else ws.runs / cfg.run / "embeddings" / (
+        Path(features).name + (f"-{dataset}" if dataset else "") + (f"-{split}" if split else ""))
+    torch.manual_seed(0)
+    with Timer() as timer, TableWriter(out, "runs/embeddings") as writer, \
+            Progress(f"embed {cfg.run}", total=len(track_ids), unit="tracks") as bar:
+        for start in range(0, len(track_ids), tracks_per_chunk):
+            chunk = track_ids[start:start + tracks_per_chunk]
+            emb = embed_positions(backbone, store, store.positions(chunk), batch_size=batch_size, device=dev,
+                                  amp=cfg.amp)
+            flat = pa.array(emb.reshape(-1), type=pa.float32())
+            offsets = pa.array(np.arange(0, emb.size + 1, emb.shape[1], dtype=np.int32))
+            writer.write(pa.table({"track_id": pa.array(chunk, pa.string()),
+                                   "embedding": pa.ListArray.from_arrays(offsets, flat)}))
+            bar.update(advance=len(chunk), records=start + len(chunk))
+    report = Report(stage="embed", counts={"tracks": len(track_ids), "missing_features": missing},
+                    outputs={"embeddings": str(out), "checkpoint": str(path)},
+                    figures={"seconds": timer.seconds, "dim": int(backbone.embedding_dim),
+                             "tracks_per_second": len(track_ids) / timer.seconds if timer.seconds else 0.0})
+    if missing:
+        report.warnings.append(f"{missing} tracks of dataset {dataset} have no features and were not embedded")
+    manifest.record(ws.manifest_path, f"embed {cfg.run}", {**report.to_dict(), "params": {
+        "checkpoint": str(path), "features": features, "dataset": dataset, "split": split,
+        "batch_size": batch_size, "device": str(dev)}})
+    return report
+
+
+__all__ = ["embed_positions", "make_embedder", "patch_starts", "run", "load_backbone", "resolve_checkpoint"]

@@ -1,0 +1,415 @@
+"""The ``train`` stage: read top to bottom.
+
+1. resolve config (``--resume`` loads the run's last checkpoint and its config), device, DDP;
+2. build model, Adam (lr 1e-3), ReduceLROnPlateau on the validation loss, AMP scaler, optional SWA;
+3. every epoch: ask the :class:`~.data.PairSource` for that epoch's pairs, map tracks to
+   feature rows (missing ones counted, or an error with ``strict``), shuffle with a generator
+   seeded by (seed, epoch), give each rank its share, train on random crops, validate on fixed
+   crops, step the scheduler, write metrics.jsonl and checkpoints/last.pt (and best.pt);
+4. with SWA: recompute batch-norm statistics of the averaged model and save checkpoints/swa.pt.
+
+Every random choice derives from ``seed``: the data order and crops from (seed, epoch), the
+model's own randomness (stochastic depth) from torch's generator, which checkpoints save and
+restore, so a resumed run continues exactly as an uninterrupted one would (bitwise on CPU).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import sys
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+
+from .. import manifest
+from ..errors import ConfigError, DiscogsToolsError, InputError, MissingInputError
+from ..features.store import FeatureStore
+from ..io import write_text_atomic
+from ..progress import Progress
+from ..report import Report
+from ..workspace import Workspace
+from . import checkpoint as ckpt_io
+from .config import TrainConfig
+from .data import (IcoPairSource, PairSource, ParquetPairSource, StyleTargets, TaskPlan, TrackVectors, crops,
+                   default_ico_function, shard_for_rank, steps_in, task_batch_sizes)
+from .distributed import DistInfo, all_reduce_sum, barrier, setup, teardown
+from .embed import features_root, make_embedder, resolve_device
+
+ARCH_KEYS = ("backbone", "objective", "tasks", "embedding_dim", "n_styles", "vector_dim")
+
+
+class TrainingError(DiscogsToolsError):
+    """Training cannot go on (non-finite loss, ...); the last good checkpoint is left untouched."""
+
+
+@dataclass
+class Inputs:
+    """Everything the loop reads besides the model."""
+
+    store: FeatureStore
+    source: PairSource | None
+    vectors: TrackVectors | None
+    styles: StyleTargets | None
+
+
+def _load_inputs(ws: Workspace, cfg: TrainConfig, source: PairSource | None,
+                 ico_fn: Callable | None) -> Inputs:
+    store = FeatureStore(features_root(ws, cfg.features))
+    vectors = TrackVectors.load(ws, cfg.w2v_vectors) if cfg.objective == "w2v" else None
+    styles = None
+    if cfg.objective == "classification":
+        if not cfg.dataset:
+            raise ConfigError("objective classification needs --dataset (its tracks hold the styles)")
+        styles = StyleTargets.load(ws, cfg.dataset, cfg.top_styles)
+        if not styles.vocabulary:
+            raise InputError(ws.dataset(cfg.dataset) / "tracks", "no styles in the train split")
+    elif source is None:
+        if cfg.objective == "ico":
+            source = IcoPairSource(ico_fn or default_ico_function(ws, cfg.dataset), cfg.seed)
+        else:
+            if not cfg.dataset:
+                raise ConfigError(f"objective {cfg.objective} needs --dataset (whose pairs to train on)")
+            source = ParquetPairSource(ws, cfg.dataset)
+    return Inputs(store, source, vectors, styles)
+
+
+def _plan(cfg: TrainConfig, inputs: Inputs, split: str, epoch: int, dist: DistInfo,
+          counts: dict[str, int]) -> list[TaskPlan]:
+    """This rank's pairs per task for one epoch/split, as feature rows, shuffled (train only)."""
+    store = inputs.store
+    plans: list[TaskPlan] = []
+    rng = np.random.default_rng([cfg.seed, epoch, 0])
+    tasks = ["styles"] if inputs.styles is not None else list(cfg.associations)
+    for task in tasks:
+        extra: Any = None
+        if inputs.styles is not None:
+            ids, labels = inputs.styles.by_split.get(split, ([], []))
+            anchor = store.positions(ids)
+            positive = anchor
+            extra_all: Any = labels
+        else:
+            pairs = inputs.source.pairs(task, split, epoch)
+            anchor, positive = store.positions(pairs.anchor), store.positions(pairs.positive)
+            extra_all = None
+            if inputs.vectors is not None:
+                extra_all = np.fromiter((inputs.vectors.row.get(t, -1) for t in pairs.anchor), dtype=np.int64,
+                                        count=len(pairs))
+        ok = (anchor >= 0) & (positive >= 0)
+        missing = int((~ok).sum())
+        no_vector = 0
+        if extra_all is not None and inputs.vectors is not None:
+            no_vector = int((ok & (extra_all < 0)).sum())
+            ok &= extra_all >= 0
+        if missing or no_vector:
+            what = f"{missing} of {len(anchor)} {task} {split} pairs (epoch {epoch}) involve tracks without features"
+            if no_vector:
+                what += f" and {no_vector} anchors have no Word2Vec vector"
+            if cfg.strict:
+                raise InputError(features_root_hint(cfg), what + " (--strict)")
+            counts[f"skipped_{split}_pairs"] = counts.get(f"skipped_{split}_pairs", 0) + missing + no_vector
+        index = np.flatnonzero(ok)
+        if split == "train":
+            index = index[rng.permutation(len(index))]
+        dropped = len(index) % dist.world_size
+        counts["dropped_for_ranks"] = counts.get("dropped_for_ranks", 0) + dropped
+        index = shard_for_rank(index, dist.rank, dist.world_size)
+        if extra_all is not None:
+            extra = [extra_all[i] for i in index] if isinstance(extra_all, list) else extra_all[index]
+        plans.append(TaskPlan(task, anchor[index], positive[index], extra))
+    return plans
+
+
+def features_root_hint(cfg: TrainConfig) -> str:
+    return f"features {cfg.features}"
+
+
+def _batches(cfg: TrainConfig, model, inputs: Inputs, plans: list[TaskPlan], rng: np.random.Generator | None,
+             sizes: list[int], steps: int):
+    """Yield (x_anchor, x_positive | None, sizes, side | None, n_pairs) as numpy arrays."""
+    store = inputs.store
+    for step in range(steps):
+        parts = [(p, p.anchor[step * s:(step + 1) * s], p.positive[step * s:(step + 1) * s],
+                  None if p.extra is None else p.extra[step * s:(step + 1) * s]) for p, s in zip(plans, sizes)]
+        if any(len(a) < 2 for _, a, _, _ in parts):
+            return  # a contrastive batch of one has no negatives
+        anchors = np.concatenate([a for _, a, _, _ in parts])
+        xa = crops(store, anchors, cfg.crop_frames, rng)
+        xp = crops(store, np.concatenate([p for _, _, p, _ in parts]), cfg.crop_frames, rng) \
+            if model.two_views else None
+        side = None
+        if inputs.vectors is not None:
+            side = inputs.vectors.matrix[np.concatenate([e for *_, e in parts])]
+        elif inputs.styles is not None:
+            side = np.zeros((len(anchors), len(inputs.styles.vocabulary)), dtype=np.float32)
+            for row, labels in enumerate(l for *_, e in parts for l in e):
+                side[row, labels] = 1.0
+        yield xa, xp, [len(a) for _, a, _, _ in parts], side, len(anchors)
+
+
+class _Echo:
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+
+    def __call__(self, line: str) -> None:
+        if self.enabled:
+            print(line, file=sys.stderr, flush=True)
+
+
+def run(ws: Workspace, cfg: TrainConfig, *, resume: bool = False, force: bool = False,
+        init_from: str | None = None, source: PairSource | None = None, ico_fn: Callable | None = None,
+        echo: Callable[[str], None] | None = None) -> Report:
+    """Train (or resume) the run ``runs/<cfg.run>/``; returns the final Report."""
+    import torch
+
+    run_dir = ws.runs / cfg.run
+    ckpt_dir = run_dir / "checkpoints"
+    last_path = ckpt_dir / "last.pt"
+    saved = None
+    if resume:
+        saved = ckpt_io.load(last_path)
+        cfg = TrainConfig.from_dict(saved["config"]).resumed_with(cfg)
+    elif last_path.exists() and not force:
+        raise ConfigError(f"run {cfg.run} already has checkpoints in {ckpt_dir}; use --resume or --force")
+
+    device = resolve_device(cfg.device)
+    dist = setup(str(device))
+    if dist.enabled and device.type == "cuda":
+        device = torch.device(f"cuda:{dist.local_rank}")
+        torch.cuda.set_device(device)
+    say = echo or _Echo(dist.is_main)
+    if force and not resume and dist.is_main and run_dir.exists():
+        shutil.rmtree(run_dir)
+    barrier(dist)
+    try:
+        return _train(ws, cfg, saved, init_from, source, ico_fn, device, dist, say, run_dir, last_path)
+    finally:
+        teardown(dist)
+
+
+def _train(ws, cfg, saved, init_from, source, ico_fn, device, dist, say, run_dir, last_path) -> Report:
+    import torch
+    from torch.optim.swa_utils import AveragedModel
+
+    from .model import TrainModel
+
+    inputs = _load_inputs(ws, cfg, source, ico_fn)
+    torch.manual_seed(cfg.seed)
+    model = TrainModel(cfg, n_styles=len(inputs.styles.vocabulary) if inputs.styles else 0,
+                       vector_dim=inputs.vectors.dim if inputs.vectors else 0).to(device)
+    if cfg.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    if init_from:
+        _init_backbone(ws, model, init_from)
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="min", factor=cfg.plateau_factor,
+                                                           patience=cfg.plateau_patience)
+    use_amp = cfg.amp and device.type == "cuda"
+    scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
+    swa = AveragedModel(model) if cfg.swa_start is not None else None
+    history: list[dict[str, Any]] = []
+    best_val = math.inf
+    start_epoch = 0
+    if saved is not None:
+        ckpt_io.check_signature(last_path, saved["arch"], model.signature, ARCH_KEYS)
+        ckpt_io.load_state(model, saved["model"], last_path, "model")
+        optimizer.load_state_dict(saved["optimizer"])
+        scheduler.load_state_dict(saved["scheduler"])
+        scaler.load_state_dict(saved["scaler"])
+        if swa is not None and saved.get("swa") is not None:
+            swa.load_state_dict(saved["swa"])
+        history, best_val, start_epoch = saved["history"], saved["best_val"], saved["epoch"]
+        ckpt_io.restore_rng(saved["rng"])
+    net = model
+    if dist.enabled:
+        net = torch.nn.parallel.DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None)
+    if isinstance(inputs.source, IcoPairSource):
+        inputs.source.embedder = make_embedder(model.backbone, inputs.store, batch_size=cfg.batch_size,
+                                               device=device, amp=use_amp)
+    if dist.is_main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(run_dir / "config.json", cfg.to_json())
+    counts: dict[str, int] = {}
+    notes: list[str] = []
+    sizes = task_batch_sizes(cfg.batch_size, len(model.tasks))
+    say(f"train {cfg.run}: {cfg.objective} on {', '.join(model.tasks)} with {cfg.backbone} on {device}"
+        f"{f' x{dist.world_size} ranks' if dist.enabled else ''}; epochs {start_epoch}..{cfg.epochs - 1}")
+    val_plans = None
+    for epoch in range(start_epoch, cfg.epochs):
+        if val_plans is None or isinstance(inputs.source, IcoPairSource):
+            val_plans = _validation_plan(cfg, inputs, dist, counts, notes)
+        plans = _plan(cfg, inputs, "train", epoch, dist, counts)
+        steps = steps_in(plans, sizes, cfg.max_steps_per_epoch)
+        if steps == 0:
+            raise InputError(f"features {cfg.features}", f"epoch {epoch}: no training pairs with features "
+                             f"(skipped {counts.get('skipped_train_pairs', 0)})")
+        rng = np.random.default_rng([cfg.seed, epoch, 1])
+        net.train()
+        totals = np.zeros(4)  # loss * n, correct, n (rows scored), pairs
+        task_loss = np.zeros(len(model.tasks))
+        t0 = time.perf_counter()
+        with Progress(f"epoch {epoch}", total=steps, unit="steps") as bar:
+            for step, (xa, xp, part_sizes, side, n) in enumerate(_batches(cfg, model, inputs, plans, rng, sizes, steps)):
+                loss, correct, count, per_task = _step(net, optimizer, scaler, xa, xp, part_sizes, side, device,
+                                                       dist, use_amp, cfg.channels_last)
+                if not _finite(loss, dist, device):
+                    raise TrainingError(f"run {cfg.run}: loss is {loss.item()} at epoch {epoch} step {step}; "
+                                        f"stopped without saving (last good checkpoint: {last_path if last_path.exists() else 'none'}); "
+                                        "check the features or lower --lr")
+                totals += (loss.item() * count, correct.item(), count, n)
+                task_loss += [t.item() for t in per_task]
+                bar.update(advance=1, records=int(totals[3]))
+        seconds = time.perf_counter() - t0
+        totals = np.array(all_reduce_sum(totals.tolist(), dist, device))
+        train_loss, train_acc = float(totals[0] / totals[2]), float(totals[1] / totals[2])
+        val_loss, val_acc = _validate(cfg, model, inputs, val_plans, sizes, device, dist, use_amp)
+        scheduler.step(val_loss if val_loss is not None else train_loss)
+        if swa is not None and epoch >= cfg.swa_start:
+            swa.update_parameters(model)
+        entry = {"epoch": epoch, "train_loss": train_loss, "train_top1": train_acc, "val_loss": val_loss,
+                 "val_top1": val_acc, "lr": optimizer.param_groups[0]["lr"],
+                 "pairs_per_s": float(totals[3] / seconds) if seconds else 0.0, "pairs": int(totals[3]), "steps": step + 1,
+                 "seconds": seconds}
+        if len(model.tasks) > 1:
+            entry["task_loss"] = dict(zip(model.tasks, (task_loss / (step + 1)).tolist()))
+        history.append(entry)
+        improved = val_loss is not None and val_loss < best_val
+        best_val = val_loss if improved else best_val
+        say(f"epoch {epoch}: loss {train_loss:.4f} top1 {train_acc:.3f}"
+            + (f" | val loss {val_loss:.4f} top1 {val_acc:.3f}" if val_loss is not None else "")
+            + f" | lr {entry['lr']:.2e} | {entry['pairs_per_s']:.1f} pairs/s")
+        if dist.is_main:
+            payload = {"config": cfg.to_dict(), "arch": model.signature, "model": model.state_dict(),
+                       "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                       "scaler": scaler.state_dict(), "swa": swa.state_dict() if swa is not None else None,
+                       "epoch": epoch + 1, "best_val": best_val, "history": history, "rng": ckpt_io.rng_state()}
+            ckpt_io.save(last_path, payload)
+            if improved or val_loss is None:
+                ckpt_io.save(last_path.with_name("best.pt"), payload)
+            write_text_atomic(run_dir / "metrics.jsonl", "".join(json.dumps(h) + "\n" for h in history))
+        barrier(dist)
+
+    report = Report(stage="train", counts={"epochs": cfg.epochs, **counts},
+                    outputs={"run": str(run_dir), "last": str(last_path)})
+    if swa is not None and swa.n_averaged.item() > 0:
+        _swa_batchnorm(cfg, swa, inputs, sizes, device, dist)
+        if dist.is_main:
+            swa_path = last_path.with_name("swa.pt")
+            ckpt_io.save(swa_path, {"config": cfg.to_dict(), "arch": model.signature,
+                                    "model": swa.module.state_dict(), "epoch": cfg.epochs, "history": history,
+                                    "swa_averaged": int(swa.n_averaged.item())})
+            report.outputs["swa"] = str(swa_path)
+    if history:
+        report.figures.update({k: float(v) for k, v in history[-1].items()
+                               if isinstance(v, (int, float, np.floating)) and k not in ("epoch", "pairs", "steps")})
+    for note in notes + list(getattr(inputs.source, "notes", [])):
+        report.warnings.append(note)
+    for key, value in counts.items():
+        if key.startswith("skipped") and value:
+            report.warnings.append(f"{value} pairs skipped because their tracks lack features or vectors "
+                                   "(--strict makes this an error)")
+    if dist.is_main:
+        manifest.record(ws.manifest_path, f"train {cfg.run}", {**report.to_dict(), "config": cfg.to_dict()})
+    return report
+
+
+def _validation_plan(cfg: TrainConfig, inputs: Inputs, dist: DistInfo, counts: dict[str, int],
+                     notes: list[str]) -> list[TaskPlan]:
+    """Fixed validation pairs (epoch 0), or none when the pair source has no validation split."""
+    try:
+        return _plan(cfg, inputs, "validation", 0, dist, counts)
+    except MissingInputError as exc:
+        note = f"no validation pairs ({exc}); the plateau scheduler follows the training loss"
+        if note not in notes:
+            notes.append(note)
+        return []
+
+
+def _to_tensors(xa, xp, side, device, channels_last):
+    import torch
+
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    ta = torch.from_numpy(xa).to(device, non_blocking=True).to(memory_format=fmt)
+    tp = torch.from_numpy(xp).to(device, non_blocking=True).to(memory_format=fmt) if xp is not None else None
+    ts = torch.from_numpy(side).to(device) if side is not None else None
+    return ta, tp, ts
+
+
+def _step(net, optimizer, scaler, xa, xp, sizes, side, device, dist, use_amp, channels_last):
+    import torch
+
+    ta, tp, ts = _to_tensors(xa, xp, side, device, channels_last)
+    optimizer.zero_grad(set_to_none=True)
+    with torch.autocast(device_type=device.type, dtype=torch.float16, enabled=use_amp):
+        loss, correct, count, per_task = net(ta, tp, sizes, ts, dist)
+    if torch.isfinite(loss):
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+    return loss.detach(), correct, count, per_task
+
+
+def _finite(loss, dist: DistInfo, device) -> bool:
+    import torch
+
+    ok = 1.0 if bool(torch.isfinite(loss)) else 0.0
+    return all_reduce_sum([ok], dist, device)[0] == dist.world_size
+
+
+def _validate(cfg, model, inputs, plans, sizes, device, dist, use_amp):
+    """Mean loss and top-1 over the fixed validation pairs (centre crops); None without pairs."""
+    import torch
+
+    if not plans or not len(plans[0]):
+        return None, None
+    model.eval()
+    totals = np.zeros(3)
+    steps = steps_in(plans, sizes, None)
+    with torch.no_grad():
+        for xa, xp, part_sizes, side, n in _batches(cfg, model, inputs, plans, None, sizes, steps):
+            ta, tp, ts = _to_tensors(xa, xp, side, device, cfg.channels_last)
+            with torch.autocast(device_type=device.type, dtype=torch.float16, enabled=use_amp):
+                loss, correct, count, _ = model(ta, tp, part_sizes, ts, None)
+            totals += (loss.item() * count, correct.item(), count)
+    model.train()
+    totals = np.array(all_reduce_sum(totals.tolist(), dist, device))
+    if totals[2] == 0:
+        return None, None
+    return float(totals[0] / totals[2]), float(totals[1] / totals[2])
+
+
+def _swa_batchnorm(cfg, swa, inputs, sizes, device, dist, max_steps: int = 50) -> None:
+    """Recompute batch-norm statistics of the averaged model on training crops (seeded)."""
+    import torch
+
+    bns = [m for m in swa.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    if not bns:
+        return
+    for m in bns:
+        m.reset_running_stats()
+        m.momentum = None
+    swa.train()
+    plans = _plan(cfg, inputs, "train", cfg.epochs, dist, {})
+    rng = np.random.default_rng([cfg.seed, cfg.epochs, 2])
+    with torch.no_grad():
+        for xa, *_ in _batches(cfg, swa.module, inputs, plans, rng, sizes, min(steps_in(plans, sizes, None), max_steps)):
+            swa.module.backbone(_to_tensors(xa, None, None, device, cfg.channels_last)[0])
+    swa.eval()
+
+
+def _init_backbone(ws: Workspace, model, init_from: str) -> None:
+    """Initialise the backbone from another run's checkpoint (same backbone architecture only)."""
+    from .embed import resolve_checkpoint
+
+    path = resolve_checkpoint(ws, init_from)
+    other = ckpt_io.load(path)
+    ckpt_io.check_signature(path, other["arch"], model.signature, ("backbone", "embedding_dim"))
+    state = {k[len("backbone."):]: v for k, v in other["model"].items() if k.startswith("backbone.")}
+    ckpt_io.load_state(model.backbone, state, path, "backbone")
+
+
+__all__ = ["run", "TrainingError"]

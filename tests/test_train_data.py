@@ -1,0 +1,124 @@
+"""Trainer data side: synthetic feature sets and pair sources used by all trainer tests, plus tests
+of crops, stored-pair reading and missing-feature accounting."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from discogs_tools.errors import MissingInputError
+from discogs_tools.features.extract import settings_for
+from discogs_tools.features.mel import MelFrontEnd
+from discogs_tools.features.store import FeatureStore, ShardWriter, write_settings
+from discogs_tools.train.data import Pairs, ParquetPairSource, crops, shard_for_rank
+
+N_MELS = 96
+
+
+def group_of(track_id: str) -> int:
+    return int(track_id.split("-")[0][1:])
+
+
+def make_feature_set(root: Path, n_groups: int = 4, per_group: int = 4, seed: int = 0,
+                     frames: tuple[int, int] = (150, 260), short: int = 0) -> list[str]:
+    """Tracks ``g<group>-<i>`` whose spectrograms share their group's spectral signature plus noise
+    (so that pairs within a group share a signal); ``short`` extra tracks are shorter than a crop."""
+    rng = np.random.default_rng(seed)
+    write_settings(root, settings_for(MelFrontEnd(), None))
+    (root / "index").mkdir(parents=True, exist_ok=True)
+    signatures = rng.uniform(0.0, 3.0, size=(n_groups, N_MELS)).astype(np.float32)
+    ids: list[str] = []
+    writer = ShardWriter(root, 0, N_MELS)
+    for g in range(n_groups):
+        for i in range(per_group):
+            n = int(rng.integers(*frames))
+            env = 0.5 + 0.5 * np.sin(np.arange(n) / rng.uniform(3, 9))[:, None]
+            mel = signatures[g] * env + rng.normal(0, 0.3, size=(n, N_MELS))
+            tid = f"g{g}-{i}"
+            writer.add(tid, np.clip(mel, 0, None).astype(np.float32))
+            ids.append(tid)
+    writer.commit()
+    if short:
+        writer = ShardWriter(root, 1, N_MELS)
+        for i in range(short):
+            tid = f"g0-short{i}"
+            writer.add(tid, np.abs(rng.normal(1, 0.3, size=(40, N_MELS))).astype(np.float32))
+            ids.append(tid)
+        writer.commit()
+    return ids
+
+
+class GroupPairs:
+    """Pair source: per epoch, tracks of each group shuffled and paired two by two (seeded)."""
+
+    def __init__(self, track_ids: list[str], extra_pairs: list[tuple[str, str]] = (), seed: int = 0) -> None:
+        self.track_ids = sorted(track_ids)
+        self.extra = list(extra_pairs)
+        self.seed = seed
+        self.calls: list[tuple[str, str, int]] = []
+
+    def pairs(self, association: str, split: str, epoch: int) -> Pairs:
+        self.calls.append((association, split, epoch))
+        rng = np.random.default_rng([self.seed, epoch, 0 if split == "train" else 99])
+        groups: dict[int, list[str]] = {}
+        for t in self.track_ids:
+            groups.setdefault(group_of(t), []).append(t)
+        anchors, positives = [], []
+        for members in groups.values():
+            order = [members[i] for i in rng.permutation(len(members))]
+            for a, p in zip(order[::2], order[1::2]):
+                anchors.append(a)
+                positives.append(p)
+        for a, p in self.extra:
+            anchors.append(a)
+            positives.append(p)
+        return Pairs(anchors, positives)
+
+
+def test_crops_random_fixed_and_padding(tmp_path: Path):
+    ids = make_feature_set(tmp_path / "f", n_groups=1, per_group=2, short=1)
+    store = FeatureStore(tmp_path / "f")
+    pos = store.positions(ids)
+    fixed1 = crops(store, pos, 128, None)
+    fixed2 = crops(store, pos, 128, None)
+    assert fixed1.shape == (3, 1, 128, N_MELS) and np.array_equal(fixed1, fixed2)
+    full = store.get(ids[0]).astype(np.float32)
+    start = (len(full) - 128) // 2
+    assert np.array_equal(fixed1[0, 0], full[start:start + 128])
+    # the short track (40 frames) is zero padded after its frames
+    assert np.array_equal(fixed1[2, 0, :40], store.get(ids[2]).astype(np.float32))
+    assert not fixed1[2, 0, 40:].any()
+    r1 = crops(store, pos, 128, np.random.default_rng(1))
+    r2 = crops(store, pos, 128, np.random.default_rng(1))
+    assert np.array_equal(r1, r2)
+    starts = {int(np.flatnonzero((np.lib.stride_tricks.sliding_window_view(full, (128, N_MELS))[:, 0] ==
+                                  crops(store, pos[:1], 128, np.random.default_rng(s))[0, 0]).all((1, 2)))[0])
+              for s in range(8)}
+    assert len(starts) > 1  # random crops move
+
+
+def test_shard_for_rank_gives_equal_disjoint_shares():
+    order = np.random.default_rng(0).permutation(11)
+    shares = [shard_for_rank(order, r, 3) for r in range(3)]
+    assert {len(s) for s in shares} == {3}
+    assert len(set(np.concatenate(shares).tolist())) == 9
+
+
+def test_parquet_pair_source_epochs_and_missing(ws):
+    folder = ws.dataset("d") / "pairs" / "artist"
+    folder.mkdir(parents=True)
+    table = pa.table({"anchor": ["a", "b", "c", "d"], "positive": ["b", "a", "d", "c"],
+                      "association": ["artist"] * 4, "split": ["train"] * 4,
+                      "epoch": pa.array([0, 0, 1, 1], pa.int32())})
+    pq.write_table(table, folder / "train.parquet")
+    src = ParquetPairSource(ws, "d")
+    assert list(src.pairs("artist", "train", 1).anchor) == ["c", "d"]
+    # only epochs 0 and 1 are stored: epoch 2 reuses epoch 0, and says so
+    assert list(src.pairs("artist", "train", 2).anchor) == ["a", "b"]
+    assert any("epoch 2" in n for n in src.notes)
+    with pytest.raises(MissingInputError, match="make-pairs --dataset d --association release"):
+        src.pairs("release", "train", 0)

@@ -1,0 +1,164 @@
+"""Every objective end to end on tiny data (multi-task, Word2Vec alignment, ICO with a stand-in
+pair generator, style classification), stored pairs through the CLI, and ``embed``."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from discogs_tools.cli import app
+from discogs_tools.features.store import FeatureStore
+from discogs_tools.io import read_table, write_table
+from discogs_tools.train.config import TrainConfig
+from discogs_tools.train.data import Pairs
+from discogs_tools.train.embed import load_backbone, patch_starts
+from discogs_tools.train.loop import run
+from test_train_data import GroupPairs, group_of, make_feature_set
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture
+def syn(ws):
+    return ws, make_feature_set(ws.features / "syn", n_groups=6, per_group=4, frames=(40, 80))
+
+
+def tiny(run_name: str, **kw) -> TrainConfig:
+    base = dict(run=run_name, features="syn", associations=("artist",), backbone="small_cnn", cnn_width=8,
+                epochs=1, batch_size=8, crop_frames=16)
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def test_multitask_logs_one_loss_per_association(syn):
+    ws, ids = syn
+    report = run(ws, tiny("mt", objective="multitask", associations=("release", "artist")), source=GroupPairs(ids))
+    assert np.isfinite(report.figures["train_loss"])
+    import json
+
+    entry = json.loads((ws.runs / "mt" / "metrics.jsonl").read_text().splitlines()[0])
+    assert set(entry["task_loss"]) == {"release", "artist"}
+
+
+def test_word2vec_alignment_via_playlist_links(syn):
+    ws, ids = syn
+    rng = np.random.default_rng(0)
+    # vectors keyed by playlist track; links map collection tracks to them (g5-* have none)
+    keys = [f"spotify:{t}" for t in ids if not t.startswith("g5")]
+    pq.write_table(pa.table({"track_key": keys, "vector": [rng.normal(size=12).astype(np.float32).tolist() for _ in keys]}),
+                   ws.root / "vectors.parquet")
+    links_schema = pa.schema([("track_id", pa.string()), ("track_key", pa.string()), ("score", pa.float64()),
+                              ("method", pa.string())])
+    links = pa.table({"track_id": [k.split(":")[1] for k in keys], "track_key": keys, "score": [1.0] * len(keys),
+                      "method": ["exact"] * len(keys)}, schema=links_schema)
+    write_table(ws.table("links/track_playlist_tracks"), links, schema=links_schema)
+    w2v_pairs = Pairs(ids, ids)  # playlist-w2v: positive == anchor
+
+    class Source:
+        def pairs(self, association, split, epoch):
+            return w2v_pairs
+
+    report = run(ws, tiny("w2v", objective="w2v", associations=("playlist-w2v",),
+                          w2v_vectors=str(ws.root / "vectors.parquet")), source=Source())
+    assert report.counts["skipped_train_pairs"] == 4  # the four g5 tracks have no vector
+    assert np.isfinite(report.figures["train_loss"])
+
+
+def test_ico_regenerates_pairs_each_epoch_from_the_model(syn):
+    ws, ids = syn
+    calls = []
+
+    def nearest_neighbour_pairs(split, epoch, seed, embed):
+        """Stand-in for the pairs library's ICO: pair each track with its most similar unused track."""
+        got, emb = embed(ids)
+        calls.append((split, epoch, emb.shape))
+        sim = emb @ emb.T
+        np.fill_diagonal(sim, -np.inf)
+        used, anchors, positives = set(), [], []
+        for i in np.random.default_rng([seed, epoch]).permutation(len(got)):
+            if i in used:
+                continue
+            order = [j for j in np.argsort(-sim[i]) if j not in used and j != i]
+            if order:
+                used.update({i, order[0]})
+                anchors.append(got[i])
+                positives.append(got[order[0]])
+        return Pairs(anchors, positives)
+
+    run(ws, tiny("ico", objective="ico", associations=("playlist-ico",), epochs=2), ico_fn=nearest_neighbour_pairs)
+    train_calls = [c for c in calls if c[0] == "train"]
+    assert [c[1] for c in train_calls] == [0, 1]
+    assert all(shape == (len(ids), 64) for _, _, shape in calls)
+
+
+def test_style_classification_baseline(syn):
+    ws, ids = syn
+    styles = {g: [f"style{g}", "common"] for g in range(6)}
+    schema = pa.schema([("track_id", pa.string()), ("styles", pa.list_(pa.string())), ("split", pa.string())])
+    table = pa.table({"track_id": ids, "styles": [styles[group_of(t)] for t in ids],
+                      "split": ["validation" if t.endswith("-3") else "train" for t in ids]}, schema=schema)
+    write_table(ws.dataset("d") / "tracks", table, schema=schema)
+    report = run(ws, tiny("cls", objective="classification", associations=(), dataset="d", top_styles=4))
+    assert report.figures["val_top1"] is not None
+    from discogs_tools.train import checkpoint as ckpt_io
+
+    ck = ckpt_io.load(ws.runs / "cls" / "checkpoints" / "last.pt")
+    assert ck["arch"]["n_styles"] == 4  # "common" plus the three first styles by (count, name)
+    assert ck["model"]["heads.styles.classify.weight"].shape == (4, 64)
+
+
+def test_cli_trains_on_stored_pairs_then_embeds(syn):
+    ws, ids = syn
+    for split, members in (("train", ids), ("validation", ids[:12])):
+        pairs = GroupPairs(members).pairs("artist", split, 0)
+        n = len(pairs)
+        folder = ws.dataset("d") / "pairs" / "artist"
+        folder.mkdir(parents=True, exist_ok=True)
+        pq.write_table(pa.table({"anchor": list(pairs.anchor), "positive": list(pairs.positive),
+                                 "association": ["artist"] * n, "split": [split] * n,
+                                 "epoch": pa.array([0] * n, pa.int32())}), folder / f"{split}.parquet")
+    runner = CliRunner()
+    common = ["--workspace", str(ws.root)]
+    res = runner.invoke(app, ["train", "--run", "cli", "--features", "syn", "--dataset", "d", "-a", "artist",
+                              "--backbone", "small_cnn", "--cnn-width", "8", "--epochs", "2", "--batch-size", "8",
+                              "--device", "cpu", *common])
+    assert res.exit_code == 0, res.output
+    assert "reusing stored epoch 0" in res.output
+    res = runner.invoke(app, ["train", "--run", "cli", "--features", "syn", "--dataset", "d", *common])
+    assert res.exit_code == 2 and "--resume or --force" in res.output
+    res = runner.invoke(app, ["embed", "--checkpoint", "cli", "--which", "last", "--device", "cpu", *common])
+    assert res.exit_code == 0, res.output
+    table = read_table(ws.runs / "cli" / "embeddings" / "syn")
+    assert table.column("track_id").to_pylist() == FeatureStore(ws.features / "syn").track_ids
+    emb = np.array(table.column("embedding").to_pylist(), dtype=np.float32)
+    assert emb.shape == (len(ids), 64)
+    # the embedding is the mean of the backbone outputs over the track's half-overlapping patches
+    backbone, _ = load_backbone(ws.runs / "cli" / "checkpoints" / "last.pt")
+    backbone.eval()
+    store = FeatureStore(ws.features / "syn")
+    mel = store.get(ids[0]).astype(np.float32)
+    starts = patch_starts(len(mel))
+    patches = np.zeros((len(starts), 1, 128, 96), np.float32)
+    for i, s in enumerate(starts):
+        piece = mel[s:s + 128]
+        patches[i, 0, :len(piece)] = piece
+    with torch.no_grad():
+        expected = backbone(torch.from_numpy(patches)).mean(0).numpy()
+    assert np.allclose(emb[0], expected, atol=1e-5)
+
+
+def test_patch_starts_half_overlap():
+    assert patch_starts(100) == [0]
+    assert patch_starts(128) == [0]
+    assert patch_starts(300) == [0, 64, 128]
+    assert patch_starts(320) == [0, 64, 128, 192]

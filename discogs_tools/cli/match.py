@@ -1,0 +1,95 @@
+"""`discogs-tools match` and `discogs-tools match-eval`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from .common import SeedOption, WorkspaceOption, app, handle_errors, print_report, workspace
+
+Threshold = Annotated[float, typer.Option(help="Links need at least this score (0-1).")]
+MinTitle = Annotated[float, typer.Option(help="Discard candidates whose title similarity is below this.")]
+MinArtist = Annotated[float, typer.Option(help="Discard candidates whose artist similarity is below this.")]
+WTitle = Annotated[float, typer.Option(help="Weight of the title penalty.")]
+WArtist = Annotated[float, typer.Option(help="Weight of the artist penalty.")]
+WAlbum = Annotated[float, typer.Option(help="Weight of the album penalty (left out when an album is unknown).")]
+WDuration = Annotated[float, typer.Option(help="Weight of the duration penalty (left out when a duration is unknown).")]
+DurTol = Annotated[float, typer.Option(help="Duration differences up to this many seconds cost nothing.")]
+DurMax = Annotated[float, typer.Option(help="Duration difference (s) that costs the full duration penalty.")]
+MaxBlock = Annotated[int, typer.Option(help="Ignore blocking keys shared by more recordings than this.")]
+MaxCand = Annotated[int, typer.Option(help="Recordings scored per track at most (those sharing most keys).")]
+Expand = Annotated[bool, typer.Option(help="Also link other releases of a linked master carrying the same title.")]
+Chunk = Annotated[int, typer.Option(help="Collection tracks matched per round (bounds memory).")]
+
+
+def _config(**kw):  # noqa: ANN001, ANN202 - plain forwarding
+    from ..match.scoring import MatchConfig
+
+    return MatchConfig(**kw)
+
+
+@app.command("match")
+@handle_errors
+def match_command(
+    against: Annotated[str, typer.Option(help="discogs (-> links/track_releases) or playlists "
+                                              "(-> links/track_playlist_tracks).")] = "discogs",
+    threshold: Threshold = 0.85,
+    min_title_sim: MinTitle = 0.75,
+    min_artist_sim: MinArtist = 0.75,
+    weight_title: WTitle = 3.0,
+    weight_artist: WArtist = 3.0,
+    weight_album: WAlbum = 0.5,
+    weight_duration: WDuration = 2.0,
+    duration_tolerance_s: DurTol = 5.0,
+    duration_max_s: DurMax = 30.0,
+    max_block_size: MaxBlock = 1000,
+    max_candidates: MaxCand = 50,
+    expand_masters: Expand = True,
+    chunk_tracks: Chunk = 2_000,
+    rebuild_index: Annotated[bool, typer.Option(help="Rebuild the reference index even if it is current.")] = False,
+    threads: Annotated[Optional[int], typer.Option(help="DuckDB threads [default: min(4, CPUs)].")] = None,
+    memory_limit: Annotated[Optional[str], typer.Option(help="DuckDB memory limit, e.g. 4GB [default: 2GB; spills to disk beyond].")] = None,
+    workspace_dir: WorkspaceOption = None,
+) -> None:
+    """Link collection tracks to every Discogs release carrying them, or to playlist tracks."""
+    from ..match import stage
+
+    config = _config(threshold=threshold, min_title_sim=min_title_sim, min_artist_sim=min_artist_sim,
+                     weight_title=weight_title, weight_artist=weight_artist, weight_album=weight_album,
+                     weight_duration=weight_duration, duration_tolerance_s=duration_tolerance_s,
+                     duration_max_s=duration_max_s, max_block_size=max_block_size, max_candidates=max_candidates,
+                     expand_masters=expand_masters,
+                     chunk_tracks=chunk_tracks)
+    report = stage.run(workspace(workspace_dir), against, config, rebuild_index=rebuild_index, threads=threads,
+                       memory_limit=memory_limit)
+    for detail in report.details:
+        typer.echo(detail.get("summary", ""))
+    print_report(report)
+
+
+@app.command("match-eval")
+@handle_errors
+def match_eval_command(
+    positives: Annotated[int, typer.Option(help="Tracks sampled from the reference and perturbed.")] = 1500,
+    negatives: Annotated[int, typer.Option(help="Tracks that are not in the reference (held out or look-alikes).")] = 500,
+    holdout: Annotated[float, typer.Option(help="Share of releases held out of the reference.")] = 0.15,
+    threshold: Threshold = 0.85,
+    min_title_sim: MinTitle = 0.75,
+    min_artist_sim: MinArtist = 0.75,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Folder for eval.json and the "
+                                                   "evaluation workspace [default: runs/match-eval-seed<N>].")] = None,
+    seed: SeedOption = 0,
+    workspace_dir: WorkspaceOption = None,
+) -> None:
+    """Precision / recall / F1 and PR curve of `match --against discogs` on a labelled set derived
+    from the workspace's discogs/releases (e.g. the bundled samples after `ingest discogs`)."""
+    from ..match import evaluate
+
+    config = _config(threshold=threshold, min_title_sim=min_title_sim, min_artist_sim=min_artist_sim)
+    report = evaluate.run(workspace(workspace_dir), out_dir=output, positives=positives, negatives=negatives,
+                          holdout=holdout, seed=seed, config=config)
+    for detail in report.details:
+        typer.echo(detail.get("summary", ""))
+    print_report(report)

@@ -1,0 +1,133 @@
+"""Stage ``ingest collection``: register the user's audio as the table collection/tracks.
+
+The source is either a folder of audio files (tags and duration read with mutagen, files
+visited in sorted order) or a manifest (CSV/TSV/Parquet, see :mod:`.manifest_input`).
+Unreadable files, rows without artist or title, bad numbers and duplicate track ids go to
+``rejects/collection/tracks.jsonl`` with their reason, so that
+``files (or rows) read = tracks written + rejects``.
+
+Track ids are stable: a manifest's ``track_id`` if it has one, else the first 16 hex digits
+of the SHA-1 of the path (relative to the folder for folders, as written for manifests).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import Any, Iterator
+
+from .. import manifest
+from ..errors import InputError, MissingInputError, RejectsWriter
+from ..io import TableWriter
+from ..progress import Progress
+from ..report import Report
+from ..workspace import Workspace
+from .manifest_input import BadManifestRow, iter_manifest, manifest_row_fields
+from .tags import AUDIO_EXTENSIONS, UnreadableAudio, read_audio_file
+
+TABLE = "collection/tracks"
+STAGE = "ingest collection"
+BATCH_ROWS = 5_000
+
+
+def path_track_id(path: str) -> str:
+    """Stable id of a track known only by its path (POSIX form, relative to the collection root)."""
+    return hashlib.sha1(path.encode("utf-8")).hexdigest()[:16]
+
+
+def iter_audio_files(root: Path) -> Iterator[Path]:
+    """Every file under ``root`` in a deterministic (sorted, depth-first) order."""
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames.sort()
+        for name in sorted(filenames):
+            yield Path(dirpath) / name
+
+
+def _row(track_id: str, path: str | None, fields: dict[str, Any]) -> dict[str, Any]:
+    return {"track_id": track_id, "path": path, **fields}
+
+
+def run(source: str | os.PathLike[str], ws: Workspace, *, batch_rows: int = BATCH_ROWS) -> Report:
+    """Ingest a folder of audio files or a manifest into ``tables/collection/tracks``."""
+    source = Path(source)
+    if not source.exists():
+        raise MissingInputError("collection source", source)
+    ws.ensure()
+    report = Report(stage=STAGE)
+    is_folder = source.is_dir() and not any(source.glob("*.parquet"))
+    counts = {"read": 0, "tracks": 0, "rejected": 0, "skipped_not_audio": 0}
+    seen: dict[str, str] = {}
+    rejects_path = ws.rejects / "collection" / "tracks.jsonl"
+    with manifest.Timer() as timer, RejectsWriter(rejects_path) as rejects, \
+            TableWriter(ws.table(TABLE), TABLE) as writer, Progress(f"collection {source.name}") as bar:
+        batch: list[dict[str, Any]] = []
+
+        def emit(row: dict[str, Any], where: str, record: Any) -> None:
+            first = seen.get(row["track_id"])
+            if first is not None:
+                rejects.add(file=str(source), record=record,
+                            reason=f"duplicate track_id {row['track_id']!r} (first seen at {first})", raw=where)
+                counts["rejected"] += 1
+                return
+            seen[row["track_id"]] = where
+            batch.append(row)
+            if len(batch) >= batch_rows:
+                writer.write(batch)
+                batch.clear()
+
+        if is_folder:
+            for file in iter_audio_files(source):
+                if file.suffix.lower() not in AUDIO_EXTENSIONS:
+                    counts["skipped_not_audio"] += 1
+                    continue
+                counts["read"] += 1
+                rel = file.relative_to(source).as_posix()
+                try:
+                    fields = read_audio_file(file)
+                except UnreadableAudio as exc:
+                    rejects.add(file=str(file), record=rel, reason=str(exc))
+                    counts["rejected"] += 1
+                    continue
+                emit(_row(path_track_id(rel), rel, fields), rel, rel)
+                bar.update(records=counts["read"])
+        else:
+            for number, raw in iter_manifest(source):
+                counts["read"] += 1
+                where = f"row {number}"
+                try:
+                    fields = manifest_row_fields(raw)
+                except BadManifestRow as exc:
+                    rejects.add(file=str(source), record=number, reason=str(exc), raw=repr(raw))
+                    counts["rejected"] += 1
+                    continue
+                path = raw.get("path")
+                path = str(path).strip() if path not in (None, "") else None
+                track_id = raw.get("track_id")
+                track_id = str(track_id).strip() if track_id not in (None, "") else None
+                if track_id is None and path is None:
+                    rejects.add(file=str(source), record=number, reason="both track_id and path are empty",
+                                raw=repr(raw))
+                    counts["rejected"] += 1
+                    continue
+                emit(_row(track_id or path_track_id(path), path, fields), where, number)
+                bar.update(records=counts["read"])
+        if batch:
+            writer.write(batch)
+        counts["tracks"] = writer.rows
+    if counts["read"] != counts["tracks"] + counts["rejected"]:  # pragma: no cover - invariant
+        raise InputError(source, f"internal count mismatch {counts}")
+    if counts["read"] == 0:
+        report.warnings.append(f"no audio files or manifest rows found in {source}")
+    if counts["rejected"]:
+        report.warnings.append(f"{counts['rejected']} rejected; see {rejects_path}")
+        report.outputs["rejects"] = str(rejects_path)
+    report.counts.update(counts)
+    report.outputs["tracks"] = str(ws.table(TABLE))
+    report.figures["seconds"] = round(timer.seconds, 3)
+    report.figures["tracks_per_s"] = round(counts["read"] / timer.seconds, 1) if timer.seconds else 0.0
+    inputs = {"source": str(source.resolve()), "kind": "folder" if is_folder else "manifest"}
+    if not is_folder and source.is_file():
+        inputs.update(manifest.describe_input(source))
+    manifest.record(ws.manifest_path, STAGE, {**report.to_dict(), "inputs": inputs})
+    return report

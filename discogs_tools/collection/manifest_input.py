@@ -1,0 +1,124 @@
+"""Read a collection manifest (CSV or Parquet) row by row, bounded memory.
+
+A manifest lists tracks instead of audio files: columns ``artist`` and ``title`` and one of
+``track_id`` / ``path`` are required; ``album``, ``album_artist``, ``track_number``,
+``disc_number``, ``year``, ``duration_s`` (or ``duration_ms``), ``isrc``, ``barcode``,
+``catalog_number``, ``discogs_release_id`` and ``discogs_master_id`` are used when present;
+any other column is kept in ``tags``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from pathlib import Path
+from typing import Any, Iterator
+
+from ..errors import InputError
+from .tags import discogs_id, leading_int
+
+REQUIRED = ("artist", "title")
+ID_COLUMNS = ("track_id", "path")
+TEXT_FIELDS = ("artist", "title", "album", "album_artist", "isrc", "barcode", "catalog_number")
+INT_FIELDS = ("track_number", "disc_number", "year")
+ID_FIELDS = ("discogs_release_id", "discogs_master_id")
+KNOWN = set(TEXT_FIELDS) | set(INT_FIELDS) | set(ID_FIELDS) | {"track_id", "path", "duration_s", "duration_ms"}
+
+
+class BadManifestRow(Exception):
+    """One manifest row cannot be used (the message says why); it goes to the rejects file."""
+
+
+def check_columns(path: Path, columns: list[str]) -> None:
+    """Raise :class:`InputError` naming the missing required columns."""
+    missing = [c for c in REQUIRED if c not in columns]
+    if not any(c in columns for c in ID_COLUMNS):
+        missing.append("track_id or path")
+    if missing:
+        raise InputError(path, f"manifest lacks required column(s): {', '.join(missing)} "
+                               f"(has: {', '.join(columns) or 'none'})")
+
+
+def iter_manifest(path: str | Path, batch_size: int = 10_000) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yield ``(row number, raw row dict)``; row numbers count from 1 (CSV: the header is line 1)."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix in (".parquet", ".pq") or path.is_dir():
+        import pyarrow.parquet as pq
+
+        from ..io import table_files
+
+        files = table_files(path)
+        if not files:
+            raise InputError(path, "no Parquet files in manifest folder")
+        number = 0
+        for f in files:
+            pf = pq.ParquetFile(f)
+            check_columns(path, pf.schema_arrow.names)
+            for batch in pf.iter_batches(batch_size=batch_size):
+                for row in batch.to_pylist():
+                    number += 1
+                    yield number, row
+        return
+    if suffix not in (".csv", ".tsv", ".txt"):
+        raise InputError(path, "manifest must be a .csv/.tsv or .parquet file (or a folder of Parquet parts)")
+    with open(path, "rb") as raw:
+        text = io.TextIOWrapper(raw, encoding="utf-8-sig", errors="strict", newline="")
+        delimiter = "\t" if suffix == ".tsv" else ","
+        reader = csv.DictReader(text, delimiter=delimiter)
+        try:
+            columns = reader.fieldnames or []
+            check_columns(path, [c.strip() for c in columns])
+            for row in reader:
+                yield reader.line_num, {(k or "").strip(): v for k, v in row.items()}
+        except UnicodeDecodeError as exc:
+            raise InputError(path, f"not valid UTF-8 ({exc.reason} at byte {exc.start} of a read block); "
+                                   "re-save the manifest as UTF-8", line=reader.line_num + 1) from None
+        except csv.Error as exc:
+            raise InputError(path, f"malformed CSV: {exc}", line=reader.line_num) from None
+
+
+def _clean_text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def manifest_row_fields(row: dict[str, Any]) -> dict[str, Any]:
+    """Fields of a collection/tracks row from one manifest row (raises :class:`BadManifestRow`)."""
+    out: dict[str, Any] = {name: _clean_text(row.get(name)) for name in TEXT_FIELDS}
+    if not out["title"]:
+        raise BadManifestRow("title is empty")
+    if not out["artist"]:
+        raise BadManifestRow("artist is empty")
+    for name in INT_FIELDS:
+        text = _clean_text(row.get(name))
+        out[name] = leading_int(text) if text else None
+        if text and out[name] is None:
+            raise BadManifestRow(f"{name} {text!r} is not a number")
+    for name in ID_FIELDS:
+        text = _clean_text(row.get(name))
+        out[name] = discogs_id(text) if text else None
+        if text and out[name] is None:
+            raise BadManifestRow(f"{name} {text!r} is not a Discogs id")
+    duration = None
+    for name, scale in (("duration_s", 1.0), ("duration_ms", 0.001)):
+        text = _clean_text(row.get(name))
+        if text is None:
+            continue
+        try:
+            duration = float(text) * scale
+        except ValueError:
+            raise BadManifestRow(f"{name} {text!r} is not a number") from None
+        if not math.isfinite(duration) or duration < 0:
+            raise BadManifestRow(f"{name} {text!r} is not a non-negative duration")
+        break
+    out["duration_s"] = duration
+    out["format"] = out["sample_rate"] = out["channels"] = None
+    out["tags"] = [{"key": str(k), "value": str(v)} for k, v in row.items()
+                   if k not in KNOWN and k and _clean_text(v) is not None]
+    return out

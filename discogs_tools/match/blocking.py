@@ -1,0 +1,168 @@
+"""Blocking in DuckDB: which reference recordings a collection track is compared with.
+
+Both sides get their blocking keys from the same SQL macros over their normalised keys:
+every artist word or affix crossed with every title word or affix (``'beatles|yesterday'``,
+``'^beat|$rday'``; affixes are the first / last four letters of the key without spaces) and,
+for short titles, every one-letter deletion of the title (``'beatles|~wrd'`` from both "word"
+and "werd"), so a typo in a one-word title still shares a key; plus ``'*|<title_key>'`` for
+artist typos.
+A track is compared with the recordings that share at least one key, ignoring keys carried
+by more than ``max_block_size`` recordings, and keeping per track the ``max_candidates``
+recordings that share the most keys with it. Memory is bounded by the candidates of one chunk
+of collection tracks, not by the reference: DuckDB streams the block table past a hash table
+built on the chunk's keys.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Iterator
+
+import pyarrow as pa
+
+from ..io import TableWriter, parquet_glob
+
+DEFAULT_MEMORY_LIMIT = "2GB"
+"""DuckDB memory limit unless one is given; beyond it DuckDB spills to the workspace's temp folder."""
+
+MAX_WORDS = 8
+"""Words of a key that give blocking keys (the rest of a long title adds little)."""
+
+MAX_VARIANT_LENGTH = 8
+"""Titles this short (without spaces) also get their one-letter deletions as keys ('~hoe' from
+'home' and from 'hmoe'), so a typo in a one-word title still finds the recording."""
+
+MACROS = f"""
+create or replace macro key_affixes(k) as
+  case when k is null or k = '' then []::varchar[] else
+  list_distinct(list_concat(
+      [x for x in string_split(k, ' ')[1:{MAX_WORDS}] if length(x) >= 2],
+      ['^' || left(replace(k, ' ', ''), 4), '$' || right(replace(k, ' ', ''), 4)])) end;
+create or replace macro compact_variants(c) as
+  case when length(c) between 3 and {MAX_VARIANT_LENGTH} then
+    list_concat(['~' || c], ['~' || left(c, i - 1) || substr(c, i + 1) for i in range(1, length(c) + 1)])
+  else []::varchar[] end;
+create or replace macro title_block_words(k) as
+  case when k is null or k = '' then []::varchar[] else
+  list_distinct(list_concat(key_affixes(k), compact_variants(replace(k, ' ', '')))) end;
+create or replace macro artist_affixes(a, b) as list_distinct(list_concat(key_affixes(a), key_affixes(b)));
+"""
+
+BLOCK_KEYS = """
+select distinct {id} as id, block_key from (
+  select {id}, a || '|' || t as block_key
+  from (select {id}, unnest(artist_affixes(artist_key, anv_key)) as a, title_key from {src}) s,
+       unnest(title_block_words(s.title_key)) as u(t)
+  union all
+  select {id}, '*|' || title_key from {src} where title_key <> ''
+)
+"""
+"""Blocking keys of every row of ``{src}`` (columns artist_key, anv_key, title_key), by ``{id}``."""
+
+
+def connect(threads: int | None = None, memory_limit: str | None = None, temp_dir: Path | None = None) -> Any:
+    """An in-memory DuckDB connection with the blocking macros, limited threads and memory (spilling to ``temp_dir``)."""
+    import duckdb
+
+    con = duckdb.connect(":memory:")
+    con.execute(f"set threads = {int(threads or min(4, os.cpu_count() or 1))}")
+    con.execute(f"set memory_limit = '{memory_limit or DEFAULT_MEMORY_LIMIT}'")
+    if temp_dir is not None:
+        temp_dir.mkdir(parents=True, exist_ok=True)
+        con.execute(f"set temp_directory = '{temp_dir}'")
+    con.execute("set preserve_insertion_order = true")
+    con.execute(MACROS)
+    return con
+
+
+def arrow_reader(con: Any, sql: str, batch_rows: int = 100_000) -> Any:
+    """Record-batch reader over a query's result (DuckDB 2 ``to_arrow_reader``, 1.x ``fetch_arrow_reader``)."""
+    rel = con.sql(sql)
+    if hasattr(rel, "to_arrow_reader"):
+        return rel.to_arrow_reader(batch_rows)
+    return rel.fetch_arrow_reader(batch_rows)
+
+
+def arrow_table(con: Any, sql: str) -> pa.Table:
+    """A query's whole result as an Arrow table (any DuckDB version)."""
+    rel = con.sql(sql)
+    if hasattr(rel, "to_arrow_table"):
+        return rel.to_arrow_table()
+    return rel.fetch_arrow_table()
+
+
+def _stream_into(con: Any, sql: str, path: Path, table: str) -> int:
+    reader = arrow_reader(con, sql)
+    with TableWriter(path, table) as writer:
+        for batch in reader:
+            writer.write(batch)
+    return writer.rows
+
+
+def build_index_tables(staging: Path, paths: dict[str, Path], index_table: str, id_columns: tuple[str, ...], *,
+                       threads: int | None = None, memory_limit: str | None = None) -> dict[str, int]:
+    """From keyed reference rows (``staging``), write the recordings, blocks and rows tables."""
+    con = connect(threads, memory_limit, temp_dir=paths["rows"].parent / ".duckdb_tmp")
+    try:
+        src = f"read_parquet('{parquet_glob(staging)}')"
+        con.execute(f"""
+            create temp table recs as
+            select row_number() over (order by artist_key, anv_key nulls first, title_key)::bigint as recording_id,
+                   artist_key, anv_key, title_key, n_rows
+            from (select artist_key, anv_key, title_key, count(*)::bigint as n_rows from {src} group by all)
+        """)
+        n_recordings = _stream_into(con, "select * from recs order by recording_id", paths["recordings"],
+                                    "match/recordings")
+        keys = BLOCK_KEYS.format(id="recording_id", src="recs")
+        n_blocks = _stream_into(con, f"""
+            with k as ({keys}), sizes as (select block_key, count(*)::bigint as block_size from k group by block_key)
+            select k.block_key, k.id as recording_id, sizes.block_size
+            from k join sizes using (block_key) order by k.block_key, recording_id
+        """, paths["blocks"], "match/blocks")
+        ids = ", ".join(f"s.{c}" for c in id_columns)
+        order = ", ".join(f"s.{c}" for c in id_columns if c != "master_id")
+        n_rows = _stream_into(con, f"""
+            select {ids}, s.artist, s.title, s.album, s.duration_s, s.artist_key, s.anv_key, s.title_key,
+                   s.album_key, r.recording_id
+            from {src} s join recs r
+              on s.artist_key = r.artist_key and s.title_key = r.title_key and s.anv_key is not distinct from r.anv_key
+            order by r.recording_id, {order}
+        """, paths["rows"], index_table)
+    finally:
+        con.close()
+    return {"index_rows": n_rows, "recordings": n_recordings, "block_rows": n_blocks}
+
+
+def candidate_recordings(con: Any, collection: pa.Table, paths: dict[str, Path], max_block_size: int,
+                         max_candidates: int = 50, batch_rows: int = 200_000) -> Iterator[pa.RecordBatch]:
+    """(track_id, recording_id) pairs sharing a blocking key, with the recording's keys.
+
+    Per track, at most ``max_candidates`` recordings: those sharing the most keys (ties: the
+    rarer key, then the lower id), so the work per track is bounded whatever the reference size.
+
+    ``collection`` has columns track_id, artist_key, anv_key, title_key.
+    """
+    con.register("col_chunk", collection)
+    try:
+        keys = BLOCK_KEYS.format(id="track_id", src="col_chunk")
+        sql = f"""
+            with cb as ({keys}),
+            shared as (
+                select cb.id as track_id, b.recording_id, count(*) as n_keys, min(b.block_size) as rarest
+                from cb join read_parquet('{parquet_glob(paths['blocks'])}') b on b.block_key = cb.block_key
+                where b.block_size <= {int(max_block_size)}
+                group by all
+            ),
+            cand as (
+                select track_id, recording_id from shared
+                qualify row_number() over (partition by track_id order by n_keys desc, rarest, recording_id)
+                        <= {int(max_candidates)}
+            )
+            select cand.track_id, r.recording_id, r.artist_key, r.anv_key, r.title_key
+            from cand join read_parquet('{parquet_glob(paths['recordings'])}') r using (recording_id)
+            order by cand.track_id, r.recording_id
+        """
+        yield from arrow_reader(con, sql, batch_rows)
+    finally:
+        con.unregister("col_chunk")

@@ -1,0 +1,268 @@
+"""Match one chunk of collection tracks against an index: candidates, scores, links.
+
+1. keys of the collection tracks (:mod:`.normalize`, as for the index);
+2. candidate recordings from blocking (:mod:`.blocking`); title and artist similarity
+   (rapidfuzz) per candidate; candidates below ``min_title_sim`` / ``min_artist_sim`` dropped;
+3. every index row of the surviving recordings (every release track, or playlist track,
+   of that recording) scored with album and duration too; the album part is the best album
+   similarity over the recording's rows, so a track from a compilation still links to the
+   original album. Rows scoring at least ``threshold`` become links;
+4. tracks tagged with a Discogs release id: the best-titled track of that release is linked
+   with method ``id`` whatever its score (the tag is the user's own statement);
+5. Discogs: other releases of a linked master with a track of the same title and a compatible
+   duration are linked with method ``master``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from ..io import parquet_glob
+from . import blocking
+from .index import IndexSource
+from .normalize import album_key, artist_key, title_key
+from .scoring import MatchConfig, combine, optional_similarity, passes_gates, text_similarity, title_similarity
+
+
+@dataclass
+class ChunkResult:
+    links: list[dict[str, Any]] = field(default_factory=list)
+    best: list[dict[str, Any]] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+def collection_keys(tracks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Normalised keys of collection tracks; the album artist is the alternative artist (anv_key)."""
+    out = []
+    for t in tracks:
+        a_key = artist_key(t.get("artist"))
+        alt = artist_key(t.get("album_artist"))
+        out.append({
+            "track_id": t["track_id"],
+            "artist_key": a_key,
+            "anv_key": alt if alt and alt != a_key else None,
+            "title_key": title_key(t.get("title")),
+            "album_key": album_key(t.get("album")) or None,
+            "duration_s": t.get("duration_s"),
+            "discogs_release_id": t.get("discogs_release_id"),
+        })
+    return out
+
+
+def _artist_sim(col_a: list, col_alt: list, ref_a: list, ref_anv: list) -> np.ndarray:
+    sim = text_similarity(col_a, ref_a)
+    for left, right in ((col_a, ref_anv), (col_alt, ref_a), (col_alt, ref_anv)):
+        if any(right) and any(left):
+            sim = np.maximum(sim, text_similarity(left, right))
+    return sim
+
+
+def _ref_id(row: dict[str, Any], source: IndexSource) -> str:
+    return str(row["release_id"]) if source.name == "discogs" else str(row["track_key"])
+
+
+def match_chunk(con: Any, tracks: list[dict[str, Any]], source: IndexSource, paths: dict[str, Path],
+                config: MatchConfig) -> ChunkResult:
+    """Links and best candidates of one chunk of collection tracks (see module docstring)."""
+    result = ChunkResult(counts={"candidates": 0, "candidates_gated": 0, "rows_scored": 0})
+    keyed = collection_keys(tracks)
+    by_id = {k["track_id"]: k for k in keyed}
+    table = pa.Table.from_pylist([{c: k[c] for c in ("track_id", "artist_key", "anv_key", "title_key")}
+                                  for k in keyed],
+                                 schema=pa.schema([("track_id", pa.string()), ("artist_key", pa.string()),
+                                                   ("anv_key", pa.string()), ("title_key", pa.string())]))
+    # -- 2. candidates and title/artist similarity per recording
+    survivors: dict[tuple[str, int], tuple[float, float]] = {}
+    pre_best: dict[str, dict[str, Any]] = {}
+    for batch in blocking.candidate_recordings(con, table, paths, config.max_block_size, config.max_candidates):
+        cols = batch.to_pydict()
+        n = len(cols["track_id"])
+        result.counts["candidates"] += n
+        col = [by_id[t] for t in cols["track_id"]]
+        t_sim = title_similarity([c["title_key"] for c in col], cols["title_key"], config)
+        a_sim = _artist_sim([c["artist_key"] for c in col], [c["anv_key"] for c in col],
+                            cols["artist_key"], cols["anv_key"])
+        pre = combine(t_sim, a_sim, None, None, config)
+        ok = passes_gates(t_sim, a_sim, config)
+        for i in range(n):
+            tid = cols["track_id"][i]
+            if ok[i]:
+                survivors[(tid, cols["recording_id"][i])] = (float(t_sim[i]), float(a_sim[i]))
+            best = pre_best.get(tid)
+            if best is None or pre[i] > best["score"]:
+                pre_best[tid] = {"score": float(pre[i]), "ref_artist": cols["artist_key"][i],
+                                 "ref_title": cols["title_key"][i], "title_sim": float(t_sim[i]),
+                                 "artist_sim": float(a_sim[i])}
+    result.counts["candidates_gated"] = len(survivors)
+    # -- 4. (first half) tracks tagged with a Discogs release id: their release's best-titled track
+    tagged = {k["track_id"]: k["discogs_release_id"] for k in keyed if k.get("discogs_release_id")} \
+        if source.name == "discogs" else {}
+    id_rows: dict[str, tuple[int, int]] = {}  # track_id -> (release_id, recording_id)
+    if tagged:
+        id_rows = _tagged_release_rows(con, tagged, by_id, paths, config, survivors)
+    # -- 3. every index row of the surviving recordings, scored in full
+    rows = _index_rows(con, survivors, paths)
+    result.counts["rows_scored"] = len(rows)
+    links: dict[tuple[str, str], dict[str, Any]] = {}
+    best: dict[str, dict[str, Any]] = {}
+    if rows:
+        col = [by_id[r["track_id"]] for r in rows]
+        t_sim = np.array([survivors[(r["track_id"], r["recording_id"])][0] for r in rows])
+        a_sim = np.array([survivors[(r["track_id"], r["recording_id"])][1] for r in rows])
+        alb = optional_similarity([c["album_key"] for c in col], [r["album_key"] for r in rows])
+        best_album: dict[tuple[str, int], float] = {}
+        for r, s in zip(rows, alb):
+            if not np.isnan(s):
+                key = (r["track_id"], r["recording_id"])
+                best_album[key] = max(best_album.get(key, 0.0), float(s))
+        rec_album = np.array([best_album.get((r["track_id"], r["recording_id"]), np.nan) for r in rows])
+        dur = np.array([abs(c["duration_s"] - r["duration_s"]) if c["duration_s"] is not None
+                        and r["duration_s"] is not None else np.nan for c, r in zip(col, rows)], dtype=np.float64)
+        score = combine(t_sim, a_sim, rec_album, dur, config)
+        for i, r in enumerate(rows):
+            tid = r["track_id"]
+            c = col[i]
+            exact = c["title_key"] == r["title_key"] and (
+                c["artist_key"] in (r["artist_key"], r["anv_key"]) or
+                (c["anv_key"] is not None and c["anv_key"] in (r["artist_key"], r["anv_key"])))
+            method = "key" if exact else "fuzzy"
+            by_tag = source.name == "discogs" and id_rows.get(tid) == (r["release_id"], r["recording_id"])
+            if by_tag:
+                method = "id"
+            s = float(score[i])
+            candidate = {**r, "score": s, "method": method, "title_sim": float(t_sim[i]),
+                         "artist_sim": float(a_sim[i]), "album_sim": None if np.isnan(alb[i]) else float(alb[i]),
+                         "duration_diff_s": None if np.isnan(dur[i]) else float(dur[i])}
+            prev = best.get(tid)
+            if prev is None or (s, by_tag) > (prev["score"], prev["method"] == "id"):
+                best[tid] = candidate
+            if s >= config.threshold or by_tag:
+                key = (tid, _ref_id(r, source))
+                old = links.get(key)
+                if old is None or (by_tag, s) > (old["method"] == "id", old["score"]):
+                    links[key] = candidate
+    # -- 5. other releases of linked masters
+    if source.name == "discogs" and config.expand_masters and links:
+        _expand_masters(con, links, by_id, paths, config)
+    # Collection order, then reference id: the same whatever the chunk size.
+    order = {k["track_id"]: i for i, k in enumerate(keyed)}
+    result.links = [links[k] for k in sorted(links, key=lambda k: (order[k[0]], _sort_ref(k[1])))]
+    n_links: dict[str, int] = {}
+    for tid, _ in links:
+        n_links[tid] = n_links.get(tid, 0) + 1
+    for k in keyed:
+        tid = k["track_id"]
+        b = best.get(tid)
+        row = {"track_id": tid, "matched": tid in n_links, "n_links": n_links.get(tid, 0)}
+        if b is not None:
+            row.update(score=b["score"], method=b["method"], ref_id=_ref_id(b, source), position=b.get("position"),
+                       ref_artist=b["artist"], ref_title=b["title"], ref_album=b["album"],
+                       ref_duration_s=b["duration_s"], title_sim=b["title_sim"], artist_sim=b["artist_sim"],
+                       album_sim=b["album_sim"], duration_diff_s=b["duration_diff_s"])
+        elif tid in pre_best:
+            p = pre_best[tid]
+            row.update(score=p["score"], method="fuzzy", ref_artist=p["ref_artist"], ref_title=p["ref_title"],
+                       title_sim=p["title_sim"], artist_sim=p["artist_sim"])
+        result.best.append(row)
+    return result
+
+
+def _sort_ref(ref: str) -> tuple[int, str]:
+    """Release ids sort as numbers, playlist keys as text."""
+    return (int(ref), "") if ref.isdigit() else (0, ref)
+
+
+def _index_rows(con: Any, pairs: dict[tuple[str, int], Any], paths: dict[str, Path]) -> list[dict[str, Any]]:
+    """Every index row of the given (track_id, recording_id) pairs, in a stable order."""
+    if not pairs:
+        return []
+    keys = sorted(pairs)
+    wanted = pa.table({"track_id": [k[0] for k in keys], "recording_id": pa.array([k[1] for k in keys], pa.int64())})
+    con.register("wanted_pairs", wanted)
+    try:
+        return blocking.arrow_table(con, f"""
+            select w.track_id, i.* from wanted_pairs w
+            join read_parquet('{parquet_glob(paths['rows'])}') i using (recording_id)
+            order by all
+        """).to_pylist()
+    finally:
+        con.unregister("wanted_pairs")
+
+
+def _tagged_release_rows(con: Any, tagged: dict[str, int], by_id: dict[str, dict[str, Any]], paths: dict[str, Path],
+                         config: MatchConfig, survivors: dict[tuple[str, int], tuple[float, float]]
+                         ) -> dict[str, tuple[int, int]]:
+    """For tracks tagged with a release id: the release's track whose title is most similar.
+
+    The chosen (track, recording) joins the survivors so that the recording's other releases
+    are scored as usual. Returns track_id -> (release_id, recording_id).
+    """
+    wanted = pa.table({"track_id": list(tagged), "release_id": pa.array(list(tagged.values()), pa.int64())})
+    con.register("tagged_tracks", wanted)
+    try:
+        rows = blocking.arrow_table(con, f"""
+            select t.track_id, i.release_id, i.recording_id, i.title_key, i.artist_key, i.anv_key
+            from tagged_tracks t join read_parquet('{parquet_glob(paths['rows'])}') i using (release_id)
+            order by all
+        """).to_pylist()
+    finally:
+        con.unregister("tagged_tracks")
+    if not rows:
+        return {}
+    col = [by_id[r["track_id"]] for r in rows]
+    t_sim = title_similarity([c["title_key"] for c in col], [r["title_key"] for r in rows], config)
+    a_sim = _artist_sim([c["artist_key"] for c in col], [c["anv_key"] for c in col],
+                        [r["artist_key"] for r in rows], [r["anv_key"] for r in rows])
+    chosen: dict[str, tuple[float, int]] = {}
+    for i, r in enumerate(rows):
+        if t_sim[i] >= config.min_title_sim and (r["track_id"] not in chosen or t_sim[i] > chosen[r["track_id"]][0]):
+            chosen[r["track_id"]] = (float(t_sim[i]), i)
+    out = {}
+    for tid, (_, i) in chosen.items():
+        r = rows[i]
+        survivors.setdefault((tid, r["recording_id"]), (float(t_sim[i]), float(a_sim[i])))
+        out[tid] = (r["release_id"], r["recording_id"])
+    return out
+
+
+def _expand_masters(con: Any, links: dict[tuple[str, str], dict[str, Any]], by_id: dict[str, dict[str, Any]],
+                    paths: dict[str, Path], config: MatchConfig) -> None:
+    """Add links (method 'master') to other releases of linked masters carrying the same title."""
+    pairs = sorted({(tid, l["master_id"]) for (tid, _), l in links.items() if l.get("master_id") is not None})
+    if not pairs:
+        return
+    wanted = pa.table({"track_id": [p[0] for p in pairs], "master_id": pa.array([p[1] for p in pairs], pa.int64())})
+    con.register("linked_masters", wanted)
+    try:
+        rows = blocking.arrow_table(con, f"""
+            select w.track_id, i.* from linked_masters w
+            join read_parquet('{parquet_glob(paths['rows'])}') i using (master_id)
+            order by all
+        """).to_pylist()
+    finally:
+        con.unregister("linked_masters")
+    rows = [r for r in rows if (r["track_id"], str(r["release_id"])) not in links]
+    if not rows:
+        return
+    col = [by_id[r["track_id"]] for r in rows]
+    t_sim = title_similarity([c["title_key"] for c in col], [r["title_key"] for r in rows], config)
+    a_sim = _artist_sim([c["artist_key"] for c in col], [c["anv_key"] for c in col],
+                        [r["artist_key"] for r in rows], [r["anv_key"] for r in rows])
+    alb = optional_similarity([c["album_key"] for c in col], [r["album_key"] for r in rows])
+    dur = np.array([abs(c["duration_s"] - r["duration_s"]) if c["duration_s"] is not None
+                    and r["duration_s"] is not None else np.nan for c, r in zip(col, rows)], dtype=np.float64)
+    score = combine(t_sim, a_sim, alb, dur, config)
+    for i, r in enumerate(rows):
+        if t_sim[i] < config.expand_title_min or (not np.isnan(dur[i]) and dur[i] > config.duration_tolerance_s):
+            continue
+        key = (r["track_id"], str(r["release_id"]))
+        s = float(score[i])
+        if key not in links or s > links[key]["score"]:
+            links[key] = {**r, "score": s, "method": "master", "title_sim": float(t_sim[i]),
+                          "artist_sim": float(a_sim[i]), "album_sim": None if np.isnan(alb[i]) else float(alb[i]),
+                          "duration_diff_s": None if np.isnan(dur[i]) else float(dur[i])}

@@ -1,0 +1,203 @@
+"""Matching indexes over a reference (Discogs tracks or playlist tracks), built once and reused.
+
+An index is three tables under ``tables/match/``:
+
+- ``<source>_track_index``: one row per reference track with its normalised keys and a
+  ``recording_id`` (Discogs: ``match/discogs_track_index``; playlists: ``match/playlist_track_index``);
+- ``<source>_recordings``: the distinct (artist_key, anv_key, title_key) groups;
+- ``<source>_blocks``: blocking keys per recording with the key's frequency.
+
+Keys are computed in Python by :mod:`.normalize` (the same functions the collection side
+uses); the grouping, ids and blocking keys are computed in DuckDB by the macros of
+:mod:`.blocking`, also shared by both sides. A small ``<source>_index.json`` holds a
+fingerprint of the input table and the code version: while it matches, the index is reused.
+Reference tracks are streamed batch by batch, so building needs memory for one batch plus
+DuckDB's (spilling) sort, not for the reference.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import pyarrow as pa
+
+from ..io import TableWriter, iter_batches, table_files, write_json_atomic
+from ..manifest import Timer
+from ..progress import Progress
+from ..workspace import Workspace
+from . import blocking
+from .normalize import album_key, artist_key, credit_string, title_key
+
+INDEX_VERSION = 1
+"""Bump when normalisation or blocking changes, so stored indexes are rebuilt."""
+
+
+@dataclass(frozen=True)
+class IndexSource:
+    """One kind of reference: where its rows come from and which columns identify a row."""
+
+    name: str  # "discogs" | "playlists"
+    input_table: str  # e.g. "discogs/releases"
+    produced_by: str  # command that makes the input table
+    index_table: str  # schema name of the rows table
+    id_columns: tuple[str, ...]
+    rows: Callable[[Path, int], Iterator[list[dict[str, Any]]]]  # input folder -> batches of row dicts
+
+    def tables(self, ws: Workspace) -> dict[str, Path]:
+        prefix = "playlist" if self.name == "playlists" else self.name
+        return {
+            "rows": ws.table(f"match/{prefix}_track_index"),
+            "recordings": ws.table(f"match/{prefix}_recordings"),
+            "blocks": ws.table(f"match/{prefix}_blocks"),
+            "meta": ws.tables / "match" / f"{prefix}_index.json",
+        }
+
+
+def _credit(artists: list[dict[str, Any]] | None, use_anv: bool) -> str:
+    if not artists:
+        return ""
+    names = [(a.get("anv") or a.get("name")) if use_anv else a.get("name") for a in artists]
+    return credit_string(names, [a.get("join") for a in artists])
+
+
+def discogs_track_rows(release: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """Index rows (without keys) of one release: tracks and sub-tracks, headings skipped.
+
+    A track without its own artists takes its parent's (for sub-tracks), else the release's.
+    """
+    release_artists = release.get("artists") or []
+
+    def emit(track: dict[str, Any], inherited: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        artists = track.get("artists") or inherited
+        kind = (track.get("type_") or "track").lower()
+        subs = track.get("sub_tracks") or []
+        if subs:
+            for sub in subs:
+                yield from emit(sub, artists)
+            return
+        if kind != "track" or not (track.get("title") or "").strip():
+            return
+        canonical = _credit(artists, use_anv=False)
+        with_anv = _credit(artists, use_anv=True)
+        yield {
+            "release_id": release["release_id"],
+            "master_id": release.get("master_id"),
+            "position": (track.get("position") or "").strip() or None,
+            "artist": canonical,
+            "artist_anv": with_anv if with_anv != canonical else None,
+            "title": track.get("title"),
+            "album": release.get("title"),
+            "duration_s": track.get("duration_s"),
+        }
+
+    for track in release.get("tracklist") or []:
+        yield from emit(track, release_artists)
+
+
+def _discogs_rows(folder: Path, batch_size: int) -> Iterator[list[dict[str, Any]]]:
+    columns = ["release_id", "master_id", "title", "artists", "tracklist"]
+    for batch in iter_batches(folder, columns=columns, batch_size=batch_size):
+        yield [row for release in batch.to_pylist() for row in discogs_track_rows(release)]
+
+
+def _playlist_rows(folder: Path, batch_size: int) -> Iterator[list[dict[str, Any]]]:
+    columns = ["track_key", "track_name", "artist_name", "album_name", "duration_ms"]
+    for batch in iter_batches(folder, columns=columns, batch_size=batch_size * 10):
+        yield [
+            {"track_key": r["track_key"], "artist": r["artist_name"], "artist_anv": None, "title": r["track_name"],
+             "album": r["album_name"],
+             "duration_s": (r["duration_ms"] / 1000.0) if r["duration_ms"] is not None else None}
+            for r in batch.to_pylist()
+        ]
+
+
+DISCOGS = IndexSource("discogs", "discogs/releases", "discogs-tools ingest discogs", "match/discogs_track_index",
+                      ("release_id", "master_id", "position"), _discogs_rows)
+PLAYLISTS = IndexSource("playlists", "playlists/tracks", "discogs-tools ingest playlists",
+                        "match/playlist_track_index", ("track_key",), _playlist_rows)
+SOURCES = {"discogs": DISCOGS, "playlists": PLAYLISTS}
+
+
+def _keyed(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
+    """Rows with keys (anv_key only when it differs from artist_key); returns (rows, dropped)."""
+    out = []
+    for row in rows:
+        a_key = artist_key(row["artist"])
+        t_key = title_key(row["title"])
+        anv = row.pop("artist_anv", None)
+        if not a_key or not t_key:
+            continue
+        anv_key = artist_key(anv) if anv else None
+        row.update(artist_key=a_key, anv_key=anv_key if anv_key and anv_key != a_key else None,
+                   title_key=t_key, album_key=album_key(row.get("album")) or None)
+        out.append(row)
+    return out, len(rows) - len(out)
+
+
+def fingerprint(folder: Path) -> dict[str, Any]:
+    """What the index was built from: the input's part files (name, size, mtime) and the code version."""
+    files = [{"name": f.name, "bytes": f.stat().st_size, "mtime_ns": f.stat().st_mtime_ns} for f in table_files(folder)]
+    return {"version": INDEX_VERSION, "input": str(folder), "files": files}
+
+
+def is_current(source: IndexSource, ws: Workspace) -> bool:
+    """True when a stored index exists and was built from the current input table."""
+    paths = source.tables(ws)
+    if not paths["meta"].exists() or not all(ws.has_table(str(p.relative_to(ws.tables))) for k, p in paths.items()
+                                              if k != "meta"):
+        return False
+    try:
+        meta = json.loads(paths["meta"].read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return False
+    return meta.get("fingerprint") == fingerprint(ws.table(source.input_table))
+
+
+def build(source: IndexSource, ws: Workspace, *, batch_size: int = 2_000, threads: int | None = None,
+          memory_limit: str | None = None) -> dict[str, Any]:
+    """Build (or rebuild) the index of ``source``; returns counts and timing."""
+    folder = ws.require_table(source.input_table, source.produced_by)
+    paths = source.tables(ws)
+    stats = {"reference_rows": 0, "dropped_no_artist_or_title": 0}
+    with Timer() as timer:
+        staging = paths["rows"].with_name(f".{paths['rows'].name}.keys")
+        staging_schema = _staging_schema(source)
+        with TableWriter(staging, schema=staging_schema) as writer, Progress(f"index {source.name}") as bar:
+            for rows in source.rows(folder, batch_size):
+                keyed, dropped = _keyed(rows)
+                stats["reference_rows"] += len(keyed)
+                stats["dropped_no_artist_or_title"] += dropped
+                if keyed:
+                    writer.write(pa.Table.from_pylist(keyed, schema=staging_schema))
+                bar.update(records=stats["reference_rows"])
+        try:
+            counts = blocking.build_index_tables(staging, paths, source.index_table, source.id_columns,
+                                                 threads=threads, memory_limit=memory_limit)
+        finally:
+            import shutil
+
+            shutil.rmtree(staging, ignore_errors=True)
+    stats.update(counts)
+    stats["seconds"] = round(timer.seconds, 3)
+    write_json_atomic(paths["meta"], {"fingerprint": fingerprint(folder), "stats": stats})
+    return stats
+
+
+def _staging_schema(source: IndexSource) -> pa.Schema:
+    from ..schemas import load_schema
+
+    full = load_schema(source.index_table)
+    return pa.schema([f for f in full if f.name != "recording_id"])
+
+
+def ensure(source: IndexSource, ws: Workspace, *, rebuild: bool = False, **kwargs: Any) -> dict[str, Any]:
+    """Reuse the stored index when current, else build it. Returns {'built': bool, ...stats}."""
+    ws.require_table(source.input_table, source.produced_by)
+    if not rebuild and is_current(source, ws):
+        meta = json.loads(source.tables(ws)["meta"].read_text(encoding="utf-8"))
+        return {"built": False, **meta.get("stats", {})}
+    return {"built": True, **build(source, ws, **kwargs)}
+

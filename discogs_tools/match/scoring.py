@@ -1,0 +1,135 @@
+"""Match score: 1 minus a weighted mean of named penalties (title, artist, album, duration).
+
+Each penalty is in [0, 1]: ``1 - similarity`` for the text fields (rapidfuzz on normalised
+keys), and for durations 0 within ``duration_tolerance_s``, rising linearly to 1 at
+``duration_max_s``. A component is left out (its weight too) when either side lacks it, so a
+track without an album tag is not penalised for it. Weights and thresholds live in
+:class:`MatchConfig` and are CLI options.
+
+The functions work on whole columns (numpy arrays / lists), since candidates come in batches.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any, Sequence
+
+import numpy as np
+
+from ..errors import ConfigError
+
+
+@dataclass(frozen=True)
+class MatchConfig:
+    """Thresholds and weights of matching (every field is a ``match`` option)."""
+
+    threshold: float = 0.85
+    """Links need a score at least this high."""
+    min_title_sim: float = 0.75
+    """Candidates whose title similarity is lower are discarded whatever the other parts say."""
+    min_artist_sim: float = 0.75
+    """Same for the artist (guards against 'Intro' by someone else)."""
+    version_mismatch_sim: float = 0.5
+    """Title similarity is capped at this when the version words differ ('Song' vs 'Song (Live)')."""
+    weight_title: float = 3.0
+    weight_artist: float = 3.0
+    weight_album: float = 0.5
+    weight_duration: float = 2.0
+    duration_tolerance_s: float = 5.0
+    """Duration differences up to this are not penalised."""
+    duration_max_s: float = 30.0
+    """A difference this large or larger is the full duration penalty."""
+    max_block_size: int = 1000
+    """Blocking keys shared by more recordings than this are ignored (too common to be useful)."""
+    max_candidates: int = 50
+    """Recordings scored per track at most: those sharing the most blocking keys with it."""
+    expand_masters: bool = True
+    """Also link other releases of a linked release's master that carry the same title."""
+    expand_title_min: float = 0.9
+    """Title similarity a track on another release of the master needs to be linked."""
+    chunk_tracks: int = 2_000
+    """Collection tracks matched per DuckDB round (bounds memory)."""
+
+    def __post_init__(self) -> None:
+        for name in ("threshold", "min_title_sim", "min_artist_sim", "expand_title_min", "version_mismatch_sim"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise ConfigError(f"{name} must be in [0, 1], got {value}")
+        for name in ("weight_title", "weight_artist", "weight_album", "weight_duration", "duration_tolerance_s"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if self.weight_title + self.weight_artist <= 0:
+            raise ConfigError("weight_title + weight_artist must be > 0")
+        if self.duration_max_s <= self.duration_tolerance_s:
+            raise ConfigError("duration_max_s must be larger than duration_tolerance_s")
+        if self.max_block_size < 1 or self.chunk_tracks < 1 or self.max_candidates < 1:
+            raise ConfigError("max_block_size, max_candidates and chunk_tracks must be >= 1")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def text_similarity(a: Sequence[str | None], b: Sequence[str | None]) -> np.ndarray:
+    """Pairwise similarity in [0, 1] of aligned key lists: max of rapidfuzz ratio and token-sort ratio.
+
+    Empty or missing keys on either side give 0.
+    """
+    from rapidfuzz import fuzz, process
+
+    if len(a) == 0:
+        return np.zeros(0)
+    left = [x or "" for x in a]
+    right = [x or "" for x in b]
+    ratio = process.cpdist(left, right, scorer=fuzz.ratio, dtype=np.float32, workers=1)
+    tsort = process.cpdist(left, right, scorer=fuzz.token_sort_ratio, dtype=np.float32, workers=1)
+    sim = np.maximum(ratio, tsort).astype(np.float64) / 100.0
+    empty = np.fromiter((not x or not y for x, y in zip(left, right)), dtype=bool, count=len(left))
+    sim[empty] = 0.0
+    return sim
+
+
+def title_similarity(a: Sequence[str | None], b: Sequence[str | None], config: MatchConfig) -> np.ndarray:
+    """Text similarity of title keys, capped at ``version_mismatch_sim`` when their version words
+    differ: "song" and "song live" are different recordings however alike the strings are."""
+    from .normalize import version_words
+
+    sim = text_similarity(a, b)
+    differ = np.fromiter((version_words(x) != version_words(y) for x, y in zip(a, b)), dtype=bool, count=len(a))
+    return np.where(differ, np.minimum(sim, config.version_mismatch_sim), sim)
+
+
+def optional_similarity(a: Sequence[str | None], b: Sequence[str | None]) -> np.ndarray:
+    """Like :func:`text_similarity` but NaN where either side is missing (component left out)."""
+    sim = text_similarity(a, b)
+    missing = np.fromiter((not x or not y for x, y in zip(a, b)), dtype=bool, count=len(a))
+    sim[missing] = np.nan
+    return sim
+
+
+def duration_penalty(diff_s: np.ndarray, config: MatchConfig) -> np.ndarray:
+    """0 within the tolerance, linear to 1 at ``duration_max_s``; NaN stays NaN (unknown)."""
+    span = config.duration_max_s - config.duration_tolerance_s
+    return np.clip((np.asarray(diff_s, dtype=np.float64) - config.duration_tolerance_s) / span, 0.0, 1.0)
+
+
+def combine(title_sim: np.ndarray, artist_sim: np.ndarray, album_sim: np.ndarray | None,
+            duration_diff_s: np.ndarray | None, config: MatchConfig) -> np.ndarray:
+    """Score = 1 - sum(w * penalty) / sum(w) over the components known for each pair."""
+    n = len(title_sim)
+    num = config.weight_title * (1.0 - title_sim) + config.weight_artist * (1.0 - artist_sim)
+    den = np.full(n, config.weight_title + config.weight_artist)
+    if album_sim is not None:
+        known = ~np.isnan(album_sim)
+        num = num + np.where(known, config.weight_album * (1.0 - np.nan_to_num(album_sim)), 0.0)
+        den = den + np.where(known, config.weight_album, 0.0)
+    if duration_diff_s is not None:
+        known = ~np.isnan(duration_diff_s)
+        pen = duration_penalty(np.nan_to_num(duration_diff_s), config)
+        num = num + np.where(known, config.weight_duration * pen, 0.0)
+        den = den + np.where(known, config.weight_duration, 0.0)
+    return np.clip(1.0 - num / den, 0.0, 1.0)
+
+
+def passes_gates(title_sim: np.ndarray, artist_sim: np.ndarray, config: MatchConfig) -> np.ndarray:
+    """Candidates whose title and artist are each similar enough to be considered at all."""
+    return (title_sim >= config.min_title_sim) & (artist_sim >= config.min_artist_sim)

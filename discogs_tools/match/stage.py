@@ -1,0 +1,106 @@
+"""Stage ``match``: link collection tracks to Discogs releases or to playlist tracks.
+
+``run(ws, against="discogs")`` writes ``links/track_releases`` (every release carrying the
+matched recording, with master_id); ``run(ws, against="playlists")`` writes
+``links/track_playlist_tracks``. Both also write ``match/<source>_best`` (each track's best
+candidate, matched or not) and ``match/<source>_report.json`` (see :mod:`.summary`).
+
+The reference index is built on first use and reused while its input table is unchanged
+(:mod:`.index`). Collection tracks are matched in chunks of ``config.chunk_tracks``; output
+order is the collection's order then the reference id, whatever the chunk size, so reruns
+give identical tables.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .. import manifest
+from ..errors import ConfigError
+from ..io import TableWriter, iter_batches, write_json_atomic
+from ..progress import Progress
+from ..report import Report
+from ..workspace import Workspace
+from . import blocking, index
+from .engine import match_chunk
+from .scoring import MatchConfig
+from .summary import MatchSummary
+
+COLLECTION = "collection/tracks"
+COLLECTION_COLUMNS = ["track_id", "artist", "title", "album", "album_artist", "duration_s", "discogs_release_id"]
+LINK_TABLES = {"discogs": "links/track_releases", "playlists": "links/track_playlist_tracks"}
+
+
+def _link_row(link: dict[str, Any], against: str) -> dict[str, Any]:
+    if against == "discogs":
+        return {"track_id": link["track_id"], "release_id": link["release_id"], "master_id": link["master_id"],
+                "position": link["position"], "score": round(link["score"], 6), "method": link["method"]}
+    return {"track_id": link["track_id"], "track_key": link["track_key"], "score": round(link["score"], 6),
+            "method": link["method"]}
+
+
+def _best_row(best: dict[str, Any]) -> dict[str, Any]:
+    from ..schemas import load_schema
+
+    names = load_schema("match/best_candidates").names
+    row = {n: best.get(n) for n in names}
+    if row["score"] is not None:
+        row["score"] = round(row["score"], 6)
+    return row
+
+
+def run(ws: Workspace, against: str = "discogs", config: MatchConfig | None = None, *, rebuild_index: bool = False,
+        threads: int | None = None, memory_limit: str | None = None) -> Report:
+    """Match every collection track against ``against`` ("discogs" or "playlists")."""
+    if against not in index.SOURCES:
+        raise ConfigError(f"--against must be one of {', '.join(index.SOURCES)}, got {against!r}")
+    config = config or MatchConfig()
+    source = index.SOURCES[against]
+    collection = ws.require_table(COLLECTION, "discogs-tools ingest collection PATH")
+    report = Report(stage=f"match {against}")
+    with manifest.Timer() as timer:
+        index_stats = index.ensure(source, ws, rebuild=rebuild_index, threads=threads, memory_limit=memory_limit)
+        paths = source.tables(ws)
+        prefix = "playlist" if against == "playlists" else against
+        best_path = ws.table(f"match/{prefix}_best")
+        report_path = ws.tables / "match" / f"{prefix}_report.json"
+        summary = MatchSummary()
+        counts = {"candidates": 0, "candidates_gated": 0, "rows_scored": 0}
+        con = blocking.connect(threads, memory_limit, temp_dir=ws.tables / "match" / ".duckdb_tmp")
+        with manifest.Timer() as match_timer:
+            try:
+                with TableWriter(ws.table(LINK_TABLES[against]), LINK_TABLES[against]) as links_out, \
+                        TableWriter(best_path, "match/best_candidates") as best_out, \
+                        Progress(f"match {against}") as bar:
+                    for batch in iter_batches(collection, columns=COLLECTION_COLUMNS, batch_size=config.chunk_tracks):
+                        result = match_chunk(con, batch.to_pylist(), source, paths, config)
+                        for k, v in result.counts.items():
+                            counts[k] += v
+                        if result.links:
+                            links_out.write([_link_row(l, against) for l in result.links])
+                        best_out.write([_best_row(b) for b in result.best])
+                        summary.add(result.links, result.best)
+                        bar.update(records=summary.tracks)
+            finally:
+                con.close()
+    details = summary.to_dict()
+    write_json_atomic(report_path, {"against": against, "config": config.to_dict(), "index": index_stats, **details})
+    report.counts.update({"tracks": summary.tracks, "matched": summary.matched, "links": summary.links, **counts})
+    report.figures.update({
+        "matched_share": details["matched_share"],
+        "links_per_matched_track": details["links_per_matched_track"],
+        "index_built": index_stats.get("built", False),
+        "index_rows": index_stats.get("index_rows", 0),
+        "seconds": round(timer.seconds, 3),
+        "match_seconds": round(match_timer.seconds, 3),
+        "tracks_per_s": round(summary.tracks / match_timer.seconds, 1) if match_timer.seconds else 0.0,
+    })
+    report.outputs.update({"links": str(ws.table(LINK_TABLES[against])), "best": str(best_path),
+                           "report": str(report_path)})
+    report.details.append({"summary": summary.text()})
+    if summary.tracks and summary.matched == 0:
+        report.warnings.append("no track matched; check the best candidates in the report and the threshold")
+    manifest.record(ws.manifest_path, f"match {against}",
+                    {**report.to_dict(), "params": config.to_dict(),
+                     "inputs": {"collection": str(collection), "reference": str(ws.table(source.input_table))}})
+    return report

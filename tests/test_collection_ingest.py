@@ -7,6 +7,8 @@ import json
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+from pathlib import Path
+
 import pytest
 import soundfile as sf
 from typer.testing import CliRunner
@@ -48,8 +50,10 @@ def audio_folder(tmp_path):
 
 def test_folder_tags_durations_and_rejects(ws, audio_folder):
     report = ingest.run(audio_folder, ws)
-    rows = {r["path"]: r for r in read_table(ws.table("collection/tracks")).to_pylist()}
+    rows = {Path(r["path"]).relative_to(audio_folder).as_posix(): r
+            for r in read_table(ws.table("collection/tracks")).to_pylist()}
     assert set(rows) == {"Persuader/Stockholm/01.flac", "Persuader/Stockholm/02.wav"}
+    assert all(Path(r["path"]).is_absolute() and Path(r["path"]).exists() for r in rows.values())
     flac = rows["Persuader/Stockholm/01.flac"]
     assert (flac["artist"], flac["title"], flac["album"], flac["album_artist"]) == \
         ("The Persuader", "Östermalm", "Stockholm", "The Persuader")
@@ -73,7 +77,8 @@ def test_track_ids_are_stable_and_reruns_identical(ws, audio_folder):
     ingest.run(audio_folder, ws)
     second = read_table(ws.table("collection/tracks"))
     assert first.equals(second)
-    assert first.column("track_id").to_pylist() == [ingest.path_track_id(p) for p in first.column("path").to_pylist()]
+    assert first.column("track_id").to_pylist() == [
+        ingest.path_track_id(Path(p).relative_to(audio_folder).as_posix()) for p in first.column("path").to_pylist()]
 
 
 def test_non_utf8_vorbis_tag_is_rejected(ws, tmp_path):

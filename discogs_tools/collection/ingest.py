@@ -89,7 +89,7 @@ def run(source: str | os.PathLike[str], ws: Workspace, *, batch_rows: int = BATC
                     rejects.add(file=str(file), record=rel, reason=str(exc))
                     counts["rejected"] += 1
                     continue
-                emit(_row(path_track_id(rel), rel, fields), rel, rel)
+                emit(_row(path_track_id(rel), str(file.resolve()), fields), rel, rel)
                 bar.update(records=counts["read"])
         else:
             for number, raw in iter_manifest(source):
@@ -110,7 +110,10 @@ def run(source: str | os.PathLike[str], ws: Workspace, *, batch_rows: int = BATC
                                 raw=repr(raw))
                     counts["rejected"] += 1
                     continue
-                emit(_row(track_id or path_track_id(path), path, fields), where, number)
+                # Stored absolute (relative paths are relative to the manifest's folder), so that
+                # later stages (features) find the audio whatever their working directory.
+                stored = str((source.parent / path).resolve()) if path is not None else None
+                emit(_row(track_id or path_track_id(path), stored, fields), where, number)
                 bar.update(records=counts["read"])
         if batch:
             writer.write(batch)

@@ -1,0 +1,61 @@
+"""`discogs-tools make-pairs` and `discogs-tools validate-pairs`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from .common import SeedOption, WorkspaceOption, app, handle_errors, print_report, workspace
+
+ASSOCIATION_HELP = ("track, release, artist, label, playlist-co, playlist-tco, playlist-w2v or playlist-ico")
+DatasetOption = Annotated[str, typer.Option("--dataset", help="Dataset name (workspace/datasets/<name>/).")]
+SplitOption = Annotated[str, typer.Option("--split", help="train, validation or test.")]
+Word2VecOption = Annotated[Optional[Path], typer.Option(
+    "--word2vec", help="Word2Vec vectors.parquet [default: datasets/<name>/word2vec/vectors.parquet].")]
+
+
+@app.command("make-pairs")
+@handle_errors
+def make_pairs_command(
+    association: Annotated[str, typer.Option("--association", "-a", help=ASSOCIATION_HELP)],
+    split: SplitOption = "train",
+    epoch: Annotated[int, typer.Option("--epoch", help="First epoch to draw.")] = 0,
+    epochs: Annotated[int, typer.Option("--epochs", help="Number of consecutive epochs to draw.")] = 1,
+    seed: SeedOption = 0,
+    dataset: DatasetOption = "discogs20",
+    top: Annotated[int, typer.Option("--top", help="playlist-tco: neighbours to draw from.")] = 10,
+    word2vec: Word2VecOption = None,
+    workspace_dir: WorkspaceOption = None,
+) -> None:
+    """Draw pairs of one association for one split, one file per epoch, and print Table-1 statistics."""
+    from ..pairs.index import load_split
+    from ..pairs.make import make_pairs
+    from ..pairs.registry import get
+
+    get(association)
+    ws = workspace(workspace_dir)
+    index = load_split(ws, dataset, split)
+    for e in range(epoch, epoch + max(epochs, 1)):
+        report = make_pairs(ws, dataset, association, split, e, seed, word2vec=word2vec, top=top, index=index)
+        print_report(report)
+
+
+@app.command("validate-pairs")
+@handle_errors
+def validate_pairs_command(
+    association: Annotated[str, typer.Option("--association", "-a", help=ASSOCIATION_HELP)],
+    split: SplitOption = "train",
+    epoch: Annotated[Optional[int], typer.Option("--epoch", help="Only this epoch [default: every epoch written].")] = None,
+    dataset: DatasetOption = "discogs20",
+    word2vec: Word2VecOption = None,
+    workspace_dir: WorkspaceOption = None,
+) -> None:
+    """Re-check every pair against its association's rule; exit 1 when any pair is invalid."""
+    from ..pairs.validate import validate_pairs
+
+    report = validate_pairs(workspace(workspace_dir), dataset, association, split, epoch, word2vec=word2vec)
+    print_report(report)
+    if report.counts["violations"]:
+        raise typer.Exit(code=1)

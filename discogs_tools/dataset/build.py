@@ -1,0 +1,179 @@
+"""``build-dataset``: the Discogs20 recipe over the workspace's tables.
+
+Reads links/track_releases, discogs/releases and (when present) collection/tracks; writes
+``datasets/<name>/tracks``, ``labels``, ``splits`` (Parquet table folders, each atomic) and
+``report.json``, and records the run in the manifest. Steps:
+
+1. :mod:`.entities` pools releases, masters, artists, labels and genres per track;
+2. tracks shorter than ``min_duration`` are dropped (unknown durations are kept and counted);
+3. :mod:`.styles` labels tracks with master-level styles (top-N, at most ``max_styles``);
+4. :mod:`.splits` groups artists and stratifies groups into train / validation / test;
+5. :mod:`.report` measures the result (sizes, style table, artist overlap, cardinality).
+
+Counts add up: linked tracks = kept + dropped (unknown release only, too short, no kept style).
+"""
+
+from __future__ import annotations
+
+import shutil
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from .. import manifest
+from ..errors import DiscogsToolsError
+from ..io import TableWriter, parquet_glob, write_json_atomic
+from ..report import Report
+from ..workspace import Workspace
+from . import report as figures
+from .duck import DEFAULT_MEMORY_LIMIT, connect
+from .entities import build_track_entities
+from .splits import SPLITS, artist_groups, group_style_counts, resolve_size, stratify
+from .styles import build_track_styles
+
+DEFAULT_NAME = "discogs20"
+BATCH_ROWS = 100_000
+
+
+def run(ws: Workspace, name: str = DEFAULT_NAME, *, top_styles: int = 400, max_styles: int = 5,
+        min_duration: float = 20.0, validation: float = 0.1, test: float = 0.1, min_releases: int = 50,
+        seed: int = 0, memory_limit: str = DEFAULT_MEMORY_LIMIT) -> Report:
+    """Build dataset ``name`` in ``ws``; see the module docstring. Deterministic given ``seed``."""
+    links = ws.require_table("links/track_releases", "discogs-tools match --against discogs")
+    releases = ws.require_table("discogs/releases", "discogs-tools ingest discogs")
+    collection = ws.table("collection/tracks") if ws.has_table("collection/tracks") else None
+    params = {"name": name, "top_styles": top_styles, "max_styles": max_styles, "min_duration": min_duration,
+              "validation": validation, "test": test, "min_releases": min_releases, "seed": seed}
+    out_dir = ws.dataset(name)
+    scratch = ws.datasets / f".{name}.scratch"
+    shutil.rmtree(scratch, ignore_errors=True)
+    report = Report(stage="build-dataset")
+    with manifest.Timer() as timer:
+        con = connect(scratch, memory_limit)
+        try:
+            _build(con, ws, report, params, links=parquet_glob(links), releases=parquet_glob(releases),
+                   collection=parquet_glob(collection) if collection else None, out_dir=out_dir)
+        finally:
+            con.close()
+            shutil.rmtree(scratch, ignore_errors=True)
+    report.figures["seconds"] = round(timer.seconds, 3)
+    manifest.record(ws.manifest_path, f"build-dataset {name}", {
+        **report.to_dict(), "params": params,
+        "inputs": {"links/track_releases": str(links), "discogs/releases": str(releases),
+                   "collection/tracks": str(collection) if collection else None}})
+    return report
+
+
+def _build(con, ws: Workspace, report: Report, params: dict[str, Any], *, links: str, releases: str,
+           collection: str | None, out_dir) -> None:
+    counts = report.counts
+    counts.update(build_track_entities(con, links=links, releases=releases, collection=collection))
+
+    min_duration = float(params["min_duration"])
+    con.execute(f"""CREATE OR REPLACE TABLE candidates AS SELECT * FROM track_entities
+                    WHERE duration_s IS NULL OR duration_s >= {min_duration}""")
+    n_entities = con.execute("SELECT count(*) FROM track_entities").fetchone()[0]
+    n_candidates, n_unknown = con.execute(
+        "SELECT count(*), count(*) FILTER (WHERE duration_s IS NULL) FROM candidates").fetchone()
+    counts["dropped_too_short"] = int(n_entities - n_candidates)
+    counts["duration_unknown_kept"] = int(n_unknown)
+    con.execute("""CREATE OR REPLACE TABLE candidate_release AS
+                   SELECT DISTINCT track_id, release_id, master_id FROM track_release SEMI JOIN candidates USING (track_id)""")
+
+    counts.update(build_track_styles(con, releases=releases, top_n=int(params["top_styles"]),
+                                     max_styles=int(params["max_styles"])))
+    con.execute("""CREATE OR REPLACE TABLE dataset_tracks AS
+                   SELECT (row_number() OVER (ORDER BY track_id) - 1)::BIGINT AS idx, c.*, s.styles
+                   FROM candidates c JOIN track_styles s USING (track_id)""")
+    n_tracks = int(con.execute("SELECT count(*) FROM dataset_tracks").fetchone()[0])
+    counts["dropped_no_kept_style"] = int(n_candidates - n_tracks)
+    counts["tracks"] = n_tracks
+    if n_tracks < 3:
+        raise DiscogsToolsError(
+            f"build-dataset: only {n_tracks} track(s) left after the style and duration filters "
+            f"(linked tracks {counts['linked_tracks']}); need at least 3 to make three splits")
+
+    # Artist groups and stratification (numpy).
+    edges = con.execute("SELECT idx, unnest(artists) AS a FROM dataset_tracks").fetchnumpy()
+    group_of_track = artist_groups(n_tracks, edges["idx"], edges["a"])
+    group_tracks = np.bincount(group_of_track)
+    con.execute("""
+        CREATE OR REPLACE TABLE track_release_style AS
+        SELECT d.idx, cr.track_id, cr.release_id, ks.style
+        FROM candidate_release cr JOIN dataset_tracks d USING (track_id) JOIN release_group USING (release_id)
+        JOIN (SELECT grp, unnest(kept) AS style FROM group_kept WHERE keep) ks USING (grp)
+    """)
+    rows = con.execute("""SELECT t.idx, t.release_id, v."index" AS s
+                          FROM track_release_style t JOIN style_vocab v USING (style)""").fetchnumpy()
+    n_styles = int(counts["styles_kept"])
+    g_idx, s_idx, g_cnt = group_style_counts(group_of_track, rows["idx"], rows["release_id"], rows["s"], n_styles)
+    n_val = resolve_size(float(params["validation"]), n_tracks, "validation")
+    n_test = resolve_size(float(params["test"]), n_tracks, "test")
+    if n_val + n_test >= n_tracks:
+        raise DiscogsToolsError(f"build-dataset: validation ({n_val}) + test ({n_test}) tracks leave no "
+                                f"training tracks out of {n_tracks}")
+    result = stratify(group_tracks, g_idx, s_idx, g_cnt, n_styles, validation=n_val, test=n_test,
+                      min_releases=int(params["min_releases"]), seed=int(params["seed"]))
+    split_of_track = result.group_split[group_of_track]
+    split_names = np.array(SPLITS, dtype=object)[split_of_track]
+    assignment = pa.table({"idx": pa.array(np.arange(n_tracks, dtype=np.int64)),
+                           "split": pa.array(split_names, pa.string()),
+                           "artist_group": pa.array(group_of_track.astype(np.int64)),
+                           "group_tracks": pa.array(group_tracks[group_of_track].astype(np.int64))})
+    con.register("assignment_view", assignment)
+    con.execute("CREATE OR REPLACE TABLE assignment AS SELECT * FROM assignment_view")
+    con.unregister("assignment_view")
+    con.execute("""CREATE OR REPLACE TABLE final_tracks AS
+                   SELECT d.track_id, d.releases, d.masters, d.artists, d.extra_artists, d.labels, d.genres,
+                          d.styles, d.duration_s, a.split
+                   FROM dataset_tracks d JOIN assignment a USING (idx)""")
+    con.execute("""CREATE OR REPLACE TABLE track_release_style AS
+                   SELECT t.*, a.split FROM track_release_style t JOIN assignment a USING (idx)""")
+    counts["artist_groups"] = int(group_tracks.size)
+    report.figures["largest_artist_group_tracks"] = int(group_tracks.max())
+
+    # Figures.
+    sizes = figures.split_sizes(con)
+    overlap = figures.artist_overlap(con)
+    if overlap:
+        raise DiscogsToolsError(f"build-dataset: internal error, {overlap} artists fall in two splits")
+    styles = figures.style_table(con, int(params["min_releases"]))
+    cardinality = figures.label_cardinality(con)
+    short = [row["style"] for row in styles if not row["meets_minimum"]]
+    for split in SPLITS:
+        for key, value in sizes[split].items():
+            counts[f"{split}_{key}"] = int(value)
+    counts["artist_overlap"] = overlap
+    counts["styles_below_minimum"] = len(short)
+    report.figures["label_cardinality_mean"] = cardinality["mean"]
+    report.figures["label_cardinality_max"] = cardinality["max"]
+    if short:
+        shown = ", ".join(short[:10]) + (f" and {len(short) - 10} more" if len(short) > 10 else "")
+        report.warnings.append(f"{len(short)} style(s) have fewer than {params['min_releases']} releases in "
+                               f"validation or test: {shown} (see report.json)")
+
+    # Outputs (each table atomic).
+    _write_query(con, out_dir / "tracks", "datasets/tracks", """
+        SELECT track_id, releases, masters, artists, extra_artists, labels, genres, styles, duration_s, split
+        FROM final_tracks ORDER BY track_id""")
+    _write_query(con, out_dir / "splits", "datasets/splits", """
+        SELECT d.track_id, a.split, a.artist_group, a.group_tracks
+        FROM dataset_tracks d JOIN assignment a USING (idx) ORDER BY d.track_id""")
+    with TableWriter(out_dir / "labels", "datasets/labels") as writer:
+        writer.write(styles)
+    summary = {"params": params, "counts": dict(counts), "splits": sizes, "artist_overlap": overlap,
+               "label_cardinality": cardinality, "styles_below_minimum": short, "styles": styles}
+    write_json_atomic(out_dir / "report.json", summary)
+    report.details.append({"splits": sizes, "label_cardinality": cardinality})
+    report.outputs.update({"tracks": str(out_dir / "tracks"), "labels": str(out_dir / "labels"),
+                           "splits": str(out_dir / "splits"), "report": str(out_dir / "report.json")})
+
+
+def _write_query(con, path, table: str, sql: str) -> int:
+    """Stream a query's result into a schema-validated table folder (bounded memory)."""
+    reader = con.sql(sql).to_arrow_reader(BATCH_ROWS)
+    with TableWriter(path, table) as writer:
+        for batch in reader:
+            writer.write(batch)
+    return writer.rows

@@ -1,0 +1,21 @@
+"""artist: the positive p of anchor a satisfies |A(a) ∩ A(p)| > 0 and |R(a) ∩ R(p)| = 0 (DESIGN section 4).
+
+Drawn by the shared editorial sampler (:mod:`.editorial`); the pairs carry the releases,
+artists and labels both tracks share.
+"""
+
+from __future__ import annotations
+
+from .base import PairContext, PairsResult
+from .editorial import pair_editorial
+from .shared import editorial_result
+
+NAME = "artist"
+POSITIVE = "artists"
+EXCLUSION = "releases"
+
+
+def generate(ctx: PairContext) -> PairsResult:
+    exclusion = ctx.index.entities[EXCLUSION] if EXCLUSION else None
+    pairs = pair_editorial(ctx.index.entities[POSITIVE], exclusion, ctx.rng)
+    return editorial_result(ctx, pairs)

@@ -1,0 +1,17 @@
+"""playlist-w2v: every split track that has a Word2Vec vector (through its playlist key) is
+paired with itself; the trainer looks the anchor's vector up (datasets/<name>/word2vec/
+vectors.parquet, or ``--word2vec PATH``) and aligns the audio embedding to it."""
+
+from __future__ import annotations
+
+from .base import PairContext, PairsResult
+from .playlists import word2vec_tracks
+
+NAME = "playlist-w2v"
+
+
+def generate(ctx: PairContext) -> PairsResult:
+    tracks = word2vec_tracks(ctx.ws, ctx.index, ctx.word2vec_path)
+    order = ctx.rng.permutation(tracks)
+    return PairsResult(anchors=order, positives=order.copy(),
+                       counts={"tracks_without_vector": ctx.index.n_tracks - int(tracks.size)})

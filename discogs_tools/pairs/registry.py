@@ -1,0 +1,21 @@
+"""Registry: association name -> module (each module has ``NAME`` and ``generate(ctx)``)."""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+from ..errors import ConfigError
+from . import artist, label, playlist_co, playlist_ico, playlist_tco, playlist_w2v, release, track
+
+ASSOCIATIONS: dict[str, ModuleType] = {m.NAME: m for m in (
+    track, release, artist, label, playlist_co, playlist_tco, playlist_w2v, playlist_ico)}
+EDITORIAL: tuple[str, ...] = ("track", "release", "artist", "label")
+PLAYLIST: tuple[str, ...] = ("playlist-co", "playlist-tco", "playlist-w2v", "playlist-ico")
+
+
+def get(name: str) -> ModuleType:
+    """The module of an association, or a :class:`ConfigError` listing the valid names."""
+    try:
+        return ASSOCIATIONS[name]
+    except KeyError:
+        raise ConfigError(f"unknown association {name!r}; choose one of {', '.join(ASSOCIATIONS)}") from None

@@ -1,0 +1,21 @@
+"""release: the positive p of anchor a satisfies |R(a) ∩ R(p)| > 0 (DESIGN section 4).
+
+Drawn by the shared editorial sampler (:mod:`.editorial`); the pairs carry the releases,
+artists and labels both tracks share.
+"""
+
+from __future__ import annotations
+
+from .base import PairContext, PairsResult
+from .editorial import pair_editorial
+from .shared import editorial_result
+
+NAME = "release"
+POSITIVE = "releases"
+EXCLUSION = None
+
+
+def generate(ctx: PairContext) -> PairsResult:
+    exclusion = ctx.index.entities[EXCLUSION] if EXCLUSION else None
+    pairs = pair_editorial(ctx.index.entities[POSITIVE], exclusion, ctx.rng)
+    return editorial_result(ctx, pairs)

@@ -1,0 +1,13 @@
+"""track: the anchor is its own positive (two crops of the same audio); every track of the
+split once, in a seeded random order."""
+
+from __future__ import annotations
+
+from .base import PairContext, PairsResult
+
+NAME = "track"
+
+
+def generate(ctx: PairContext) -> PairsResult:
+    order = ctx.rng.permutation(ctx.index.n_tracks)
+    return PairsResult(anchors=order, positives=order.copy())

@@ -1,0 +1,211 @@
+"""make-pairs: every association's rule re-checked by the validator, single use per epoch,
+determinism, bad input, Table-1 diversity on a hand-checked example, and the ICO API."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from typer.testing import CliRunner
+
+from discogs_tools.cli import app
+from discogs_tools.dataset import run as build_dataset
+from discogs_tools.dataset.synthetic import write_synthetic_workspace
+from discogs_tools.errors import ConfigError, DiscogsToolsError, MissingInputError
+from discogs_tools.io import read_table, write_table
+from discogs_tools.pairs import ASSOCIATIONS, epoch_path, make_pairs, read_pairs, validate_pairs
+from discogs_tools.pairs import synthetic as ps
+from discogs_tools.pairs.ico import PlaylistTracks, ico_pairs, informed_cooccurrence_pairs, rank_weights
+from discogs_tools.pairs.index import load_split
+from discogs_tools.pairs.stats import diversity
+from discogs_tools.workspace import Workspace
+
+DS = "discogs20"
+
+
+@pytest.fixture(scope="module")
+def ws(tmp_path_factory):
+    root = tmp_path_factory.mktemp("pairs") / "workspace"
+    write_synthetic_workspace(root, 800, n_artists=250, n_labels=40, seed=5)
+    ws = Workspace(root)
+    build_dataset(ws, min_releases=3, seed=1)
+    track_ids = read_table(ws.dataset(DS) / "tracks", columns=["track_id"]).column(0).to_pylist()
+    playlist_tracks, links = ps.synthetic_playlists(track_ids, 600, 15, unlinked_keys=300, window=60, seed=2)
+    write_table(ws.table("playlists/playlist_tracks"), playlist_tracks, "playlists/playlist_tracks")
+    write_table(ws.table("links/track_playlist_tracks"), links, "links/track_playlist_tracks")
+    write_table(ws.table("playlists/cooccurrence"), ps.cooccurrence_from_playlists(playlist_tracks, 10),
+                "playlists/cooccurrence")
+    folder = ws.dataset(DS) / "word2vec"
+    folder.mkdir(parents=True)
+    pq.write_table(ps.random_vectors(ps.playlist_keys(len(track_ids))[::3], seed=4), folder / "vectors.parquet")
+    return ws
+
+
+@pytest.mark.parametrize("association", list(ASSOCIATIONS))
+def test_every_pair_valid_and_tracks_used_once(ws, association):
+    for split in ("train", "validation"):
+        report = make_pairs(ws, DS, association, split, epoch=0, seed=9)
+        assert report.counts["pairs"] > 0
+        check = validate_pairs(ws, DS, association, split, 0)
+        assert check.counts["violations"] == 0, check.details
+        table = read_pairs(ws, DS, association, split, 0)
+        uses = Counter()
+        for a, p in zip(table.column("anchor").to_pylist(), table.column("positive").to_pylist()):
+            for t in {a, p}:
+                uses[t] += 1
+        assert max(uses.values()) == 1
+        in_split = {r["track_id"] for r in read_table(ws.dataset(DS) / "tracks").to_pylist() if r["split"] == split}
+        assert set(uses) <= in_split
+
+
+@pytest.mark.parametrize("association", ["release", "artist", "label", "playlist-co", "playlist-tco", "playlist-ico"])
+def test_deterministic_given_seed_and_epoch(ws, association):
+    make_pairs(ws, DS, association, "train", epoch=1, seed=3)
+    first = read_pairs(ws, DS, association, "train", 1)
+    make_pairs(ws, DS, association, "train", epoch=1, seed=3)
+    assert read_pairs(ws, DS, association, "train", 1).equals(first)
+    make_pairs(ws, DS, association, "train", epoch=2, seed=3)
+    second = read_pairs(ws, DS, association, "train", 2)
+    assert second.column("epoch").to_pylist()[0] == 2
+    assert first.column("anchor").to_pylist() != second.column("anchor").to_pylist()
+
+
+def test_editorial_pairs_cover_most_tracks(ws):
+    """A pool-based sampler leaves few tracks without a partner when partners exist."""
+    report = make_pairs(ws, DS, "label", "train", epoch=0, seed=0)
+    assert report.counts["tracks"] >= 0.9 * report.counts["split_tracks"]
+    assert report.counts["tracks"] == 2 * report.counts["pairs"]
+
+
+def test_validator_catches_broken_pairs(ws, tmp_path):
+    make_pairs(ws, DS, "artist", "train", epoch=5, seed=0)
+    path = epoch_path(ws, DS, "artist", "train", 5)
+    table = pq.read_table(path)
+    positives = table.column("positive").to_pylist()
+    positives[0], positives[1] = positives[1], positives[0]  # anchors now have a wrong partner
+    positives[3] = table.column("anchor")[3].as_py()  # a self pair
+    pq.write_table(table.set_column(1, "positive", pa.array(positives)), path)
+    check = validate_pairs(ws, DS, "artist", "train", 5)
+    assert check.counts["violations_rule"] >= 2
+    result = CliRunner().invoke(app, ["validate-pairs", "-a", "artist", "--epoch", "5", "-w", str(ws.root)])
+    assert result.exit_code == 1
+
+
+def _hand_dataset(root):
+    """Five train tracks. Artist 1 on releases 10 (t1, t2) and 11 (t3); t4 by artist 2 on label 100
+    with t1; t5 alone."""
+    rows = [
+        ("t1", [10], [1], [100]),
+        ("t2", [10], [1], [100]),
+        ("t3", [11], [1], [101]),
+        ("t4", [12], [2], [100]),
+        ("t5", [13], [3], [102]),
+    ]
+    table = pa.table({
+        "track_id": [r[0] for r in rows], "releases": [r[1] for r in rows], "masters": [[] for _ in rows],
+        "artists": [r[2] for r in rows], "extra_artists": [[] for _ in rows], "labels": [r[3] for r in rows],
+        "genres": [[] for _ in rows], "styles": [["House"] for _ in rows], "duration_s": [200.0] * 5,
+        "split": ["train"] * 5,
+    })
+    ws = Workspace(root)
+    write_table(ws.dataset("hand") / "tracks", table, "datasets/tracks")
+    return ws
+
+
+def test_diversity_hand_checked(tmp_path):
+    ws = _hand_dataset(tmp_path / "ws")
+    index = load_split(ws, "hand", "train")  # sorted track ids: t1..t5 -> 0..4
+    # pairs (t1, t3) and (t2, t4): tracks 4; releases 10, 11, 12; artists 1, 2; labels 100, 101.
+    stats = diversity(index, np.array([0, 1]), np.array([2, 3]))
+    assert stats == {"pairs": 2, "tracks": 4, "releases": 3, "artists": 2, "labels": 2}
+
+
+def test_artist_rule_excludes_release_mates(tmp_path):
+    ws = _hand_dataset(tmp_path / "ws")
+    for seed in range(10):
+        make_pairs(ws, "hand", "artist", "train", epoch=0, seed=seed)
+        rows = read_pairs(ws, "hand", "artist", "train", 0).to_pylist()
+        # Artist 1's tracks: t1 and t2 share release 10, so the only valid pairs are (t1|t2, t3).
+        assert len(rows) == 1
+        assert {rows[0]["anchor"], rows[0]["positive"]} in ({"t1", "t3"}, {"t2", "t3"})
+        assert rows[0]["shared_artists"] == [1] and rows[0]["shared_releases"] == []
+        make_pairs(ws, "hand", "label", "train", epoch=0, seed=seed)
+        rows = read_pairs(ws, "hand", "label", "train", 0).to_pylist()
+        # Label 100: t1, t2 (artist 1) and t4 (artist 2): t4 pairs with t1 or t2, never t1 with t2.
+        assert all({r["anchor"], r["positive"]} in ({"t1", "t4"}, {"t2", "t4"}) for r in rows)
+
+
+def test_bad_input(ws, tmp_path):
+    with pytest.raises(ConfigError, match="unknown association 'genre'"):
+        make_pairs(ws, DS, "genre", "train")
+    with pytest.raises(ConfigError, match="unknown split"):
+        make_pairs(ws, DS, "track", "dev")
+    with pytest.raises(MissingInputError, match="build-dataset"):
+        make_pairs(ws, "nope", "track", "train")
+    tiny = _hand_dataset(tmp_path / "tiny")
+    with pytest.raises(DiscogsToolsError, match="split test of dataset hand has 0 track"):
+        make_pairs(tiny, "hand", "release", "test")
+    with pytest.raises(MissingInputError, match="playlists/playlist_tracks.*ingest playlists"):
+        make_pairs(tiny, "hand", "playlist-co", "train")
+    result = CliRunner().invoke(app, ["make-pairs", "-a", "genre", "-w", str(ws.root)])
+    assert result.exit_code == 2 and "unknown association" in result.output
+
+
+def test_cli_make_pairs_epochs_and_manifest(ws):
+    result = CliRunner().invoke(app, ["make-pairs", "--association", "release", "--split", "test", "--epoch", "3",
+                                      "--epochs", "2", "--seed", "1", "-w", str(ws.root)])
+    assert result.exit_code == 0, result.output
+    assert epoch_path(ws, DS, "release", "test", 3).exists() and epoch_path(ws, DS, "release", "test", 4).exists()
+    both = read_pairs(ws, DS, "release", "test")
+    assert set(both.column("epoch").to_pylist()) >= {3, 4}
+    manifest = (ws.root / "manifest.json").read_text()
+    assert "make-pairs discogs20/release/test/epoch-4" in manifest and "table1" in manifest
+
+
+def test_rank_weights_follow_gaussian_over_rank():
+    w = rank_weights(8)
+    assert w.sum() == pytest.approx(1.0)
+    assert np.all(np.diff(w) < 0)
+    sigma = 0.75 * 8
+    assert w[0] / w[7] == pytest.approx(np.exp(49 / (2 * sigma ** 2)))
+
+
+def test_ico_prefers_similar_candidates():
+    """One anchor per playlist against 6 candidates; the candidate most similar to the anchor is
+    drawn far more often than the least similar one, and pairs stay within the playlist."""
+    n_playlists = 400
+    track_ids = pa.array([f"t{i}" for i in range(7 * n_playlists)])
+    ptr = np.arange(0, 7 * n_playlists + 1, 7)
+    tracks = np.arange(7 * n_playlists)
+    playlists = PlaylistTracks(track_ids=track_ids, playlist_ids=pa.array([f"p{i}" for i in range(n_playlists)]),
+                               ptr=ptr, tracks=tracks)
+    angle = (tracks % 7) * 0.4  # similarity to anything decreases with the in-playlist position
+    emb = np.stack([np.cos(angle), np.sin(angle)], axis=1)
+    table = informed_cooccurrence_pairs(playlists, emb, seed=0, epoch=0)
+    assert table.equals(informed_cooccurrence_pairs(playlists, emb, seed=0, epoch=0))
+    assert table.num_rows == 3 * n_playlists
+    for row in table.to_pylist():
+        a, p = int(row["anchor"][1:]), int(row["positive"][1:])
+        assert a // 7 == p // 7 and row["shared_playlists"] == [f"p{a // 7}"]
+    # Callable similarity: negative distance in index space, so nearer positions rank first.
+    table = informed_cooccurrence_pairs(playlists, lambda a, c: -np.abs(c - a).astype(float), seed=1, epoch=0)
+    gaps = Counter(abs(int(r["anchor"][1:]) - int(r["positive"][1:])) for r in table.to_pylist())
+    assert gaps[1] > gaps[6]
+
+
+def test_ico_trainer_adapter(ws):
+    """The trainer's entry point embeds the playlist tracks once and pairs only embedded tracks."""
+    embedded: set[str] = set()
+
+    def embed(ids):
+        keep = ids[::2]  # pretend only every other track has features
+        embedded.update(keep)
+        return keep, np.random.default_rng(len(keep)).standard_normal((len(keep), 4))
+
+    table = ico_pairs(ws, DS, split="train", epoch=0, seed=0, embed=embed)
+    assert table.num_rows > 0
+    used = table.column("anchor").to_pylist() + table.column("positive").to_pylist()
+    assert set(used) <= embedded and len(used) == len(set(used))

@@ -1,16 +1,28 @@
-"""Benchmark of `ingest discogs`: throughput and peak memory on a large synthetic dump.
+"""Benchmark of `ingest discogs`: throughput, CPU cost and peak memory on a large synthetic dump.
 
 The input is a real 2020 sample (1,000 records) repeated N times with shifted ids, gzipped into
-a temporary folder outside the repository (default .bench/, git-ignored). Prints records/s,
-MB/s (compressed and XML) and the peak RSS of the main process and of the largest worker.
+a folder outside the repository (default .bench/, git-ignored). For each entity it prints
+records/s, MB/s (compressed and XML), peak RSS of the main process and of the largest worker,
+and the CPU time spent per 1,000 records (main process and workers), which gives the rate an
+unloaded machine with N cores would reach (records / (CPU seconds / N)), the figure to trust
+when other work shares the machine.
 
     python benchmarks/bench_ingest_discogs.py --repeat 100 --entities releases --workers 2
+
+``--stages`` instead profiles one chunk (the 1,000-record sample) on one core, stage by stage
+(CPU time, best of --rounds): record split, lxml parse, conversion (compiled walker when built,
+else the Python converters, or both with --both), Arrow assembly and Parquet write, in ms per
+1,000 records:
+
+    python benchmarks/bench_ingest_discogs.py --stages --both
 """
 
 from __future__ import annotations
 
 import argparse
 import gzip
+import io
+import os
 import re
 import resource
 import shutil
@@ -29,6 +41,14 @@ ID_PATTERNS = {
     "labels": re.compile(rb"(<label>(?:<images>.*?</images>)?<id>)(\d+)"),
 }
 SHIFT = 100_000_000
+ENTITIES = ["releases", "masters", "artists", "labels"]
+
+
+def sample_body(entity: str) -> bytes:
+    """The records of the 1,000-record 2020 sample, without the root element."""
+    data = gzip.decompress((sample_data_dir() / "discogs" / SAMPLE.format(entity=entity)).read_bytes())
+    root = entity.encode()
+    return data[data.index(b">") + 1: data.rindex(b"</" + root + b">")]
 
 
 def build_input(entity: str, repeat: int, folder: Path) -> Path:
@@ -36,9 +56,8 @@ def build_input(entity: str, repeat: int, folder: Path) -> Path:
     out = folder / f"bench_{entity}_x{repeat}.xml.gz"
     if out.exists():
         return out
-    data = gzip.decompress((sample_data_dir() / "discogs" / SAMPLE.format(entity=entity)).read_bytes())
+    body = sample_body(entity)
     root = entity.encode()
-    body = data[data.index(b">") + 1: data.rindex(b"</" + root + b">")]
     tmp = out.with_suffix(".tmp")
     try:
         from isal import igzip as gz
@@ -60,29 +79,113 @@ def peak_rss_mb() -> tuple[float, float]:
     return self_kb / 1024, children_kb / 1024
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--repeat", type=int, default=100, help="copies of the 1,000-record sample")
-    ap.add_argument("--entities", nargs="+", default=["releases", "masters", "artists", "labels"])
-    ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--chunk-mb", type=float, default=4.0)
-    ap.add_argument("--folder", type=Path, default=Path(".bench"))
-    args = ap.parse_args()
-    args.folder.mkdir(parents=True, exist_ok=True)
+def cpu_seconds() -> tuple[float, float]:
+    """(main process, reaped children) user+system CPU seconds so far."""
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    ch = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime, ch.ru_utime + ch.ru_stime
+
+
+def end_to_end(args: argparse.Namespace) -> None:
     for entity in args.entities:
         src = build_input(entity, args.repeat, args.folder)
         ws = Workspace(args.folder / "ws")
         shutil.rmtree(ws.root, ignore_errors=True)
+        cpu0 = cpu_seconds()
         t = time.perf_counter()
         report = run([src], ws, workers=args.workers, chunk_bytes=int(args.chunk_mb * (1 << 20)),
                      record_manifest=False)
         seconds = time.perf_counter() - t
+        cpu1 = cpu_seconds()
+        main_cpu, workers_cpu = cpu1[0] - cpu0[0], cpu1[1] - cpu0[1]
         d = report.details[0]
+        n = d["records"]
+        parquet_mb = sum(p.stat().st_size for p in ws.table(f"discogs/{entity}").glob("*.parquet")) / 1e6
         main_mb, worker_mb = peak_rss_mb()
-        print(f"{entity}: {d['records']:,} records in {seconds:.2f} s = {d['records'] / seconds:,.0f} records/s; "
+        cores = os.cpu_count() or 1
+        print(f"{entity}: {n:,} records in {seconds:.2f} s = {n / seconds:,.0f} records/s; "
               f"{d['bytes'] / 1e6 / seconds:.1f} MB/s gz, {d['xml_bytes'] / 1e6 / seconds:.1f} MB/s XML "
-              f"({d['bytes'] / 1e6:.0f} MB gz, {d['xml_bytes'] / 1e6:.0f} MB XML); "
+              f"({d['bytes'] / 1e6:.0f} MB gz, {d['xml_bytes'] / 1e6:.0f} MB XML, {parquet_mb:.0f} MB Parquet); "
               f"peak RSS main {main_mb:.0f} MB, largest worker {worker_mb:.0f} MB; workers={args.workers}")
+        print(f"  CPU per 1,000 records: main {1000 * main_cpu / n * 1000:.1f} ms, workers "
+              f"{1000 * workers_cpu / n * 1000:.1f} ms -> unloaded {cores} cores would do "
+              f"~{n / ((main_cpu + workers_cpu) / cores):,.0f} records/s "
+              f"(load average now {os.getloadavg()[0]:.1f})")
+
+
+def stages(args: argparse.Namespace) -> None:
+    import pyarrow.parquet as pq
+    from pyarrow.types import is_nested
+
+    from discogs_tools.discogs import chunk, fastpath
+    from discogs_tools.discogs.detect import ENTITIES as KINDS
+    from discogs_tools.schemas import load_schema
+
+    def best(fn):
+        least, out = float("inf"), None
+        for _ in range(args.rounds):
+            t = time.process_time()
+            out = fn()
+            least = min(least, time.process_time() - t)
+        return least, out
+
+    for entity in args.entities:
+        body = sample_body(entity)
+        kind = KINDS[entity]
+        task = chunk.ChunkTask(entity, "sample", "sample", 0, body, 0, 0, 0, None)
+        times: dict[str, float] = {}
+        times["split records"], spans = best(lambda: chunk.record_spans(body, kind))
+        times["lxml parse"], root = best(lambda: chunk._parse(task, kind, body))
+        records = list(enumerate(root))
+        n = len(records)
+        schema = load_schema(kind.table)
+        modes = []
+        if fastpath.enabled(entity):
+            modes.append("walker")
+        if args.both or not modes:
+            modes.append("python")
+        for mode in modes:
+            if mode == "walker":
+                times["walker+arrow"], _ = best(lambda: fastpath.walk(entity, records, schema))
+                times["  walker only"], _ = best(lambda: fastpath._WALKERS[entity]().walk(records))
+                walker = fastpath._WALKERS[entity]()
+                walker.walk(records)
+                times["  arrow only"], _ = best(lambda: fastpath._COLUMNS[entity](walker, schema))
+                table = chunk._fast_table(task, kind, spans, records, [])
+            else:
+                times["python converters"], rows = best(lambda: chunk._convert(task, kind, spans, records, []))
+                times["rows -> arrow"], table = best(lambda: chunk._to_table(rows, task, kind, []))
+
+        def write():
+            buf = io.BytesIO()
+            stats = [f.name for f in table.schema if not is_nested(f.type)]
+            pq.write_table(table, buf, write_statistics=stats, **chunk.PARQUET_OPTIONS)
+            return buf.tell()
+
+        times["parquet write"], size = best(write)
+        times["whole chunk"], _ = best(lambda: chunk.process_chunk(task))
+        print(f"{entity}: {n} records, {len(body) / 1e6:.2f} MB XML -> {size / 1e6:.2f} MB Parquet; "
+              f"ms per 1,000 records on one core (CPU time, best of {args.rounds}; paths: {', '.join(modes)}):")
+        for name, sec in times.items():
+            print(f"  {name:18s} {sec * 1e6 / n:8.1f}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeat", type=int, default=100, help="copies of the 1,000-record sample")
+    ap.add_argument("--entities", nargs="+", default=ENTITIES, choices=ENTITIES)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--chunk-mb", type=float, default=4.0)
+    ap.add_argument("--folder", type=Path, default=Path(".bench"))
+    ap.add_argument("--stages", action="store_true", help="single-core per-stage profile of one chunk")
+    ap.add_argument("--both", action="store_true", help="with --stages: also time the Python converters")
+    ap.add_argument("--rounds", type=int, default=5, help="with --stages: repetitions (the best is kept)")
+    args = ap.parse_args()
+    if args.stages:
+        stages(args)
+        return
+    args.folder.mkdir(parents=True, exist_ok=True)
+    end_to_end(args)
 
 
 if __name__ == "__main__":

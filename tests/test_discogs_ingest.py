@@ -235,3 +235,18 @@ def test_cli_ingest(tmp_path, samples):
     assert result.exit_code == 0, result.output
     assert "releases_sample.xml: releases 6 records, 6 rows, 0 rejects" in result.output
     assert (tmp_path / "ws" / "tables" / "discogs" / "masters").is_dir()
+
+
+def test_report_and_manifest_say_which_conversion_path_ran(ws, samples, monkeypatch):
+    from discogs_tools.discogs import fastpath
+
+    f = samples / "xml2db_20200806" / "discogs_20200806_labels.sample1000.xml.gz"
+    monkeypatch.setenv("DISCOGS_TOOLS_NO_FAST_PATH", "1")
+    report = run([f], ws, workers=0)
+    assert any("Python converters used" in w and "DISCOGS_TOOLS_NO_FAST_PATH" in w for w in report.warnings)
+    assert manifest.get(ws.manifest_path, "ingest discogs labels")["compiled_walker"] is False
+    monkeypatch.delenv("DISCOGS_TOOLS_NO_FAST_PATH")
+    report = run([f], ws, workers=0)
+    on = fastpath.unavailable_reason() is None
+    assert manifest.get(ws.manifest_path, "ingest discogs labels")["compiled_walker"] is on
+    assert any("Python converters used" in w for w in report.warnings) is not on

@@ -11,6 +11,8 @@ order data flows through them:
                    and the ``extra`` column that keeps anything the schema has no column for
 - :mod:`.parse_releases`, :mod:`.parse_masters`, :mod:`.parse_artists`, :mod:`.parse_labels`
                    one record element -> one row (a tuple in schema column order)
+- :mod:`.fastpath`, :mod:`._walk` (Cython, optional) the fast path: the parsed records read at C
+                   speed into Arrow buffers, the same values as the converters
 - :mod:`.chunk`    parse one chunk (in a worker process), convert to Arrow, write one part file
 - :mod:`.ingest`   the stage: ``run(paths, workspace, ...) -> Report``
 """

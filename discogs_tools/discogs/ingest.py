@@ -24,6 +24,7 @@ from ..io import TableWriter
 from ..progress import Progress
 from ..report import Report
 from ..workspace import Workspace
+from . import fastpath
 from .chunk import ChunkResult, ChunkTask, process_chunk
 from .detect import ENTITIES, Entity, is_utf8_declaration
 from .stream import DEFAULT_CHUNK_BYTES, Chunk, Tail, iter_chunks, open_dump
@@ -194,6 +195,9 @@ def run(paths: Sequence[str | os.PathLike[str]], workspace: Workspace | str | os
         by_entity.setdefault(_detect(f).name, []).append(f)
 
     report = Report(STAGE)
+    slow_reason = fastpath.unavailable_reason()
+    if slow_reason:
+        report.warnings.append(f"Python converters used ({slow_reason}); about 3x slower, same tables")
     pool = _Pool(workers)
     try:
         for name in (n for n in ENTITIES if n in by_entity):
@@ -225,7 +229,8 @@ def run(paths: Sequence[str | os.PathLike[str]], workspace: Workspace | str | os
                          "inputs": [{**manifest.describe_input(d["file"], checksum=False), "checksum": d["checksum"]}
                                     for d in details],
                          "params": {"strict": strict, "workers": workers, "allow_truncated": allow_truncated,
-                                    "chunk_bytes": chunk_bytes}}
+                                    "chunk_bytes": chunk_bytes},
+                         "compiled_walker": slow_reason is None}
                 manifest.record(ws.manifest_path, f"{STAGE} {name}", entry)
     except BaseException:
         pool.close(cancel=True)

@@ -1,0 +1,1668 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, initializedcheck=False, cdivision=True
+"""C-speed walk of parsed Discogs records (lxml trees) into Arrow buffers: the optional fast path.
+
+Why: walking an lxml tree from Python costs ~0.7 us per element (a proxy object per element,
+a new string per ``.tag``) and a release has ~170 elements, so the Python converters cannot
+reach the speed target whatever their shape. This module reads the libxml2 nodes under the
+lxml elements directly (lxml's public C API) and copies every value straight into growing
+Arrow buffers (offsets, data, validity), one column each; no Python object is made per value.
+:mod:`.fastpath` wraps the buffers as Arrow arrays.
+
+It gives exactly the values of the Python converters (``parse_*.convert``) for the records it
+accepts, and *declines* every record with anything they would put in ``extra`` or treat
+specially (an unknown or repeated element, a comment or processing instruction, an element
+with a namespace, a leaf element with children) or a value they convert with Python's rules
+(an integer that is not plain ASCII digits, a boolean other than ``true``/``false``). A
+declined record's values are rolled back (every column is cut back to its length before the
+record) and the caller converts that record with the Python converter, so the table is the
+same with or without this module.
+"""
+
+import numpy as np
+import pyarrow as pa
+
+from libc.stdint cimport int32_t, int64_t, uint8_t
+from libc.stdlib cimport free, realloc
+from libc.string cimport memcpy, strcmp, strlen
+from cpython.unicode cimport PyUnicode_DecodeUTF8
+
+from lxml.includes cimport etreepublic as cetree
+from lxml.includes.tree cimport (XML_CDATA_SECTION_NODE, XML_ELEMENT_NODE, XML_TEXT_NODE, xmlAttr,
+                                  xmlNode)
+
+from .elements import duration_seconds as _py_duration_seconds, year_of as _py_year_of
+
+cetree.import_lxml__etree()
+
+LXML_VERSION = cetree.LXML_VERSION_STRING.decode()  # lxml this module was compiled against
+
+cdef enum:
+    DECLINED = -1
+
+
+# ---------------------------------------------------------------------------------------------
+# Growing buffers and columns
+
+
+cdef struct Buf:
+    char* p
+    Py_ssize_t n
+    Py_ssize_t cap
+
+
+cdef int buf_reserve(Buf* b, Py_ssize_t extra) except -1:
+    cdef Py_ssize_t cap
+    cdef char* p
+    if b.n + extra <= b.cap:
+        return 0
+    cap = b.cap * 2
+    if cap < b.n + extra:
+        cap = b.n + extra
+    if cap < 256:
+        cap = 256
+    p = <char*>realloc(b.p, cap)
+    if p is NULL:
+        raise MemoryError()
+    b.p = p
+    b.cap = cap
+    return 0
+
+
+cdef inline int buf_put(Buf* b, const void* src, Py_ssize_t k) except -1:
+    if b.n + k > b.cap:
+        buf_reserve(b, k)
+    memcpy(b.p + b.n, src, k)
+    b.n += k
+    return 0
+
+
+cdef inline int buf_byte(Buf* b, uint8_t v) except -1:
+    if b.n + 1 > b.cap:
+        buf_reserve(b, 1)
+    b.p[b.n] = <char>v
+    b.n += 1
+    return 0
+
+
+cdef object validity(Buf* valid, Py_ssize_t n):
+    """(Arrow validity bitmap or None, null count) of n validity bytes (0/1)."""
+    if n == 0:
+        return None, 0
+    flags = np.frombuffer(PyBytes_FromBuf(valid, n), dtype=np.uint8)
+    nulls = n - int(np.count_nonzero(flags))
+    if nulls == 0:
+        return None, 0
+    return pa.py_buffer(np.packbits(flags, bitorder="little").tobytes()), nulls
+
+
+cdef bytes PyBytes_FromBuf(Buf* b, Py_ssize_t n):
+    return b.p[:n] if n else b""
+
+
+cdef class Col:
+    """A column: ``n`` values with a validity byte each (subclasses hold the values)."""
+
+    cdef Buf valid
+    cdef public Py_ssize_t n
+
+    def __dealloc__(self):
+        free(self.valid.p)
+
+    cdef void truncate(self, Py_ssize_t m) noexcept:
+        self.n = m
+        self.valid.n = m
+
+
+cdef class StrCol(Col):
+    """A string column: int32 offsets + UTF-8 data (bytes copied from the tree)."""
+
+    cdef Buf data
+    cdef Buf offsets
+
+    def __cinit__(self):
+        cdef int32_t zero = 0
+        buf_put(&self.offsets, &zero, sizeof(int32_t))
+
+    def __dealloc__(self):
+        free(self.data.p)
+        free(self.offsets.p)
+
+    cdef inline int close(self, uint8_t ok) except -1:
+        """End the value whose bytes were added since the last one (ok=0: null)."""
+        cdef int32_t end = <int32_t>self.data.n
+        buf_put(&self.offsets, &end, sizeof(int32_t))
+        buf_byte(&self.valid, ok)
+        self.n += 1
+        return 0
+
+    cdef inline int null(self) except -1:
+        return self.close(0)
+
+    cdef inline int put(self, const char* s, Py_ssize_t k) except -1:
+        buf_put(&self.data, s, k)
+        return self.close(1)
+
+    cdef void truncate(self, Py_ssize_t m) noexcept:
+        self.data.n = (<int32_t*>self.offsets.p)[m]
+        self.offsets.n = (m + 1) * sizeof(int32_t)
+        Col.truncate(self, m)
+
+    def to_arrow(self):
+        if self.data.n > 0x7FFFFFFF:  # pragma: no cover - chunks are a few MB
+            raise OverflowError("string column over 2 GiB")
+        bitmap, nulls = validity(&self.valid, self.n)
+        return pa.Array.from_buffers(pa.string(), self.n, [bitmap, pa.py_buffer(PyBytes_FromBuf(&self.offsets, (self.n + 1) * 4)),
+                                                           pa.py_buffer(PyBytes_FromBuf(&self.data, self.data.n))],
+                                     null_count=nulls)
+
+
+cdef class IntCol(Col):
+    """An int64 column (cast to the schema's width by the caller, safely)."""
+
+    cdef Buf values
+
+    def __dealloc__(self):
+        free(self.values.p)
+
+    cdef inline int put(self, int64_t v) except -1:
+        buf_put(&self.values, &v, sizeof(int64_t))
+        buf_byte(&self.valid, 1)
+        self.n += 1
+        return 0
+
+    cdef inline int null(self) except -1:
+        cdef int64_t zero = 0
+        buf_put(&self.values, &zero, sizeof(int64_t))
+        buf_byte(&self.valid, 0)
+        self.n += 1
+        return 0
+
+    cdef void truncate(self, Py_ssize_t m) noexcept:
+        self.values.n = m * sizeof(int64_t)
+        Col.truncate(self, m)
+
+    def to_arrow(self):
+        bitmap, nulls = validity(&self.valid, self.n)
+        return pa.Array.from_buffers(pa.int64(), self.n, [bitmap, pa.py_buffer(PyBytes_FromBuf(&self.values, self.values.n))],
+                                     null_count=nulls)
+
+
+cdef class FloatCol(Col):
+    """A float64 column."""
+
+    cdef Buf values
+
+    def __dealloc__(self):
+        free(self.values.p)
+
+    cdef inline int put(self, double v) except -1:
+        buf_put(&self.values, &v, sizeof(double))
+        buf_byte(&self.valid, 1)
+        self.n += 1
+        return 0
+
+    cdef inline int null(self) except -1:
+        cdef double zero = 0
+        buf_put(&self.values, &zero, sizeof(double))
+        buf_byte(&self.valid, 0)
+        self.n += 1
+        return 0
+
+    cdef void truncate(self, Py_ssize_t m) noexcept:
+        self.values.n = m * sizeof(double)
+        Col.truncate(self, m)
+
+    def to_arrow(self):
+        bitmap, nulls = validity(&self.valid, self.n)
+        return pa.Array.from_buffers(pa.float64(), self.n, [bitmap, pa.py_buffer(PyBytes_FromBuf(&self.values, self.values.n))],
+                                     null_count=nulls)
+
+
+cdef class BoolCol(Col):
+    """A boolean column (a byte per value here, bit-packed for Arrow)."""
+
+    cdef Buf values
+
+    def __dealloc__(self):
+        free(self.values.p)
+
+    cdef inline int put(self, uint8_t v) except -1:
+        buf_byte(&self.values, v)
+        buf_byte(&self.valid, 1)
+        self.n += 1
+        return 0
+
+    cdef inline int null(self) except -1:
+        buf_byte(&self.values, 0)
+        buf_byte(&self.valid, 0)
+        self.n += 1
+        return 0
+
+    cdef void truncate(self, Py_ssize_t m) noexcept:
+        self.values.n = m
+        Col.truncate(self, m)
+
+    def to_arrow(self):
+        bitmap, nulls = validity(&self.valid, self.n)
+        bits = np.packbits(np.frombuffer(PyBytes_FromBuf(&self.values, self.n), dtype=np.uint8),
+                           bitorder="little").tobytes() if self.n else b""
+        return pa.Array.from_buffers(pa.bool_(), self.n, [bitmap, pa.py_buffer(bits)], null_count=nulls)
+
+
+cdef class ListCol(Col):
+    """List offsets (int32) of a list column; the values are other columns."""
+
+    cdef Buf offsets
+    cdef int32_t last
+
+    def __cinit__(self):
+        cdef int32_t zero = 0
+        buf_put(&self.offsets, &zero, sizeof(int32_t))
+        self.last = 0
+
+    def __dealloc__(self):
+        free(self.offsets.p)
+
+    cdef inline int put(self, int32_t count) except -1:
+        self.last += count
+        buf_put(&self.offsets, &self.last, sizeof(int32_t))
+        buf_byte(&self.valid, 1)
+        self.n += 1
+        return 0
+
+    cdef inline int null(self) except -1:
+        buf_put(&self.offsets, &self.last, sizeof(int32_t))
+        buf_byte(&self.valid, 0)
+        self.n += 1
+        return 0
+
+    cdef void truncate(self, Py_ssize_t m) noexcept:
+        self.offsets.n = (m + 1) * sizeof(int32_t)
+        self.last = (<int32_t*>self.offsets.p)[m]
+        Col.truncate(self, m)
+
+    def to_arrow(self, values, type_):
+        bitmap, nulls = validity(&self.valid, self.n)
+        return pa.Array.from_buffers(type_, self.n, [bitmap, pa.py_buffer(PyBytes_FromBuf(&self.offsets, (self.n + 1) * 4))],
+                                     null_count=nulls, children=[values])
+
+
+# ---------------------------------------------------------------------------------------------
+# Node helpers
+
+
+cdef inline bint is_text(xmlNode* n) noexcept:
+    return n.type == XML_TEXT_NODE or n.type == XML_CDATA_SECTION_NODE
+
+
+cdef inline bint tag_is(xmlNode* n, const char* name) noexcept:
+    return strcmp(<const char*>n.name, name) == 0
+
+
+cdef inline bint other_child(xmlNode* c) noexcept:
+    """A child node the converters would keep in ``extra`` (comment, PI, entity, ...)."""
+    return c.type != XML_ELEMENT_NODE and not is_text(c)
+
+
+cdef inline bint foreign(xmlNode* c) noexcept:
+    return c.ns is not NULL
+
+
+cdef bint has_element_children(xmlNode* el) noexcept:
+    """``len(el) > 0`` in lxml: any element, comment, PI or entity child."""
+    cdef xmlNode* c = el.children
+    while c is not NULL:
+        if not is_text(c):
+            return True
+        c = c.next
+    return False
+
+
+cdef Py_ssize_t put_text(StrCol col, xmlNode* el) except -9:
+    """Append lxml's ``el.text or ''`` (element with text children only); returns its length
+    in bytes, or DECLINED."""
+    cdef xmlNode* c = el.children
+    cdef Py_ssize_t start = col.data.n
+    cdef const char* s
+    while c is not NULL:
+        if not is_text(c):
+            return DECLINED
+        s = <const char*>c.content
+        if s is not NULL:
+            buf_put(&col.data, s, strlen(s))
+        c = c.next
+    col.close(1)
+    return col.data.n - start
+
+
+cdef const char* single_text(xmlNode* el, bint* ok) noexcept:
+    """The text of an element with at most one text child ('' when none); ok=False otherwise."""
+    cdef xmlNode* c = el.children
+    ok[0] = True
+    if c is NULL:
+        return ""
+    if c.next is NULL and is_text(c):
+        if c.content is NULL:
+            return ""
+        return <const char*>c.content
+    ok[0] = False
+    return NULL
+
+
+cdef xmlAttr* find_attr(xmlNode* el, const char* name) noexcept:
+    """The no-namespace attribute ``name`` (what lxml's ``el.get(name)`` reads), or NULL."""
+    cdef xmlAttr* a = el.properties
+    while a is not NULL:
+        if a.ns is NULL and strcmp(<const char*>a.name, name) == 0:
+            return a
+        a = a.next
+    return NULL
+
+
+cdef const char* attr_text(xmlAttr* a, bint* ok) noexcept:
+    cdef xmlNode* c = a.children
+    ok[0] = True
+    if c is NULL:
+        return ""
+    if c.next is NULL and c.type == XML_TEXT_NODE:
+        if c.content is NULL:
+            return ""
+        return <const char*>c.content
+    ok[0] = False
+    return NULL
+
+
+cdef int put_attr(StrCol col, xmlNode* el, const char* name) except -9:
+    """Append ``el.get(name)`` (null when absent), or DECLINED."""
+    cdef xmlAttr* a = find_attr(el, name)
+    cdef xmlNode* c
+    cdef const char* s
+    if a is NULL:
+        return col.null()
+    c = a.children
+    while c is not NULL:
+        if c.type != XML_TEXT_NODE:
+            return DECLINED
+        s = <const char*>c.content
+        if s is not NULL:
+            buf_put(&col.data, s, strlen(s))
+        c = c.next
+    return col.close(1)
+
+
+cdef int put_digits(IntCol col, const char* s, bint zero_is_null) except -9:
+    """Append ``elements.to_id`` (zero_is_null) / ``to_int`` of ``s`` when it is empty or plain
+    ASCII digits (None when empty); DECLINED otherwise (Python's int() decides then)."""
+    cdef Py_ssize_t i = 0
+    cdef int64_t v = 0
+    cdef char ch
+    if s is NULL:
+        return DECLINED
+    if s[0] == 0:
+        return col.null()
+    while s[i] != 0:
+        ch = s[i]
+        if ch < 48 or ch > 57 or i >= 18:
+            return DECLINED
+        v = v * 10 + (ch - 48)
+        i += 1
+    if v == 0 and zero_is_null:
+        return col.null()
+    return col.put(v)
+
+
+cdef int put_int_text(IntCol col, xmlNode* el, bint zero_is_null) except -9:
+    cdef bint ok
+    cdef const char* s = single_text(el, &ok)
+    if not ok:
+        return DECLINED
+    return put_digits(col, s, zero_is_null)
+
+
+cdef int put_int_attr(IntCol col, xmlNode* el, const char* name, bint zero_is_null) except -9:
+    cdef bint ok
+    cdef xmlAttr* a = find_attr(el, name)
+    if a is NULL:
+        return col.null()
+    cdef const char* s = attr_text(a, &ok)
+    if not ok:
+        return DECLINED
+    return put_digits(col, s, zero_is_null)
+
+
+cdef int put_bool_attr(BoolCol col, xmlNode* el, const char* name) except -9:
+    """``elements.to_bool`` of an attribute for '', 'true', 'false'; DECLINED otherwise."""
+    cdef bint ok
+    cdef xmlAttr* a = find_attr(el, name)
+    if a is NULL:
+        return col.null()
+    cdef const char* s = attr_text(a, &ok)
+    if not ok:
+        return DECLINED
+    if s[0] == 0:
+        return col.null()
+    if strcmp(s, "true") == 0:
+        return col.put(1)
+    if strcmp(s, "false") == 0:
+        return col.put(0)
+    return DECLINED
+
+
+cdef bint is_ascii(const char* s, Py_ssize_t k) noexcept:
+    cdef Py_ssize_t i
+    for i in range(k):
+        if <unsigned char>s[i] >= 128:
+            return False
+    return True
+
+
+cdef int put_duration_seconds(FloatCol col, const char* s, Py_ssize_t k) except -9:
+    """``elements.duration_seconds`` of a duration's text (None when absent: s is NULL)."""
+    cdef Py_ssize_t i = 0, j, parts = 1, digits = 0
+    cdef double total = 0, part = 0
+    cdef char ch
+    if s is NULL or k == 0:
+        return col.null()
+    if k > 15 or not is_ascii(s, k):  # Unicode digits and spaces, long numbers: Python's rules
+        v = _py_duration_seconds(PyUnicode_DecodeUTF8(s, k, NULL))
+        return col.null() if v is None else col.put(v)
+    while i < k and (s[i] == 32 or s[i] == 9 or s[i] == 10 or s[i] == 13 or s[i] == 11 or s[i] == 12):
+        i += 1
+    j = k
+    while j > i and (s[j - 1] == 32 or s[j - 1] == 9 or s[j - 1] == 10 or s[j - 1] == 13 or s[j - 1] == 11
+                     or s[j - 1] == 12):
+        j -= 1
+    if i == j:
+        return col.null()
+    while i < j:
+        ch = s[i]
+        if ch == 58:  # ':'
+            if digits == 0:
+                return col.null()
+            parts += 1
+            if parts > 3:
+                return col.null()
+            total = total * 60 + part
+            part = 0
+            digits = 0
+        elif 48 <= ch <= 57:
+            part = part * 10 + (ch - 48)
+            digits += 1
+        else:
+            return col.null()
+        i += 1
+    if digits == 0:
+        return col.null()
+    return col.put(total * 60 + part)
+
+
+# ---------------------------------------------------------------------------------------------
+# Shared element groups
+
+
+cdef class Group:
+    """Columns of one kind of list item; ``cols`` are registered with the walker for roll-back."""
+
+    cdef public list cols
+
+    def __init__(self):
+        self.cols = []
+
+    cdef StrCol s(self):
+        c = StrCol()
+        self.cols.append(c)
+        return c
+
+    cdef IntCol i(self):
+        c = IntCol()
+        self.cols.append(c)
+        return c
+
+    cdef BoolCol b(self):
+        c = BoolCol()
+        self.cols.append(c)
+        return c
+
+    cdef FloatCol f(self):
+        c = FloatCol()
+        self.cols.append(c)
+        return c
+
+    cdef ListCol l(self):
+        c = ListCol()
+        self.cols.append(c)
+        return c
+
+    cdef adopt(self, Group g):
+        self.cols.extend(g.cols)
+        return g
+
+
+cdef class Credits(Group):
+    """``elements.credits``: id, name, anv, join, role, tracks."""
+
+    cdef public IntCol id
+    cdef public StrCol name, anv, join, role, tracks
+
+    def __init__(self):
+        Group.__init__(self)
+        self.id = self.i()
+        self.name = self.s()
+        self.anv = self.s()
+        self.join = self.s()
+        self.role = self.s()
+        self.tracks = self.s()
+
+    cdef int add_all(self, xmlNode* container, ListCol counts) except -9:
+        cdef xmlNode* a = container.children
+        cdef int n = 0
+        while a is not NULL:
+            if a.type == XML_ELEMENT_NODE:
+                if foreign(a) or not tag_is(a, "artist") or self.add_one(a) < 0:
+                    return DECLINED
+                n += 1
+            elif other_child(a):
+                return DECLINED
+            a = a.next
+        return counts.put(n)
+
+    cdef int add_one(self, xmlNode* a) except -9:
+        cdef xmlNode* c = a.children
+        cdef bint seen_id = False, seen_name = False, seen_anv = False, seen_join = False
+        cdef bint seen_role = False, seen_tracks = False
+        while c is not NULL:
+            if c.type == XML_ELEMENT_NODE:
+                if foreign(c):
+                    return DECLINED
+                if tag_is(c, "id"):
+                    if seen_id or put_int_text(self.id, c, True) < 0:
+                        return DECLINED
+                    seen_id = True
+                elif tag_is(c, "name"):
+                    if seen_name or put_text(self.name, c) < 0:
+                        return DECLINED
+                    seen_name = True
+                elif tag_is(c, "anv"):
+                    if seen_anv or put_text(self.anv, c) < 0:
+                        return DECLINED
+                    seen_anv = True
+                elif tag_is(c, "join"):
+                    if seen_join or put_text(self.join, c) < 0:
+                        return DECLINED
+                    seen_join = True
+                elif tag_is(c, "role"):
+                    if seen_role or put_text(self.role, c) < 0:
+                        return DECLINED
+                    seen_role = True
+                elif tag_is(c, "tracks"):
+                    if seen_tracks or put_text(self.tracks, c) < 0:
+                        return DECLINED
+                    seen_tracks = True
+                else:
+                    return DECLINED
+            elif other_child(c):
+                return DECLINED
+            c = c.next
+        if not seen_id:
+            self.id.null()
+        if not seen_name:
+            self.name.null()
+        if not seen_anv:
+            self.anv.null()
+        if not seen_join:
+            self.join.null()
+        if not seen_role:
+            self.role.null()
+        if not seen_tracks:
+            self.tracks.null()
+        return 1
+
+
+cdef class Strings(Group):
+    """``elements.strings``: the texts of ``<container><child_tag>`` elements."""
+
+    cdef public StrCol value
+
+    def __init__(self):
+        Group.__init__(self)
+        self.value = self.s()
+
+    cdef int add_all(self, xmlNode* container, const char* child_tag, ListCol counts) except -9:
+        cdef xmlNode* c = container.children
+        cdef int n = 0
+        while c is not NULL:
+            if c.type == XML_ELEMENT_NODE:
+                if foreign(c) or not tag_is(c, child_tag) or put_text(self.value, c) < 0:
+                    return DECLINED
+                n += 1
+            elif other_child(c):
+                return DECLINED
+            c = c.next
+        return counts.put(n)
+
+
+cdef class Images(Group):
+    """``elements.images``: type, uri, uri150, width, height (attributes)."""
+
+    cdef public StrCol type, uri, uri150
+    cdef public IntCol width, height
+
+    def __init__(self):
+        Group.__init__(self)
+        self.type = self.s()
+        self.uri = self.s()
+        self.uri150 = self.s()
+        self.width = self.i()
+        self.height = self.i()
+
+    cdef int add_all(self, xmlNode* container, ListCol counts) except -9:
+        cdef xmlNode* c = container.children
+        cdef int n = 0
+        while c is not NULL:
+            if c.type == XML_ELEMENT_NODE:
+                if (foreign(c) or not tag_is(c, "image") or has_element_children(c)
+                        or put_attr(self.type, c, "type") < 0 or put_attr(self.uri, c, "uri") < 0
+                        or put_attr(self.uri150, c, "uri150") < 0
+                        or put_int_attr(self.width, c, "width", False) < 0
+                        or put_int_attr(self.height, c, "height", False) < 0):
+                    return DECLINED
+                n += 1
+            elif other_child(c):
+                return DECLINED
+            c = c.next
+        return counts.put(n)
+
+
+cdef class Videos(Group):
+    """``elements.videos``: src, duration, embed (attributes), title, description."""
+
+    cdef public StrCol src, title, description
+    cdef public IntCol duration
+    cdef public BoolCol embed
+
+    def __init__(self):
+        Group.__init__(self)
+        self.src = self.s()
+        self.duration = self.i()
+        self.embed = self.b()
+        self.title = self.s()
+        self.description = self.s()
+
+    cdef int add_all(self, xmlNode* container, ListCol counts) except -9:
+        cdef xmlNode* v = container.children
+        cdef xmlNode* c
+        cdef int n = 0
+        cdef bint seen_title, seen_description
+        while v is not NULL:
+            if v.type == XML_ELEMENT_NODE:
+                if (foreign(v) or not tag_is(v, "video") or put_attr(self.src, v, "src") < 0
+                        or put_int_attr(self.duration, v, "duration", False) < 0
+                        or put_bool_attr(self.embed, v, "embed") < 0):
+                    return DECLINED
+                seen_title = seen_description = False
+                c = v.children
+                while c is not NULL:
+                    if c.type == XML_ELEMENT_NODE:
+                        if foreign(c):
+                            return DECLINED
+                        if tag_is(c, "title"):
+                            if seen_title or put_text(self.title, c) < 0:
+                                return DECLINED
+                            seen_title = True
+                        elif tag_is(c, "description"):
+                            if seen_description or put_text(self.description, c) < 0:
+                                return DECLINED
+                            seen_description = True
+                        else:
+                            return DECLINED
+                    elif other_child(c):
+                        return DECLINED
+                    c = c.next
+                if not seen_title:
+                    self.title.null()
+                if not seen_description:
+                    self.description.null()
+                n += 1
+            elif other_child(v):
+                return DECLINED
+            v = v.next
+        return counts.put(n)
+
+
+cdef class LabelRefs(Group):
+    """``parse_releases._label_refs``: id, name, catno (attributes) of ``<label>``/``<series>``."""
+
+    cdef public IntCol id
+    cdef public StrCol name, catno
+
+    def __init__(self):
+        Group.__init__(self)
+        self.id = self.i()
+        self.name = self.s()
+        self.catno = self.s()
+
+    cdef int add_all(self, xmlNode* container, const char* child_tag, ListCol counts) except -9:
+        cdef xmlNode* c = container.children
+        cdef int n = 0
+        while c is not NULL:
+            if c.type == XML_ELEMENT_NODE:
+                if (foreign(c) or not tag_is(c, child_tag) or has_element_children(c)
+                        or put_int_attr(self.id, c, "id", True) < 0 or put_attr(self.name, c, "name") < 0
+                        or put_attr(self.catno, c, "catno") < 0):
+                    return DECLINED
+                n += 1
+            elif other_child(c):
+                return DECLINED
+            c = c.next
+        return counts.put(n)
+
+
+cdef class Formats(Group):
+    """``parse_releases._formats``: name, qty, text (attributes), descriptions."""
+
+    cdef public StrCol name, qty, text
+    cdef public ListCol descriptions_n
+    cdef public Strings descriptions
+
+    def __init__(self):
+        Group.__init__(self)
+        self.name = self.s()
+        self.qty = self.s()
+        self.text = self.s()
+        self.descriptions_n = self.l()
+        self.descriptions = self.adopt(Strings())
+
+    cdef int add_all(self, xmlNode* container, ListCol counts) except -9:
+        cdef xmlNode* f = container.children
+        cdef xmlNode* c
+        cdef int n = 0
+        cdef bint seen
+        while f is not NULL:
+            if f.type == XML_ELEMENT_NODE:
+                if (foreign(f) or not tag_is(f, "format") or put_attr(self.name, f, "name") < 0
+                        or put_attr(self.qty, f, "qty") < 0 or put_attr(self.text, f, "text") < 0):
+                    return DECLINED
+                seen = False
+                c = f.children
+                while c is not NULL:
+                    if c.type == XML_ELEMENT_NODE:
+                        if (foreign(c) or not tag_is(c, "descriptions") or seen
+                                or self.descriptions.add_all(c, "description", self.descriptions_n) < 0):
+                            return DECLINED
+                        seen = True
+                    elif other_child(c):
+                        return DECLINED
+                    c = c.next
+                if not seen:
+                    self.descriptions_n.null()
+                n += 1
+            elif other_child(f):
+                return DECLINED
+            f = f.next
+        return counts.put(n)
+
+
+cdef class Identifiers(Group):
+    """``parse_releases._identifiers``: type, description, value (attributes)."""
+
+    cdef public StrCol type, description, value
+
+    def __init__(self):
+        Group.__init__(self)
+        self.type = self.s()
+        self.description = self.s()
+        self.value = self.s()
+
+    cdef int add_all(self, xmlNode* container, ListCol counts) except -9:
+        cdef xmlNode* c = container.children
+        cdef int n = 0
+        while c is not NULL:
+            if c.type == XML_ELEMENT_NODE:
+                if (foreign(c) or not tag_is(c, "identifier") or has_element_children(c)
+                        or put_attr(self.type, c, "type") < 0 or put_attr(self.description, c, "description") < 0
+                        or put_attr(self.value, c, "value") < 0):
+                    return DECLINED
+                n += 1
+            elif other_child(c):
+                return DECLINED
+            c = c.next
+        return counts.put(n)
+
+
+cdef class Companies(Group):
+    """``parse_releases._companies``: id, name, catno, entity_type, entity_type_name, resource_url."""
+
+    cdef public IntCol id, entity_type
+    cdef public StrCol name, catno, entity_type_name, resource_url
+
+    def __init__(self):
+        Group.__init__(self)
+        self.id = self.i()
+        self.name = self.s()
+        self.catno = self.s()
+        self.entity_type = self.i()
+        self.entity_type_name = self.s()
+        self.resource_url = self.s()
+
+    cdef int add_all(self, xmlNode* container, ListCol counts) except -9:
+        cdef xmlNode* co = container.children
+        cdef xmlNode* c
+        cdef int n = 0
+        cdef bint s_id, s_name, s_catno, s_type, s_tname, s_url
+        while co is not NULL:
+            if co.type == XML_ELEMENT_NODE:
+                if foreign(co) or not tag_is(co, "company"):
+                    return DECLINED
+                s_id = s_name = s_catno = s_type = s_tname = s_url = False
+                c = co.children
+                while c is not NULL:
+                    if c.type == XML_ELEMENT_NODE:
+                        if foreign(c):
+                            return DECLINED
+                        if tag_is(c, "id"):
+                            if s_id or put_int_text(self.id, c, True) < 0:
+                                return DECLINED
+                            s_id = True
+                        elif tag_is(c, "name"):
+                            if s_name or put_text(self.name, c) < 0:
+                                return DECLINED
+                            s_name = True
+                        elif tag_is(c, "catno"):
+                            if s_catno or put_text(self.catno, c) < 0:
+                                return DECLINED
+                            s_catno = True
+                        elif tag_is(c, "entity_type"):
+                            if s_type or put_int_text(self.entity_type, c, False) < 0:
+                                return DECLINED
+                            s_type = True
+                        elif tag_is(c, "entity_type_name"):
+                            if s_tname or put_text(self.entity_type_name, c) < 0:
+                                return DECLINED
+                            s_tname = True
+                        elif tag_is(c, "resource_url"):
+                            if s_url or put_text(self.resource_url, c) < 0:
+                                return DECLINED
+                            s_url = True
+                        else:
+                            return DECLINED
+                    elif other_child(c):
+                        return DECLINED
+                    c = c.next
+                if not s_id:
+                    self.id.null()
+                if not s_name:
+                    self.name.null()
+                if not s_catno:
+                    self.catno.null()
+                if not s_type:
+                    self.entity_type.null()
+                if not s_tname:
+                    self.entity_type_name.null()
+                if not s_url:
+                    self.resource_url.null()
+                n += 1
+            elif other_child(co):
+                return DECLINED
+            co = co.next
+        return counts.put(n)
+
+
+cdef class Tracks(Group):
+    """``parse_releases.track``: position, type_, title, duration, duration_s, credits and
+    sub_tracks (``sub`` is None for sub-tracks themselves)."""
+
+    cdef public StrCol position, type_, title, duration
+    cdef public FloatCol duration_s
+    cdef public ListCol artists_n, extraartists_n, sub_tracks_n
+    cdef public Credits artists, extraartists
+    cdef public Tracks sub
+
+    def __init__(self, bint nested=False):
+        Group.__init__(self)
+        self.position = self.s()
+        self.type_ = self.s()
+        self.title = self.s()
+        self.duration = self.s()
+        self.duration_s = self.f()
+        self.artists_n = self.l()
+        self.extraartists_n = self.l()
+        self.sub_tracks_n = self.l()
+        self.artists = self.adopt(Credits())
+        self.extraartists = self.adopt(Credits())
+        self.sub = None if nested else self.adopt(Tracks(True))
+
+    cdef int add_all(self, xmlNode* container, ListCol counts) except -9:
+        cdef xmlNode* t = container.children
+        cdef int n = 0
+        while t is not NULL:
+            if t.type == XML_ELEMENT_NODE:
+                if foreign(t) or not tag_is(t, "track") or self.add_one(t) < 0:
+                    return DECLINED
+                n += 1
+            elif other_child(t):
+                return DECLINED
+            t = t.next
+        return counts.put(n)
+
+    cdef int add_one(self, xmlNode* t) except -9:
+        cdef xmlNode* c = t.children
+        cdef Py_ssize_t pos_len = -1, dur_len = -1, k
+        cdef bint s_title = False, s_kind = False, s_art = False, s_xart = False, s_sub = False
+        cdef Py_ssize_t sub_before
+        cdef int32_t sub_count = 0
+        cdef const char* dur = NULL
+        while c is not NULL:
+            if c.type == XML_ELEMENT_NODE:
+                if foreign(c):
+                    return DECLINED
+                if tag_is(c, "position"):
+                    if pos_len >= 0:
+                        return DECLINED
+                    pos_len = put_text(self.position, c)
+                    if pos_len < 0:
+                        return DECLINED
+                elif tag_is(c, "title"):
+                    if s_title or put_text(self.title, c) < 0:
+                        return DECLINED
+                    s_title = True
+                elif tag_is(c, "duration"):
+                    if dur_len >= 0:
+                        return DECLINED
+                    dur_len = put_text(self.duration, c)
+                    if dur_len < 0:
+                        return DECLINED
+                    dur = self.duration.data.p + self.duration.data.n - dur_len
+                    k = put_duration_seconds(self.duration_s, dur, dur_len)
+                    if k < 0:
+                        return DECLINED
+                elif tag_is(c, "type_"):
+                    if s_kind or put_text(self.type_, c) < 0:
+                        return DECLINED
+                    s_kind = True
+                elif tag_is(c, "artists"):
+                    if s_art or self.artists.add_all(c, self.artists_n) < 0:
+                        return DECLINED
+                    s_art = True
+                elif tag_is(c, "extraartists"):
+                    if s_xart or self.extraartists.add_all(c, self.extraartists_n) < 0:
+                        return DECLINED
+                    s_xart = True
+                elif tag_is(c, "sub_tracks") and self.sub is not None:
+                    if s_sub:
+                        return DECLINED
+                    sub_before = self.sub.position.n
+                    if self.sub.add_all(c, self.sub_tracks_n) < 0:
+                        return DECLINED
+                    sub_count = <int32_t>(self.sub.position.n - sub_before)
+                    s_sub = True
+                else:
+                    return DECLINED
+            elif other_child(c):
+                return DECLINED
+            c = c.next
+        if pos_len < 0:
+            self.position.null()
+        if not s_title:
+            self.title.null()
+        if dur_len < 0:
+            self.duration.null()
+            self.duration_s.null()
+        if not s_kind:
+            if sub_count > 0:
+                self.type_.put("index", 5)
+            elif pos_len <= 0 and dur_len <= 0:
+                self.type_.put("heading", 7)
+            else:
+                self.type_.put("track", 5)
+        if not s_art:
+            self.artists_n.null()
+        if not s_xart:
+            self.extraartists_n.null()
+        if self.sub is not None and not s_sub:
+            self.sub_tracks_n.null()
+        return 1
+
+
+# ---------------------------------------------------------------------------------------------
+# Record walkers
+
+
+cdef class Walker(Group):
+    """Columns of the accepted records of one chunk; ``declined`` lists the others' indices."""
+
+    cdef public list index, declined
+
+    def __init__(self):
+        Group.__init__(self)
+        self.index = []
+        self.declined = []
+
+    def walk(self, records):
+        """Walk (index, element) pairs, in order."""
+        cdef cetree._Element el
+        cdef Py_ssize_t ncols = len(self.cols), j
+        cdef Col col
+        marks = np.zeros(ncols, dtype=np.intp)
+        cdef Py_ssize_t[:] mark = marks
+        cols = self.cols
+        for i, element in records:
+            el = <cetree._Element>element
+            for j in range(ncols):
+                mark[j] = (<Col>cols[j]).n
+            if self.record(el._c_node) < 0:
+                for j in range(ncols):
+                    (<Col>cols[j]).truncate(mark[j])
+                self.declined.append(i)
+            else:
+                self.index.append(i)
+
+    cdef int record(self, xmlNode* rec) except -9:
+        raise NotImplementedError
+
+
+cdef class Releases(Walker):
+    """``parse_releases.convert``."""
+
+    cdef public IntCol release_id, year, master_id
+    cdef public StrCol status, title, country, released, data_quality, notes
+    cdef public BoolCol is_main_release
+    cdef public ListCol artists_n, extraartists_n, labels_n, series_n, formats_n, genres_n, styles_n
+    cdef public ListCol tracklist_n, identifiers_n, companies_n, videos_n, images_n
+    cdef public Credits artists, extraartists
+    cdef public LabelRefs labels, series
+    cdef public Formats formats
+    cdef public Strings genres, styles
+    cdef public Tracks tracklist
+    cdef public Identifiers identifiers
+    cdef public Companies companies
+    cdef public Videos videos
+    cdef public Images images
+
+    def __init__(self):
+        Walker.__init__(self)
+        self.release_id = self.i()
+        self.status = self.s()
+        self.title = self.s()
+        self.country = self.s()
+        self.released = self.s()
+        self.year = self.i()
+        self.master_id = self.i()
+        self.is_main_release = self.b()
+        self.data_quality = self.s()
+        self.notes = self.s()
+        self.artists_n = self.l()
+        self.extraartists_n = self.l()
+        self.labels_n = self.l()
+        self.series_n = self.l()
+        self.formats_n = self.l()
+        self.genres_n = self.l()
+        self.styles_n = self.l()
+        self.tracklist_n = self.l()
+        self.identifiers_n = self.l()
+        self.companies_n = self.l()
+        self.videos_n = self.l()
+        self.images_n = self.l()
+        self.artists = self.adopt(Credits())
+        self.extraartists = self.adopt(Credits())
+        self.labels = self.adopt(LabelRefs())
+        self.series = self.adopt(LabelRefs())
+        self.formats = self.adopt(Formats())
+        self.genres = self.adopt(Strings())
+        self.styles = self.adopt(Strings())
+        self.tracklist = self.adopt(Tracks())
+        self.identifiers = self.adopt(Identifiers())
+        self.companies = self.adopt(Companies())
+        self.videos = self.adopt(Videos())
+        self.images = self.adopt(Images())
+
+    cdef int record(self, xmlNode* rec) except -9:
+        cdef xmlNode* c = rec.children
+        cdef bint s_title = False, s_country = False, s_dq = False, s_notes = False, s_master = False
+        cdef bint s_art = False, s_xart = False, s_labels = False, s_series = False, s_formats = False
+        cdef bint s_genres = False, s_styles = False, s_tracks = False, s_ids = False, s_cos = False
+        cdef bint s_videos = False, s_images = False
+        cdef Py_ssize_t released_len = -1
+        cdef const char* released = NULL
+        if put_int_attr(self.release_id, rec, "id", True) < 0 or not (<uint8_t*>self.release_id.valid.p)[
+                self.release_id.n - 1]:
+            return DECLINED  # no usable id: the converter rejects the record
+        if put_attr(self.status, rec, "status") < 0:
+            return DECLINED
+        while c is not NULL:
+            if c.type == XML_ELEMENT_NODE:
+                if foreign(c):
+                    return DECLINED
+                if tag_is(c, "title"):
+                    if s_title or put_text(self.title, c) < 0:
+                        return DECLINED
+                    s_title = True
+                elif tag_is(c, "country"):
+                    if s_country or put_text(self.country, c) < 0:
+                        return DECLINED
+                    s_country = True
+                elif tag_is(c, "released"):
+                    if released_len >= 0:
+                        return DECLINED
+                    released_len = put_text(self.released, c)
+                    if released_len < 0:
+                        return DECLINED
+                    released = self.released.data.p + self.released.data.n - released_len
+                    if put_year(self.year, released, released_len) < 0:
+                        return DECLINED
+                elif tag_is(c, "data_quality"):
+                    if s_dq or put_text(self.data_quality, c) < 0:
+                        return DECLINED
+                    s_dq = True
+                elif tag_is(c, "notes"):
+                    if s_notes or put_text(self.notes, c) < 0:
+                        return DECLINED
+                    s_notes = True
+                elif tag_is(c, "artists"):
+                    if s_art or self.artists.add_all(c, self.artists_n) < 0:
+                        return DECLINED
+                    s_art = True
+                elif tag_is(c, "extraartists"):
+                    if s_xart or self.extraartists.add_all(c, self.extraartists_n) < 0:
+                        return DECLINED
+                    s_xart = True
+                elif tag_is(c, "tracklist"):
+                    if s_tracks or self.tracklist.add_all(c, self.tracklist_n) < 0:
+                        return DECLINED
+                    s_tracks = True
+                elif tag_is(c, "labels"):
+                    if s_labels or self.labels.add_all(c, "label", self.labels_n) < 0:
+                        return DECLINED
+                    s_labels = True
+                elif tag_is(c, "formats"):
+                    if s_formats or self.formats.add_all(c, self.formats_n) < 0:
+                        return DECLINED
+                    s_formats = True
+                elif tag_is(c, "genres"):
+                    if s_genres or self.genres.add_all(c, "genre", self.genres_n) < 0:
+                        return DECLINED
+                    s_genres = True
+                elif tag_is(c, "styles"):
+                    if s_styles or self.styles.add_all(c, "style", self.styles_n) < 0:
+                        return DECLINED
+                    s_styles = True
+                elif tag_is(c, "master_id"):
+                    if (s_master or put_int_text(self.master_id, c, True) < 0
+                            or put_bool_attr(self.is_main_release, c, "is_main_release") < 0):
+                        return DECLINED
+                    s_master = True
+                elif tag_is(c, "identifiers"):
+                    if s_ids or self.identifiers.add_all(c, self.identifiers_n) < 0:
+                        return DECLINED
+                    s_ids = True
+                elif tag_is(c, "companies"):
+                    if s_cos or self.companies.add_all(c, self.companies_n) < 0:
+                        return DECLINED
+                    s_cos = True
+                elif tag_is(c, "videos"):
+                    if s_videos or self.videos.add_all(c, self.videos_n) < 0:
+                        return DECLINED
+                    s_videos = True
+                elif tag_is(c, "images"):
+                    if s_images or self.images.add_all(c, self.images_n) < 0:
+                        return DECLINED
+                    s_images = True
+                elif tag_is(c, "series"):
+                    if s_series or self.series.add_all(c, "series", self.series_n) < 0:
+                        return DECLINED
+                    s_series = True
+                else:
+                    return DECLINED
+            elif other_child(c):
+                return DECLINED
+            c = c.next
+        if not s_title:
+            self.title.null()
+        if not s_country:
+            self.country.null()
+        if released_len < 0:
+            self.released.null()
+            self.year.null()
+        if not s_dq:
+            self.data_quality.null()
+        if not s_notes:
+            self.notes.null()
+        if not s_master:
+            self.master_id.null()
+            self.is_main_release.null()
+        for seen, counts in ((s_art, self.artists_n), (s_xart, self.extraartists_n), (s_labels, self.labels_n),
+                             (s_series, self.series_n), (s_formats, self.formats_n), (s_genres, self.genres_n),
+                             (s_styles, self.styles_n), (s_tracks, self.tracklist_n), (s_ids, self.identifiers_n),
+                             (s_cos, self.companies_n), (s_videos, self.videos_n), (s_images, self.images_n)):
+            if not seen:
+                (<ListCol>counts).null()
+        return 1
+
+
+cdef int put_year(IntCol col, const char* s, Py_ssize_t k) except -9:
+    """``elements.year_of`` of a release date's text."""
+    cdef Py_ssize_t i
+    cdef int64_t year = 0
+    if not is_ascii(s, k):
+        v = _py_year_of(PyUnicode_DecodeUTF8(s, k, NULL))
+        return col.null() if v is None else col.put(v)
+    if k < 4:
+        return col.null()
+    for i in range(4):
+        if s[i] < 48 or s[i] > 57:
+            return col.null()
+        year = year * 10 + (s[i] - 48)
+    if k > 4 and 48 <= s[4] <= 57:
+        return col.null()
+    return col.null() if year == 0 else col.put(year)
+
+
+cdef class Masters(Walker):
+    """``parse_masters.convert``."""
+
+    cdef public IntCol master_id, main_release, year
+    cdef public StrCol title, data_quality, notes
+    cdef public ListCol artists_n, genres_n, styles_n, videos_n, images_n
+    cdef public Credits artists
+    cdef public Strings genres, styles
+    cdef public Videos videos
+    cdef public Images images
+
+    def __init__(self):
+        Walker.__init__(self)
+        self.master_id = self.i()
+        self.main_release = self.i()
+        self.title = self.s()
+        self.year = self.i()
+        self.data_quality = self.s()
+        self.notes = self.s()
+        self.artists_n = self.l()
+        self.genres_n = self.l()
+        self.styles_n = self.l()
+        self.videos_n = self.l()
+        self.images_n = self.l()
+        self.artists = self.adopt(Credits())
+        self.genres = self.adopt(Strings())
+        self.styles = self.adopt(Strings())
+        self.videos = self.adopt(Videos())
+        self.images = self.adopt(Images())
+
+    cdef int record(self, xmlNode* rec) except -9:
+        cdef xmlNode* c = rec.children
+        cdef bint s_title = False, s_dq = False, s_notes = False, s_main = False, s_year = False
+        cdef bint s_art = False, s_genres = False, s_styles = False, s_videos = False, s_images = False
+        if put_int_attr(self.master_id, rec, "id", True) < 0 or not (<uint8_t*>self.master_id.valid.p)[
+                self.master_id.n - 1]:
+            return DECLINED
+        while c is not NULL:
+            if c.type == XML_ELEMENT_NODE:
+                if foreign(c):
+                    return DECLINED
+                if tag_is(c, "title"):
+                    if s_title or put_text(self.title, c) < 0:
+                        return DECLINED
+                    s_title = True
+                elif tag_is(c, "data_quality"):
+                    if s_dq or put_text(self.data_quality, c) < 0:
+                        return DECLINED
+                    s_dq = True
+                elif tag_is(c, "notes"):
+                    if s_notes or put_text(self.notes, c) < 0:
+                        return DECLINED
+                    s_notes = True
+                elif tag_is(c, "main_release"):
+                    if s_main or put_int_text(self.main_release, c, True) < 0:
+                        return DECLINED
+                    s_main = True
+                elif tag_is(c, "year"):
+                    if s_year or put_int_text(self.year, c, True) < 0:  # the converter keeps `year or None`
+                        return DECLINED
+                    s_year = True
+                elif tag_is(c, "artists"):
+                    if s_art or self.artists.add_all(c, self.artists_n) < 0:
+                        return DECLINED
+                    s_art = True
+                elif tag_is(c, "genres"):
+                    if s_genres or self.genres.add_all(c, "genre", self.genres_n) < 0:
+                        return DECLINED
+                    s_genres = True
+                elif tag_is(c, "styles"):
+                    if s_styles or self.styles.add_all(c, "style", self.styles_n) < 0:
+                        return DECLINED
+                    s_styles = True
+                elif tag_is(c, "videos"):
+                    if s_videos or self.videos.add_all(c, self.videos_n) < 0:
+                        return DECLINED
+                    s_videos = True
+                elif tag_is(c, "images"):
+                    if s_images or self.images.add_all(c, self.images_n) < 0:
+                        return DECLINED
+                    s_images = True
+                else:
+                    return DECLINED
+            elif other_child(c):
+                return DECLINED
+            c = c.next
+        if not s_title:
+            self.title.null()
+        if not s_dq:
+            self.data_quality.null()
+        if not s_notes:
+            self.notes.null()
+        if not s_main:
+            self.main_release.null()
+        if not s_year:
+            self.year.null()
+        for seen, counts in ((s_art, self.artists_n), (s_genres, self.genres_n), (s_styles, self.styles_n),
+                             (s_videos, self.videos_n), (s_images, self.images_n)):
+            if not seen:
+                (<ListCol>counts).null()
+        return 1
+
+
+cdef int parse_digits(const char* s, bint zero_is_null, int64_t* out) noexcept:
+    """1 with the value in ``out``, 0 for null (empty; 0 when zero_is_null), DECLINED otherwise."""
+    cdef Py_ssize_t i = 0
+    cdef int64_t v = 0
+    if s is NULL:
+        return DECLINED
+    if s[0] == 0:
+        return 0
+    while s[i] != 0:
+        if s[i] < 48 or s[i] > 57 or i >= 18:
+            return DECLINED
+        v = v * 10 + (s[i] - 48)
+        i += 1
+    if v == 0 and zero_is_null:
+        return 0
+    out[0] = v
+    return 1
+
+
+cdef class IdNames(Group):
+    """``elements.id_names``: ``<container><child_tag id="1">Name</child_tag>`` -> id, name."""
+
+    cdef public IntCol id
+    cdef public StrCol name
+
+    def __init__(self):
+        Group.__init__(self)
+        self.id = self.i()
+        self.name = self.s()
+
+    cdef int add_all(self, xmlNode* container, const char* child_tag, ListCol counts) except -9:
+        cdef xmlNode* c = container.children
+        cdef int n = 0
+        while c is not NULL:
+            if c.type == XML_ELEMENT_NODE:
+                if (foreign(c) or not tag_is(c, child_tag) or put_int_attr(self.id, c, "id", True) < 0
+                        or put_text(self.name, c) < 0):
+                    return DECLINED
+                n += 1
+            elif other_child(c):
+                return DECLINED
+            c = c.next
+        return counts.put(n)
+
+
+cdef class Members(IdNames):
+    """``parse_artists.members``: ``<id>``+``<name id>`` pairs, ``<name id>`` or ``<name>`` alone."""
+
+    cdef int add_members(self, xmlNode* container, ListCol counts) except -9:
+        cdef xmlNode* c = container.children
+        cdef xmlNode* pending = NULL
+        cdef xmlAttr* a
+        cdef int n = 0, r_attr, r_elem
+        cdef int64_t v_attr = 0, v_elem = 0
+        cdef bint ok
+        while c is not NULL:
+            if c.type == XML_ELEMENT_NODE:
+                if foreign(c):
+                    return DECLINED
+                if tag_is(c, "id"):
+                    if pending is not NULL:
+                        if put_int_text(self.id, pending, True) < 0:
+                            return DECLINED
+                        self.name.null()
+                        n += 1
+                    pending = c
+                elif tag_is(c, "name"):
+                    a = find_attr(c, "id")
+                    if pending is NULL:
+                        if put_int_attr(self.id, c, "id", True) < 0:
+                            return DECLINED
+                    elif a is NULL:
+                        if put_int_text(self.id, pending, True) < 0:
+                            return DECLINED
+                    else:
+                        r_attr = parse_digits(attr_text(a, &ok), True, &v_attr)
+                        if not ok or r_attr < 0:
+                            return DECLINED
+                        r_elem = parse_digits(single_text(pending, &ok), True, &v_elem)
+                        if not ok or r_elem < 0 or r_attr != r_elem or (r_attr == 1 and v_attr != v_elem):
+                            return DECLINED  # the converter keeps a disagreeing <id> in `extra`
+                        if r_attr == 1:
+                            self.id.put(v_attr)
+                        else:
+                            self.id.null()
+                    pending = NULL
+                    if put_text(self.name, c) < 0:
+                        return DECLINED
+                    n += 1
+                else:
+                    return DECLINED
+            elif other_child(c):
+                return DECLINED
+            c = c.next
+        if pending is not NULL:
+            if put_int_text(self.id, pending, True) < 0:
+                return DECLINED
+            self.name.null()
+            n += 1
+        return counts.put(n)
+
+
+cdef class Artists(Walker):
+    """``parse_artists.convert``."""
+
+    cdef public IntCol artist_id
+    cdef public StrCol name, realname, profile, data_quality
+    cdef public ListCol urls_n, namevariations_n, aliases_n, members_n, groups_n, images_n
+    cdef public Strings urls, namevariations
+    cdef public IdNames aliases, groups
+    cdef public Members members
+    cdef public Images images
+
+    def __init__(self):
+        Walker.__init__(self)
+        self.artist_id = self.i()
+        self.name = self.s()
+        self.realname = self.s()
+        self.profile = self.s()
+        self.data_quality = self.s()
+        self.urls_n = self.l()
+        self.namevariations_n = self.l()
+        self.aliases_n = self.l()
+        self.members_n = self.l()
+        self.groups_n = self.l()
+        self.images_n = self.l()
+        self.urls = self.adopt(Strings())
+        self.namevariations = self.adopt(Strings())
+        self.aliases = self.adopt(IdNames())
+        self.members = self.adopt(Members())
+        self.groups = self.adopt(IdNames())
+        self.images = self.adopt(Images())
+
+    cdef int record(self, xmlNode* rec) except -9:
+        cdef xmlNode* c = rec.children
+        cdef bint s_id = False, s_name = False, s_real = False, s_profile = False, s_dq = False
+        cdef bint s_urls = False, s_nv = False, s_aliases = False, s_members = False, s_groups = False
+        cdef bint s_images = False
+        while c is not NULL:
+            if c.type == XML_ELEMENT_NODE:
+                if foreign(c):
+                    return DECLINED
+                if tag_is(c, "id"):
+                    if s_id or put_int_text(self.artist_id, c, True) < 0:
+                        return DECLINED
+                    s_id = True
+                elif tag_is(c, "name"):
+                    if s_name or put_text(self.name, c) < 0:
+                        return DECLINED
+                    s_name = True
+                elif tag_is(c, "realname"):
+                    if s_real or put_text(self.realname, c) < 0:
+                        return DECLINED
+                    s_real = True
+                elif tag_is(c, "profile"):
+                    if s_profile or put_text(self.profile, c) < 0:
+                        return DECLINED
+                    s_profile = True
+                elif tag_is(c, "data_quality"):
+                    if s_dq or put_text(self.data_quality, c) < 0:
+                        return DECLINED
+                    s_dq = True
+                elif tag_is(c, "urls"):
+                    if s_urls or self.urls.add_all(c, "url", self.urls_n) < 0:
+                        return DECLINED
+                    s_urls = True
+                elif tag_is(c, "namevariations"):
+                    if s_nv or self.namevariations.add_all(c, "name", self.namevariations_n) < 0:
+                        return DECLINED
+                    s_nv = True
+                elif tag_is(c, "aliases"):
+                    if s_aliases or self.aliases.add_all(c, "name", self.aliases_n) < 0:
+                        return DECLINED
+                    s_aliases = True
+                elif tag_is(c, "members"):
+                    if s_members or self.members.add_members(c, self.members_n) < 0:
+                        return DECLINED
+                    s_members = True
+                elif tag_is(c, "groups"):
+                    if s_groups or self.groups.add_all(c, "name", self.groups_n) < 0:
+                        return DECLINED
+                    s_groups = True
+                elif tag_is(c, "images"):
+                    if s_images or self.images.add_all(c, self.images_n) < 0:
+                        return DECLINED
+                    s_images = True
+                else:
+                    return DECLINED
+            elif other_child(c):
+                return DECLINED
+            c = c.next
+        if not s_id or not (<uint8_t*>self.artist_id.valid.p)[self.artist_id.n - 1]:
+            return DECLINED  # no usable id: the converter rejects the record
+        if not s_name:
+            self.name.null()
+        if not s_real:
+            self.realname.null()
+        if not s_profile:
+            self.profile.null()
+        if not s_dq:
+            self.data_quality.null()
+        for seen, counts in ((s_urls, self.urls_n), (s_nv, self.namevariations_n), (s_aliases, self.aliases_n),
+                             (s_members, self.members_n), (s_groups, self.groups_n), (s_images, self.images_n)):
+            if not seen:
+                (<ListCol>counts).null()
+        return 1
+
+
+cdef class Labels(Walker):
+    """``parse_labels.convert``."""
+
+    cdef public IntCol label_id, parent_id
+    cdef public StrCol name, contactinfo, profile, data_quality, parent_name
+    cdef public BoolCol parent_present
+    cdef public ListCol urls_n, sublabels_n, images_n
+    cdef public Strings urls
+    cdef public IdNames sublabels
+    cdef public Images images
+
+    def __init__(self):
+        Walker.__init__(self)
+        self.label_id = self.i()
+        self.name = self.s()
+        self.contactinfo = self.s()
+        self.profile = self.s()
+        self.data_quality = self.s()
+        self.parent_id = self.i()
+        self.parent_name = self.s()
+        self.parent_present = self.b()
+        self.urls_n = self.l()
+        self.sublabels_n = self.l()
+        self.images_n = self.l()
+        self.urls = self.adopt(Strings())
+        self.sublabels = self.adopt(IdNames())
+        self.images = self.adopt(Images())
+
+    cdef int record(self, xmlNode* rec) except -9:
+        cdef xmlNode* c = rec.children
+        cdef bint s_id = False, s_name = False, s_contact = False, s_profile = False, s_dq = False
+        cdef bint s_urls = False, s_parent = False, s_sub = False, s_images = False
+        if find_attr(rec, "id") is not NULL:
+            return DECLINED  # the converter keeps an id attribute of the record in `extra`
+        while c is not NULL:
+            if c.type == XML_ELEMENT_NODE:
+                if foreign(c):
+                    return DECLINED
+                if tag_is(c, "id"):
+                    if s_id or put_int_text(self.label_id, c, True) < 0:
+                        return DECLINED
+                    s_id = True
+                elif tag_is(c, "name"):
+                    if s_name or put_text(self.name, c) < 0:
+                        return DECLINED
+                    s_name = True
+                elif tag_is(c, "contactinfo"):
+                    if s_contact or put_text(self.contactinfo, c) < 0:
+                        return DECLINED
+                    s_contact = True
+                elif tag_is(c, "profile"):
+                    if s_profile or put_text(self.profile, c) < 0:
+                        return DECLINED
+                    s_profile = True
+                elif tag_is(c, "data_quality"):
+                    if s_dq or put_text(self.data_quality, c) < 0:
+                        return DECLINED
+                    s_dq = True
+                elif tag_is(c, "urls"):
+                    if s_urls or self.urls.add_all(c, "url", self.urls_n) < 0:
+                        return DECLINED
+                    s_urls = True
+                elif tag_is(c, "sublabels"):
+                    if s_sub or self.sublabels.add_all(c, "label", self.sublabels_n) < 0:
+                        return DECLINED
+                    s_sub = True
+                elif tag_is(c, "parentLabel"):
+                    if (s_parent or put_int_attr(self.parent_id, c, "id", True) < 0
+                            or put_text(self.parent_name, c) < 0):
+                        return DECLINED
+                    self.parent_present.put(1)
+                    s_parent = True
+                elif tag_is(c, "images"):
+                    if s_images or self.images.add_all(c, self.images_n) < 0:
+                        return DECLINED
+                    s_images = True
+                else:
+                    return DECLINED
+            elif other_child(c):
+                return DECLINED
+            c = c.next
+        if not s_id or not (<uint8_t*>self.label_id.valid.p)[self.label_id.n - 1]:
+            return DECLINED  # no usable id: the converter rejects the record
+        if not s_name:
+            self.name.null()
+        if not s_contact:
+            self.contactinfo.null()
+        if not s_profile:
+            self.profile.null()
+        if not s_dq:
+            self.data_quality.null()
+        if not s_parent:
+            self.parent_id.null()
+            self.parent_name.null()
+            self.parent_present.put(0)
+        for seen, counts in ((s_urls, self.urls_n), (s_sub, self.sublabels_n), (s_images, self.images_n)):
+            if not seen:
+                (<ListCol>counts).null()
+        return 1

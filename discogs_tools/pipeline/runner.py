@@ -53,20 +53,25 @@ def stage_fingerprint(stage: Stage, workspace: Path) -> str:
 
 def _invoke(argv: list[str]) -> int:
     """Run one discogs-tools command in this process; returns its exit code."""
-    import click
+    import typer
+    import typer.main
+
+    try:  # typer >= 0.16 vendors click as typer._click; older typer uses the click package
+        from typer._click.exceptions import ClickException
+    except ImportError:  # pragma: no cover
+        from click import ClickException  # type: ignore[no-redef]
 
     from ..cli import app
-    import typer.main
 
     command = typer.main.get_command(app)
     try:
         result = command.main(args=argv, prog_name="discogs-tools", standalone_mode=False)
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         return exc.exit_code
-    except click.ClickException as exc:
+    except ClickException as exc:
         exc.show()
         return exc.exit_code
-    except click.exceptions.Abort:
+    except typer.Abort:
         return 130
     return result if isinstance(result, int) else 0
 

@@ -27,9 +27,11 @@ from collections import defaultdict
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterable
 
 import numpy as np
 
+from .. import duck
 from ..errors import ConfigError
 from ..io import atomic_path, write_text_atomic
 from ..report import Report
@@ -54,10 +56,8 @@ class DemoTrack:
 
 def _candidate_rows(ws: Workspace) -> list[tuple]:
     """(release_id, artist_id, artist_name, label_id, release title, first style, track position, title)."""
-    import duckdb
-
     rel = ws.require_table("discogs/releases", "discogs-tools ingest discogs PATH")
-    con = duckdb.connect()
+    con = duck.connect()
     return con.execute(f"""
         with releases as (
             select release_id, title as album, artists[1].id as artist_id, artists[1].name as artist,
@@ -107,6 +107,15 @@ def select_tracks(ws: Workspace, n_other_releases: int = 120, tracks_per_release
                                     artist=_DISAMBIGUATION.sub("", artist), label_id=int(label_id),
                                     title=title.strip(), album=album, release_id=int(rid), style=style)
     return sorted(tracks.values(), key=lambda t: t.track_id)
+
+
+def _write_csv(path: Path, header: list[str], rows: Iterable[Iterable[object]]) -> None:
+    """A CSV file written atomically."""
+    with atomic_path(path) as tmp:
+        with open(tmp, "w", newline="", encoding="utf-8") as fh:
+            w = csv.writer(fh)
+            w.writerow(header)
+            w.writerows(rows)
 
 
 def _write_audio(args: tuple[DemoTrack, Path, float, int]) -> float:
@@ -212,12 +221,8 @@ def generate(ws: Workspace, out_dir: Path, *, n_other_releases: int = 120, track
     else:
         for job in jobs:
             _write_audio(job)
-    with atomic_path(audio_dir / "manifest.csv") as tmp:
-        with open(tmp, "w", newline="", encoding="utf-8") as fh:
-            w = csv.writer(fh)
-            w.writerow(["track_id", "path", "artist", "title", "album", "duration_s"])
-            for t in tracks:
-                w.writerow([t.track_id, f"{t.track_id}.flac", t.artist, t.title, t.album, f"{duration_s:.3f}"])
+    _write_csv(audio_dir / "manifest.csv", ["track_id", "path", "artist", "title", "album", "duration_s"],
+               ([t.track_id, f"{t.track_id}.flac", t.artist, t.title, t.album, f"{duration_s:.3f}"] for t in tracks))
     playlists = _playlists(tracks, n_playlists, seed)
     info = {"generated_on": "demo", "slice": f"0-{n_playlists - 1}", "version": "v1"}
     write_text_atomic(out_dir / "playlists" / f"mpd.slice.0-{n_playlists - 1}.json",
@@ -227,19 +232,11 @@ def generate(ws: Workspace, out_dir: Path, *, n_other_releases: int = 120, track
         h = int(hashlib.sha1(f"split{seed}:{artist_id}".encode()).hexdigest(), 16) % 10
         return "train" if h < 6 else "validation" if h < 8 else "test"
 
-    with atomic_path(out_dir / "probe" / "artist_group.csv") as tmp:
-        with open(tmp, "w", newline="", encoding="utf-8") as fh:
-            w = csv.writer(fh)
-            w.writerow(["track_id", "label", "split"])
-            for t in tracks:
-                w.writerow([t.track_id, f"group-{artist_group(t.artist_id)}", artist_split(t.artist_id)])
+    _write_csv(out_dir / "probe" / "artist_group.csv", ["track_id", "label", "split"],
+               ([t.track_id, f"group-{artist_group(t.artist_id)}", artist_split(t.artist_id)] for t in tracks))
     triplets = artist_triplets(tracks, seed)
-    with atomic_path(out_dir / "probe" / "artist_triplets.csv") as tmp:
-        with open(tmp, "w", newline="", encoding="utf-8") as fh:
-            w = csv.writer(fh)
-            w.writerow(["anchor", "positive", "negative", "split"])
-            for a, p, n, artist_id in triplets:
-                w.writerow([a, p, n, artist_split(artist_id)])
+    _write_csv(out_dir / "probe" / "artist_triplets.csv", ["anchor", "positive", "negative", "split"],
+               ([a, p, n, artist_split(artist_id)] for a, p, n, artist_id in triplets))
     return Report(stage="demo data", counts={"tracks": len(tracks), "audio_written": len(jobs),
                                              "artists": len({t.artist_id for t in tracks}),
                                              "labels": len({t.label_id for t in tracks}),

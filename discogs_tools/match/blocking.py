@@ -21,6 +21,7 @@ from typing import Any, Iterator
 
 import pyarrow as pa
 
+from .. import duck
 from ..io import TableWriter, parquet_glob
 
 DEFAULT_MEMORY_LIMIT = "2GB"
@@ -63,33 +64,16 @@ select distinct {id} as id, block_key from (
 
 def connect(threads: int | None = None, memory_limit: str | None = None, temp_dir: Path | None = None) -> Any:
     """An in-memory DuckDB connection with the blocking macros, limited threads and memory (spilling to ``temp_dir``)."""
-    import duckdb
-
-    con = duckdb.connect(":memory:")
-    con.execute(f"set threads = {int(threads or min(4, os.cpu_count() or 1))}")
-    con.execute(f"set memory_limit = '{memory_limit or DEFAULT_MEMORY_LIMIT}'")
     if temp_dir is not None:
         temp_dir.mkdir(parents=True, exist_ok=True)
-        con.execute(f"set temp_directory = '{temp_dir}'")
-    con.execute("set preserve_insertion_order = true")
+    con = duck.connect(threads=threads or min(4, os.cpu_count() or 1),
+                       memory_limit=memory_limit or DEFAULT_MEMORY_LIMIT, temp_dir=temp_dir, keep_order=True)
     con.execute(MACROS)
     return con
 
 
-def arrow_reader(con: Any, sql: str, batch_rows: int = 100_000) -> Any:
-    """Record-batch reader over a query's result (DuckDB 2 ``to_arrow_reader``, 1.x ``fetch_arrow_reader``)."""
-    rel = con.sql(sql)
-    if hasattr(rel, "to_arrow_reader"):
-        return rel.to_arrow_reader(batch_rows)
-    return rel.fetch_arrow_reader(batch_rows)
-
-
-def arrow_table(con: Any, sql: str) -> pa.Table:
-    """A query's whole result as an Arrow table (any DuckDB version)."""
-    rel = con.sql(sql)
-    if hasattr(rel, "to_arrow_table"):
-        return rel.to_arrow_table()
-    return rel.fetch_arrow_table()
+arrow_reader = duck.arrow_reader
+arrow_table = duck.arrow_table
 
 
 def _stream_into(con: Any, sql: str, path: Path, table: str) -> int:

@@ -15,6 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .. import duck
 from ..errors import InputError, MissingInputError
 from ..io import parquet_glob
 from ..workspace import Workspace
@@ -51,13 +52,8 @@ class _Connection:
 
 
 def _connect(ws: Workspace, index: SplitIndex):
-    import duckdb
-
-    con = duckdb.connect()
-    con.execute("SET memory_limit = '4GB'")
-    con.execute("SET preserve_insertion_order = false")
     ws.root.mkdir(parents=True, exist_ok=True)
-    con.execute(f"SET temp_directory = '{ws.root / '.duckdb-spill'}'")
+    con = duck.connect(memory_limit="4GB", temp_dir=ws.root / ".duckdb-spill", keep_order=False)
     links = ws.require_table(KEY_LINKS, "discogs-tools match --against playlists")
     con = _Connection(con, links)
     split_tracks = pa.table({"track_id": index.track_ids, "idx": pa.array(np.arange(index.n_tracks, dtype=np.int64))})
@@ -85,7 +81,7 @@ def load_playlists(ws: Workspace, index: SplitIndex) -> PlaylistTracks:
         con.execute("""CREATE TEMP TABLE playlist_order AS
                        SELECT playlist_id, (row_number() OVER (ORDER BY playlist_id) - 1)::BIGINT AS pl
                        FROM (SELECT DISTINCT playlist_id FROM entries)""")
-        ids = con.sql("SELECT playlist_id FROM playlist_order ORDER BY pl").to_arrow_table().column(0)
+        ids = duck.arrow_table(con, "SELECT playlist_id FROM playlist_order ORDER BY pl").column(0)
         arrays = con.execute("""SELECT o.pl, e.idx FROM entries e JOIN playlist_order o USING (playlist_id)
                                 ORDER BY o.pl, e.idx""").fetchnumpy()
     finally:
@@ -164,10 +160,10 @@ def word2vec_matrix(ws: Workspace, index: SplitIndex, path: Path) -> np.ndarray:
     con = _connect(ws, index)
     try:
         _track_best_key(con)
-        table = con.sql(f"""
+        table = duck.arrow_table(con, f"""
             SELECT k.idx, v.vector FROM track_best_key k JOIN read_parquet('{glob}') v USING (track_key)
             ORDER BY k.idx
-        """).to_arrow_table()
+        """)
     finally:
         con.close()
     if table.num_rows == 0:

@@ -30,6 +30,7 @@ import time
 from pathlib import Path
 
 from discogs_tools.discogs.ingest import run
+from discogs_tools.discogs.stream import DEFAULT_CHUNK_BYTES
 from discogs_tools.resources import sample_data_dir
 from discogs_tools.workspace import Workspace
 
@@ -51,12 +52,30 @@ def sample_body(entity: str) -> bytes:
     return data[data.index(b">") + 1: data.rindex(b"</" + root + b">")]
 
 
-def build_input(entity: str, repeat: int, folder: Path) -> Path:
-    """The sample's records repeated ``repeat`` times with ids shifted by SHIFT each time."""
-    out = folder / f"bench_{entity}_x{repeat}.xml.gz"
+_MARKUP = re.compile(rb"(<[^>]*>|&[#A-Za-z0-9]+;)")  # tags (with attributes) and entity references
+_LOWER = bytes(range(ord("a"), ord("z") + 1))
+
+
+def _rotated(parts: list[bytes], k: int) -> bytes:
+    """The record text with the lowercase ASCII letters of element text rotated by ``k``
+    (markup, attributes, entity references, digits and non-ASCII text unchanged)."""
+    table = bytes.maketrans(_LOWER, _LOWER[k % 26:] + _LOWER[:k % 26])
+    return b"".join(part.translate(table) if i % 2 == 0 else part for i, part in enumerate(parts))
+
+
+def build_input(entity: str, repeat: int, folder: Path, distinct: bool = False) -> Path:
+    """The sample's records repeated ``repeat`` times with ids shifted by SHIFT each time.
+
+    With ``distinct`` each copy's element text also has its letters rotated (copy k by k
+    places, so copies 26 apart share text): the copies then no longer repeat each other
+    within a Parquet part, so the Parquet compression does the work it would do on a real
+    dump (on plain copies zstd finds the previous copy in the same part and compresses
+    several times better, which makes bigger chunks look cheaper than they are)."""
+    out = folder / f"bench_{entity}_x{repeat}{'_distinct' if distinct else ''}.xml.gz"
     if out.exists():
         return out
     body = sample_body(entity)
+    parts = _MARKUP.split(body) if distinct else []
     root = entity.encode()
     tmp = out.with_suffix(".tmp")
     try:
@@ -66,8 +85,9 @@ def build_input(entity: str, repeat: int, folder: Path) -> Path:
     with gz.open(tmp, "wb", compresslevel=1) as fh:
         fh.write(b"<" + root + b">")
         for k in range(repeat):
-            fh.write(ID_PATTERNS[entity].sub(lambda m: m.group(1) + str(int(m.group(2)) + k * SHIFT).encode(), body)
-                     if k else body)
+            copy = _rotated(parts, k) if distinct and k % 26 else body
+            fh.write(ID_PATTERNS[entity].sub(lambda m: m.group(1) + str(int(m.group(2)) + k * SHIFT).encode(), copy)
+                     if k else copy)
         fh.write(b"</" + root + b">\n")
     tmp.rename(out)
     return out
@@ -88,7 +108,7 @@ def cpu_seconds() -> tuple[float, float]:
 
 def end_to_end(args: argparse.Namespace) -> None:
     for entity in args.entities:
-        src = build_input(entity, args.repeat, args.folder)
+        src = build_input(entity, args.repeat, args.folder, args.distinct)
         ws = Workspace(args.folder / "ws")
         shutil.rmtree(ws.root, ignore_errors=True)
         cpu0 = cpu_seconds()
@@ -114,12 +134,17 @@ def end_to_end(args: argparse.Namespace) -> None:
 
 
 def stages(args: argparse.Namespace) -> None:
+    import tempfile
+
     import pyarrow.parquet as pq
     from pyarrow.types import is_nested
 
+    from discogs_tools.allocator import tune_for_tree_parsing
     from discogs_tools.discogs import chunk, fastpath
     from discogs_tools.discogs.detect import ENTITIES as KINDS
     from discogs_tools.schemas import load_schema
+
+    tune_for_tree_parsing()  # as in the workers (DISCOGS_TOOLS_MALLOC_DEFAULTS=1 to compare)
 
     def best(fn):
         least, out = float("inf"), None
@@ -129,6 +154,12 @@ def stages(args: argparse.Namespace) -> None:
             least = min(least, time.process_time() - t)
         return least, out
 
+    def write(table, path):
+        stats = [f.name for f in table.schema if not is_nested(f.type)]
+        pq.write_table(table, path, write_statistics=stats, **chunk.PARQUET_OPTIONS)
+        return path.tell() if hasattr(path, "tell") else 0
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench-stages-"))
     for entity in args.entities:
         body = sample_body(entity)
         kind = KINDS[entity]
@@ -147,27 +178,32 @@ def stages(args: argparse.Namespace) -> None:
         for mode in modes:
             if mode == "walker":
                 times["walker+arrow"], _ = best(lambda: fastpath.walk(entity, records, schema))
-                times["  walker only"], _ = best(lambda: fastpath._WALKERS[entity]().walk(records))
-                walker = fastpath._WALKERS[entity]()
+                times["  walker only"], _ = best(lambda: fastpath.new_walker(entity).walk(records))
+                walker = fastpath.new_walker(entity)
                 walker.walk(records)
-                times["  arrow only"], _ = best(lambda: fastpath._COLUMNS[entity](walker, schema))
-                table = chunk._fast_table(task, kind, spans, records, [])
+                times["  arrow only"], _ = best(lambda: fastpath.columns(entity, walker, schema))
             else:
                 times["python converters"], rows = best(lambda: chunk._convert(task, kind, spans, records, []))
-                times["rows -> arrow"], table = best(lambda: chunk._to_table(rows, task, kind, []))
-
-        def write():
-            buf = io.BytesIO()
-            stats = [f.name for f in table.schema if not is_nested(f.type)]
-            pq.write_table(table, buf, write_statistics=stats, **chunk.PARQUET_OPTIONS)
-            return buf.tell()
-
-        times["parquet write"], size = best(write)
+                times["rows -> arrow"], _ = best(lambda: chunk._to_table(rows, task, kind, []))
+        table = chunk.process_chunk(task).table
+        times["parquet write"], size = best(lambda: write(table, io.BytesIO()))
         times["whole chunk"], _ = best(lambda: chunk.process_chunk(task))
+        # A default-size chunk: 4 copies of the sample, text letters rotated so the copies do not
+        # compress against each other; parsed in batches, written as one part file.
+        parts = _MARKUP.split(body)
+        big = b"".join(_rotated(parts, k) if k else body for k in range(4))
+        big_task = chunk.ChunkTask(entity, "sample", "sample", 0, big, 0, 0, 0, None)
+        big_table = chunk.process_chunk(big_task).table
+        times["parquet write x4"] = best(lambda: write(big_table, io.BytesIO()))[0] / 4
+        rounds = iter(range(1 << 30))
+        times["whole chunk x4+file"] = best(lambda: chunk.process_chunk(chunk.ChunkTask(
+            entity, "sample", "sample", 0, big, 0, 0, 0, str(tmp / f"{entity}-{next(rounds)}.parquet"))))[0] / 4
         print(f"{entity}: {n} records, {len(body) / 1e6:.2f} MB XML -> {size / 1e6:.2f} MB Parquet; "
-              f"ms per 1,000 records on one core (CPU time, best of {args.rounds}; paths: {', '.join(modes)}):")
+              f"ms per 1,000 records on one core (CPU time, best of {args.rounds}; paths: {', '.join(modes)}; "
+              "x4 = a 4-copy chunk, the default chunk size):")
         for name, sec in times.items():
-            print(f"  {name:18s} {sec * 1e6 / n:8.1f}")
+            print(f"  {name:20s} {sec * 1e6 / n:8.1f}")
+    shutil.rmtree(tmp, ignore_errors=True)
 
 
 def main() -> None:
@@ -175,8 +211,10 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=100, help="copies of the 1,000-record sample")
     ap.add_argument("--entities", nargs="+", default=ENTITIES, choices=ENTITIES)
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--chunk-mb", type=float, default=4.0)
+    ap.add_argument("--chunk-mb", type=float, default=DEFAULT_CHUNK_BYTES / (1 << 20))
     ap.add_argument("--folder", type=Path, default=Path(".bench"))
+    ap.add_argument("--distinct", action="store_true",
+                    help="rotate the letters of each copy's text, so copies do not compress against each other")
     ap.add_argument("--stages", action="store_true", help="single-core per-stage profile of one chunk")
     ap.add_argument("--both", action="store_true", help="with --stages: also time the Python converters")
     ap.add_argument("--rounds", type=int, default=5, help="with --stages: repetitions (the best is kept)")

@@ -6,6 +6,8 @@ from __future__ import annotations
 import gzip
 import json
 
+import pyarrow as pa
+import pyarrow.compute  # noqa: F401 - pa.compute
 import pytest
 
 from discogs_tools.discogs.ingest import run
@@ -137,3 +139,33 @@ def test_cli_prints_one_line_error_and_exits_2(tmp_path):
     assert result.exit_code == 2
     assert "unknown root element <playlists>" in result.output
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_parse_batches_do_not_change_rows_or_rejects(tmp_path, releases_xml, monkeypatch, fast):
+    """A chunk is parsed a batch of records at a time; tiny batches (a malformed record and a
+    record the walker declines land in different batches) give the same table and rejects as
+    one batch for the whole chunk."""
+    from discogs_tools.discogs import chunk
+    from discogs_tools.workspace import Workspace
+
+    xml = _with_broken_record(releases_xml, 13, b"<title>", b"<title>&bogus;")
+    xml = _with_broken_record(xml, 6084166, b"<title>", b'<mood rating="5">calm</mood><title>')  # declined by the walker
+    f = tmp_path / "releases.xml"
+    f.write_bytes(xml)
+    monkeypatch.setenv("DISCOGS_TOOLS_NO_FAST_PATH", "0" if fast else "1")
+    out = []
+    for batch_bytes in (1 << 30, 50_000):
+        monkeypatch.setattr(chunk, "PARSE_BATCH_BYTES", batch_bytes)
+        ws = Workspace(tmp_path / f"ws{batch_bytes}")
+        report = run([f], ws, workers=0)
+        rejects = (ws.rejects / "ingest-discogs" / "releases.xml.jsonl").read_text()
+        out.append((read_table(ws.table("discogs/releases")), report.counts, rejects))
+    (one, one_counts, one_rejects), (many, many_counts, many_rejects) = out
+    assert len(list(chunk._batches(chunk.record_spans(xml[xml.index(b"<release "):], chunk.ENTITIES["releases"]),
+                                   50_000))) > 50
+    assert (one_counts["records"], one_counts["rows"], one_counts["rejects"]) == (1000, 999, 1)
+    assert one.equals(many) and one_counts == many_counts and one_rejects == many_rejects
+    assert json.loads(one_rejects)["record"] == "13"
+    extra = many.filter(pa.compute.equal(many.column("release_id"), 6084166)).column("extra").to_pylist()[0]
+    assert "mood" in extra

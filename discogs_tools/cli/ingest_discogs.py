@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Optional
 
 import typer
 
@@ -23,14 +23,16 @@ def ingest_discogs(
     allow_truncated: Annotated[bool, typer.Option("--allow-truncated", help="Accept a dump that ends early "
                                                   "(e.g. cut with head): its last, partial record is "
                                                   "rejected instead of failing the run.")] = False,
-    chunk_mb: Annotated[float, typer.Option("--chunk-mb", help="Size of the record chunks handed to "
-                                                               "workers (memory ~ workers x chunk).")] = 4.0,
+    chunk_mb: Annotated[Optional[float], typer.Option("--chunk-mb", help="Size of the record chunks handed to "
+                                                                        "workers, one Parquet part file each "
+                                                                        "(memory ~ workers x chunk; "
+                                                                        "default 16)", show_default=False)] = None,
 ) -> None:
     """Ingest Discogs XML dumps (artists, labels, masters, releases) into Parquet tables."""
     from ..discogs.ingest import run, summary_lines
 
-    report = run(paths, workspace(ws_path), strict=strict, workers=workers, allow_truncated=allow_truncated,
-                 chunk_bytes=int(chunk_mb * (1 << 20)))
+    sizes = {} if chunk_mb is None else {"chunk_bytes": int(chunk_mb * (1 << 20))}
+    report = run(paths, workspace(ws_path), strict=strict, workers=workers, allow_truncated=allow_truncated, **sizes)
     for line in summary_lines(report):
         typer.echo(line)
     print_report(report)

@@ -41,14 +41,27 @@ def enabled(entity: str) -> bool:
     return entity in _COLUMNS and unavailable_reason() is None
 
 
+def new_walker(entity: str) -> Any:
+    """An empty walker of ``entity``. Each ``walker.walk(records)`` call appends the accepted
+    records of ``records`` ((index, lxml element) pairs, in order) to its column buffers and
+    lists them in ``walker.index``, the others in ``walker.declined``. It keeps no reference
+    to the elements, so a tree can be freed once it was walked (a chunk is parsed and walked
+    a batch of records at a time)."""
+    return _WALKERS[entity]()
+
+
+def columns(entity: str, walker: Any, schema: pa.Schema) -> dict[str, pa.Array]:
+    """The Arrow columns (all but provenance) of what ``walker`` accepted. Raises
+    ``pa.ArrowInvalid`` when a value does not fit its column (e.g. int32 overflow)."""
+    return _COLUMNS[entity](walker, schema)
+
+
 def walk(entity: str, records: list[tuple[int, Any]], schema: pa.Schema) -> tuple[dict[str, pa.Array], list[int], list[int]]:
     """Columns (all but provenance) of the records the walker accepts, their indices, and the
-    indices of the declined ones. ``records`` are (index, lxml element) pairs in order.
-    Raises ``pa.ArrowInvalid`` when a value does not fit its column (e.g. int32 overflow)."""
-    walker = _WALKERS[entity]()
+    indices of the declined ones, in one call (see :func:`new_walker`, :func:`columns`)."""
+    walker = new_walker(entity)
     walker.walk(records)
-    columns = _COLUMNS[entity](walker, schema)
-    return columns, walker.index, walker.declined
+    return columns(entity, walker, schema), walker.index, walker.declined
 
 
 # ---------------------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from .. import manifest
+from ..allocator import tune_for_tree_parsing
 from ..errors import ConfigError, InputError, MissingInputError, RejectsWriter
 from ..io import TableWriter
 from ..progress import Progress
@@ -75,7 +76,10 @@ class _Pool:
             import multiprocessing as mp
 
             method = "fork" if "fork" in mp.get_all_start_methods() else None
-            self._executor = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context(method))
+            self._executor = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context(method),
+                                                 initializer=tune_for_tree_parsing)
+        else:
+            tune_for_tree_parsing()
         self._pending: deque[Future[ChunkResult] | ChunkResult] = deque()
         self.max_in_flight = max(2, 2 * workers)
 

@@ -36,7 +36,9 @@ except ImportError:  # pragma: no cover - depends on the environment
     _GZIP_ERRORS = (EOFError, OSError, zlib.error)
 
 GZIP_MAGIC = b"\x1f\x8b"
-DEFAULT_CHUNK_BYTES = 4 << 20
+# Bytes of whole records handed to a worker at a time; each chunk becomes one Parquet part file
+# (bigger parts are cheaper to write per row; see chunk.PARSE_BATCH_BYTES for the parse size).
+DEFAULT_CHUNK_BYTES = 16 << 20
 
 
 class _HashingReader:

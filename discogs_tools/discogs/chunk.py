@@ -60,6 +60,8 @@ class ChunkTask:
     records: int
     part_path: str | None  # where to write the part; None -> return the table instead (tests)
     declaration: bytes = b""
+    slot: int | None = None  # set by the pool when ``data`` travels in a shared-memory slot
+    size: int = 0            # the chunk's length in that slot
 
 
 @dataclass

@@ -1,7 +1,8 @@
 """The stage ``ingest discogs``: Discogs XML dumps -> ``tables/discogs/<entity>`` Parquet tables.
 
 Data flow: the main process reads each file (decompressing in-process), cuts it into chunks of
-whole records (:mod:`.stream`) and hands the chunks to a pool of worker processes, which parse
+whole records (:mod:`.stream`) and hands the chunks to a pool of worker processes (:mod:`.pool`;
+the chunks travel through shared memory), which parse
 them and write one Parquet part each into the table's staging folder (:mod:`.chunk`). Part
 names carry the file and chunk numbers, so the table is identical whatever the number of
 workers. Results are taken back in chunk order: rejects go to
@@ -13,26 +14,27 @@ all its files went through, so an interrupted run leaves the previous table or n
 from __future__ import annotations
 
 import os
-from collections import deque
-from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from .. import manifest
-from ..allocator import tune_for_tree_parsing
 from ..errors import ConfigError, InputError, MissingInputError, RejectsWriter
 from ..io import TableWriter
 from ..progress import Progress
 from ..report import Report
 from ..workspace import Workspace
 from . import fastpath
-from .chunk import ChunkResult, ChunkTask, process_chunk
+from .chunk import ChunkResult, ChunkTask
 from .detect import ENTITIES, Entity, is_utf8_declaration
+from .pool import ChunkPool
 from .stream import DEFAULT_CHUNK_BYTES, Chunk, Tail, iter_chunks, open_dump
 
 STAGE = "ingest discogs"
 REJECTS_DIR = "ingest-discogs"
 DUMP_SUFFIXES = (".xml", ".xml.gz", ".gz")
+# A chunk is its size in records plus the rest of the record it cut; bigger ones (a single
+# huge record) go through the pipe instead of a shared slot.
+SLOT_HEADROOM = 1 << 20
 
 
 def find_inputs(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
@@ -65,49 +67,7 @@ def _detect(path: Path) -> Entity:
     return prolog.entity
 
 
-class _Pool:
-    """Runs chunk tasks in worker processes (or in this process when workers == 0) and
-    returns results in submission order, with a bounded number of chunks in flight."""
-
-    def __init__(self, workers: int) -> None:
-        self.workers = workers
-        self._executor: ProcessPoolExecutor | None = None
-        if workers > 0:
-            import multiprocessing as mp
-
-            method = "fork" if "fork" in mp.get_all_start_methods() else None
-            self._executor = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context(method),
-                                                 initializer=tune_for_tree_parsing)
-        else:
-            tune_for_tree_parsing()
-        self._pending: deque[Future[ChunkResult] | ChunkResult] = deque()
-        self.max_in_flight = max(2, 2 * workers)
-
-    def submit(self, task: ChunkTask) -> list[ChunkResult]:
-        """Queue a task; returns the results that had to be collected to keep memory bounded."""
-        if self._executor is None:
-            self._pending.append(process_chunk(task))
-        else:
-            self._pending.append(self._executor.submit(process_chunk, task))
-        done = []
-        while len(self._pending) > self.max_in_flight:
-            done.append(self._take())
-        return done
-
-    def _take(self) -> ChunkResult:
-        item = self._pending.popleft()
-        return item if isinstance(item, ChunkResult) else item.result()
-
-    def drain(self) -> list[ChunkResult]:
-        return [self._take() for _ in range(len(self._pending))]
-
-    def close(self, cancel: bool = False) -> None:
-        if self._executor is not None:
-            self._executor.shutdown(wait=True, cancel_futures=cancel)
-            self._executor = None
-
-
-def _ingest_file(path: Path, file_no: int, entity: Entity, writer: TableWriter, pool: _Pool, ws: Workspace, *,
+def _ingest_file(path: Path, file_no: int, entity: Entity, writer: TableWriter, pool: ChunkPool, ws: Workspace, *,
                  strict: bool, allow_truncated: bool, chunk_bytes: int) -> dict[str, Any]:
     """Stream one file through the pool into the table's staging folder; returns its summary."""
     rejects_path = ws.rejects / REJECTS_DIR / f"{path.name}.jsonl"
@@ -202,7 +162,7 @@ def run(paths: Sequence[str | os.PathLike[str]], workspace: Workspace | str | os
     slow_reason = fastpath.unavailable_reason()
     if slow_reason:
         report.warnings.append(f"Python converters used ({slow_reason}); about 3x slower, same tables")
-    pool = _Pool(workers)
+    pool = ChunkPool(workers, slot_bytes=chunk_bytes + SLOT_HEADROOM)
     try:
         for name in (n for n in ENTITIES if n in by_entity):
             entity = ENTITIES[name]

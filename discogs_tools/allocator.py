@@ -7,8 +7,9 @@ and 84,000 text nodes (some 400,000 small blocks), frees the whole tree, then as
 blocks (Parquet writer, Arrow buffers): every chunk paid for a walk over all those parked
 blocks (``malloc_consolidate`` was 8% of all CPU in a perf profile of the stage). With fastbins off
 (``mallopt(M_MXFAST, 0)``) blocks are merged as they are freed, which is cheaper for this
-build-everything-then-free-everything pattern: ~15% less CPU per chunk of releases
-(``python benchmarks/bench_ingest_discogs.py --stages``, row "whole chunk + write").
+build-everything-then-free-everything pattern: 10-15% less CPU per chunk of releases
+(``python benchmarks/bench_ingest_discogs.py --stages``, with and without
+``DISCOGS_TOOLS_MALLOC_DEFAULTS=1``).
 
 This changes only speed, never results. It is a no-op where the C library is not glibc.
 """

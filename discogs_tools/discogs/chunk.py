@@ -41,7 +41,7 @@ PARSER_OPTIONS = dict(huge_tree=True, resolve_entities=False, no_network=True, c
 # for top-level scalar columns (what DuckDB uses to skip row groups).
 PARQUET_OPTIONS: dict[str, Any] = dict(compression="zstd", use_dictionary=False)
 # Records parsed into one lxml tree at a time. A chunk (16 MB by default, one part file: Parquet
-# writes cost ~40% less per row in parts of 4,000 rows than of 1,000) is parsed in batches of
+# writes cost a third less per row in parts of 4,000 rows than of 1,000) is parsed in batches of
 # this size, so the trees stay small; the batch size barely changes the parse speed.
 PARSE_BATCH_BYTES = 2 << 20
 

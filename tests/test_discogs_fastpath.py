@@ -97,8 +97,22 @@ ODD_RECORDS = [
     ("artists", "<realname>", "<realname><![CDATA[x]]>"),                               # CDATA is text: accepted
     ("labels", "<label><images>", '<label id="1"><images>'),                             # record id attribute
     ("labels", '<parentLabel id="4711">Goldhead ', '<parentLabel id="4711">Goldhead <b/>'),  # child in a leaf
+    ("releases", "<title>Stockholm", '<title lang="sv">Stockholm'),                     # attribute on a leaf
+    ("releases", '<image type="primary"', '<image crop="1:1" type="primary"'),           # extra attribute
+    ("releases", 'status="Accepted"', 'status="Accepted" vote="7"'),                     # on the record
+    ("masters", "<artists>", '<artists xmlns:x="urn:x" x:n="2">'),                       # namespaced attribute
+    ("artists", "<namevariations>", '<namevariations count="3">'),                       # on a container
+    ("labels", "<sublabels><label", '<sublabels><label kind="imprint"'),                 # where only id is read
+    ("releases", "<genres>", "<genres>stray"),                                           # text in a container
+    ("releases", 'id="5"/>', 'id="5">Svek AB</label>'),                                  # text in <label/>
+    ("releases", "<tracklist>", "<tracklist>\n  "),                                      # whitespace: ignored
+    ("releases", "<country>Sweden", "<country>Swe<!-- sic -->den"),                      # comment in a leaf
+    ("artists", "<aliases>", "<aliases>see also:"),                                      # text in a container
+    ("masters", "<title>", "<title>\t"),                                                 # whitespace in a leaf: kept
+    ("releases", "<genres>", "<genres><!-- c -->stray"),                                 # text after a comment
 ]
-ACCEPTED = {"<year>0", "<realname><![CDATA[x]]>", "<duration>\u0664:45"}  # edits that stay exact in C
+ACCEPTED = {"<year>0", "<realname><![CDATA[x]]>", "<duration>\u0664:45", "<tracklist>\n  ",
+            "<title>\t"}  # edits that stay exact in C
 
 
 @pytest.mark.parametrize("entity,old,new", ODD_RECORDS)

@@ -186,6 +186,83 @@ def test_unknown_elements_and_comments_are_kept_in_extra(tmp_path, ws, samples):
     assert {"path": "tracklist/comment()", "xml": "<!-- checked -->"} in extra
 
 
+def _edited_release_row(tmp_path, ws, samples, monkeypatch, edits: list[tuple[str, str]]) -> dict:
+    """The 2020 single-release sample with ``edits`` (first occurrence each), ingested through
+    both conversion paths; the row, after checking that the two paths agree."""
+    xml = (samples / "xml2db_dotnet_single" / "release.xml").read_text(encoding="utf-8")
+    for old, new in edits:
+        xml = xml.replace(old, new, 1)
+    f = tmp_path / "release.xml"
+    f.write_text(xml, encoding="utf-8")
+    rows = []
+    for fast in ("0", "1"):
+        monkeypatch.setenv("DISCOGS_TOOLS_NO_FAST_PATH", fast)
+        run([f], ws, workers=0)
+        rows.append(read_table(ws.table("discogs/releases")).to_pylist()[0])
+    assert rows[0] == rows[1]
+    return rows[0]
+
+
+def test_unknown_attributes_are_kept_in_extra_once(tmp_path, ws, samples, monkeypatch):
+    """Attributes the converters do not read, anywhere in a record (the record element, a leaf,
+    an element whose other attributes are columns, a namespaced one), land in `extra` with
+    their path; those inside an element kept whole as XML are not repeated. Both conversion
+    paths give the same row."""
+    row = _edited_release_row(tmp_path, ws, samples, monkeypatch, [
+        ('status="Accepted"', 'status="Accepted" vote="7"'),
+        ("<title>", '<title lang="sv">'),
+        ('<image type="primary"', '<image crop="1:1" type="primary"'),
+        ("<country>", '<country xmlns:x="urn:x" x:iso="SE">'),
+        ("<genres>", '<mood rating="5">calm</mood><genres>'),
+    ])
+    assert row["status"] == "Accepted" and row["title"] and row["country"]
+    assert row["images"][0]["type"] == "primary"
+    extra = json.loads(row["extra"])
+    assert {"path": "", "attr": "vote", "value": "7"} in extra
+    assert {"path": "title", "attr": "lang", "value": "sv"} in extra
+    assert {"path": "images/image[1]", "attr": "crop", "value": "1:1"} in extra
+    assert {"path": "country", "attr": "{urn:x}iso", "value": "SE"} in extra
+    assert {"path": "mood", "xml": '<mood rating="5">calm</mood>'} in extra
+    assert not any(e.get("attr") == "rating" for e in extra)  # kept in the <mood> XML already
+    assert len(extra) == 5
+
+
+def test_stray_text_and_children_of_leaves_are_kept_in_extra(tmp_path, ws, samples, monkeypatch):
+    """Text in a container or an attribute-only element, and nodes inside a leaf (after its
+    value), land in `extra`; whitespace between elements does not. Both paths agree."""
+    row = _edited_release_row(tmp_path, ws, samples, monkeypatch, [
+        ("<genres>", "<genres>\n  stray\n  "),
+        ("<tracklist>", "<tracklist>\n    "),
+        ("<country>", "<country>Swe<!-- sic -->den"),
+        ('<image type="primary"', '<image type="primary" note="x"'),
+    ])
+    assert row["country"] == "Swe"  # the leading text is the value (the sample's country is US)
+    extra = json.loads(row["extra"])
+    assert [e["text"].strip() for e in extra if e["path"] == "genres"] == ["stray"]  # as written, with its whitespace
+    assert {"path": "country/comment()", "xml": "<!-- sic -->"} in extra
+    assert {"path": "country", "text": "denUS"} in extra
+    assert {"path": "images/image[1]", "attr": "note", "value": "x"} in extra
+    assert not any(e["path"] == "tracklist" for e in extra)
+    assert len(extra) == 4
+
+
+def test_leftovers_are_recorded_once_in_order():
+    """A child inside a leaf is kept as XML with its attributes inside (not again as an
+    attribute), the text after it is kept, and text after a comment in a container too."""
+    from discogs_tools.discogs.parse_releases import convert
+
+    root = etree.fromstring('<releases><release id="7"><title>A<b x="1"/>B</title>'
+                            '<genres><!-- c -->stray<genre>Rock</genre></genres></release></releases>')
+    row = convert(root[0])
+    assert row[0] == 7 and row[2] == "A"
+    assert json.loads(row[-1]) == [
+        {"path": "genres/comment()", "xml": "<!-- c -->"},  # from the converter
+        {"path": "title/b", "xml": '<b x="1"/>'},
+        {"path": "title", "text": "B"},
+        {"path": "genres", "text": "stray"},
+    ]
+
+
 def test_two_files_of_one_entity_go_to_one_table_and_workers_do_not_change_it(tmp_path, samples):
     from discogs_tools.workspace import Workspace
 

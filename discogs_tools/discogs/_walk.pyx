@@ -11,7 +11,8 @@ Arrow buffers (offsets, data, validity), one column each; no Python object is ma
 It gives exactly the values of the Python converters (``parse_*.convert``) for the records it
 accepts, and *declines* every record with anything they would put in ``extra`` or treat
 specially (an unknown or repeated element, a comment or processing instruction, an element
-with a namespace, a leaf element with children) or a value they convert with Python's rules
+with a namespace, a leaf element with children, an attribute they do not read: see
+:class:`AttrRules`) or a value they convert with Python's rules
 (an integer that is not plain ASCII digits, a boolean other than ``true``/``false``). A
 declined record's values are rolled back (every column is cut back to its length before the
 record) and the caller converts that record with the Python converter, so the table is the
@@ -22,13 +23,13 @@ import numpy as np
 import pyarrow as pa
 
 from libc.stdint cimport int32_t, int64_t, uint8_t
-from libc.stdlib cimport free, realloc
+from libc.stdlib cimport calloc, free, realloc
 from libc.string cimport memcpy, strcmp, strlen
 from cpython.unicode cimport PyUnicode_DecodeUTF8
 
 from lxml.includes cimport etreepublic as cetree
 from lxml.includes.tree cimport (XML_CDATA_SECTION_NODE, XML_ELEMENT_NODE, XML_TEXT_NODE, xmlAttr,
-                                  xmlNode)
+                                  xmlChar, xmlNode)
 
 from .elements import duration_seconds as _py_duration_seconds, year_of as _py_year_of
 
@@ -299,20 +300,37 @@ cdef inline bint tag_is(xmlNode* n, const char* name) noexcept:
     return strcmp(<const char*>n.name, name) == 0
 
 
+cdef inline bint blank(const xmlChar* s) noexcept:
+    """True for NULL or only XML whitespace (formatting between elements, which the converters
+    ignore; ``elements.leftovers`` keeps any other text of a container in ``extra``)."""
+    if s is NULL:
+        return True
+    while s[0] != 0:
+        if s[0] != 32 and s[0] != 9 and s[0] != 10 and s[0] != 13:
+            return False
+        s += 1
+    return True
+
+
 cdef inline bint other_child(xmlNode* c) noexcept:
-    """A child node the converters would keep in ``extra`` (comment, PI, entity, ...)."""
-    return c.type != XML_ELEMENT_NODE and not is_text(c)
+    """A non-element child of a container the converters would keep in ``extra``: a comment,
+    PI, entity, ..., or text that is not only whitespace."""
+    if is_text(c):
+        return not blank(c.content)
+    return c.type != XML_ELEMENT_NODE
 
 
 cdef inline bint foreign(xmlNode* c) noexcept:
     return c.ns is not NULL
 
 
-cdef bint has_element_children(xmlNode* el) noexcept:
-    """``len(el) > 0`` in lxml: any element, comment, PI or entity child."""
+cdef bint has_content(xmlNode* el) noexcept:
+    """Whether an attribute-only element (image, label, identifier) holds anything the
+    converters keep in ``extra``: any element, comment, PI or entity child (``len(el) > 0`` in
+    lxml), or text that is not only whitespace."""
     cdef xmlNode* c = el.children
     while c is not NULL:
-        if not is_text(c):
+        if c.type == XML_ELEMENT_NODE or other_child(c):
             return True
         c = c.next
     return False
@@ -660,7 +678,7 @@ cdef class Images(Group):
         cdef int n = 0
         while c is not NULL:
             if c.type == XML_ELEMENT_NODE:
-                if (foreign(c) or not tag_is(c, "image") or has_element_children(c)
+                if (foreign(c) or not tag_is(c, "image") or has_content(c)
                         or put_attr(self.type, c, "type") < 0 or put_attr(self.uri, c, "uri") < 0
                         or put_attr(self.uri150, c, "uri150") < 0
                         or put_int_attr(self.width, c, "width", False) < 0
@@ -746,7 +764,7 @@ cdef class LabelRefs(Group):
         cdef int n = 0
         while c is not NULL:
             if c.type == XML_ELEMENT_NODE:
-                if (foreign(c) or not tag_is(c, child_tag) or has_element_children(c)
+                if (foreign(c) or not tag_is(c, child_tag) or has_content(c)
                         or put_int_attr(self.id, c, "id", True) < 0 or put_attr(self.name, c, "name") < 0
                         or put_attr(self.catno, c, "catno") < 0):
                     return DECLINED
@@ -818,7 +836,7 @@ cdef class Identifiers(Group):
         cdef int n = 0
         while c is not NULL:
             if c.type == XML_ELEMENT_NODE:
-                if (foreign(c) or not tag_is(c, "identifier") or has_element_children(c)
+                if (foreign(c) or not tag_is(c, "identifier") or has_content(c)
                         or put_attr(self.type, c, "type") < 0 or put_attr(self.description, c, "description") < 0
                         or put_attr(self.value, c, "value") < 0):
                     return DECLINED
@@ -1027,15 +1045,111 @@ cdef class Tracks(Group):
 # Record walkers
 
 
+cdef inline bint same(const char* a, const char* b) noexcept:
+    """a == b for C strings; the first bytes differ for most pairs, so no call then."""
+    return a[0] == b[0] and (a[0] == 0 or strcmp(a + 1, b + 1) == 0)
+
+
+cdef class AttrRules:
+    """The attributes the converters read, by (parent tag, tag) (``parse_<entity>.ATTRIBUTES``),
+    as C strings. :meth:`subtree_ok` is true when a record has no other attribute anywhere
+    (the converters keep any other one in ``extra``, so such a record is declined)."""
+
+    cdef list keep  # the bytes the C pointers below point into
+    cdef const char** parents
+    cdef const char** tags
+    cdef const char*** names
+    cdef int n
+
+    def __cinit__(self, dict known):
+        cdef int i, j
+        self.keep = []
+        self.n = len(known)
+        self.parents = <const char**>calloc(self.n + 1, sizeof(char*))
+        self.tags = <const char**>calloc(self.n + 1, sizeof(char*))
+        self.names = <const char***>calloc(self.n + 1, sizeof(char**))
+        if self.parents is NULL or self.tags is NULL or self.names is NULL:
+            raise MemoryError()
+        for i, ((parent, tag), allowed) in enumerate(sorted(known.items())):
+            p, t = parent.encode(), tag.encode()
+            self.keep += [p, t]
+            self.parents[i] = p
+            self.tags[i] = t
+            self.names[i] = <const char**>calloc(len(allowed) + 1, sizeof(char*))
+            if self.names[i] is NULL:
+                raise MemoryError()
+            for j, name in enumerate(sorted(allowed)):
+                b = name.encode()
+                self.keep.append(b)
+                self.names[i][j] = b
+
+    def __dealloc__(self):
+        cdef int i
+        if self.names is not NULL:
+            for i in range(self.n):
+                free(self.names[i])
+        free(self.names)
+        free(self.tags)
+        free(self.parents)
+
+    cdef bint element_ok(self, xmlNode* el, const char* parent) noexcept:
+        cdef int i
+        cdef const char** allowed
+        cdef xmlAttr* a = el.properties
+        if a is NULL:
+            return True
+        for i in range(self.n):
+            if same(<const char*>el.name, self.tags[i]) and same(parent, self.parents[i]):
+                break
+        else:
+            return False
+        while a is not NULL:
+            if a.ns is not NULL:
+                return False
+            allowed = self.names[i]
+            while allowed[0] is not NULL and not same(<const char*>a.name, allowed[0]):
+                allowed += 1
+            if allowed[0] is NULL:
+                return False
+            a = a.next
+        return True
+
+    cdef bint subtree_ok(self, xmlNode* el, const char* parent) noexcept:
+        """True when ``el`` (with parent tag ``parent``; "" for the record) and every element
+        under it carry only known attributes."""
+        cdef xmlNode* c
+        if not self.element_ok(el, parent):
+            return False
+        c = el.children
+        while c is not NULL:
+            if c.type == XML_ELEMENT_NODE and not self.subtree_ok(c, <const char*>el.name):
+                return False
+            c = c.next
+        return True
+
+
+_RULES = {}
+
+
+def attr_rules(str entity):
+    """The :class:`AttrRules` of an entity (built once)."""
+    if entity not in _RULES:
+        from importlib import import_module
+        _RULES[entity] = AttrRules(import_module(f"discogs_tools.discogs.parse_{entity}").ATTRIBUTES)
+    return _RULES[entity]
+
+
 cdef class Walker(Group):
     """Columns of the accepted records of one chunk; ``declined`` lists the others' indices."""
 
     cdef public list index, declined
+    cdef AttrRules rules
 
-    def __init__(self):
+    def __init__(self, str entity):
         Group.__init__(self)
         self.index = []
         self.declined = []
+        self.rules = attr_rules(entity)
 
     def walk(self, records):
         """Walk (index, element) pairs, in order."""
@@ -1047,6 +1161,9 @@ cdef class Walker(Group):
         cols = self.cols
         for i, element in records:
             el = <cetree._Element>element
+            if not self.rules.subtree_ok(el._c_node, b""):  # an attribute the converters keep in extra
+                self.declined.append(i)
+                continue
             for j in range(ncols):
                 mark[j] = (<Col>cols[j]).n
             if self.record(el._c_node) < 0:
@@ -1079,7 +1196,7 @@ cdef class Releases(Walker):
     cdef public Images images
 
     def __init__(self):
-        Walker.__init__(self)
+        Walker.__init__(self, "releases")
         self.release_id = self.i()
         self.status = self.s()
         self.title = self.s()
@@ -1268,7 +1385,7 @@ cdef class Masters(Walker):
     cdef public Images images
 
     def __init__(self):
-        Walker.__init__(self)
+        Walker.__init__(self, "masters")
         self.master_id = self.i()
         self.main_release = self.i()
         self.title = self.s()
@@ -1473,7 +1590,7 @@ cdef class Artists(Walker):
     cdef public Images images
 
     def __init__(self):
-        Walker.__init__(self)
+        Walker.__init__(self, "artists")
         self.artist_id = self.i()
         self.name = self.s()
         self.realname = self.s()
@@ -1579,7 +1696,7 @@ cdef class Labels(Walker):
     cdef public Images images
 
     def __init__(self):
-        Walker.__init__(self)
+        Walker.__init__(self, "labels")
         self.label_id = self.i()
         self.name = self.s()
         self.contactinfo = self.s()

@@ -44,6 +44,74 @@ def unknown(extra: list[dict[str, Any]], el: Any) -> None:
     extra.append({"path": element_path(el), "xml": etree.tostring(el, encoding="unicode", with_tail=False)})
 
 
+_BLANK = " \t\r\n"  # XML whitespace: formatting between elements, not data
+_NONE: frozenset[str] = frozenset()
+
+
+def leftovers(rec: Any, extra: list[dict[str, Any]], attributes: dict[tuple[str, str], frozenset[str]],
+              no_text: frozenset[str]) -> None:
+    """Keep in ``extra`` what the converter of ``rec`` did not read, element by element in
+    document order:
+
+    - attributes other than ``attributes[(parent tag, tag)]`` ("" as parent: the record element
+      itself), as ``{"path", "attr", "value"}``;
+    - text that is not only whitespace directly inside the record or an element of ``no_text``
+      (containers and attribute-only elements, whose own text has no column), as
+      ``{"path", "text"}`` (the path of the element the text is in);
+    - in any other element (a leaf: its leading text is the column value), every child node
+      (element, comment, ...) as ``{"path", "xml"}`` and the text after it as ``{"path", "text"}``.
+
+    Elements already in ``extra`` as XML (unknown, repeated, comments) are skipped with
+    everything inside them. The compiled walker declines exactly the records this would add
+    something to (:class:`._walk.AttrRules` and its container loops)."""
+    # One pass over the nodes with as few calls per element as possible (this runs for every
+    # record on the Python path); the rare findings get their paths and order at the end.
+    found: list[tuple[int, Any, dict[str, Any]]] = []  # (element order, element, entry)
+    containers: dict[Any, int] = {}  # container element -> its order (for its children's tails)
+    order = 0
+    for el in rec.iter():
+        tag = el.tag
+        if tag.__class__ is str:
+            order += 1
+            keys = el.keys()
+            if keys:
+                parent = "" if el is rec else el.getparent().tag
+                allowed = attributes.get((parent, tag), _NONE)
+                for name in keys:
+                    if name not in allowed:
+                        found.append((order, el, {"attr": name, "value": el.get(name)}))
+            if tag in no_text or el is rec:
+                containers[el] = order
+                t = el.text
+                if t and t.strip(_BLANK):
+                    found.append((order, el, {"text": t}))
+            elif len(el):  # a leaf (its leading text is the value) holding elements, comments, ...
+                for c in el:
+                    found.append((order, c, {"xml": etree.tostring(c, encoding="unicode", with_tail=False)}))
+                    if c.tail:
+                        found.append((order, el, {"text": c.tail}))
+        if el is not rec:
+            t = el.tail  # text after a node belongs to its parent
+            if t and t.strip(_BLANK):
+                parent_el = el.getparent()
+                if parent_el in containers:
+                    found.append((containers[parent_el], parent_el, {"text": t}))
+    if not found:
+        return
+    kept = [e["path"] for e in extra if "xml" in e]  # already in extra as XML, with their insides
+    entries = [(o, element_path(el), entry) for o, el, entry in sorted(found, key=lambda x: x[0])]
+    ours = [path for _, path, entry in entries if "xml" in entry and not _inside(path, kept)]
+    for _, path, entry in entries:
+        if _inside(path, kept) or ("xml" not in entry and _inside(path, ours)):
+            continue
+        extra.append({"path": path, **entry})
+
+
+def _inside(path: str, kept: list[str]) -> bool:
+    """Whether ``path`` is one of ``kept`` or inside one of them."""
+    return any(path == k or path.startswith(k + "/") for k in kept)
+
+
 def repeated(extra: list[dict[str, Any]], el: Any) -> None:
     """A second occurrence of a single-valued element: kept in ``extra`` (the first is the column)."""
     unknown(extra, el)

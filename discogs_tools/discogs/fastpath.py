@@ -6,7 +6,7 @@ converters. This module wraps the walker's column buffers as the schema's Arrow 
 is used when the extension was compiled (``pip install -e .`` builds it when a C compiler is
 present), was compiled against the lxml that is installed, and is not switched off with the
 environment variable ``DISCOGS_TOOLS_NO_FAST_PATH=1``; otherwise everything goes through the
-converters, with the same result, about 3x slower.
+converters, with the same result, about 3.5x slower.
 """
 
 from __future__ import annotations

@@ -161,7 +161,7 @@ def run(paths: Sequence[str | os.PathLike[str]], workspace: Workspace | str | os
     report = Report(STAGE)
     slow_reason = fastpath.unavailable_reason()
     if slow_reason:
-        report.warnings.append(f"Python converters used ({slow_reason}); about 3x slower, same tables")
+        report.warnings.append(f"Python converters used ({slow_reason}); about 3.5x slower, same tables")
     pool = ChunkPool(workers, slot_bytes=chunk_bytes + SLOT_HEADROOM)
     try:
         for name in (n for n in ENTITIES if n in by_entity):

@@ -9,15 +9,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from .elements import RecordError, extra_json, id_names, images, repeated, strings, to_id, unknown
+from .elements import RecordError, extra_json, id_names, images, leftovers, repeated, strings, to_id, unknown
 
 RECORD_TAG = "artist"
 
-ATTRIBUTES: dict[str, frozenset[str]] = {
-    "name": frozenset({"id"}),
-    "image": frozenset({"type", "uri", "uri150", "width", "height"}),
+# The attributes the converter reads, by (parent tag, tag); "" is the record element itself.
+# Any other attribute (on any element) goes to ``extra`` (see elements.leftovers), and
+# the compiled walker declines records that have one.
+ATTRIBUTES: dict[tuple[str, str], frozenset[str]] = {
+    ("aliases", "name"): frozenset({"id"}),
+    ("members", "name"): frozenset({"id"}),
+    ("groups", "name"): frozenset({"id"}),
+    ("images", "image"): frozenset({"type", "uri", "uri150", "width", "height"}),
 }
-CONTAINERS = frozenset({"artist", "images", "urls", "namevariations", "aliases", "members", "groups"})
+# Elements whose own text the converter does not read (containers, attribute-only elements):
+# text other than whitespace directly inside them (or the record) goes to ``extra``.
+NO_TEXT = frozenset({"images", "image", "urls", "namevariations", "aliases", "members", "groups"})
 
 
 def members(container: Any, extra: list) -> list[dict[str, Any]]:
@@ -78,5 +85,6 @@ def convert(rec: Any) -> tuple:
     artist_id = to_id(s["id"], "artist <id>")
     if artist_id is None:
         raise RecordError("<artist> has no <id>")
+    leftovers(rec, extra, ATTRIBUTES, NO_TEXT)
     return (artist_id, s["name"], s["realname"], s["profile"], s["data_quality"], urls, namevariations, aliases,
             members_, groups, imgs, extra_json(extra))

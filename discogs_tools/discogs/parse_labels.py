@@ -8,23 +8,26 @@ from __future__ import annotations
 
 from typing import Any
 
-from .elements import RecordError, extra_json, id_names, images, repeated, strings, to_id, unknown
+from .elements import RecordError, extra_json, id_names, images, leftovers, repeated, strings, to_id, unknown
 
 RECORD_TAG = "label"
 
-ATTRIBUTES: dict[str, frozenset[str]] = {
-    "label": frozenset({"id"}),          # sub-labels; the record <label> itself has none
-    "parentLabel": frozenset({"id"}),
-    "image": frozenset({"type", "uri", "uri150", "width", "height"}),
+# The attributes the converter reads, by (parent tag, tag); "" is the record element itself.
+# Any other attribute (on any element) goes to ``extra`` (see elements.leftovers), and
+# the compiled walker declines records that have one.
+ATTRIBUTES: dict[tuple[str, str], frozenset[str]] = {
+    ("sublabels", "label"): frozenset({"id"}),
+    ("label", "parentLabel"): frozenset({"id"}),
+    ("images", "image"): frozenset({"type", "uri", "uri150", "width", "height"}),
 }
-CONTAINERS = frozenset({"label", "images", "urls", "sublabels"})
+# Elements whose own text the converter does not read (containers, attribute-only elements):
+# text other than whitespace directly inside them (or the record) goes to ``extra``.
+NO_TEXT = frozenset({"images", "image", "urls", "sublabels"})
 
 
 def convert(rec: Any) -> tuple:
     """Row of ``discogs/labels`` (without the provenance columns) from a ``<label>``."""
     extra: list[dict[str, Any]] = []
-    if rec.get("id") is not None:
-        extra.append({"path": "", "attr": "id", "value": rec.get("id")})
     s: dict[str, Any] = {"id": None, "name": None, "contactinfo": None, "profile": None, "data_quality": None}
     urls = parent = sublabels = imgs = None
     for c in rec:
@@ -49,5 +52,6 @@ def convert(rec: Any) -> tuple:
     label_id = to_id(s["id"], "label <id>")
     if label_id is None:
         raise RecordError("<label> has no <id>")
+    leftovers(rec, extra, ATTRIBUTES, NO_TEXT)
     return (label_id, s["name"], s["contactinfo"], s["profile"], s["data_quality"], urls, parent, sublabels, imgs,
             extra_json(extra))

@@ -4,17 +4,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from .elements import (RecordError, credits, extra_json, images, repeated, strings, to_id, to_int, unknown,
+from .elements import (RecordError, credits, extra_json, images, leftovers, repeated, strings, to_id, to_int, unknown,
                        videos)
 
 RECORD_TAG = "master"
 
-ATTRIBUTES: dict[str, frozenset[str]] = {
-    "master": frozenset({"id"}),
-    "video": frozenset({"src", "duration", "embed"}),
-    "image": frozenset({"type", "uri", "uri150", "width", "height"}),
+# The attributes the converter reads, by (parent tag, tag); "" is the record element itself.
+# Any other attribute (on any element) goes to ``extra`` (see elements.leftovers), and
+# the compiled walker declines records that have one.
+ATTRIBUTES: dict[tuple[str, str], frozenset[str]] = {
+    ("", "master"): frozenset({"id"}),
+    ("videos", "video"): frozenset({"src", "duration", "embed"}),
+    ("images", "image"): frozenset({"type", "uri", "uri150", "width", "height"}),
 }
-CONTAINERS = frozenset({"master", "images", "artists", "artist", "genres", "styles", "videos", "video"})
+# Elements whose own text the converter does not read (containers, attribute-only elements):
+# text other than whitespace directly inside them (or the record) goes to ``extra``.
+NO_TEXT = frozenset({"images", "image", "artists", "artist", "genres", "styles", "videos", "video"})
 
 
 def convert(rec: Any) -> tuple:
@@ -46,5 +51,6 @@ def convert(rec: Any) -> tuple:
         else:
             unknown(extra, c)
     year = to_int(s["year"], "<year>")
+    leftovers(rec, extra, ATTRIBUTES, NO_TEXT)
     return (master_id, to_id(s["main_release"], "<main_release>"), s["title"], year or None, s["data_quality"],
             s["notes"], artists, genres, styles, vids, imgs, extra_json(extra))

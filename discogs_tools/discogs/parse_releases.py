@@ -9,27 +9,31 @@ from __future__ import annotations
 
 from typing import Any
 
-from .elements import (RecordError, credits, duration_seconds, extra_json, images, leaf_text, repeated,
+from .elements import (RecordError, credits, duration_seconds, extra_json, images, leaf_text, leftovers, repeated,
                        strings, to_bool, to_id, to_int, unknown, videos, year_of)
 
 RECORD_TAG = "release"
 
 # Attributes each element may carry; anything else is kept in `extra` (see chunk.find_anomalies).
-ATTRIBUTES: dict[str, frozenset[str]] = {
-    "release": frozenset({"id", "status"}),
-    "label": frozenset({"name", "catno", "id"}),
-    "series": frozenset({"name", "catno", "id"}),
-    "format": frozenset({"name", "qty", "text"}),
-    "identifier": frozenset({"type", "description", "value"}),
-    "video": frozenset({"src", "duration", "embed"}),
-    "image": frozenset({"type", "uri", "uri150", "width", "height"}),
-    "master_id": frozenset({"is_main_release"}),
+# The attributes the converter reads, by (parent tag, tag); "" is the record element itself.
+# Any other attribute (on any element) goes to ``extra`` (see elements.leftovers), and
+# the compiled walker declines records that have one.
+ATTRIBUTES: dict[tuple[str, str], frozenset[str]] = {
+    ("", "release"): frozenset({"id", "status"}),
+    ("release", "master_id"): frozenset({"is_main_release"}),
+    ("labels", "label"): frozenset({"name", "catno", "id"}),
+    ("series", "series"): frozenset({"name", "catno", "id"}),
+    ("formats", "format"): frozenset({"name", "qty", "text"}),
+    ("identifiers", "identifier"): frozenset({"type", "description", "value"}),
+    ("videos", "video"): frozenset({"src", "duration", "embed"}),
+    ("images", "image"): frozenset({"type", "uri", "uri150", "width", "height"}),
 }
-# Elements that hold child elements; text directly inside them is not expected.
-CONTAINERS = frozenset({
-    "release", "images", "artists", "extraartists", "artist", "labels", "series", "formats", "format",
-    "descriptions", "genres", "styles", "tracklist", "track", "sub_tracks", "identifiers", "videos", "video",
-    "companies", "company",
+# Elements whose own text the converter does not read (containers, attribute-only elements):
+# text other than whitespace directly inside them (or the record) goes to ``extra``.
+NO_TEXT = frozenset({
+    "images", "image", "artists", "extraartists", "artist", "labels", "label", "series", "formats", "format",
+    "descriptions", "genres", "styles", "tracklist", "track", "sub_tracks", "identifiers", "identifier",
+    "videos", "video", "companies", "company",
 })
 
 _SCALARS = ("title", "country", "released", "data_quality", "notes")
@@ -200,6 +204,7 @@ def convert(rec: Any) -> tuple:
         else:
             unknown(extra, c)
     released = s["released"]
+    leftovers(rec, extra, ATTRIBUTES, NO_TEXT)
     return (release_id, get("status"), s["title"], s["country"], released, year_of(released), master_id, is_main,
             s["data_quality"], s["notes"], artists, extraartists, labels, series, formats, genres, styles,
             tracklist, identifiers, companies, vids, imgs, extra_json(extra))

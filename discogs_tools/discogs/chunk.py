@@ -171,8 +171,9 @@ def _batches(spans: list[tuple[int, int]], limit: int) -> Iterator[range]:
 def _parsed_batches(task: ChunkTask, entity: Entity, spans: list[tuple[int, int]],
                     rejects: list[dict[str, Any]]) -> Iterator[list[tuple[int, Any]]]:
     """The chunk's records parsed a batch (:data:`PARSE_BATCH_BYTES`) at a time: (index,
-    element) of every record of the batch that parses. Only one batch's tree is alive at a
-    time when the caller drops each list before asking for the next."""
+    element) of every record of the batch that parses. A batch's tree is freed once the caller
+    lets go of its list (in a for loop: while the next batch is parsed, so at most two trees
+    are alive)."""
     for batch in _batches(spans, PARSE_BATCH_BYTES):
         yield _parse_records(task, entity, spans, batch, rejects)
 

@@ -1114,16 +1114,25 @@ cdef class AttrRules:
             a = a.next
         return True
 
-    cdef bint subtree_ok(self, xmlNode* el, const char* parent) noexcept:
-        """True when ``el`` (with parent tag ``parent``; "" for the record) and every element
-        under it carry only known attributes."""
+    cdef bint subtree_ok(self, xmlNode* rec) noexcept:
+        """True when the record ``rec`` and every element under it carry only known attributes.
+        Iterative pre-order walk (parent pointers, no recursion; only elements are entered),
+        and the rules are looked at only for elements that have attributes."""
         cdef xmlNode* c
-        if not self.element_ok(el, parent):
+        if rec.properties is not NULL and not self.element_ok(rec, ""):
             return False
-        c = el.children
+        c = rec.children
         while c is not NULL:
-            if c.type == XML_ELEMENT_NODE and not self.subtree_ok(c, <const char*>el.name):
-                return False
+            if c.type == XML_ELEMENT_NODE:
+                if c.properties is not NULL and not self.element_ok(c, <const char*>c.parent.name):
+                    return False
+                if c.children is not NULL:
+                    c = c.children
+                    continue
+            while c.next is NULL:
+                c = c.parent
+                if c is rec:
+                    return True
             c = c.next
         return True
 
@@ -1161,7 +1170,7 @@ cdef class Walker(Group):
         cols = self.cols
         for i, element in records:
             el = <cetree._Element>element
-            if not self.rules.subtree_ok(el._c_node, b""):  # an attribute the converters keep in extra
+            if not self.rules.subtree_ok(el._c_node):  # an attribute the converters keep in extra
                 self.declined.append(i)
                 continue
             for j in range(ncols):

@@ -138,6 +138,18 @@ def test_table_format_with_limit(filled):
     assert "multi line" in full  # newlines inside a cell are flattened
 
 
+def test_limit_caps_every_format_when_given(filled, tmp_path):
+    """Without --limit, a pipe gets every row; with it, every format stops at N rows."""
+    assert len(list(csv.reader(io.StringIO(cli(filled, "sql", SELECT).stdout)))) == 1 + 6  # CSV in a pipe
+    rows = list(csv.reader(io.StringIO(cli(filled, "sql", SELECT, "--limit", "2").stdout)))
+    assert rows[0] == ["track_id", "n", "score", "ok"] and [r[0] for r in rows[1:]] == ["a", "b,c"]
+    assert len(json.loads(cli(filled, "sql", SELECT, "--format", "json", "--limit", "3").stdout)) == 3
+    out = tmp_path / "two.parquet"
+    assert cli(filled, "sql", SELECT, "-o", str(out), "--limit", "2").exit_code == 0
+    assert pq.read_table(out).column("track_id").to_pylist() == ["a", "b,c"]
+    assert len(cli(filled, "sql", SELECT, "--format", "jsonl", "--limit", "0").stdout.splitlines()) == 6
+
+
 def test_table_to_file_and_format_from_extension(filled, tmp_path):
     out = tmp_path / "t.txt"
     assert cli(filled, "sql", SELECT, "-o", str(out)).exit_code == 0

@@ -49,7 +49,9 @@ def sql_command(
         "or from the --output extension].")] = None,
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the result to this file "
                                                    "(atomically) instead of stdout.")] = None,
-    limit: Annotated[int, typer.Option(help="Rows shown by the table format (0: all).")] = 50,
+    limit: Annotated[Optional[int], typer.Option(
+        help="Rows to write, in any format (0: all) [default: 50 rows shown by the table format, "
+        "every row in the other formats].", show_default=False)] = None,
     list_queries: Annotated[bool, typer.Option("--list", help="List the ready queries and exit.")] = False,
     workspace_dir: WorkspaceOption = None,
 ) -> None:

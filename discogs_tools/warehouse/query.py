@@ -186,14 +186,16 @@ def run(
     file: str | Path | None = None,
     fmt: str | None = None,
     output: Path | None = None,
-    limit: int = DEFAULT_LIMIT,
+    limit: int | None = None,
     stream: IO[str] | None = None,
     terminal: bool | None = None,
     echo: Callable[[str], None] | None = None,
 ) -> Report:
     """Run a query and print it to ``stream`` (default stdout) or write it to ``output``.
 
-    ``limit`` caps the rows of the table format (0: all); other formats write every row.
+    ``limit`` caps the rows written, in every format (0: all). Left out, the table format
+    shows :data:`DEFAULT_LIMIT` rows (and says how many there are) and the other formats
+    write every row.
     """
     import duckdb
 
@@ -210,9 +212,12 @@ def run(
             return report
         try:
             if fmt == "table":
-                shown, total = _render_table(rel, stream if output is None else None, output, limit, terminal)
+                shown, total = _render_table(rel, stream if output is None else None, output,
+                                             DEFAULT_LIMIT if limit is None else limit, terminal)
                 report.counts.update(rows=total, rows_shown=shown)
             else:
+                if limit:
+                    rel = rel.limit(limit)
                 report.counts["rows"] = _write_file(rel, fmt, output, stream)
         except duckdb.Error as exc:
             raise explain_error(exc, label) from None

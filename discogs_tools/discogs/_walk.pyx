@@ -157,13 +157,34 @@ cdef class StrCol(Col):
                                      null_count=nulls)
 
 
-cdef class IntCol(Col):
-    """An int64 column (cast to the schema's width by the caller, safely)."""
+cdef class FixedCol(Col):
+    """A column of fixed-width values (``width`` bytes each) in one buffer; subclasses set the
+    width and Arrow type and add typed ``put``/``null``."""
 
     cdef Buf values
+    cdef Py_ssize_t width
+    cdef object arrow_type
 
     def __dealloc__(self):
         free(self.values.p)
+
+    cdef void truncate(self, Py_ssize_t m) noexcept:
+        self.values.n = m * self.width
+        Col.truncate(self, m)
+
+    def to_arrow(self):
+        bitmap, nulls = validity(&self.valid, self.n)
+        return pa.Array.from_buffers(self.arrow_type, self.n,
+                                     [bitmap, pa.py_buffer(PyBytes_FromBuf(&self.values, self.values.n))],
+                                     null_count=nulls)
+
+
+cdef class IntCol(FixedCol):
+    """An int64 column (cast to the schema's width by the caller, safely)."""
+
+    def __cinit__(self):
+        self.width = sizeof(int64_t)
+        self.arrow_type = pa.int64()
 
     cdef inline int put(self, int64_t v) except -1:
         buf_put(&self.values, &v, sizeof(int64_t))
@@ -178,23 +199,13 @@ cdef class IntCol(Col):
         self.n += 1
         return 0
 
-    cdef void truncate(self, Py_ssize_t m) noexcept:
-        self.values.n = m * sizeof(int64_t)
-        Col.truncate(self, m)
 
-    def to_arrow(self):
-        bitmap, nulls = validity(&self.valid, self.n)
-        return pa.Array.from_buffers(pa.int64(), self.n, [bitmap, pa.py_buffer(PyBytes_FromBuf(&self.values, self.values.n))],
-                                     null_count=nulls)
-
-
-cdef class FloatCol(Col):
+cdef class FloatCol(FixedCol):
     """A float64 column."""
 
-    cdef Buf values
-
-    def __dealloc__(self):
-        free(self.values.p)
+    def __cinit__(self):
+        self.width = sizeof(double)
+        self.arrow_type = pa.float64()
 
     cdef inline int put(self, double v) except -1:
         buf_put(&self.values, &v, sizeof(double))
@@ -209,23 +220,13 @@ cdef class FloatCol(Col):
         self.n += 1
         return 0
 
-    cdef void truncate(self, Py_ssize_t m) noexcept:
-        self.values.n = m * sizeof(double)
-        Col.truncate(self, m)
 
-    def to_arrow(self):
-        bitmap, nulls = validity(&self.valid, self.n)
-        return pa.Array.from_buffers(pa.float64(), self.n, [bitmap, pa.py_buffer(PyBytes_FromBuf(&self.values, self.values.n))],
-                                     null_count=nulls)
-
-
-cdef class BoolCol(Col):
+cdef class BoolCol(FixedCol):
     """A boolean column (a byte per value here, bit-packed for Arrow)."""
 
-    cdef Buf values
-
-    def __dealloc__(self):
-        free(self.values.p)
+    def __cinit__(self):
+        self.width = 1
+        self.arrow_type = pa.bool_()
 
     cdef inline int put(self, uint8_t v) except -1:
         buf_byte(&self.values, v)
@@ -239,15 +240,11 @@ cdef class BoolCol(Col):
         self.n += 1
         return 0
 
-    cdef void truncate(self, Py_ssize_t m) noexcept:
-        self.values.n = m
-        Col.truncate(self, m)
-
     def to_arrow(self):
         bitmap, nulls = validity(&self.valid, self.n)
         bits = np.packbits(np.frombuffer(PyBytes_FromBuf(&self.values, self.n), dtype=np.uint8),
                            bitorder="little").tobytes() if self.n else b""
-        return pa.Array.from_buffers(pa.bool_(), self.n, [bitmap, pa.py_buffer(bits)], null_count=nulls)
+        return pa.Array.from_buffers(self.arrow_type, self.n, [bitmap, pa.py_buffer(bits)], null_count=nulls)
 
 
 cdef class ListCol(Col):

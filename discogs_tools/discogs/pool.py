@@ -67,8 +67,7 @@ class ChunkPool:
         else:  # pragma: no cover - spawn-only platforms: chunks go through the pipe
             context = mp.get_context()
         self._executor = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker,
-                                             initargs=(self._shared if self._shared is not None else None,
-                                                       slot_bytes))
+                                             initargs=(self._shared, slot_bytes))
 
     def submit(self, task: ChunkTask) -> list[ChunkResult]:
         """Queue a task; returns the results that had to be collected to keep memory bounded."""

@@ -43,6 +43,15 @@ def _ce_with_accuracy(logits: torch.Tensor, target: torch.Tensor) -> tuple[torch
     return loss, correct, len(target)
 
 
+def _bilinear_contrast(za: torch.Tensor, zp: torch.Tensor, bilinear: nn.Module,
+                       dist: DistInfo | None) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """Each anchor against every positive of the (global) batch by bilinear similarity; its own
+    positive is the target (COLA; also the Word2Vec head, with vectors as positives)."""
+    logits = za @ bilinear(_gather(zp, dist)).T
+    target = torch.arange(len(za), device=za.device) + _offset(len(za), dist)
+    return _ce_with_accuracy(logits, target)
+
+
 class ColaHead(nn.Module):
     def __init__(self, embedding_dim: int, dim: int = 512) -> None:
         super().__init__()
@@ -50,11 +59,7 @@ class ColaHead(nn.Module):
         self.bilinear = nn.Linear(dim, dim, bias=False)
 
     def forward(self, anchor: torch.Tensor, positive: torch.Tensor, dist: DistInfo | None = None):
-        za = self.project(anchor)
-        zp = _gather(self.project(positive), dist)
-        logits = za @ self.bilinear(zp).T
-        target = torch.arange(len(za), device=za.device) + _offset(len(za), dist)
-        return _ce_with_accuracy(logits, target)
+        return _bilinear_contrast(self.project(anchor), self.project(positive), self.bilinear, dist)
 
 
 class SimClrHead(nn.Module):
@@ -86,11 +91,7 @@ class Word2VecHead(nn.Module):
         self.bilinear = nn.Linear(dim, dim, bias=False)
 
     def forward(self, anchor: torch.Tensor, vectors: torch.Tensor, dist: DistInfo | None = None):
-        za = self.project(anchor)
-        zv = _gather(self.project_vector(vectors), dist)
-        logits = za @ self.bilinear(zv).T
-        target = torch.arange(len(za), device=za.device) + _offset(len(za), dist)
-        return _ce_with_accuracy(logits, target)
+        return _bilinear_contrast(self.project(anchor), self.project_vector(vectors), self.bilinear, dist)
 
 
 class StyleHead(nn.Module):

@@ -7,8 +7,7 @@ artists and labels both tracks share.
 from __future__ import annotations
 
 from .base import PairContext, PairsResult
-from .editorial import pair_editorial
-from .shared import editorial_result
+from .shared import generate_editorial
 
 NAME = "artist"
 POSITIVE = "artists"
@@ -16,6 +15,4 @@ EXCLUSION = "releases"
 
 
 def generate(ctx: PairContext) -> PairsResult:
-    exclusion = ctx.index.entities[EXCLUSION] if EXCLUSION else None
-    pairs = pair_editorial(ctx.index.entities[POSITIVE], exclusion, ctx.rng)
-    return editorial_result(ctx, pairs)
+    return generate_editorial(ctx, POSITIVE, EXCLUSION)

@@ -28,3 +28,15 @@ def samples() -> Path:
 def ws(tmp_path: Path) -> Workspace:
     """An empty workspace in a temporary folder."""
     return Workspace(tmp_path / "workspace").ensure()
+
+
+@pytest.fixture
+def one_torch_thread():
+    """One intra-op torch thread for the test (stable timings on a shared machine; results do
+    not depend on it); the previous setting is restored afterwards."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -20,12 +20,7 @@ from discogs_tools.train.loop import run
 from test_train_data import GroupPairs, group_of, make_feature_set
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture

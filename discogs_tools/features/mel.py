@@ -32,24 +32,27 @@ HOP_SIZE = 256
 N_MELS = 96
 
 
+# Slaney's mel scale (Auditory Toolbox): 200/3 Hz per mel below 1 kHz, logarithmic above.
+_SLANEY_F_SP = 200.0 / 3.0
+_SLANEY_MIN_LOG_HZ = 1000.0
+_SLANEY_MIN_LOG_MEL = _SLANEY_MIN_LOG_HZ / _SLANEY_F_SP
+_SLANEY_LOGSTEP = np.log(6.4) / 27.0
+
+
 def hz_to_mel_slaney(hz: np.ndarray | float) -> np.ndarray:
     """Slaney's mel scale (Auditory Toolbox): linear below 1 kHz, logarithmic above."""
     hz = np.asarray(hz, dtype=np.float64)
-    f_sp = 200.0 / 3.0
-    min_log_hz = 1000.0
-    min_log_mel = min_log_hz / f_sp
-    logstep = np.log(6.4) / 27.0
-    return np.where(hz >= min_log_hz, min_log_mel + np.log(np.maximum(hz, 1e-10) / min_log_hz) / logstep, hz / f_sp)
+    return np.where(hz >= _SLANEY_MIN_LOG_HZ,
+                    _SLANEY_MIN_LOG_MEL + np.log(np.maximum(hz, 1e-10) / _SLANEY_MIN_LOG_HZ) / _SLANEY_LOGSTEP,
+                    hz / _SLANEY_F_SP)
 
 
 def mel_to_hz_slaney(mel: np.ndarray | float) -> np.ndarray:
     """Inverse of :func:`hz_to_mel_slaney`."""
     mel = np.asarray(mel, dtype=np.float64)
-    f_sp = 200.0 / 3.0
-    min_log_hz = 1000.0
-    min_log_mel = min_log_hz / f_sp
-    logstep = np.log(6.4) / 27.0
-    return np.where(mel >= min_log_mel, min_log_hz * np.exp(logstep * (mel - min_log_mel)), mel * f_sp)
+    return np.where(mel >= _SLANEY_MIN_LOG_MEL,
+                    _SLANEY_MIN_LOG_HZ * np.exp(_SLANEY_LOGSTEP * (mel - _SLANEY_MIN_LOG_MEL)),
+                    mel * _SLANEY_F_SP)
 
 
 @lru_cache(maxsize=8)

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
+import time
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,8 +26,82 @@ from .schemas import conform, load_schema
 DEFAULT_COMPRESSION = "zstd"
 
 
+STAGING_TAGS = ("tmp", "old")
+_STAGING_RE = re.compile(r"^\.(?P<name>.+)\.(?P<tag>tmp|old)-(?P<pid>\d+)-[0-9a-f]{8}(?P<suffix>.*)$")
+TABLE_INFO = "_table.json"
+
+
 def _temp_sibling(path: Path, tag: str = "tmp") -> Path:
+    """Hidden staging name next to ``path``: ``.<name>.<tag>-<pid>-<random>``.
+
+    The owner's pid is part of the name so that a later run can tell a live staging
+    folder (another process is writing it) from a dead one (the owner was killed).
+    """
     return path.with_name(f".{path.name}.{tag}-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+
+
+def pid_alive(pid: int) -> bool:
+    """True when a process with this pid exists (signal 0 probes without sending)."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
+
+
+def remove_dead_staging(path: str | os.PathLike[str]) -> list[Path]:
+    """Remove staging leftovers of ``path`` whose owner process is gone; returns what was removed.
+
+    Staging names are ``.<name>.tmp-<pid>-<random>[suffix]`` (see :func:`_temp_sibling`;
+    a suffix covers side files such as DuckDB's ``.wal``). Leftovers of live processes
+    (a concurrent run) are left alone. Called by every writer before it stages, so the
+    next run of a stage collects what a ``kill -9`` or a power cut left behind.
+    """
+    path = Path(path)
+    removed: list[Path] = []
+    parent = path.parent
+    if not parent.is_dir():
+        return removed
+    try:
+        entries = list(os.scandir(parent))
+    except OSError:
+        return removed
+    for entry in entries:
+        m = _STAGING_RE.match(entry.name)
+        if not m or m.group("name") != path.name or pid_alive(int(m.group("pid"))):
+            continue
+        target = Path(entry.path)
+        try:
+            if m.group("tag") == "old" and not m.group("suffix") and not os.path.lexists(path):
+                # Killed between moving the old output aside and renaming the new one in:
+                # the old output is the last complete one, so it goes back into place.
+                os.replace(target, path)
+                continue
+            if entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(target)
+            else:
+                target.unlink()
+            removed.append(target)
+        except FileNotFoundError:
+            pass
+        except OSError:
+            continue
+    return removed
+
+
+def _discard(path: Path) -> None:
+    """Remove a staging file or folder, whatever happens (never raises)."""
+    try:
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+    except OSError:
+        pass
 
 
 def replace_path(src: Path, dst: Path) -> None:
@@ -56,18 +132,16 @@ def atomic_path(path: str | os.PathLike[str], *, is_dir: bool = False) -> Iterat
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    remove_dead_staging(path)
     tmp = _temp_sibling(path)
     if is_dir:
         tmp.mkdir()
     try:
         yield tmp
+        replace_path(tmp, path)
     except BaseException:
-        if tmp.is_dir():
-            shutil.rmtree(tmp, ignore_errors=True)
-        else:
-            tmp.unlink(missing_ok=True)
+        _discard(tmp)
         raise
-    replace_path(tmp, path)
 
 
 def write_text_atomic(path: str | os.PathLike[str], text: str) -> Path:
@@ -114,8 +188,10 @@ class TableWriter:
         self.row_group_size = row_group_size
         self.rows = 0
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        remove_dead_staging(self.path)
         self.staging_dir = _temp_sibling(self.path)
         self.staging_dir.mkdir()
+        self.info: dict[str, Any] = {}
         self._parts = 0
         self._writer: pq.ParquetWriter | None = None
         self._rows_in_part = 0
@@ -148,20 +224,43 @@ class TableWriter:
             self._writer = None
 
     def commit(self) -> int:
-        """Finish the table and move it into place; returns the number of rows written here."""
+        """Finish the table and move it into place; returns the number of rows written here.
+
+        The folder also gets ``_table.json`` (see :func:`table_info`): rows, parts, a fresh
+        version id and :attr:`info` (what the stage says it was made from). It is written
+        inside the staging folder, so table and description are replaced in one rename and
+        can never disagree, whatever happens to the manifest afterwards.
+        """
         if self._done:
             return self.rows
-        self._close_part()
-        if not any(self.staging_dir.glob("*.parquet")):
-            # An empty table still gets one (empty) part so that readers see its schema.
-            pq.write_table(self.schema.empty_table(), self.new_part_path(), compression=self.compression)
-        replace_path(self.staging_dir, self.path)
+        try:
+            self._close_part()
+            if not any(self.staging_dir.glob("*.parquet")):
+                # An empty table still gets one (empty) part so that readers see its schema.
+                pq.write_table(self.schema.empty_table(), self.new_part_path(), compression=self.compression)
+            parts = sorted(p.name for p in self.staging_dir.glob("*.parquet"))
+            rows = sum(pq.ParquetFile(self.staging_dir / p).metadata.num_rows for p in parts)
+            description = {"table": self.table or None, "rows": rows, "parts": len(parts),
+                           "version": uuid.uuid4().hex,
+                           "committed_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                           **self.info}
+            (self.staging_dir / TABLE_INFO).write_text(json.dumps(description, indent=2, default=str) + "\n",
+                                                       encoding="utf-8")
+            replace_path(self.staging_dir, self.path)
+        except BaseException:
+            self.abort()
+            raise
         self._done = True
         return self.rows
 
     def abort(self) -> None:
-        self._close_part()
-        shutil.rmtree(self.staging_dir, ignore_errors=True)
+        """Discard the staging folder. Never raises: closing a part on a full disk can fail,
+        and that must not leave the staging folder behind."""
+        try:
+            self._close_part()
+        except Exception:
+            self._writer = None
+        _discard(self.staging_dir)
         self._done = True
 
     def __enter__(self) -> "TableWriter":
@@ -184,6 +283,25 @@ def write_table(path: str | os.PathLike[str], data: pa.Table | Iterable[pa.Recor
             for batch in data:
                 writer.write(batch)
     return writer.rows
+
+
+def table_info(path: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """The ``_table.json`` a :class:`TableWriter` committed with the table (rows, parts,
+    version, and what the stage recorded in :attr:`TableWriter.info`), or None for a table
+    written before the toolkit kept one."""
+    p = Path(path) / TABLE_INFO
+    try:
+        return json.loads(p.read_text(encoding="utf-8"))
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except (OSError, ValueError):
+        return None
+
+
+def table_version(path: str | os.PathLike[str]) -> str | None:
+    """Version id of a committed table folder (new at every commit), or None if unknown."""
+    info = table_info(path)
+    return info.get("version") if info else None
 
 
 def table_files(path: str | os.PathLike[str]) -> list[Path]:

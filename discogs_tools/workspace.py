@@ -18,7 +18,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import MissingInputError
+from .errors import ConfigError, MissingInputError
 
 ENV_VAR = "DISCOGS_TOOLS_WORKSPACE"
 DEFAULT_DIR = "workspace"
@@ -81,6 +81,17 @@ class Workspace:
         if not self.has_table(name):
             raise MissingInputError(f"table {name}", self.table(name), produced_by)
         return self.table(name)
+
+    def check(self) -> "Workspace":
+        """Raise a one-line :class:`ConfigError` when the workspace path exists but is not a folder
+        (or a parent of it is a file)."""
+        for p in (self.root, *self.root.parents):
+            if p.exists():
+                if not p.is_dir():
+                    what = "workspace" if p == self.root else f"workspace {self.root}: parent"
+                    raise ConfigError(f"{what} {p} is a file, not a folder; pass --workspace DIR")
+                break
+        return self
 
     def ensure(self) -> "Workspace":
         """Create the root folder (stages create their own subfolders)."""

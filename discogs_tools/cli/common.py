@@ -5,6 +5,7 @@ here and register their commands; they only parse arguments and call library fun
 
 from __future__ import annotations
 
+import errno
 import functools
 import sys
 from pathlib import Path
@@ -13,6 +14,7 @@ from typing import Annotated, Any, Callable, Optional
 import typer
 
 from ..errors import DiscogsToolsError
+from ..processes import Terminated, handle_sigterm
 from ..report import Report
 from ..workspace import ENV_VAR, Workspace
 
@@ -36,8 +38,11 @@ SeedOption = Annotated[int, typer.Option("--seed", help="Seed of every random ch
 
 
 def workspace(path: Optional[Path]) -> Workspace:
-    """Resolve the workspace from the option (or environment / default)."""
-    return Workspace.resolve(path)
+    """Resolve the workspace from the option (or environment / default); a path that exists
+    and is not a folder is a one-line error, not a traceback deep in a stage."""
+    ws = Workspace.resolve(path)
+    ws.check()
+    return ws
 
 
 def print_report(report: Report) -> None:
@@ -45,19 +50,82 @@ def print_report(report: Report) -> None:
     typer.echo(str(report))
 
 
+# OS errors a user causes (full disk, read-only or wrong workspace, permissions): one line, exit 2.
+_USER_OS_ERRORS = {
+    errno.ENOSPC: "no space left on device",
+    errno.EDQUOT: "disk quota exceeded",
+    errno.EROFS: "read-only file system",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "operation not permitted",
+    errno.ENOTDIR: "a path component is a file, not a folder",
+    errno.EISDIR: "is a folder, not a file",
+    errno.EEXIST: "already exists",
+    errno.ENAMETOOLONG: "file name too long",
+    errno.EMFILE: "too many open files",
+}
+
+
+def os_error_line(exc: OSError) -> str | None:
+    """One-line description of a user-caused OS error, or None for anything else (a bug)."""
+    reason = _USER_OS_ERRORS.get(exc.errno or -1)
+    if reason is None:
+        text = str(exc)
+        if "No space left on device" in text:
+            reason = "no space left on device"
+        elif "Read-only file system" in text:
+            reason = "read-only file system"
+        else:
+            return None
+    where = exc.filename if getattr(exc, "filename", None) else None
+    line = f"{where}: {reason}" if where else reason
+    return line + "; nothing was replaced (the previous output, if any, is kept)"
+
+
+def _duckdb_io_line(exc: Exception) -> str | None:
+    """DuckDB raises its own exception types for disk problems; recognise them by text."""
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    for needle, reason in (("No space left on device", "no space left on device"),
+                           ("Read-only file system", "read-only file system"),
+                           ("Permission denied", "permission denied"),
+                           ("Not a directory", "a path component is a file, not a folder")):
+        if needle in str(exc):
+            return f"{reason} ({type(exc).__name__}: {text[:200]}); nothing was replaced"
+    return None
+
+
 def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn user-facing errors into one line on stderr and exit code 2 (no traceback)."""
+    """Turn user-facing errors into one line on stderr and exit code 2 (no traceback).
+
+    Also: SIGTERM unwinds like Ctrl-C (cleanup runs, exit 143), and disk problems
+    (ENOSPC, read-only file system, a workspace that is a file) are one line, exit 2.
+    """
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        handle_sigterm()
         try:
             return fn(*args, **kwargs)
         except DiscogsToolsError as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(code=2) from None
+        except Terminated:
+            typer.echo("terminated; no partial output was kept", err=True)
+            raise typer.Exit(code=143) from None
         except KeyboardInterrupt:
             typer.echo("interrupted; no partial output was kept", err=True)
             raise typer.Exit(code=130) from None
+        except OSError as exc:
+            line = os_error_line(exc)
+            if line is None:
+                raise
+            typer.echo(f"error: {line}", err=True)
+            raise typer.Exit(code=2) from None
+        except Exception as exc:  # DuckDB / Arrow wrap disk errors in their own types
+            line = _duckdb_io_line(exc)
+            if line is None:
+                raise
+            typer.echo(f"error: {line}", err=True)
+            raise typer.Exit(code=2) from None
 
     return wrapper
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import os
 import re
 from collections import defaultdict
 from concurrent.futures import ProcessPoolExecutor
@@ -33,6 +34,7 @@ import numpy as np
 
 from .. import duck
 from ..errors import ConfigError
+from ..processes import init_worker
 from ..io import atomic_path, write_text_atomic
 from ..report import Report
 from ..workspace import Workspace
@@ -216,7 +218,7 @@ def generate(ws: Workspace, out_dir: Path, *, n_other_releases: int = 120, track
     jobs = [(t, audio_dir / f"{t.track_id}.flac", duration_s, sample_rate) for t in tracks
             if not (audio_dir / f"{t.track_id}.flac").exists()]
     if workers > 1 and len(jobs) > 1:
-        with ProcessPoolExecutor(workers) as pool:
+        with ProcessPoolExecutor(workers, initializer=init_worker, initargs=(os.getpid(),)) as pool:
             list(pool.map(_write_audio, jobs, chunksize=8))
     else:
         for job in jobs:

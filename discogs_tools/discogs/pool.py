@@ -17,19 +17,22 @@ from __future__ import annotations
 
 import mmap
 import multiprocessing as mp
+import os
 from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import replace
 
 from ..allocator import tune_for_tree_parsing
+from ..processes import init_worker
 from .chunk import ChunkResult, ChunkTask, process_chunk
 
 _SHARED: mmap.mmap | None = None  # the slots region, in a worker (inherited at fork)
 _SLOT_BYTES = 0
 
 
-def _init_worker(shared: mmap.mmap | None, slot_bytes: int) -> None:
+def _init_worker(shared: mmap.mmap | None, slot_bytes: int, parent_pid: int) -> None:
     global _SHARED, _SLOT_BYTES
+    init_worker(parent_pid)  # die with the main process, however it dies
     _SHARED, _SLOT_BYTES = shared, slot_bytes
     tune_for_tree_parsing()
 
@@ -67,7 +70,7 @@ class ChunkPool:
         else:  # pragma: no cover - spawn-only platforms: chunks go through the pipe
             context = mp.get_context()
         self._executor = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker,
-                                             initargs=(self._shared, slot_bytes))
+                                             initargs=(self._shared, slot_bytes, os.getpid()))
 
     def submit(self, task: ChunkTask) -> list[ChunkResult]:
         """Queue a task; returns the results that had to be collected to keep memory bounded."""

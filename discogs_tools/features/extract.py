@@ -10,6 +10,7 @@ cannot be used (missing, corrupt, empty, silent) are counted into
 
 from __future__ import annotations
 
+import os
 import shutil
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import asdict
@@ -20,6 +21,7 @@ from .. import manifest
 from ..errors import ConfigError, MissingInputError, RejectsWriter
 from ..io import iter_batches, read_table
 from ..manifest import Timer
+from ..processes import init_worker
 from ..progress import Progress
 from ..report import Report
 from ..workspace import Workspace
@@ -140,7 +142,8 @@ def run(ws: Workspace, name: str = "default", *, dataset: str | None = None, cro
                 collect(compute_unit(str(root), next_shard, unit, crop_s, front_end), rejects, bar)
                 next_shard += 1
         else:
-            with ProcessPoolExecutor(max_workers=workers) as pool:
+            with ProcessPoolExecutor(max_workers=workers, initializer=init_worker,
+                                     initargs=(os.getpid(),)) as pool:
                 pending: list[Future] = []
                 for unit in units:  # at most 2 units per worker in flight: bounded memory
                     pending.append(pool.submit(compute_unit, str(root), next_shard, unit, crop_s, front_end))

@@ -16,6 +16,8 @@ from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Callable, Iterable, Iterator, TypeVar
 
+from ..processes import init_worker
+
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -36,7 +38,8 @@ def ordered_map(fn: Callable[[T], R], items: Iterable[T], workers: int, window: 
         return
     window = window or 2 * workers
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-    executor = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context(method))
+    executor = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context(method),
+                                   initializer=init_worker, initargs=(os.getpid(),))
     pending: deque[Future] = deque()
     source = iter(items)
     try:

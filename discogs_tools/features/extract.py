@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from .. import manifest
-from ..errors import ConfigError, MissingInputError, RejectsWriter
+from ..errors import ConfigError, InputError, MissingInputError, RejectsWriter
 from ..io import iter_batches, read_table
+from ..locks import output_lock
 from ..manifest import Timer
 from ..processes import init_worker
 from ..progress import Progress
@@ -95,6 +96,19 @@ def _units(ws: Workspace, done: set[str], wanted: set[str] | None, size: int, re
         yield unit
 
 
+def _fail_if_nothing_usable(ws: Workspace, name: str, dataset: str | None, counts: dict[str, int],
+                            rejects_path: Path) -> None:
+    """An empty input or a run where every track was rejected is an error, not an empty success
+    (shards already written are kept: a feature set only ever grows)."""
+    if counts["tracks_in"] == 0:
+        source = f"dataset {dataset} has no track of collection/tracks" if dataset else "collection/tracks is empty"
+        fix = "discogs-tools build-dataset / ingest collection" if dataset else "discogs-tools ingest collection"
+        raise InputError(ws.table("collection/tracks"), f"{source}: no track to compute features for; run `{fix}`")
+    if counts["written"] == 0 and counts["already_done"] == 0:
+        raise InputError(rejects_path, f"features {name}: all {counts['rejected']:,} tracks were rejected "
+                                       "(reasons in this rejects file); nothing was written")
+
+
 def run(ws: Workspace, name: str = "default", *, dataset: str | None = None, crop_s: float | None = None,
         workers: int = 1, tracks_per_shard: int = 64, force: bool = False) -> Report:
     """Compute (or complete) the feature set ``features/<name>/``; see the module docstring."""
@@ -102,6 +116,15 @@ def run(ws: Workspace, name: str = "default", *, dataset: str | None = None, cro
         raise ConfigError("--tracks-per-shard and --workers must be at least 1")
     if crop_s is not None and crop_s <= 0:
         raise ConfigError("--crop-s must be positive")
+    with output_lock(ws.root, "features", name):
+        return _run_locked(ws, name, dataset=dataset, crop_s=crop_s, workers=workers,
+                           tracks_per_shard=tracks_per_shard, force=force)
+
+
+def _run_locked(ws: Workspace, name: str, *, dataset: str | None, crop_s: float | None, workers: int,
+                tracks_per_shard: int, force: bool) -> Report:
+    """:func:`run` while holding the feature set's lock: a concurrent run of the same name would
+    otherwise take this run's live shard for an orphan and delete it."""
     front_end = MelFrontEnd()
     root = ws.features / name
     settings = settings_for(front_end, crop_s)
@@ -153,6 +176,8 @@ def run(ws: Workspace, name: str = "default", *, dataset: str | None = None, cro
                 for fut in pending:
                     collect(fut.result(), rejects, bar)
         counts["rejected"] = rejects.count
+
+    _fail_if_nothing_usable(ws, name, dataset, counts, rejects_path)
 
     report = Report(stage="features", counts=counts, outputs={"features": str(root)})
     if counts["rejected"]:

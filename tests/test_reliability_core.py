@@ -1,0 +1,313 @@
+"""Reliability of the shared machinery (issue 11): dead staging collected, aborts that cannot be
+skipped, table + description committed together, one writer per output, workers that die with
+their parent, SIGTERM like Ctrl-C, disk errors and a wrong workspace as one-line errors."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import soundfile as sf
+from typer.testing import CliRunner
+
+from discogs_tools.cli import app
+from discogs_tools.errors import InputError
+from discogs_tools.features.extract import run as features_run
+from discogs_tools.io import TableWriter, _temp_sibling, read_table, remove_dead_staging, table_info, write_table
+from discogs_tools.locks import OutputLockedError, output_lock
+
+SCHEMA = pa.schema([("track_id", pa.string()), ("path", pa.string()), ("duration_s", pa.float64())])
+REPO = Path(__file__).resolve().parents[1]
+
+
+def dead_pid() -> int:
+    """A pid that certainly has no process: a child that already exited and was reaped."""
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def _rows(n: int) -> pa.Table:
+    return pa.Table.from_pylist([{"track_id": f"t{i}", "path": f"/a/{i}.wav", "duration_s": 1.0 + i}
+                                 for i in range(n)], schema=SCHEMA)
+
+
+# --- staging leftovers -----------------------------------------------------------------------
+
+def test_next_writer_removes_dead_staging_but_not_a_live_one(tmp_path: Path):
+    table = tmp_path / "tables" / "t"
+    write_table(table, _rows(3), schema=SCHEMA)
+    dead, live = dead_pid(), os.getpid()
+    dead_dir = tmp_path / "tables" / f".t.tmp-{dead}-0123abcd"
+    dead_dir.mkdir()
+    (dead_dir / "part-00000.parquet").write_bytes(b"half")
+    dead_wal = tmp_path / "tables" / f".t.tmp-{dead}-0123abcd.wal"  # a side file (DuckDB's WAL)
+    dead_wal.write_bytes(b"wal")
+    live_dir = tmp_path / "tables" / f".t.tmp-{live}-89abcdef"
+    live_dir.mkdir()
+    other = tmp_path / "tables" / f".u.tmp-{dead}-0123abcd"  # another output's: not ours to judge
+    other.mkdir()
+    write_table(table, _rows(2), schema=SCHEMA)
+    assert not dead_dir.exists() and not dead_wal.exists()
+    assert live_dir.exists() and other.exists()
+    assert read_table(table).num_rows == 2
+
+
+def test_killed_between_renames_restores_the_previous_output(tmp_path: Path):
+    """replace_path moves the old folder aside, then renames the new one in: a kill between the
+    two leaves only the aside copy, and the next writer puts it back instead of deleting it."""
+    table = tmp_path / "t"
+    write_table(table, _rows(4), schema=SCHEMA)
+    aside = table.with_name(f".t.old-{dead_pid()}-0123abcd")
+    os.replace(table, aside)
+    assert remove_dead_staging(table) == []
+    assert read_table(table).num_rows == 4 and not aside.exists()
+
+
+def test_abort_removes_staging_even_when_closing_the_part_fails(tmp_path: Path, monkeypatch):
+    """ENOSPC during ingest: the part's close raises, and the staging folder used to stay."""
+    table = tmp_path / "t"
+    write_table(table, _rows(3), schema=SCHEMA)
+
+    real_close, calls = pq.ParquetWriter.close, []
+
+    def full_disk(self):  # the first close fails as on a full disk; the garbage collector's retry works
+        calls.append(1)
+        if len(calls) == 1:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_close(self)
+
+    with pytest.raises(RuntimeError):
+        with TableWriter(table, schema=SCHEMA) as writer:
+            writer.write(_rows(5))
+            monkeypatch.setattr(pq.ParquetWriter, "close", full_disk)
+            raise RuntimeError("the stage failed")
+    monkeypatch.undo()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["t"]
+    assert read_table(table).num_rows == 3
+
+
+def test_commit_failure_keeps_previous_table_and_leaves_nothing(tmp_path: Path, monkeypatch):
+    table = tmp_path / "t"
+    write_table(table, _rows(3), schema=SCHEMA)
+    writer = TableWriter(table, schema=SCHEMA)
+    writer.write(_rows(5))
+    real_close, calls = pq.ParquetWriter.close, []
+
+    def full_disk(self):
+        calls.append(1)
+        if len(calls) == 1:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_close(self)
+
+    monkeypatch.setattr(pq.ParquetWriter, "close", full_disk)
+    with pytest.raises(OSError):
+        writer.commit()
+    monkeypatch.undo()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["t"]
+    assert read_table(table).num_rows == 3
+
+
+def test_table_description_is_committed_with_the_table(tmp_path: Path):
+    table = tmp_path / "t"
+    with TableWriter(table, schema=SCHEMA, rows_per_part=2) as writer:
+        for i in range(5):
+            writer.write(_rows(5).slice(i, 1))
+        writer.info["made_from"] = {"dataset_version": "abc"}
+    first = table_info(table)
+    assert first["rows"] == 5 == sum(pq.ParquetFile(p).metadata.num_rows for p in table.glob("*.parquet"))
+    assert first["parts"] == 3 and first["made_from"] == {"dataset_version": "abc"}
+    write_table(table, _rows(1), schema=SCHEMA)
+    second = table_info(table)
+    assert second["rows"] == 1 and second["version"] != first["version"]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounting a small tmpfs needs root")
+def test_real_full_disk_leaves_no_staging_and_the_previous_table(tmp_path: Path):
+    mnt = tmp_path / "small"
+    mnt.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mnt)]).returncode != 0:
+        pytest.skip("cannot mount tmpfs here")
+    try:
+        table = mnt / "t"
+        write_table(table, _rows(3), schema=SCHEMA)
+        rng = np.random.default_rng(0)
+        noise = pa.table({"track_id": [rng.bytes(64).hex() for _ in range(20_000)],
+                          "path": ["x"] * 20_000, "duration_s": rng.random(20_000)}, schema=SCHEMA)
+        with pytest.raises(OSError) as exc:
+            write_table(table, noise, schema=SCHEMA, compression="none")
+        assert exc.value.errno == errno.ENOSPC or "No space left" in str(exc.value)
+        assert sorted(p.name for p in mnt.iterdir()) == ["t"]
+        assert read_table(table).num_rows == 3
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)])
+
+
+# --- one writer per output -------------------------------------------------------------------
+
+HOLD_LOCK = textwrap.dedent("""
+    import sys, time
+    from discogs_tools.locks import output_lock
+    with output_lock(sys.argv[1], sys.argv[2], sys.argv[3]):
+        print("held", flush=True)
+        time.sleep(60)
+""")
+
+
+def _hold(root: Path, stage: str, name: str) -> subprocess.Popen:
+    proc = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(root), stage, name], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "held"
+    return proc
+
+
+def test_second_writer_of_an_output_is_refused_naming_the_holder(tmp_path: Path):
+    holder = _hold(tmp_path, "features", "demo")
+    try:
+        with pytest.raises(OutputLockedError, match=rf"features demo: output is being written by pid {holder.pid}"):
+            with output_lock(tmp_path, "features", "demo"):
+                pass
+        with output_lock(tmp_path, "features", "other"):  # another output: free
+            pass
+    finally:
+        holder.kill()
+        holder.wait()
+    with output_lock(tmp_path, "features", "demo"):  # kill -9 released it: never stale
+        pass
+
+
+def write_collection(ws, folder: Path, *, playable: int = 2, broken: int = 1) -> None:
+    rows = []
+    for i in range(playable):
+        path = folder / f"t{i}.wav"
+        t = np.arange(16000 * 2) / 16000
+        sf.write(path, (0.3 * np.sin(2 * np.pi * (220 + 40 * i) * t)).astype(np.float32), 16000)
+        rows.append({"track_id": f"t{i}", "path": str(path), "duration_s": 2.0})
+    for i in range(broken):
+        path = folder / f"b{i}.wav"
+        path.write_bytes(b"RIFF\x00\x00\x00\x00WAVEjunk")
+        rows.append({"track_id": f"b{i}", "path": str(path), "duration_s": 2.0})
+    write_table(ws.table("collection/tracks"), pa.Table.from_pylist(rows, schema=SCHEMA), schema=SCHEMA)
+
+
+def test_concurrent_features_run_is_refused_and_cannot_delete_a_live_shard(ws, tmp_path: Path):
+    """The second run's orphan cleanup used to delete the first run's shard being written."""
+    write_collection(ws, tmp_path)
+    shards = ws.features / "f" / "shards"
+    shards.mkdir(parents=True)
+    live = shards / ".00000.f16.tmp-1-live"  # what the first run is writing right now
+    live.write_bytes(b"in progress")
+    holder = _hold(ws.root, "features", "f")
+    try:
+        res = CliRunner().invoke(app, ["features", "--name", "f", "-w", str(ws.root)])
+        assert res.exit_code == 2
+        assert f"pid {holder.pid}" in res.output and "Traceback" not in res.output
+        assert live.exists()
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_features_of_an_empty_collection_fail(ws):
+    write_table(ws.table("collection/tracks"), _rows(0), schema=SCHEMA)
+    res = CliRunner().invoke(app, ["features", "--name", "f", "-w", str(ws.root)])
+    assert res.exit_code == 2 and "collection/tracks is empty" in res.output
+
+
+def test_features_where_every_track_is_rejected_fail_and_keep_the_earlier_shards(ws, tmp_path: Path):
+    write_collection(ws, tmp_path)
+    assert features_run(ws, "f").counts["written"] == 2
+    before = {p.name: p.read_bytes() for p in (ws.features / "f" / "shards").iterdir()}
+    other = tmp_path / "other"
+    other.mkdir()
+    write_collection(ws, other, playable=0, broken=3)
+    with pytest.raises(InputError, match="all 3 tracks were rejected"):
+        features_run(ws, "f")
+    assert {p.name: p.read_bytes() for p in (ws.features / "f" / "shards").iterdir()} == before
+
+
+# --- one-line errors -------------------------------------------------------------------------
+
+def test_workspace_that_is_a_file_is_one_line(tmp_path: Path):
+    f = tmp_path / "not-a-folder"
+    f.write_text("x")
+    for args in (["warehouse"], ["sql", "SELECT 1"], ["features", "--name", "x"]):
+        res = CliRunner().invoke(app, [*args, "-w", str(f)])
+        assert res.exit_code == 2, (args, res.output)
+        assert "is a file, not a folder" in res.output and "Traceback" not in res.output
+
+
+def test_full_disk_inside_a_stage_is_one_line(ws, tmp_path: Path, monkeypatch):
+    write_collection(ws, tmp_path)
+
+    def full(*a, **k):
+        raise OSError(errno.ENOSPC, "No space left on device", str(ws.features / "f" / "shards" / "x"))
+
+    monkeypatch.setattr("discogs_tools.features.extract.write_settings", full)
+    res = CliRunner().invoke(app, ["features", "--name", "f", "-w", str(ws.root)])
+    assert res.exit_code == 2, res.output
+    assert "no space left on device" in res.output and "Traceback" not in res.output
+
+
+# --- worker processes --------------------------------------------------------------------------
+
+POOL_PARENT = textwrap.dedent("""
+    import os, sys, time
+    from discogs_tools.discogs.pool import ChunkPool
+    from discogs_tools.playlists.parallel import ordered_map
+    import concurrent.futures as cf
+    from discogs_tools.processes import init_worker
+
+    def pid(_):
+        return os.getpid()
+
+    kind = sys.argv[1]
+    if kind == "chunkpool":
+        pool = ChunkPool(2, slot_bytes=1 << 16)
+        ex = pool._executor
+    else:
+        ex = cf.ProcessPoolExecutor(2, initializer=init_worker, initargs=(os.getpid(),))
+    pids = set()
+    while len(pids) < 2:
+        pids |= set(ex.map(pid, range(8)))
+        pids |= {p.pid for p in ex._processes.values()}
+    print(" ".join(map(str, sorted(pids))), flush=True)
+    time.sleep(120)
+""")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().split(") ")[1][0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc and PR_SET_PDEATHSIG are Linux")
+@pytest.mark.parametrize("kind", ["chunkpool", "executor"])
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
+def test_workers_die_with_their_parent(kind: str, sig: int):
+    parent = subprocess.Popen([sys.executable, "-c", POOL_PARENT, kind], stdout=subprocess.PIPE, text=True, cwd=REPO)
+    try:
+        workers = [int(p) for p in parent.stdout.readline().split()]
+        assert len(workers) >= 2 and all(_alive(p) for p in workers)
+        parent.send_signal(sig)
+        parent.wait(timeout=30)
+        deadline = time.monotonic() + 10
+        while any(_alive(p) for p in workers) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not any(_alive(p) for p in workers), "worker survived its parent"
+    finally:
+        parent.kill()
+        parent.wait()

@@ -1,0 +1,126 @@
+"""Fault injection on the real command (issue 11, items 5 and 6): kill the main process of
+``ingest discogs`` while its workers run, and check that no worker survives, that SIGTERM cleans
+up like Ctrl-C (exit 143, no staging), that SIGKILL's staging is collected by the next run, and
+that the previous tables are intact throughout.
+
+The input is the bundled release sample repeated to ~60 MB, so the run lasts long enough to be
+killed with both workers busy (a few seconds on 2 cores); the kill comes as soon as they exist.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from discogs_tools.io import read_table
+
+from discogs_tools.resources import sample_data_dir
+
+SAMPLES = sample_data_dir() / "discogs"
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="uses /proc and fork")
+
+
+@pytest.fixture(scope="module")
+def big_dump(tmp_path_factory) -> Path:
+    """A releases dump of the sample's records repeated until ~60 MB."""
+    src = next(p for p in sorted(SAMPLES.rglob("*releases*.xml*")))
+    text = (gzip.open(src) if src.suffix == ".gz" else open(src, "rb")).read().decode("utf-8")
+    records = re.findall(r"<release\b.*?</release>", text, flags=re.S)
+    assert records
+    block = "\n".join(records)
+    out = tmp_path_factory.mktemp("big") / "discogs_20250101_releases.xml"
+    with open(out, "w", encoding="utf-8") as fh:
+        fh.write("<releases>\n")
+        written = 0
+        while written < 60 << 20:
+            fh.write(block)
+            written += len(block)
+        fh.write("\n</releases>\n")
+    return out
+
+
+def _children(pid: int) -> list[int]:
+    kids: list[int] = []
+    try:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/children") as fh:
+                kids += [int(k) for k in fh.read().split()]
+    except FileNotFoundError:
+        pass
+    return kids
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().split(") ")[1][0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def _start(dump: Path, ws: Path) -> tuple[subprocess.Popen, list[int]]:
+    env = {**os.environ, "DISCOGS_TOOLS_QUIET": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "discogs_tools", "ingest", "discogs", str(dump), "-w", str(ws),
+                             "--workers", "2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    deadline = time.monotonic() + 60
+    workers: list[int] = []
+    while time.monotonic() < deadline and proc.poll() is None:
+        workers = _children(proc.pid)
+        staging = list((ws / "tables" / "discogs").glob(".releases.tmp-*"))
+        if len(workers) >= 2 and staging:
+            return proc, workers
+        time.sleep(0.02)
+    proc.kill()
+    pytest.fail(f"ingest never had two workers and a staging folder: {proc.communicate()}")
+
+
+def _wait_gone(pids: list[int], seconds: float = 15) -> list[int]:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and any(_alive(p) for p in pids):
+        time.sleep(0.05)
+    return [p for p in pids if _alive(p)]
+
+
+def _ingest_sample(samples: Path, ws: Path) -> int:
+    src = next(p for p in sorted(samples.rglob("*releases*.xml*")))
+    res = subprocess.run([sys.executable, "-m", "discogs_tools", "ingest", "discogs", str(src), "-w", str(ws)],
+                         capture_output=True, text=True, env={**os.environ, "DISCOGS_TOOLS_QUIET": "1"})
+    assert res.returncode == 0, res.stderr
+    return read_table(ws / "tables" / "discogs" / "releases").num_rows
+
+
+def test_sigterm_cleans_up_like_ctrl_c(big_dump: Path, samples: Path, tmp_path: Path):
+    ws = tmp_path / "ws"
+    rows = _ingest_sample(samples, ws)
+    proc, workers = _start(big_dump, ws)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143, err
+    assert "Traceback" not in err and "terminated" in err
+    assert _wait_gone(workers) == []
+    assert sorted(p.name for p in (ws / "tables" / "discogs").iterdir()) == ["releases"]
+    assert read_table(ws / "tables" / "discogs" / "releases").num_rows == rows
+
+
+def test_sigkill_leaves_no_worker_and_the_next_run_collects_the_staging(big_dump: Path, samples: Path,
+                                                                       tmp_path: Path):
+    ws = tmp_path / "ws"
+    rows = _ingest_sample(samples, ws)
+    proc, workers = _start(big_dump, ws)
+    proc.kill()
+    proc.communicate(timeout=60)
+    assert _wait_gone(workers) == [], "a worker outlived its killed parent"
+    leftovers = list((ws / "tables" / "discogs").glob(".releases.tmp-*"))
+    assert leftovers, "kill -9 is expected to leave the staging folder for the next run"
+    assert read_table(ws / "tables" / "discogs" / "releases").num_rows == rows
+    assert _ingest_sample(samples, ws) == rows
+    assert sorted(p.name for p in (ws / "tables" / "discogs").iterdir()) == ["releases"]

@@ -88,8 +88,9 @@ def test_non_utf8_vorbis_tag_is_rejected(ws, tmp_path):
     _flac(path, 1.0, artist="PLACEHOLDER", title="Song")
     data = path.read_bytes().replace(b"PLACEHOLDER", "Mötley Crüe".encode("latin-1").ljust(11, b" "))
     path.write_bytes(data)
+    _flac(root / "utf8.flac", 1.0, artist="Mötley Crüe", title="Song")
     report = ingest.run(root, ws)
-    assert report.counts["rejected"] == 1 and report.counts["tracks"] == 0
+    assert report.counts["rejected"] == 1 and report.counts["tracks"] == 1
     reject = json.loads((ws.rejects / "collection" / "tracks.jsonl").read_text())
     assert "'artist' is not valid UTF-8" in reject["reason"]
 

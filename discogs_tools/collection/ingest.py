@@ -8,18 +8,27 @@ Unreadable files, rows without artist or title, bad numbers and duplicate track 
 
 Track ids are stable: a manifest's ``track_id`` if it has one, else the first 16 hex digits
 of the SHA-1 of the path (relative to the folder for folders, as written for manifests).
+
+A run that yields no track (an empty folder, a header-only manifest, every file or row
+rejected) is an error (:class:`~discogs_tools.errors.InputError`, exit 2) that names the
+source, what was read and rejected, and keeps the previous table and its rejects file; the
+failed run's rejects go to ``rejects/collection/tracks.failed.jsonl`` (removed by the next
+successful run). The run holds the output lock ``ingest collection``/``tracks``, so a second
+concurrent ingest is refused instead of racing.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+from collections import Counter
 from pathlib import Path
 from typing import Any, Iterator
 
 from .. import manifest
 from ..errors import InputError, MissingInputError, RejectsWriter
-from ..io import TableWriter
+from ..io import TableWriter, table_files, table_info
+from ..locks import output_lock
 from ..progress import Progress
 from ..report import Report
 from ..workspace import Workspace
@@ -48,27 +57,86 @@ def _row(track_id: str, path: str | None, fields: dict[str, Any]) -> dict[str, A
     return {"track_id": track_id, "path": path, **fields}
 
 
+class NothingUsable(InputError):
+    """The run read no usable track; the previous table is kept."""
+
+
+def _nothing_usable(source: Path, is_folder: bool, counts: dict[str, int], reasons: Counter,
+                    failed_rejects: Path, previous: int | None) -> NothingUsable:
+    """The one-line error of a run that yields no track: what was read, why it was rejected."""
+    if counts["read"] == 0:
+        if is_folder:
+            skipped = counts["skipped_not_audio"]
+            what = "no audio files in this folder" + (
+                f" ({skipped:,} other file{'s' if skipped != 1 else ''} skipped)" if skipped else " (it is empty)")
+        else:
+            what = "the manifest has no rows (only a header, or nothing)"
+    else:
+        unit = ("audio file" if is_folder else "manifest row") + ("s" if counts["read"] != 1 else "")
+        top = ", ".join(f"{n:,}× {reason}" for reason, n in reasons.most_common(2))
+        more = f", {len(reasons) - 2} other reason(s)" if len(reasons) > 2 else ""
+        what = (f"{counts['read']:,} {unit} read, all {counts['rejected']:,} rejected ({top}{more}); "
+                f"rejects of this run in {failed_rejects}")
+    kept = f"the previous {TABLE} ({previous:,} tracks) is kept" if previous is not None else f"{TABLE} not written"
+    return NothingUsable(source, f"nothing usable: {what}; {kept}")
+
+
+def _reason_kind(reason: str) -> str:
+    """A reason without its file-specific details, to count reasons by kind (`not readable audio (...)`)."""
+    return reason.split(" (", 1)[0].split(": ", 1)[0] if reason else "?"
+
+
+def _previous_rows(folder: Path) -> int | None:
+    """Rows of the table being kept (for the error message), None if there is none."""
+    if not folder.is_dir():
+        return None
+    info = table_info(folder)
+    if info and isinstance(info.get("rows"), int):
+        return info["rows"]
+    try:
+        import pyarrow.parquet as pq
+
+        return sum(pq.ParquetFile(f).metadata.num_rows for f in table_files(folder))
+    except Exception:  # noqa: BLE001 - only for the message
+        return None
+
+
 def run(source: str | os.PathLike[str], ws: Workspace, *, batch_rows: int = BATCH_ROWS) -> Report:
-    """Ingest a folder of audio files or a manifest into ``tables/collection/tracks``."""
+    """Ingest a folder of audio files or a manifest into ``tables/collection/tracks``.
+
+    Raises :class:`NothingUsable` (previous table kept) when no track could be read.
+    """
     source = Path(source)
     if not source.exists():
         raise MissingInputError("collection source", source)
     ws.ensure()
+    with output_lock(ws.root, STAGE, "tracks"):
+        return _run_locked(source, ws, batch_rows)
+
+
+def _run_locked(source: Path, ws: Workspace, batch_rows: int) -> Report:
     report = Report(stage=STAGE)
     is_folder = source.is_dir() and not any(source.glob("*.parquet"))
     counts = {"read": 0, "tracks": 0, "rejected": 0, "skipped_not_audio": 0}
+    reasons: Counter = Counter()
     seen: dict[str, str] = {}
     rejects_path = ws.rejects / "collection" / "tracks.jsonl"
+    failed_rejects = rejects_path.with_name("tracks.failed.jsonl")
     with manifest.Timer() as timer, RejectsWriter(rejects_path) as rejects, \
             TableWriter(ws.table(TABLE), TABLE) as writer, Progress(f"collection {source.name}") as bar:
         batch: list[dict[str, Any]] = []
+        add_reject = rejects.add
+
+        def reject(**kw: Any) -> None:
+            add_reject(**kw)
+            reasons[_reason_kind(kw["reason"])] += 1
+            counts["rejected"] += 1
 
         def emit(row: dict[str, Any], where: str, record: Any) -> None:
             first = seen.get(row["track_id"])
             if first is not None:
-                rejects.add(file=str(source), record=record,
-                            reason=f"duplicate track_id {row['track_id']!r} (first seen at {first})", raw=where)
-                counts["rejected"] += 1
+                reject(file=str(source), record=record,
+                       reason=f"duplicate track_id {row['track_id']!r} (first seen at {first})", raw=where)
                 return
             seen[row["track_id"]] = where
             batch.append(row)
@@ -86,8 +154,7 @@ def run(source: str | os.PathLike[str], ws: Workspace, *, batch_rows: int = BATC
                 try:
                     fields = read_audio_file(file)
                 except UnreadableAudio as exc:
-                    rejects.add(file=str(file), record=rel, reason=str(exc))
-                    counts["rejected"] += 1
+                    reject(file=str(file), record=rel, reason=str(exc))
                     continue
                 emit(_row(path_track_id(rel), str(file.resolve()), fields), rel, rel)
                 bar.update(records=counts["read"])
@@ -98,17 +165,14 @@ def run(source: str | os.PathLike[str], ws: Workspace, *, batch_rows: int = BATC
                 try:
                     fields = manifest_row_fields(raw)
                 except BadManifestRow as exc:
-                    rejects.add(file=str(source), record=number, reason=str(exc), raw=repr(raw))
-                    counts["rejected"] += 1
+                    reject(file=str(source), record=number, reason=str(exc), raw=repr(raw))
                     continue
                 path = raw.get("path")
                 path = str(path).strip() if path not in (None, "") else None
                 track_id = raw.get("track_id")
                 track_id = str(track_id).strip() if track_id not in (None, "") else None
                 if track_id is None and path is None:
-                    rejects.add(file=str(source), record=number, reason="both track_id and path are empty",
-                                raw=repr(raw))
-                    counts["rejected"] += 1
+                    reject(file=str(source), record=number, reason="both track_id and path are empty", raw=repr(raw))
                     continue
                 # Stored absolute (relative paths are relative to the manifest's folder), so that
                 # later stages (features) find the audio whatever their working directory.
@@ -118,10 +182,17 @@ def run(source: str | os.PathLike[str], ws: Workspace, *, batch_rows: int = BATC
         if batch:
             writer.write(batch)
         counts["tracks"] = writer.rows
+        if counts["tracks"] == 0:
+            # Nothing usable: the table writer and the rejects writer abort (the exception leaves
+            # their `with`), so the previous table and the rejects that describe it stay; this
+            # run's rejects are kept aside for the user to read.
+            rejects.path = failed_rejects
+            rejects.close()
+            raise _nothing_usable(source, is_folder, counts, reasons, failed_rejects,
+                                  _previous_rows(ws.table(TABLE)))
+    failed_rejects.unlink(missing_ok=True)
     if counts["read"] != counts["tracks"] + counts["rejected"]:  # pragma: no cover - invariant
         raise InputError(source, f"internal count mismatch {counts}")
-    if counts["read"] == 0:
-        report.warnings.append(f"no audio files or manifest rows found in {source}")
     if counts["rejected"]:
         report.warnings.append(f"{counts['rejected']} rejected; see {rejects_path}")
         report.outputs["rejects"] = str(rejects_path)

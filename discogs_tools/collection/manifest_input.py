@@ -5,6 +5,10 @@ A manifest lists tracks instead of audio files: columns ``artist`` and ``title``
 ``disc_number``, ``year``, ``duration_s`` (or ``duration_ms``), ``isrc``, ``barcode``,
 ``catalog_number``, ``discogs_release_id`` and ``discogs_master_id`` are used when present;
 any other column is kept in ``tags``.
+
+CSV as spreadsheets write it: a UTF-8 byte-order mark (Excel's "CSV UTF-8") is dropped, a
+UTF-16 file (Excel's "Unicode text") is a one-line error asking for UTF-8, and fields up to
+:data:`MAX_FIELD_BYTES` are read (the csv module's default limit is 128 KB).
 """
 
 from __future__ import annotations
@@ -24,6 +28,12 @@ TEXT_FIELDS = ("artist", "title", "album", "album_artist", "isrc", "barcode", "c
 INT_FIELDS = ("track_number", "disc_number", "year")
 ID_FIELDS = ("discogs_release_id", "discogs_master_id")
 KNOWN = set(TEXT_FIELDS) | set(INT_FIELDS) | set(ID_FIELDS) | {"track_id", "path", "duration_s", "duration_ms"}
+
+
+MAX_FIELD_BYTES = 64 * 1024 * 1024
+"""Largest CSV field read (a notes or lyrics column can exceed the csv module's 128 KB default)."""
+
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 
 
 class BadManifestRow(Exception):
@@ -63,7 +73,13 @@ def iter_manifest(path: str | Path, batch_size: int = 10_000) -> Iterator[tuple[
         return
     if suffix not in (".csv", ".tsv", ".txt"):
         raise InputError(path, "manifest must be a .csv/.tsv or .parquet file (or a folder of Parquet parts)")
+    if csv.field_size_limit() < MAX_FIELD_BYTES:
+        csv.field_size_limit(MAX_FIELD_BYTES)  # process-wide, only ever raised
     with open(path, "rb") as raw:
+        if raw.read(2) in _UTF16_BOMS:
+            raise InputError(path, "manifest is UTF-16 (a spreadsheet's \"Unicode text\"); "
+                                   "re-save it as CSV UTF-8")
+        raw.seek(0)
         text = io.TextIOWrapper(raw, encoding="utf-8-sig", errors="strict", newline="")
         delimiter = "\t" if suffix == ".tsv" else ","
         reader = csv.DictReader(text, delimiter=delimiter)
@@ -76,7 +92,9 @@ def iter_manifest(path: str | Path, batch_size: int = 10_000) -> Iterator[tuple[
             raise InputError(path, f"not valid UTF-8 ({exc.reason} at byte {exc.start} of a read block); "
                                    "re-save the manifest as UTF-8", line=reader.line_num + 1) from None
         except csv.Error as exc:
-            raise InputError(path, f"malformed CSV: {exc}", line=reader.line_num) from None
+            # line_num counts the lines of the records read so far: the bad record starts after them.
+            raise InputError(path, f"malformed CSV in the record starting at line {reader.line_num + 1}: {exc}"
+                             ) from None
 
 
 def _clean_text(value: Any) -> str | None:

@@ -11,6 +11,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+from .decode_check import TruncatedAudio, check_decodes
+
 AUDIO_EXTENSIONS = frozenset({
     ".flac", ".mp3", ".ogg", ".oga", ".opus", ".m4a", ".mp4", ".aac", ".wav", ".wave", ".aif", ".aiff",
     ".aifc", ".wma", ".ape", ".wv", ".mpc", ".spx", ".dsf",
@@ -126,7 +128,8 @@ def read_audio_file(path: str | Path) -> dict[str, Any]:
     """Tags, duration and stream properties of one audio file.
 
     Raises :class:`UnreadableAudio` when the file is not audio that mutagen or soundfile can
-    read, has no positive duration, or holds tags that are not valid UTF-8.
+    read, has no positive duration, does not decode to the end its header announces (a cut
+    file, see :mod:`.decode_check`), or holds tags that are not valid UTF-8.
     """
     import mutagen
 
@@ -142,6 +145,7 @@ def read_audio_file(path: str | Path) -> dict[str, Any]:
         duration = getattr(audio.info, "length", None)
         sample_rate = getattr(audio.info, "sample_rate", None)
         channels = getattr(audio.info, "channels", None)
+    header_seconds = duration
     if not duration:
         try:
             import soundfile
@@ -154,6 +158,10 @@ def read_audio_file(path: str | Path) -> dict[str, Any]:
                 raise UnreadableAudio(f"not a recognised audio format ({exc})") from exc
     if not duration or duration <= 0:
         raise UnreadableAudio("audio has no duration (empty or truncated stream)")
+    try:
+        check_decodes(path, header_seconds)
+    except TruncatedAudio as exc:
+        raise UnreadableAudio(str(exc)) from None
     pairs = _text_tags(audio) if audio is not None else []
     fields = fields_from_tags(pairs)
     fields.update(

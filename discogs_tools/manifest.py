@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
-from .io import write_json_atomic
+from .io import table_version, write_json_atomic
 
 
 def file_checksum(path: str | os.PathLike[str], algorithm: str = "sha256", chunk: int = 4 << 20) -> str:
@@ -63,10 +63,28 @@ def load(manifest_path: str | os.PathLike[str]) -> dict[str, Any]:
     return json.loads(p.read_text(encoding="utf-8"))
 
 
+def output_versions(outputs: dict[str, Any]) -> dict[str, str]:
+    """Version ids (``_table.json``) of the table folders among a report's outputs.
+
+    The manifest is written after the tables are committed; if that write fails (a full disk)
+    the table still describes itself (rows, version) in its own folder, and a manifest entry
+    whose ``output_versions`` differ from the folders' is recognisably stale.
+    """
+    found = {}
+    for name, path in (outputs or {}).items():
+        version = table_version(path) if isinstance(path, str) else None
+        if version:
+            found[name] = version
+    return found
+
+
 def record(manifest_path: str | os.PathLike[str], key: str, entry: dict[str, Any]) -> dict[str, Any]:
     """Store ``entry`` under ``stages[key]`` (replacing the previous run of that key)."""
     p = Path(manifest_path)
     entry = {**entry, "recorded_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    versions = output_versions(entry.get("outputs") or {})
+    if versions:
+        entry["output_versions"] = versions
     with _locked(p):
         data = load(p)
         data.setdefault("stages", {})[key] = entry

@@ -311,3 +311,14 @@ def test_workers_die_with_their_parent(kind: str, sig: int):
     finally:
         parent.kill()
         parent.wait()
+
+
+def test_manifest_entry_names_the_table_versions_it_describes(tmp_path: Path):
+    from discogs_tools import manifest
+
+    table = tmp_path / "t"
+    write_table(table, _rows(2), schema=SCHEMA)
+    entry = manifest.record(tmp_path / "manifest.json", "stage", {"outputs": {"t": str(table)}})
+    assert entry["output_versions"] == {"t": table_info(table)["version"]}
+    write_table(table, _rows(1), schema=SCHEMA)  # e.g. the manifest write after this failed
+    assert manifest.get(tmp_path / "manifest.json", "stage")["output_versions"]["t"] != table_info(table)["version"]

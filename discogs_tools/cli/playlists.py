@@ -37,6 +37,9 @@ def ingest_playlists(
                                                     "([h:]m:ss strings are always understood).")] = "ms",
     delimiter: Annotated[Optional[str], typer.Option(help="Field delimiter of CSV/TSV inputs "
                                                          "[default: ',' for .csv, tab for .tsv].")] = None,
+    encoding: Annotated[str, typer.Option(help="Text encoding of CSV/TSV/JSONL inputs (e.g. latin-1, cp1252); "
+                                               "a UTF-8 byte-order mark is skipped, and a byte that does not "
+                                               "decode is an error naming file, line and byte offset.")] = "utf-8",
     id_prefix: Annotated[str, typer.Option(help="Text put before every playlist id (to combine datasets).")] = "",
     workers: Annotated[Optional[int], typer.Option(help="Processes parsing MPD slices [default: all cores].")] = None,
     strict: Annotated[bool, typer.Option("--strict", help="Stop at the first bad record or file instead of "
@@ -57,7 +60,7 @@ def ingest_playlists(
     if delimiter == "\\t":
         delimiter = "\t"
     report = ingest.run(inputs, workspace(ws), fmt=fmt, columns=spec, id_prefix=id_prefix, delimiter=delimiter,
-                        workers=workers, strict=strict, checksum=checksum)
+                        workers=workers, strict=strict, checksum=checksum, encoding=encoding)
     print_report(report)
 
 

@@ -18,11 +18,15 @@ Out of core, scaling to the MPD (1M playlists, 66M entries, 2.26M tracks):
    a packed (row, -count, neighbour) key gives the per-row ranking. Peak memory per worker is
    proportional to ``block_budget``, not to the data size.
 4. Blocks are written in order, so the table is sorted by track_key, then rank.
+
+An empty playlists/playlist_tracks is an error (:class:`~.empty.EmptyInputError`), not an empty
+table over the previous one; entries in which no two tracks share a playlist give an empty
+table with a warning. The run holds the stage's output lock (a concurrent run fails at once),
+and its scratch folder ``.cooccurrence.tmp-<pid>-*`` is collected by the next run after a kill.
 """
 
 from __future__ import annotations
 
-import tempfile
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -34,11 +38,14 @@ import pyarrow as pa
 from .. import manifest
 from ..errors import ConfigError
 from ..io import TableWriter, parquet_glob
+from ..locks import output_lock
 from ..progress import Progress
 from ..report import Report
 from ..workspace import Workspace
 from . import duck
+from .empty import require_rows
 from .parallel import default_workers, ordered_map
+from .scratch import scratch_dir
 
 STAGE = "cooccurrence"
 INPUT_TABLE = "playlists/playlist_tracks"
@@ -245,11 +252,17 @@ def run(workspace: Workspace, *, top_k: int = 10, min_count: int = 1, workers: i
     if block_budget < 1:
         raise ConfigError(f"block budget must be positive, got {block_budget}")
     ws = workspace.ensure()
-    ws.require_table(INPUT_TABLE, "discogs-tools ingest playlists")
-    workers = workers or default_workers()
+    with output_lock(ws.root, STAGE):
+        return _run_locked(ws, top_k=top_k, min_count=min_count, workers=workers or default_workers(),
+                           block_budget=block_budget, memory_limit=memory_limit)
 
-    with manifest.Timer() as timer, tempfile.TemporaryDirectory(dir=ws.root, prefix=".tmp-cooccurrence-") as tmp:
-        folder = Path(tmp)
+
+def _run_locked(ws: Workspace, *, top_k: int, min_count: int, workers: int, block_budget: int,
+                memory_limit: str) -> Report:
+    ws.require_table(INPUT_TABLE, "discogs-tools ingest playlists")
+    require_rows(ws.table(INPUT_TABLE), "playlist entries", "discogs-tools ingest playlists")
+
+    with manifest.Timer() as timer, scratch_dir(ws.root, "cooccurrence") as folder:
         with manifest.Timer() as index_timer:
             keys, n_playlists, n_pairs = _build_index(ws, folder, memory_limit)
         xt_indptr = np.load(folder / "xt_indptr.npy").astype(np.int64)
@@ -292,6 +305,8 @@ def run(workspace: Workspace, *, top_k: int = 10, min_count: int = 1, workers: i
         outputs={"cooccurrence": str(ws.table(OUTPUT_TABLE))},
         figures={"seconds": round(timer.seconds, 3), "index_seconds": round(index_timer.seconds, 3),
                  "work_units": total_work},
+        warnings=[] if rows_written else [
+            f"no two tracks share a playlist (with --min-count {min_count}): the table is empty"],
     )
     manifest.record(ws.manifest_path, STAGE, {
         **report.to_dict(),

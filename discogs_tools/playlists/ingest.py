@@ -13,15 +13,22 @@ flows through :class:`TableSink`, which writes the three tables with bounded mem
   ``playlists_read = playlists + playlists_rejected`` and
   ``entries_read = entries + entries_rejected``; with ``strict`` the first one is an error.
   A whole unusable file (malformed JSON, empty, wrong layout) is rejected as a file.
+* when nothing usable was read at all (no playlist over all inputs: every file rejected,
+  empty, header-only, or every record rejected) the run fails with
+  :class:`~.empty.NothingUsableError` naming each file and its reject count, and the previous
+  tables (and rejects file) stay as they were: an empty table never replaces a good one.
 
-Rerunning replaces the tables as a whole (atomic TableWriter), giving identical output.
+Rerunning replaces the tables as a whole (atomic TableWriter), giving identical output. The
+run holds the output lock of the stage (a concurrent ingest fails at once, naming the holder),
+and its scratch folder ``.ingest-playlists.tmp-<pid>-*`` is removed by the next run if a kill
+left it behind.
 """
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 from dataclasses import asdict
-import tempfile
 from collections import Counter
 from functools import partial
 from itertools import groupby
@@ -29,17 +36,20 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from .. import manifest
-from ..errors import InputError, RejectsWriter
+from ..errors import ConfigError, InputError, RejectsWriter
 from ..io import TableWriter
+from ..locks import output_lock
 from ..progress import Progress
 from ..report import Report
 from ..workspace import Workspace
 from .chunk import TRACK_META_FIELDS, Chunk
+from .empty import NothingUsableError
 from .inputs import InputFile, discover
 from .mpd import parse_slice
 from .parallel import default_workers, ordered_map
+from .scratch import scratch_dir
 from .stats import PlaylistStats
-from .tabular import ColumnSpec, MissingColumnError, read_tabular
+from .tabular import ColumnSpec, DecodeError, MissingColumnError, read_tabular
 
 STAGE = "ingest playlists"
 TABLES = ("playlists", "playlist_tracks", "tracks")
@@ -61,6 +71,14 @@ class TableSink:
         self.counts: Counter[str] = Counter()
         self.warnings: list[str] = []
         self.source_info: list[dict[str, Any]] = []
+        # file -> {"playlists": written, "rejects": records rejected, "first": first reason, "error": file reason}
+        self.per_file: dict[str, dict[str, Any]] = {}
+
+    def _file(self, file: str) -> dict[str, Any]:
+        entry = self.per_file.get(file)
+        if entry is None:
+            entry = self.per_file[file] = {"playlists": 0, "rejects": 0, "first": None, "error": None}
+        return entry
 
     def duplicates(self, playlist_ids: list[str]) -> dict[str, str]:
         """Ids among ``playlist_ids`` already written, mapped to the file that has them."""
@@ -71,6 +89,7 @@ class TableSink:
         if self.strict:
             raise InputError(file, reason)
         self.rejects.add(file=file, record=None, reason=f"file rejected: {reason}")
+        self._file(file)["error"] = reason
         self.counts["files_rejected"] += 1
         self.warnings.append(f"{file}: file rejected: {reason}")
 
@@ -81,8 +100,14 @@ class TableSink:
         if chunk.rejects and self.strict:
             first = chunk.rejects[0]
             raise InputError(first["file"], first["reason"], record=first["record"])
+        per_file = self._file(chunk.file)
         for reject in chunk.rejects:
             self.rejects.add(**reject)
+        if chunk.rejects:
+            per_file["rejects"] += len(chunk.rejects)
+            if per_file["first"] is None:
+                first = chunk.rejects[0]
+                per_file["first"] = f"{first['record']}: {first['reason']}" if first.get("record") else first["reason"]
         self.counts["playlists_read"] += chunk.playlists_read
         self.counts["playlists_rejected"] += chunk.playlists_rejected
         self.counts["entries_read"] += chunk.entries_read
@@ -96,6 +121,7 @@ class TableSink:
             for pid in ids:
                 self.playlist_files[pid] = file_name
             self.stats.add_lengths(chunk.playlists.column("num_entries").to_pylist())
+            per_file["playlists"] += chunk.playlists.num_rows
             self.writers["playlists"].write(chunk.playlists)
         if chunk.entries is not None and chunk.entries.num_rows:
             self.writers["playlist_tracks"].write(chunk.entries)
@@ -134,6 +160,30 @@ class TableSink:
                 dropped = {"track_key": key, **dict(zip(TRACK_META_FIELDS, row_or_meta))}
             self.conflict_examples.append({"file": chunk.file, "dropped": dropped})
 
+    def check_usable(self, files: list[InputFile]) -> None:
+        """Raise :class:`NothingUsableError` (before any commit) when nothing usable was read: no
+        playlist at all, or entries were read but every one was rejected (playlist shells
+        without entries). Playlists that have no tracks in the source (the MPD challenge set)
+        are usable."""
+        playlists = self.writers["playlists"].rows
+        entries = self.writers["playlist_tracks"].rows
+        if playlists and (entries or not self.counts["entries_read"]):
+            return
+        described = []
+        for f in files:
+            entry = self._file(str(f.path))
+            if entry["error"] is not None:
+                described.append(f"{f.path}: file rejected ({entry['error']})")
+            elif entry["rejects"]:
+                described.append(f"{f.path}: {entry['rejects']} records rejected (first: {entry['first']})")
+            else:
+                described.append(f"{f.path}: no playlists" if not entry["playlists"] else f"{f.path}: no entries")
+        if len(described) > 5:
+            described[5:] = [f"and {len(described) - 5} more files"]
+        what = "0 playlists" if not playlists else f"0 of {self.counts['entries_read']} entries"
+        raise NothingUsableError(f"{STAGE}: nothing usable read ({what} from {len(files)} files), the previous "
+                                 f"playlist tables are kept: {'; '.join(described)}")
+
     def commit(self) -> dict[str, int]:
         return {name: writer.commit() for name, writer in self.writers.items()}
 
@@ -158,15 +208,17 @@ def _mpd_chunks(files: list[InputFile], sink: TableSink, workers: int, id_prefix
 
 
 def _tabular_chunks(f: InputFile, sink: TableSink, spec: ColumnSpec, id_prefix: str, delimiter: str | None,
-                    tmp_dir: Path) -> Iterator[Chunk]:
+                    tmp_dir: Path, encoding: str) -> Iterator[Chunk]:
     emitted = False
     try:
         for chunk in read_tabular(f.path, f.format, spec, known_ids=sink.playlist_files, tmp_dir=tmp_dir,
-                                  id_prefix=id_prefix, delimiter=delimiter):
+                                  id_prefix=id_prefix, delimiter=delimiter, encoding=encoding):
             emitted = True
             yield chunk
     except InputError as exc:
-        if emitted or isinstance(exc, MissingColumnError):
+        # A missing column or an undecodable byte is a setup mistake (wrong option or
+        # --encoding), never a rejected file: it is always an error.
+        if emitted or isinstance(exc, (MissingColumnError, DecodeError)):
             raise
         yield Chunk(file=str(f.path), error=exc.reason if exc.line is None else f"line {exc.line}: {exc.reason}")
 
@@ -193,19 +245,45 @@ def _describe_inputs(paths: list[Path], files: list[InputFile], info: dict[Path,
     return out
 
 
+def check_encoding(encoding: str) -> str:
+    """``encoding`` if Python knows it as a text encoding, else a :class:`ConfigError`."""
+    try:
+        info = codecs.lookup(encoding)
+    except (LookupError, TypeError, ValueError):
+        raise ConfigError(f"unknown encoding {encoding!r}; use a Python codec name such as utf-8, latin-1 "
+                          "or cp1252") from None
+    if not getattr(info, "_is_text_encoding", True):
+        raise ConfigError(f"{encoding!r} is not a text encoding")
+    return encoding
+
+
 def run(inputs: list[Path], workspace: Workspace, *, fmt: str = "auto", columns: ColumnSpec | None = None,
         id_prefix: str = "", delimiter: str | None = None, workers: int | None = None, strict: bool = False,
-        checksum: bool = True) -> Report:
+        checksum: bool = True, encoding: str = "utf-8") -> Report:
     """Ingest playlist files/folders into the playlist tables of ``workspace``.
 
     ``fmt``: auto (from file names), mpd, csv, tsv or jsonl. ``columns``: column names of
     tabular inputs. ``id_prefix`` is put before every playlist id (to combine datasets).
     ``workers``: processes parsing MPD slices (default: all cores). ``strict``: stop at the
-    first bad record or file instead of rejecting it.
+    first bad record or file instead of rejecting it. ``encoding``: text encoding of the
+    CSV/TSV/JSONL inputs (a byte that does not decode is an error naming file, line and byte
+    offset; MPD slices are JSON, always UTF-8).
+
+    Raises :class:`~.empty.NothingUsableError` (nothing replaced) when no playlist was read,
+    and :class:`~discogs_tools.locks.OutputLockedError` while another ingest of the playlist
+    tables runs.
     """
+    check_encoding(encoding)
+    ws = workspace.ensure()
+    with output_lock(ws.root, STAGE):
+        return _run_locked(inputs, ws, fmt=fmt, columns=columns, id_prefix=id_prefix, delimiter=delimiter,
+                           workers=workers, strict=strict, checksum=checksum, encoding=encoding)
+
+
+def _run_locked(inputs: list[Path], ws: Workspace, *, fmt: str, columns: ColumnSpec | None, id_prefix: str,
+                delimiter: str | None, workers: int | None, strict: bool, checksum: bool, encoding: str) -> Report:
     from ..manifest import Timer, describe_input
 
-    ws = workspace.ensure()
     paths = [Path(p) for p in inputs]
     files = discover(paths, fmt)
     spec = columns or ColumnSpec()
@@ -215,7 +293,7 @@ def run(inputs: list[Path], workspace: Workspace, *, fmt: str = "auto", columns:
     inputs_info: dict[Path, dict[str, Any]] = {}
 
     with Timer() as timer, RejectsWriter(rejects_path) as rejects, \
-            tempfile.TemporaryDirectory(dir=ws.root, prefix=".tmp-playlists-") as tmp, \
+            scratch_dir(ws.root, "ingest-playlists") as tmp, \
             Progress("ingest playlists", total=total_bytes, unit="B") as bar:
         sink = TableSink(ws, rejects, strict=strict)
         try:
@@ -231,10 +309,11 @@ def run(inputs: list[Path], workspace: Workspace, *, fmt: str = "auto", columns:
                 else:
                     for f in group:
                         inputs_info[f.path] = describe_input(f.path, checksum=checksum)
-                        for chunk in _tabular_chunks(f, sink, spec, id_prefix, delimiter, Path(tmp)):
+                        for chunk in _tabular_chunks(f, sink, spec, id_prefix, delimiter, tmp, encoding):
                             sink.add(chunk)
                         done_bytes += f.path.stat().st_size
                         bar.update(completed=done_bytes, records=sink.counts["playlists_read"])
+            sink.check_usable(files)
             rows = sink.commit()
         except BaseException:
             sink.abort()
@@ -274,7 +353,7 @@ def run(inputs: list[Path], workspace: Workspace, *, fmt: str = "auto", columns:
         warnings=warnings,
     )
     params = {"format": fmt, "columns": asdict(spec), "id_prefix": id_prefix,
-              "delimiter": delimiter, "workers": workers, "strict": strict}
+              "delimiter": delimiter, "encoding": encoding, "workers": workers, "strict": strict}
     manifest.record(ws.manifest_path, STAGE, {**report.to_dict(), "inputs": _describe_inputs(paths, files, inputs_info),
                                               "params": params})
     return report

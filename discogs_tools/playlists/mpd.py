@@ -13,6 +13,13 @@ file-level problems come back as ``Chunk.error``, record-level problems as rejec
 Rules: a playlist without a valid pid or tracks list, with a wrongly typed field, or whose id
 is a duplicate is rejected with all its entries; a track entry without track_uri, without an
 integer pos, or with a repeated pos is rejected alone (its pos stays a gap).
+
+Types are checked, never coerced into another text: ``pid`` is a JSON integer in 0..2^63-1
+(``"+12"``, ``12.5`` or ``-5`` reject the playlist); ``pos`` a JSON integer in 0..2^31-1 (``-1``
+rejects the entry); the track's names and uris (track_name, artist_name, artist_uri,
+album_name, album_uri) are JSON strings, a JSON integer being kept as its decimal text; a list,
+object, boolean or float there (``track_name: ["a"]``) rejects the entry instead of being
+stored as ``"['a']"``. Integer playlist fields (num_tracks, ...) must fit int64.
 """
 
 from __future__ import annotations
@@ -30,6 +37,8 @@ from ..schemas import load_schema
 from .chunk import Chunk, TrackCollector
 
 RAW_LIMIT = 2000
+_INT32_MAX = 2**31 - 1
+_INT64_MIN, _INT64_MAX = -2**63, 2**63 - 1
 
 # Playlist fields: source name -> (output column, kind). pid, tracks, name, description,
 # collaborative and modified_at are handled explicitly.
@@ -60,9 +69,26 @@ def _entry_problem(entry: Any, key: Any, pos: Any, seen_pos: set[int]) -> str:
         return "track entry without integer pos"
     if type(pos) is not int:
         return f"track pos is not an integer: {pos!r:.40}"
+    if not 0 <= pos <= _INT32_MAX:
+        return f"track pos is not an integer in 0..{_INT32_MAX}: {pos!r:.40}"
     if pos in seen_pos:
         return f"duplicate track pos {pos}"
     return f"track duration_ms is not an integer: {entry.get('duration_ms')!r:.40}"
+
+
+_META_NAMES = _ENTRY_NAMES[2:]
+
+
+def _meta_problem(meta: tuple) -> str | None:
+    """Why a track's metadata (names, uris, duration_ms) cannot be stored, or None. Only called
+    for metadata not seen before for the key, so the hot loop pays nothing for repeats."""
+    for name, value in zip(_META_NAMES[:-1], meta):
+        if value is not None and type(value) is not str and type(value) is not int:
+            return f"track field {name!r} is not a string: {value!r:.60}"
+    duration = meta[-1]
+    if duration is not None and not _INT64_MIN <= duration <= _INT64_MAX:
+        return f"track duration_ms out of range: {duration!r:.40}"
+    return None
 
 
 class _BadRecord(Exception):
@@ -71,9 +97,13 @@ class _BadRecord(Exception):
 
 def _int_field(obj: dict, name: str) -> int | None:
     value = obj.get(name)
-    if value is None or type(value) is int:
+    if type(value) is int:
+        if not _INT64_MIN <= value <= _INT64_MAX:
+            raise _BadRecord(f"field {name!r} is out of range: {value!r:.60}")
         return value
-    if isinstance(value, float) and value.is_integer():
+    if value is None:
+        return value
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
         return int(value)
     raise _BadRecord(f"field {name!r} is not an integer: {value!r:.60}")
 
@@ -82,7 +112,7 @@ def _str_field(obj: dict, name: str) -> str | None:
     value = obj.get(name)
     if value is None or type(value) is str:
         return value
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
+    if type(value) is int:  # one exact text; a float's would not be the source text
         return str(value)
     raise _BadRecord(f"field {name!r} is not a string: {value!r:.60}")
 
@@ -165,6 +195,8 @@ def parse_slice(path: str | Path, *, id_prefix: str = "",
                 raise _BadRecord("missing field 'pid'")
             if type(pid) is not int:
                 raise _BadRecord(f"field 'pid' is not an integer: {pid!r:.60}")
+            if not 0 <= pid <= _INT64_MAX:
+                raise _BadRecord(f"field 'pid' is not a non-negative integer: {pid!r:.60}")
             record = f"playlist {pid}"
             playlist_id = f"{id_prefix}{pid}"
             if playlist_id in local_ids:
@@ -202,24 +234,32 @@ def parse_slice(path: str | Path, *, id_prefix: str = "",
                 fields = _entry_values(t)
             key = fields[0]
             pos = fields[1]
-            if type(key) is not str or not key or type(pos) is not int or pos in seen_pos or (
-                    fields[7] is not None and type(fields[7]) is not int):
+            if type(key) is not str or not key or type(pos) is not int or not 0 <= pos <= _INT32_MAX or \
+                    pos in seen_pos or (fields[7] is not None and type(fields[7]) is not int):
                 chunk.entries_rejected += 1
                 rejects.append({"file": name, "record": f"playlist {pid} tracks[{j}]",
                                 "reason": _entry_problem(t, key, pos, seen_pos), "raw": _raw(t)})
                 continue
+            meta = fields[2:]
+            previous = first_meta(key)
+            if previous != meta:
+                # New key or a differing variant: check the metadata's types once.
+                problem = _meta_problem(meta)
+                if problem is not None:
+                    chunk.entries_rejected += 1
+                    rejects.append({"file": name, "record": f"playlist {pid} tracks[{j}]", "reason": problem,
+                                    "raw": _raw(t)})
+                    continue
+                if previous is None:
+                    track_meta[key] = meta
+                else:
+                    tracks.add(key, meta)
             seen_pos.add(pos)
             if pos < last_pos:
                 in_order = False
             last_pos = pos
             entry_pos.append(pos)
             entry_keys.append(key)
-            meta = fields[2:]
-            previous = first_meta(key)
-            if previous is None:
-                track_meta[key] = meta
-            elif previous != meta:
-                tracks.add(key, meta)
         n_kept = len(entry_keys) - n_before
         if not in_order:
             ordered = sorted(zip(entry_pos[n_before:], entry_keys[n_before:]))

@@ -17,12 +17,31 @@ sessions, DJ sets or exports of other services in as playlists.
 * A row without playlist id or track key, with a non-integer position or an unreadable
   duration, or a malformed line, is rejected; a playlist id already used by an earlier input
   file rejects all its rows.
+
+Values are never coerced silently; per column:
+
+* playlist id, track key, names and keys (string columns) keep the exact source text: CSV
+  ``"+12"`` and ``" 12 "`` stay ``+12`` and `` 12 `` (spaces included), a JSON integer ``-5``
+  becomes ``-5``. A JSON value without one exact text form (float, true/false, list, object)
+  rejects the row (``field 'x' is not a string: ...``);
+* position: decimal digits ``0-9`` only (CSV text, a JSON string, or a JSON integer) in
+  0..2^31-1; ``+1``, `` 2 ``, ``-5``, ``1_0``, ``2.0``, true or non-ASCII digits reject the row;
+* duration: a non-negative finite number (JSON number, or text of digits with an optional
+  fraction) in ``duration_unit``, or ``[h:]m:ss[.fff]`` text; anything else (signs, spaces,
+  ``inf``, ``nan``, exponents) rejects the row.
+
+Text is decoded strictly with ``encoding`` (default UTF-8; a UTF-8 byte-order mark is skipped):
+an undecodable byte is a :class:`~.textio.DecodeError` naming file, line and byte offset (see
+:mod:`.textio`). A CSV field may hold up to :data:`CSV_FIELD_LIMIT` characters (Python's default
+is 128 KB); a longer one (usually an unterminated quote) makes the file unreadable, reported in
+one line with its line number.
 """
 
 from __future__ import annotations
 
 import csv
-import io
+import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
@@ -35,13 +54,20 @@ from ..errors import ConfigError, InputError
 from ..schemas import load_schema
 from . import duck
 from .chunk import Chunk, TrackCollector
-from .inputs import open_binary
+from .textio import DecodeError, decode_error, open_text
+
+__all__ = ["ColumnSpec", "DecodeError", "MissingColumnError", "parse_duration_ms", "read_tabular"]
 
 ROWS_PER_CHUNK = 100_000
 DURATION_UNITS = {"ms": 1.0, "s": 1000.0}
 _STAGING_SCHEMA = pa.schema([("playlist_seq", pa.int64()), ("pos", pa.int32()), ("row", pa.int64()),
                              ("playlist_id", pa.string()), ("track_key", pa.string())])
 _INT32_MAX = 2**31 - 1
+_INT64_MAX = 2**63 - 1
+CSV_FIELD_LIMIT = 64 * 1024 * 1024
+_DIGITS = re.compile(r"[0-9]+\Z")
+_DECIMAL = re.compile(r"(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)\Z")
+_CLOCK = re.compile(r"(?:[0-9]+:)?[0-9]+:[0-9]+(?:\.[0-9]*)?\Z")
 
 
 class MissingColumnError(InputError):
@@ -96,40 +122,71 @@ class ColumnSpec:
 
 
 def parse_duration_ms(value: Any, unit: str) -> int | None:
-    """Duration in ms from a number in ``unit`` or a ``[h:]m:ss[.fff]`` string; None when empty."""
+    """Duration in ms from a non-negative number in ``unit`` or a ``[h:]m:ss[.fff]`` string;
+    None when empty. Anything else (signs, spaces, exponents, inf, nan, booleans) is a ValueError."""
     if value is None or value == "":
         return None
-    if isinstance(value, bool):
-        raise ValueError(f"not a duration: {value!r}")
-    if isinstance(value, (int, float)):
-        return int(round(value * DURATION_UNITS[unit]))
-    text = str(value).strip()
-    if ":" in text:
+    if type(value) is int or type(value) is float:
+        number = float(value)
+        if not math.isfinite(number) or number < 0:
+            raise ValueError(f"not a duration: {value!r}")
+        ms = int(round(number * DURATION_UNITS[unit]))
+    elif type(value) is str and _CLOCK.match(value):
         seconds = 0.0
-        for part in text.split(":"):
+        for part in value.split(":"):
             seconds = seconds * 60 + float(part)
-        return int(round(seconds * 1000))
-    return int(round(float(text) * DURATION_UNITS[unit]))
+        ms = int(round(seconds * 1000))
+    elif type(value) is str and _DECIMAL.match(value):
+        ms = int(round(float(value) * DURATION_UNITS[unit]))
+    else:
+        raise ValueError(f"not a duration: {value!r}")
+    if ms > _INT64_MAX:
+        raise ValueError(f"duration out of range: {value!r}")
+    return ms
 
 
-def _text(value: Any) -> str | None:
+def parse_position(value: Any) -> int:
+    """Position from decimal digits (text) or a JSON integer, in 0..2^31-1; else ValueError."""
+    if type(value) is int:
+        pos = value
+    elif type(value) is str and _DIGITS.match(value):
+        pos = int(value)
+    else:
+        raise ValueError(f"not a position: {value!r}")
+    if not 0 <= pos <= _INT32_MAX:
+        raise ValueError(f"position out of range: {value!r}")
+    return pos
+
+
+class _BadValue(Exception):
+    """Internal: a value has the wrong JSON type for its column (reason in args[0])."""
+
+
+def _text(value: Any, column: str | None = None) -> str | None:
+    """The exact text of a string column's value (None when empty). A JSON integer has one
+    exact text; any other non-string (float, bool, list, object) raises :class:`_BadValue`."""
     if value is None or value == "":
         return None
-    return value if type(value) is str else str(value)
+    if type(value) is str:
+        return value
+    if type(value) is int:
+        return str(value)
+    raise _BadValue(f"field {column!r} is not a string: {value!r:.60}")
 
 
 class _FileState:
     """Per-file state: playlists seen (in first-appearance order), staging writer, counters."""
 
     def __init__(self, path: Path, fmt: str, known_ids: dict[str, str], id_prefix: str, staging: Path,
-                 unit: str, has_position: bool) -> None:
+                 unit: str, columns: dict[str, str | None]) -> None:
         self.path = path
+        self.columns = columns
         self.name = str(path)
         self.fmt = fmt
         self.known_ids = known_ids
         self.id_prefix = id_prefix
         self.unit = unit
-        self.has_position = has_position
+        self.has_position = columns["position"] is not None
         # playlist_id -> [seq, name, rows, entries]
         self.playlists: dict[str, list[Any]] = {}
         self.rejected_ids: set[str] = set()
@@ -154,7 +211,12 @@ class _FileState:
         self.rows += 1
         row = self.rows
         self.chunk.entries_read += 1
-        source_id = _text(values.get("playlist"))
+        columns = self.columns
+        try:
+            source_id = _text(values.get("playlist"), columns["playlist"])
+        except _BadValue as exc:
+            self.reject(f"line {line}", exc.args[0], raw)
+            return
         if source_id is None:
             self.reject(f"line {line}", "row without playlist id", raw)
             return
@@ -173,18 +235,25 @@ class _FileState:
             state = self.playlists[playlist_id] = [len(self.playlists), None, 0, 0]
         auto_pos = state[2]
         state[2] += 1
-        if state[1] is None:
-            state[1] = _text(values.get("name"))
-        key = _text(values.get("track"))
+        try:
+            if state[1] is None:
+                state[1] = _text(values.get("name"), columns["name"])
+            key = _text(values.get("track"), columns["track"])
+            if key is not None:
+                meta = (_text(values.get("title"), columns["title"]), _text(values.get("artist"), columns["artist"]),
+                        _text(values.get("artist_key"), columns["artist_key"]),
+                        _text(values.get("album"), columns["album"]),
+                        _text(values.get("album_key"), columns["album_key"]))
+        except _BadValue as exc:
+            self.reject(record, exc.args[0], raw)
+            return
         if key is None:
             self.reject(record, "track entry without key (empty track column)", raw)
             return
         if self.has_position:
             try:
-                pos = int(values.get("position"))
-                if not 0 <= pos <= _INT32_MAX:
-                    raise ValueError
-            except (TypeError, ValueError):
+                pos = parse_position(values.get("position"))
+            except ValueError:
                 self.reject(record, f"position is not a non-negative integer: {values.get('position')!r:.40}", raw)
                 return
         else:
@@ -192,7 +261,8 @@ class _FileState:
         try:
             duration = parse_duration_ms(values.get("duration"), self.unit)
         except ValueError:
-            self.reject(record, f"duration is not a number or [h:]m:ss: {values.get('duration')!r:.40}", raw)
+            self.reject(record, f"duration is not a non-negative number or [h:]m:ss: {values.get('duration')!r:.40}",
+                        raw)
             return
         state[3] += 1
         staged = self.staged
@@ -201,9 +271,7 @@ class _FileState:
         staged["row"].append(row)
         staged["playlist_id"].append(playlist_id)
         staged["track_key"].append(key)
-        self.tracks.add(key, (_text(values.get("title")), _text(values.get("artist")),
-                              _text(values.get("artist_key")), _text(values.get("album")),
-                              _text(values.get("album_key")), duration))
+        self.tracks.add(key, (*meta, duration))
 
     def flush(self) -> Chunk:
         """Stage the pending entries and hand back the chunk of new tracks and rejects."""
@@ -220,9 +288,13 @@ class _FileState:
 
 
 def read_tabular(path: Path, fmt: str, spec: ColumnSpec, *, known_ids: dict[str, str], tmp_dir: Path,
-                 id_prefix: str = "", delimiter: str | None = None) -> Iterator[Chunk]:
+                 id_prefix: str = "", delimiter: str | None = None, encoding: str = "utf-8") -> Iterator[Chunk]:
     """Stream one CSV/TSV/JSONL file as chunks: tracks and rejects while reading, then the
-    entries in output order, then one chunk with the playlists table."""
+    entries in output order, then one chunk with the playlists table.
+
+    Raises :class:`~.textio.DecodeError` for a byte that does not decode with ``encoding``,
+    :class:`MissingColumnError` for a named column that is absent, :class:`InputError` for an
+    unreadable file (empty, no header, malformed CSV such as a field over the limit)."""
     if fmt not in ("csv", "tsv", "jsonl"):
         raise ConfigError(f"read_tabular cannot read format {fmt!r}")
     if path.stat().st_size == 0:
@@ -231,13 +303,12 @@ def read_tabular(path: Path, fmt: str, spec: ColumnSpec, *, known_ids: dict[str,
     state: _FileState | None = None
     try:
         if fmt == "jsonl":
-            rows = _jsonl_rows(path, spec)
+            rows = _jsonl_rows(path, spec, encoding)
         else:
-            rows = _delimited_rows(path, spec, delimiter or ("," if fmt == "csv" else "\t"))
+            rows = _delimited_rows(path, spec, delimiter or ("," if fmt == "csv" else "\t"), encoding)
         for item in rows:
             if isinstance(item, _Columns):
-                state = _FileState(path, fmt, known_ids, id_prefix, staging, spec.duration_unit,
-                                   item.resolved["position"] is not None)
+                state = _FileState(path, fmt, known_ids, id_prefix, staging, spec.duration_unit, item.resolved)
                 continue
             assert state is not None
             if isinstance(item, _Rejected):
@@ -256,7 +327,10 @@ def read_tabular(path: Path, fmt: str, spec: ColumnSpec, *, known_ids: dict[str,
         yield _playlists_chunk(state)
     finally:
         if state is not None:
-            state.writer.close()
+            try:
+                state.writer.close()
+            except Exception:  # already failing (e.g. a full disk): do not mask that error
+                pass
         staging.unlink(missing_ok=True)
 
 
@@ -272,32 +346,52 @@ class _Rejected:
     raw: str | None
 
 
-def _delimited_rows(path: Path, spec: ColumnSpec, delimiter: str) -> Iterator[Any]:
+def _delimited_rows(path: Path, spec: ColumnSpec, delimiter: str, encoding: str = "utf-8") -> Iterator[Any]:
     """Rows of a CSV/TSV file (Python's C csv reader: exact line numbers, quoted newlines)."""
-    with io.TextIOWrapper(open_binary(path), encoding="utf-8", errors="replace", newline="") as fh:
-        reader = csv.reader(fh, delimiter=delimiter)
-        header = next(reader, None)
-        if not header:
-            raise InputError(path, "empty file (no header)")
-        resolved = spec.resolve(header, path)
-        yield _Columns(resolved)
-        used = [(attr, header.index(col)) for attr, col in resolved.items() if col is not None]
-        width = len(header)
-        line = reader.line_num
-        for row in reader:
-            start_line, line = line + 1, reader.line_num
-            if len(row) != width:
-                if not row:
+    previous_limit = csv.field_size_limit(CSV_FIELD_LIMIT)
+    line = 0
+    try:
+        with open_text(path, encoding, newline="") as fh:
+            reader = csv.reader(fh, delimiter=delimiter)
+            header = next(reader, None)
+            if not header:
+                raise InputError(path, "empty file (no header)")
+            resolved = spec.resolve(header, path)
+            yield _Columns(resolved)
+            used = [(attr, header.index(col)) for attr, col in resolved.items() if col is not None]
+            width = len(header)
+            line = reader.line_num
+            for row in reader:
+                start_line, line = line + 1, reader.line_num
+                if len(row) != width:
+                    if not row:
+                        continue
+                    yield _Rejected(start_line, f"malformed row: expected {width} fields, got {len(row)}",
+                                    delimiter.join(row)[:2000])
                     continue
-                yield _Rejected(start_line, f"malformed row: expected {width} fields, got {len(row)}",
-                                delimiter.join(row)[:2000])
-                continue
-            yield ({attr: row[i] for attr, i in used}, None, start_line)
+                yield ({attr: row[i] for attr, i in used}, None, start_line)
+    except UnicodeDecodeError as exc:
+        raise decode_error(path, encoding, exc) from None
+    except csv.Error as exc:
+        reason = str(exc)
+        if "field larger than field limit" in reason:
+            reason = (f"field larger than {CSV_FIELD_LIMIT:,} characters (the field limit; "
+                      "an unterminated quote?)")
+        raise InputError(path, f"malformed CSV: {reason}", line=line + 1) from None
+    finally:
+        csv.field_size_limit(previous_limit)
 
 
-def _jsonl_rows(path: Path, spec: ColumnSpec) -> Iterator[Any]:
+def _jsonl_rows(path: Path, spec: ColumnSpec, encoding: str = "utf-8") -> Iterator[Any]:
+    try:
+        yield from _jsonl_lines(path, spec, encoding)
+    except UnicodeDecodeError as exc:
+        raise decode_error(path, encoding, exc) from None
+
+
+def _jsonl_lines(path: Path, spec: ColumnSpec, encoding: str) -> Iterator[Any]:
     resolved: dict[str, str | None] | None = None
-    with open_binary(path) as fh:
+    with open_text(path, encoding, newline="\n") as fh:
         for line_no, line in enumerate(fh, start=1):
             if not line.strip():
                 continue
@@ -306,11 +400,11 @@ def _jsonl_rows(path: Path, spec: ColumnSpec) -> Iterator[Any]:
             except orjson.JSONDecodeError as exc:
                 if resolved is None:
                     raise InputError(path, f"malformed JSON: {exc}", line=line_no) from None
-                yield _Rejected(line_no, f"malformed JSON: {exc}", line.decode("utf-8", "replace")[:2000])
+                yield _Rejected(line_no, f"malformed JSON: {exc}", line[:2000])
                 continue
             if not isinstance(obj, dict):
                 if resolved is not None:
-                    yield _Rejected(line_no, "line is not a JSON object", line.decode("utf-8", "replace")[:2000])
+                    yield _Rejected(line_no, "line is not a JSON object", line[:2000])
                     continue
                 raise InputError(path, "line is not a JSON object", line=line_no)
             if resolved is None:
@@ -318,7 +412,7 @@ def _jsonl_rows(path: Path, spec: ColumnSpec) -> Iterator[Any]:
                 resolved = spec.resolve(list(obj), path)
                 yield _Columns(resolved)
                 used = [(attr, col) for attr, col in resolved.items() if col is not None]
-            yield ({attr: obj.get(col) for attr, col in used}, line.decode("utf-8", "replace")[:2000], line_no)
+            yield ({attr: obj.get(col) for attr, col in used}, line[:2000], line_no)
 
 
 def _sorted_entries(state: _FileState, staging: Path, tmp_dir: Path) -> Iterator[Chunk]:

@@ -11,6 +11,10 @@ overrides), written atomically as one folder:
 * ``vectors.parquet``  track_key string, vector list<float32> (schema playlists/word2vec_vectors)
 * ``params.json``      parameters, corpus counts and the loss of every epoch
 
+An empty playlists/playlist_tracks is an error (:class:`~.empty.EmptyInputError`) and the
+previous output stays. A run holds the output lock of its output (``--name`` or ``--out``
+folder): a second run writing the same output fails at once, naming the holder.
+
 Determinism: with ``workers=1`` the same table and seed give bit-identical vectors, whatever
 PYTHONHASHSEED is (gensim initialises vectors from the seed; its ``hashfxn`` is replaced by a
 stable hash for good measure). With several workers thread scheduling makes results vary.
@@ -31,9 +35,11 @@ import pyarrow.parquet as pq
 from .. import manifest
 from ..errors import ConfigError
 from ..io import atomic_path, write_json_atomic
+from ..locks import output_lock
 from ..report import Report
 from ..schemas import conform, load_schema
 from ..workspace import Workspace
+from .empty import EmptyInputError, require_rows
 from .sentences import GENSIM_MAX_SENTENCE, PlaylistSentences
 
 STAGE = "word2vec"
@@ -143,19 +149,35 @@ def run(workspace: Workspace, *, name: str = "playlists", out: Path | None = Non
     ``on_epoch`` is called after every epoch with ``{"epoch", "loss", "seconds", "tokens_per_s"}``
     (the CLI prints it as progress).
     """
-    from gensim.models import Word2Vec
-
     params = params or Word2VecParams()
     params.validate()
     ws = workspace.ensure()
-    table = ws.require_table(INPUT_TABLE, "discogs-tools ingest playlists")
     target = Path(out) if out is not None else default_output(ws, name)
+    with output_lock(ws.root, STAGE, _lock_name(ws, name, target)):
+        return _run_locked(ws, name=name, out=out, target=target, params=params, on_epoch=on_epoch)
+
+
+def _lock_name(ws: Workspace, name: str, target: Path) -> str:
+    """Lock key of an output: the dataset name for the default folder, else the folder's path."""
+    resolved = target.resolve()
+    if resolved == default_output(ws, name).resolve():
+        return name
+    return "out-" + hashlib.sha256(str(resolved).encode("utf-8")).hexdigest()[:16]
+
+
+def _run_locked(ws: Workspace, *, name: str, out: Path | None, target: Path, params: Word2VecParams,
+                on_epoch: Callable[[dict[str, Any]], None] | None) -> Report:
+    from gensim.models import Word2Vec
+
+    table = ws.require_table(INPUT_TABLE, "discogs-tools ingest playlists")
+    require_rows(table, "playlist entries", "discogs-tools ingest playlists")
     sentences = PlaylistSentences(table, max_length=params.max_sentence_length)
 
     with manifest.Timer() as timer:
         scan = sentences.scan()
         if scan.tokens == 0:
-            raise ConfigError(f"{table}: no playlist entries to train on")
+            raise EmptyInputError(f"{table}: no rows with a track (0 tokens); nothing to train on and the previous "
+                                  "output is kept; run `discogs-tools ingest playlists` with usable inputs first")
         window = params.window or max(1, scan.max_sentence_length)
         warnings = []
         if scan.split_playlists:

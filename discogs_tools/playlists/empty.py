@@ -1,0 +1,41 @@
+"""Refusing to replace good output with nothing.
+
+A playlist stage that read nothing usable must fail (exit 2, one line naming the inputs and
+why each gave nothing) instead of committing empty tables over the previous ones; a stage
+whose input table is empty says so instead of writing an empty output.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+from ..errors import DiscogsToolsError
+from ..io import table_files, table_info
+
+
+class NothingUsableError(DiscogsToolsError):
+    """Every input of a stage was rejected or empty: nothing was replaced."""
+
+
+class EmptyInputError(DiscogsToolsError):
+    """A stage's input table has no rows: nothing was computed, nothing was replaced."""
+
+
+def table_rows(folder: str | Path) -> int:
+    """Number of rows of a committed table folder (from ``_table.json`` when present, else
+    from the Parquet footers; no data is read)."""
+    info = table_info(folder)
+    if info is not None and isinstance(info.get("rows"), int):
+        return info["rows"]
+    return sum(pq.ParquetFile(f).metadata.num_rows for f in table_files(folder))
+
+
+def require_rows(folder: str | Path, what: str, produced_by: str) -> int:
+    """Rows of the input table ``folder``; :class:`EmptyInputError` when it has none."""
+    rows = table_rows(folder)
+    if rows == 0:
+        raise EmptyInputError(f"{folder}: no rows (0 {what}); nothing to compute and the previous output is kept; "
+                              f"run `{produced_by}` with usable inputs first")
+    return rows

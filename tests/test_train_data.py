@@ -3,6 +3,7 @@ of crops, stored-pair reading and missing-feature accounting."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from discogs_tools.errors import MissingInputError
+from discogs_tools.errors import DiscogsToolsError, MissingInputError
 from discogs_tools.features.extract import settings_for
 from discogs_tools.features.mel import MelFrontEnd
 from discogs_tools.features.store import FeatureStore, ShardWriter, write_settings
@@ -108,13 +109,43 @@ def test_shard_for_rank_gives_equal_disjoint_shares():
     assert len(set(np.concatenate(shares).tolist())) == 9
 
 
+def write_stored_pairs(ws, dataset: str, association: str, by_split: dict[str, dict[int, Pairs]]) -> None:
+    """Stored pairs exactly as ``make-pairs`` lays them out: a versioned dataset ``dataset`` whose
+    tracks are the pairs' tracks (``split`` from the pairs), then one run per split (epoch files
+    stamped with the dataset version, ``_pairs.json``). For trainer tests with hand-made pairs."""
+    from discogs_tools.dataset.version import VERSION_KEY, new_version
+    from discogs_tools.io import TableWriter, atomic_path
+    from discogs_tools.pairs import provenance
+    from discogs_tools.pairs.output import SCHEMA, epoch_name, pairs_dir, write_epoch
+    from discogs_tools.schemas import conform, load_schema
+
+    version = new_version()
+    split_of = {t: split for split, epochs in by_split.items() for pairs in epochs.values()
+                for t in [*pairs.anchor, *pairs.positive]}
+    ids = sorted(split_of)
+    n = len(ids)
+    tracks = pa.table({"track_id": ids, "releases": [[1]] * n, "masters": [[]] * n, "artists": [[1]] * n,
+                       "extra_artists": [[]] * n, "labels": [[1]] * n, "genres": [[]] * n, "styles": [["x"]] * n,
+                       "duration_s": [100.0] * n, "split": [split_of[t] for t in ids]})
+    with TableWriter(ws.dataset(dataset) / "tracks", "datasets/tracks") as writer:
+        writer.info[VERSION_KEY] = version
+        writer.write(tracks)
+    nulls = {c: None for c in ("shared_releases", "shared_artists", "shared_labels", "shared_playlists")}
+    for split, epochs in by_split.items():
+        with atomic_path(pairs_dir(ws, dataset, association, split), is_dir=True) as staging:
+            for epoch, pairs in epochs.items():
+                rows = [{"anchor": a, "positive": b, "association": association, "split": split, "epoch": epoch,
+                         **nulls} for a, b in zip(pairs.anchor, pairs.positive)]
+                table = conform(pa.Table.from_pylist(rows, schema=load_schema(SCHEMA)), load_schema(SCHEMA))
+                write_epoch(staging, epoch, table, version)
+            provenance.write_info(staging, {"dataset": dataset, "association": association, "split": split,
+                                            VERSION_KEY: version, "run": new_version(), "seed": 0,
+                                            "epochs": sorted(epochs), "files": [epoch_name(e) for e in sorted(epochs)]})
+
+
 def test_parquet_pair_source_epochs_and_missing(ws):
-    folder = ws.dataset("d") / "pairs" / "artist"
-    folder.mkdir(parents=True)
-    table = pa.table({"anchor": ["a", "b", "c", "d"], "positive": ["b", "a", "d", "c"],
-                      "association": ["artist"] * 4, "split": ["train"] * 4,
-                      "epoch": pa.array([0, 0, 1, 1], pa.int32())})
-    pq.write_table(table, folder / "train.parquet")
+    write_stored_pairs(ws, "d", "artist", {"train": {0: Pairs(["a", "b"], ["b", "a"]),
+                                                     1: Pairs(["c", "d"], ["d", "c"])}})
     src = ParquetPairSource(ws, "d")
     assert list(src.pairs("artist", "train", 1).anchor) == ["c", "d"]
     # only epochs 0 and 1 are stored: epoch 2 reuses epoch 0, and says so
@@ -122,3 +153,23 @@ def test_parquet_pair_source_epochs_and_missing(ws):
     assert any("epoch 2" in n for n in src.notes)
     with pytest.raises(MissingInputError, match="make-pairs --dataset d --association release"):
         src.pairs("release", "train", 0)
+
+
+def test_parquet_pair_source_refuses_pairs_replaced_during_training(ws):
+    """The run read first is pinned: another make-pairs run replacing the pairs mid-training
+    (other tracks, other seed) stops the trainer instead of mixing two runs."""
+    write_stored_pairs(ws, "d", "artist", {"train": {0: Pairs(["a", "b"], ["b", "a"])}})
+    src = ParquetPairSource(ws, "d")
+    assert len(src.pairs("artist", "train", 0)) == 2
+    info_path = ws.dataset("d") / "pairs" / "artist" / "train.parquet" / "_pairs.json"
+    info = json.loads(info_path.read_text())
+    info["run"] = "another-run"
+    info_path.write_text(json.dumps(info))
+    with pytest.raises(DiscogsToolsError, match="replaced by another make-pairs run"):
+        src.pairs("artist", "train", 1)
+
+
+def test_parquet_pair_source_refuses_an_empty_epoch(ws):
+    write_stored_pairs(ws, "d", "artist", {"train": {0: Pairs([], [])}})
+    with pytest.raises(DiscogsToolsError, match="hold 0 pairs in epoch 0: run `discogs-tools make-pairs --dataset d"):
+        ParquetPairSource(ws, "d").pairs("artist", "train", 0)

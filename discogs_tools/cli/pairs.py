@@ -30,15 +30,14 @@ def make_pairs_command(
     workspace_dir: WorkspaceOption = None,
 ) -> None:
     """Draw pairs of one association for one split, one file per epoch, and print Table-1 statistics."""
-    from ..pairs.index import load_split
-    from ..pairs.make import make_pairs
+    # One run replaces the split's pairs as a whole and records the dataset version they come from
+    # (see discogs_tools.pairs.make); readers refuse them once the dataset is rebuilt.
+    from ..pairs.make import make_pairs_epochs
     from ..pairs.registry import get
 
     get(association)
     ws = workspace(workspace_dir)
-    index = load_split(ws, dataset, split)
-    for e in range(epoch, epoch + max(epochs, 1)):
-        report = make_pairs(ws, dataset, association, split, e, seed, word2vec=word2vec, top=top, index=index)
+    for report in make_pairs_epochs(ws, dataset, association, split, epoch, epochs, seed, word2vec=word2vec, top=top):
         print_report(report)
 
 

@@ -1,8 +1,12 @@
 """``build-dataset``: the Discogs20 recipe over the workspace's tables.
 
 Reads links/track_releases, discogs/releases and (when present) collection/tracks; writes
-``datasets/<name>/tracks``, ``labels``, ``splits`` (Parquet table folders, each atomic) and
-``report.json``, and records the run in the manifest. Steps:
+``datasets/<name>/labels``, ``splits``, ``tracks`` (Parquet table folders, each atomic, in that
+order) and ``report.json``, and records the run in the manifest. Every output records the run's
+dataset version (:mod:`.version`): pairs made from an earlier build are then known to be stale.
+A run holds the output lock of ``build-dataset <name>``; a run that finds no usable input (no
+links, no linked release, too few tracks, an empty split) fails and keeps the previous dataset.
+Steps:
 
 1. :mod:`.entities` pools releases, masters, artists, labels and genres per track;
 2. tracks shorter than ``min_duration`` are dropped (unknown durations are kept and counted);
@@ -24,13 +28,15 @@ import pyarrow as pa
 from .. import manifest
 from ..errors import DiscogsToolsError
 from ..io import TableWriter, parquet_glob, write_json_atomic
+from ..locks import output_lock
 from ..report import Report
 from ..workspace import Workspace
 from . import report as figures
-from .duck import DEFAULT_MEMORY_LIMIT, connect
+from .duck import DEFAULT_MEMORY_LIMIT, connect, sql_str
 from .entities import build_track_entities
 from .splits import SPLITS, artist_groups, group_style_counts, resolve_size, stratify
 from .styles import build_track_styles
+from .version import VERSION_KEY, new_version
 
 DEFAULT_NAME = "discogs20"
 BATCH_ROWS = 100_000
@@ -47,28 +53,49 @@ def run(ws: Workspace, name: str = DEFAULT_NAME, *, top_styles: int = 400, max_s
               "validation": validation, "test": test, "min_releases": min_releases, "seed": seed}
     out_dir = ws.dataset(name)
     scratch = ws.datasets / f".{name}.scratch"
-    shutil.rmtree(scratch, ignore_errors=True)
     report = Report(stage="build-dataset")
-    with manifest.Timer() as timer:
+    version = new_version()
+    with output_lock(ws.root, "build-dataset", name), manifest.Timer() as timer:
+        shutil.rmtree(scratch, ignore_errors=True)
         con = connect(scratch, memory_limit)
         try:
             _build(con, ws, report, params, links=parquet_glob(links), releases=parquet_glob(releases),
-                   collection=parquet_glob(collection) if collection else None, out_dir=out_dir)
+                   collection=parquet_glob(collection) if collection else None, out_dir=out_dir,
+                   version=version, paths={"links": links, "releases": releases})
         finally:
             con.close()
             shutil.rmtree(scratch, ignore_errors=True)
     report.figures["seconds"] = round(timer.seconds, 3)
     manifest.record(ws.manifest_path, f"build-dataset {name}", {
-        **report.to_dict(), "params": params,
+        **report.to_dict(), "params": params, VERSION_KEY: version,
         "inputs": {"links/track_releases": str(links), "discogs/releases": str(releases),
                    "collection/tracks": str(collection) if collection else None}})
     return report
 
 
+def _check_linked(con, counts: dict[str, Any], paths: dict[str, Any]) -> None:
+    """Fail (keeping the previous dataset) when no collection track is linked to a known release."""
+    if counts["links"] == 0:
+        raise DiscogsToolsError(
+            f"build-dataset: links/track_releases ({paths['links']}) holds 0 links from collection tracks to "
+            f"releases: run `discogs-tools match --against discogs` (after `discogs-tools ingest collection`)")
+    if counts["linked_tracks"] == counts["tracks_unknown_release_only"]:
+        n_releases = con.execute(f"SELECT count(*) FROM read_parquet({sql_str(parquet_glob(paths['releases']))})"
+                                 ).fetchone()[0]
+        if n_releases == 0:
+            raise DiscogsToolsError(f"build-dataset: discogs/releases ({paths['releases']}) holds 0 releases: "
+                                    f"run `discogs-tools ingest discogs` with a releases dump")
+        raise DiscogsToolsError(
+            f"build-dataset: none of the {counts['links']:,} links in links/track_releases points to a release "
+            f"in discogs/releases ({n_releases:,} releases at {paths['releases']}): the links were made against "
+            f"another dump; run `discogs-tools match --against discogs` again")
+
+
 def _build(con, ws: Workspace, report: Report, params: dict[str, Any], *, links: str, releases: str,
-           collection: str | None, out_dir) -> None:
+           collection: str | None, out_dir, version: str, paths: dict[str, Any]) -> None:
     counts = report.counts
     counts.update(build_track_entities(con, links=links, releases=releases, collection=collection))
+    _check_linked(con, counts, paths)
 
     min_duration = float(params["min_duration"])
     con.execute(f"""CREATE OR REPLACE TABLE candidates AS SELECT * FROM track_entities
@@ -91,8 +118,11 @@ def _build(con, ws: Workspace, report: Report, params: dict[str, Any], *, links:
     counts["tracks"] = n_tracks
     if n_tracks < 3:
         raise DiscogsToolsError(
-            f"build-dataset: only {n_tracks} track(s) left after the style and duration filters "
-            f"(linked tracks {counts['linked_tracks']}); need at least 3 to make three splits")
+            f"build-dataset: only {n_tracks} track(s) left of {counts['linked_tracks']:,} linked tracks "
+            f"({counts['dropped_too_short']:,} shorter than --min-duration {min_duration:g} s, "
+            f"{counts['dropped_no_kept_style']:,} without a kept style); need at least 3 to make three splits: "
+            f"lower --min-duration, raise --top-styles / --max-styles, or link more tracks "
+            f"(`discogs-tools match --against discogs`)")
 
     # Artist groups and stratification (numpy).
     edges = con.execute("SELECT idx, unnest(artists) AS a FROM dataset_tracks").fetchnumpy()
@@ -116,6 +146,8 @@ def _build(con, ws: Workspace, report: Report, params: dict[str, Any], *, links:
     result = stratify(group_tracks, g_idx, s_idx, g_cnt, n_styles, validation=n_val, test=n_test,
                       min_releases=int(params["min_releases"]), seed=int(params["seed"]))
     split_of_track = result.group_split[group_of_track]
+    _check_splits_filled(split_of_track, {"validation": n_val, "test": n_test}, int(group_tracks.min()),
+                         int(group_tracks.max()))
     split_names = np.array(SPLITS, dtype=object)[split_of_track]
     assignment = pa.table({"idx": pa.array(np.arange(n_tracks, dtype=np.int64)),
                            "split": pa.array(split_names, pa.string()),
@@ -153,27 +185,44 @@ def _build(con, ws: Workspace, report: Report, params: dict[str, Any], *, links:
         report.warnings.append(f"{len(short)} style(s) have fewer than {params['min_releases']} releases in "
                                f"validation or test: {shown} (see report.json)")
 
-    # Outputs (each table atomic).
-    _write_query(con, out_dir / "tracks", "datasets/tracks", """
-        SELECT track_id, releases, masters, artists, extra_artists, labels, genres, styles, duration_s, split
-        FROM final_tracks ORDER BY track_id""")
+    # Outputs (each table atomic, every one stamped with this build's version; tracks last:
+    # its commit is the dataset's, see .version).
+    stamp = {VERSION_KEY: version, "dataset": params["name"]}
+    with TableWriter(out_dir / "labels", "datasets/labels") as writer:
+        writer.info.update(stamp)
+        writer.write(styles)
     _write_query(con, out_dir / "splits", "datasets/splits", """
         SELECT d.track_id, a.split, a.artist_group, a.group_tracks
-        FROM dataset_tracks d JOIN assignment a USING (idx) ORDER BY d.track_id""")
-    with TableWriter(out_dir / "labels", "datasets/labels") as writer:
-        writer.write(styles)
-    summary = {"params": params, "counts": dict(counts), "splits": sizes, "artist_overlap": overlap,
-               "label_cardinality": cardinality, "styles_below_minimum": short, "styles": styles}
+        FROM dataset_tracks d JOIN assignment a USING (idx) ORDER BY d.track_id""", stamp)
+    _write_query(con, out_dir / "tracks", "datasets/tracks", """
+        SELECT track_id, releases, masters, artists, extra_artists, labels, genres, styles, duration_s, split
+        FROM final_tracks ORDER BY track_id""", stamp)
+    summary = {VERSION_KEY: version, "params": params, "counts": dict(counts), "splits": sizes,
+               "artist_overlap": overlap, "label_cardinality": cardinality, "styles_below_minimum": short,
+               "styles": styles}
     write_json_atomic(out_dir / "report.json", summary)
     report.details.append({"splits": sizes, "label_cardinality": cardinality})
     report.outputs.update({"tracks": str(out_dir / "tracks"), "labels": str(out_dir / "labels"),
                            "splits": str(out_dir / "splits"), "report": str(out_dir / "report.json")})
 
 
-def _write_query(con, path, table: str, sql: str) -> int:
+def _check_splits_filled(split_of_track: np.ndarray, wanted: dict[str, int], smallest_group: int,
+                         largest_group: int) -> None:
+    """Fail when a split that was asked for (size > 0) got no track: every artist group is too large
+    to fit in it, and pairs or evaluation on it would meet an empty input."""
+    for split, n in wanted.items():
+        if n > 0 and not np.any(split_of_track == SPLITS.index(split)):
+            raise DiscogsToolsError(
+                f"build-dataset: the {split} split is empty: it should hold {n} track(s), but no artist group fits "
+                f"(artist groups have {smallest_group} to {largest_group} tracks, and an artist group is never "
+                f"divided between splits); raise --{split} or build from a collection with more artists")
+
+
+def _write_query(con, path, table: str, sql: str, info: dict[str, Any]) -> int:
     """Stream a query's result into a schema-validated table folder (bounded memory)."""
     reader = con.sql(sql).to_arrow_reader(BATCH_ROWS)
     with TableWriter(path, table) as writer:
+        writer.info.update(info)
         for batch in reader:
             writer.write(batch)
     return writer.rows

@@ -10,10 +10,10 @@ Library API::
 
 from __future__ import annotations
 
-from .make import make_pairs
+from .make import make_pairs, make_pairs_epochs
 from .output import epoch_path, pairs_dir, read_pairs
 from .registry import ASSOCIATIONS, EDITORIAL, PLAYLIST
 from .validate import validate_pairs
 
-__all__ = ["ASSOCIATIONS", "EDITORIAL", "PLAYLIST", "epoch_path", "make_pairs", "pairs_dir", "read_pairs",
+__all__ = ["ASSOCIATIONS", "EDITORIAL", "PLAYLIST", "epoch_path", "make_pairs", "make_pairs_epochs", "pairs_dir", "read_pairs",
            "validate_pairs"]

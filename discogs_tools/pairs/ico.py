@@ -23,11 +23,14 @@ def ico_pairs(ws, dataset: str | None, *, split: str, epoch: int, seed: int, emb
     import numpy as np
 
     from ..dataset.build import DEFAULT_NAME as DEFAULT_DATASET
+    from ..dataset.version import peek
     from .index import load_split
 
     dataset = dataset or DEFAULT_DATASET
     tracks_folder = ws.dataset(dataset) / "tracks"
-    key = (str(ws.root), dataset, split, tracks_folder.stat().st_mtime_ns if tracks_folder.exists() else 0)
+    # Keyed by the dataset version (a rebuild is a new key); the mtime covers unversioned datasets.
+    key = (str(ws.root), dataset, split, peek(ws, dataset),
+           tracks_folder.stat().st_mtime_ns if tracks_folder.exists() else 0)
     if key not in _PLAYLIST_CACHE:
         index = load_split(ws, dataset, split)
         _PLAYLIST_CACHE[key] = (index, load_playlists(ws, index))

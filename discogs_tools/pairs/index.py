@@ -14,7 +14,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..errors import ConfigError, MissingInputError
+from ..dataset.version import peek
+from ..errors import ConfigError, DiscogsToolsError, MissingInputError
 from ..workspace import Workspace
 
 ENTITY_KINDS: tuple[str, ...] = ("releases", "artists", "labels")
@@ -71,6 +72,7 @@ class SplitIndex:
     track_ids: pa.Array
     entities: dict[str, EntityCSR] = field(default_factory=dict)
     cache: dict[str, Any] = field(default_factory=dict, repr=False)  # epoch-independent derived inputs
+    version: str | None = None  # the dataset version read (None: the dataset records none)
 
     @property
     def n_tracks(self) -> int:
@@ -86,18 +88,31 @@ def tracks_dir(ws: Workspace, dataset: str):
 
 
 def load_split(ws: Workspace, dataset: str, split: str) -> SplitIndex:
-    """Read the tracks of ``split`` from datasets/<dataset>/tracks into a :class:`SplitIndex`."""
+    """Read the tracks of ``split`` from datasets/<dataset>/tracks into a :class:`SplitIndex`.
+
+    The dataset version is read before and after the tracks: a rebuild committed in between
+    (the index would mix two builds, or be labelled with the wrong one) is an error.
+    """
     import pyarrow.dataset as pads
 
     if split not in SPLIT_NAMES:
         raise ConfigError(f"unknown split {split!r}; choose one of {', '.join(SPLIT_NAMES)}")
     folder = tracks_dir(ws, dataset)
     if not folder.is_dir() or not any(folder.glob("*.parquet")):
-        raise MissingInputError(f"dataset {dataset} tracks", folder, "discogs-tools build-dataset")
-    table = pads.dataset(folder, format="parquet").to_table(
-        columns=["track_id", *ENTITY_KINDS], filter=pc.field("split") == split)
+        raise MissingInputError(f"dataset {dataset} tracks", folder, f"discogs-tools build-dataset --name {dataset}")
+    before = peek(ws, dataset)
+    try:
+        table = pads.dataset(folder, format="parquet").to_table(
+            columns=["track_id", *ENTITY_KINDS], filter=pc.field("split") == split)
+    except FileNotFoundError:
+        if peek(ws, dataset) == before:
+            raise
+        table = None  # the folder was replaced under the reader
+    if table is None or peek(ws, dataset) != before:
+        raise DiscogsToolsError(f"dataset {dataset} was rebuilt while its {split} split was being read: run again")
     table = table.sort_by("track_id")
-    index = SplitIndex(dataset=dataset, split=split, track_ids=table.column("track_id").combine_chunks())
+    index = SplitIndex(dataset=dataset, split=split, track_ids=table.column("track_id").combine_chunks(),
+                       version=before)
     for kind in ENTITY_KINDS:
         index.entities[kind] = csr_from_lists(table.column(kind))
     return index

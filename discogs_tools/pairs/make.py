@@ -1,57 +1,127 @@
-"""``make-pairs``: draw one epoch of pairs of one association for one split and write them."""
+"""``make-pairs``: draw epochs of pairs of one association for one split and write them as one run.
+
+A run replaces ``datasets/<dataset>/pairs/<association>/<split>.parquet/`` as a whole (see
+:mod:`.output`): every epoch is drawn into a staging folder with ``_pairs.json`` recording the
+dataset version the pairs come from (:mod:`.provenance`), and the folder is renamed into place
+only when every epoch was drawn. So no epoch of an earlier run (perhaps of an earlier build of
+the dataset, with other splits) survives a rerun, and a run that fails (an epoch with no pair
+at all, an error, a kill) leaves the previous pairs as they were. A run holds the output lock
+of ``make-pairs <dataset>/<association>/<split>``.
+"""
 
 from __future__ import annotations
 
+import time
+import uuid
 from pathlib import Path
 from typing import Any
 
 from .. import manifest
+from ..dataset.version import VERSION_KEY, StaleInputError, current
 from ..errors import DiscogsToolsError
+from ..io import atomic_path
+from ..locks import output_lock
 from ..report import Report
 from ..workspace import Workspace
-from . import registry
+from . import provenance, registry
 from .base import PairContext, pair_rng
 from .index import SplitIndex, load_split
-from .output import epoch_path, pairs_table, write_pairs
+from .output import epoch_name, pairs_dir, pairs_table, write_epoch
 from .stats import diversity
 
 MIN_TRACKS = 2
 
 
-def make_pairs(ws: Workspace, dataset: str, association: str, split: str = "train", epoch: int = 0,
-               seed: int = 0, similarity: Any = None, *, word2vec: str | Path | None = None, top: int = 10,
-               index: SplitIndex | None = None) -> Report:
-    """Write ``datasets/<dataset>/pairs/<association>/<split>.parquet/epoch-<E>.parquet``.
+def _why_empty(association: str, dataset: str, word2vec: Path) -> str:
+    """Why an association can draw no pair, and what to run about it."""
+    rebuild = f"build a larger dataset (`discogs-tools build-dataset --name {dataset}`) or pick another association"
+    playlists = ("link collection tracks to playlist tracks (`discogs-tools match --against playlists`, after "
+                 "`discogs-tools ingest playlists`)")
+    return {
+        "release": f"no two of its tracks share a release; {rebuild}",
+        "artist": f"no two of its tracks share an artist without also sharing a release; {rebuild}",
+        "label": f"no two of its tracks share a label without also sharing an artist; {rebuild}",
+        "playlist-co": f"no playlist holds two of its tracks: {playlists}",
+        "playlist-ico": f"no playlist holds two of its tracks: {playlists}",
+        "playlist-tco": (f"none of its tracks co-occurs with another of its tracks: run `discogs-tools cooccurrence` "
+                         f"and {playlists}"),
+        "playlist-w2v": (f"none of its tracks has a Word2Vec vector in {word2vec}: run "
+                         f"`discogs-tools word2vec --name {dataset}` (and {playlists})"),
+    }.get(association, rebuild)
+
+
+def _split_too_small(dataset: str, split: str, n_tracks: int) -> DiscogsToolsError:
+    fix = ("lower --validation / --test" if split == "train" else f"raise --{split}")
+    return DiscogsToolsError(
+        f"make-pairs: split {split} of dataset {dataset} has {n_tracks} track(s); at least {MIN_TRACKS} are needed "
+        f"to make pairs: run `discogs-tools build-dataset --name {dataset}` with a split that holds tracks ({fix})")
+
+
+def make_pairs_epochs(ws: Workspace, dataset: str, association: str, split: str = "train", first_epoch: int = 0,
+                      epochs: int = 1, seed: int = 0, similarity: Any = None, *, word2vec: str | Path | None = None,
+                      top: int = 10, index: SplitIndex | None = None) -> list[Report]:
+    """Write epochs ``first_epoch .. first_epoch + epochs - 1`` as one run (see the module
+    docstring); one report per epoch. Deterministic given ``seed`` and the epoch numbers.
 
     ``similarity``: for playlist-ico, the model's (n_tracks, d) embeddings aligned to the
     split's tracks (sorted track_id order, see :class:`SplitIndex`) or a callable; ``None``
-    uses the Word2Vec cosine. ``index``: a loaded split to reuse across epochs.
-    Deterministic given ``seed`` and ``epoch``.
+    uses the Word2Vec cosine. ``index``: an already loaded split of the current dataset.
     """
     module = registry.get(association)
-    index = index or load_split(ws, dataset, split)
-    if index.n_tracks < MIN_TRACKS:
-        raise DiscogsToolsError(f"make-pairs: split {split} of dataset {dataset} has {index.n_tracks} track(s); "
-                                f"at least {MIN_TRACKS} are needed to make pairs")
-    ctx = PairContext(ws=ws, dataset=dataset, split=split, epoch=int(epoch), seed=int(seed), index=index,
-                      rng=pair_rng(seed, epoch, association, split), similarity=similarity,
-                      options={"word2vec": word2vec, "top": top})
-    report = Report(stage=f"make-pairs {association}")
-    with manifest.Timer() as timer:
-        result = module.generate(ctx)
-        table = pairs_table(index.track_ids, result, association=association, split=split, epoch=int(epoch))
-        path = write_pairs(epoch_path(ws, dataset, association, split, epoch), table)
-    stats = diversity(index, result.anchors, result.positives)
-    report.counts.update({"split_tracks": index.n_tracks, **stats, **result.counts})
-    report.counts["tracks_unpaired"] = index.n_tracks - stats["tracks"]
-    report.figures["seconds"] = round(timer.seconds, 3)
-    report.figures["pairs_per_second"] = round(stats["pairs"] / timer.seconds, 1) if timer.seconds else 0.0
-    report.outputs["pairs"] = str(path)
-    if stats["pairs"] == 0:
-        report.warnings.append(f"no pairs could be made for {association} in split {split}")
-    params = {"dataset": dataset, "association": association, "split": split, "epoch": int(epoch),
-              "seed": int(seed), "top": top, "word2vec": str(word2vec) if word2vec else None,
-              "similarity": "given" if similarity is not None else None}
-    manifest.record(ws.manifest_path, f"make-pairs {dataset}/{association}/{split}/epoch-{int(epoch)}",
-                    {**report.to_dict(), "params": params, "table1": stats})
-    return report
+    with output_lock(ws.root, "make-pairs", f"{dataset}/{association}/{split}"):
+        dataset_now = current(ws, dataset)
+        index = index or load_split(ws, dataset, split)
+        if index.version != dataset_now.version:
+            raise StaleInputError(f"make-pairs: the tracks read of dataset {dataset} are not its current build "
+                                  f"(rebuilt meanwhile?): run the command again")
+        if index.n_tracks < MIN_TRACKS:
+            raise _split_too_small(dataset, split, index.n_tracks)
+        folder = pairs_dir(ws, dataset, association, split)
+        w2v = Path(word2vec) if word2vec else ws.dataset(dataset) / "word2vec" / "vectors.parquet"
+        reports: list[Report] = []
+        stats_by_epoch: dict[str, dict[str, int]] = {}
+        epoch_list = [int(e) for e in range(int(first_epoch), int(first_epoch) + max(int(epochs), 1))]
+        with atomic_path(folder, is_dir=True) as staging:
+            for epoch in epoch_list:
+                ctx = PairContext(ws=ws, dataset=dataset, split=split, epoch=epoch, seed=int(seed), index=index,
+                                  rng=pair_rng(seed, epoch, association, split), similarity=similarity,
+                                  options={"word2vec": word2vec, "top": top})
+                report = Report(stage=f"make-pairs {association}")
+                with manifest.Timer() as timer:
+                    result = module.generate(ctx)
+                    stats = diversity(index, result.anchors, result.positives)
+                    if stats["pairs"] == 0:
+                        raise DiscogsToolsError(
+                            f"make-pairs: no {association} pairs in split {split} of dataset {dataset} (epoch {epoch}, "
+                            f"{index.n_tracks:,} tracks): {_why_empty(association, dataset, w2v)}; "
+                            f"the previous pairs are kept")
+                    table = pairs_table(index.track_ids, result, association=association, split=split, epoch=epoch)
+                    write_epoch(staging, epoch, table, dataset_now.version)
+                report.counts.update({"split_tracks": index.n_tracks, **stats, **result.counts})
+                report.counts["tracks_unpaired"] = index.n_tracks - stats["tracks"]
+                report.figures["seconds"] = round(timer.seconds, 3)
+                report.figures["pairs_per_second"] = round(stats["pairs"] / timer.seconds, 1) if timer.seconds else 0.0
+                report.outputs["pairs"] = str(folder / epoch_name(epoch))
+                stats_by_epoch[str(epoch)] = stats
+                reports.append(report)
+            params = {"dataset": dataset, "association": association, "split": split, "seed": int(seed), "top": top,
+                      "word2vec": str(word2vec) if word2vec else None,
+                      "similarity": "given" if similarity is not None else None}
+            provenance.write_info(staging, {
+                **params, VERSION_KEY: dataset_now.version, "dataset_built_at": dataset_now.built_at,
+                "run": uuid.uuid4().hex, "made_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "epochs": epoch_list, "files": [epoch_name(e) for e in epoch_list], "stats": stats_by_epoch})
+        # Committed: the manifest says what was written (one entry per epoch, as Table 1 reads them).
+        for epoch, report in zip(epoch_list, reports):
+            manifest.record(ws.manifest_path, f"make-pairs {dataset}/{association}/{split}/epoch-{epoch}", {
+                **report.to_dict(), "params": {**params, "epoch": epoch, VERSION_KEY: dataset_now.version},
+                "table1": stats_by_epoch[str(epoch)]})
+    return reports
+
+
+def make_pairs(ws: Workspace, dataset: str, association: str, split: str = "train", epoch: int = 0,
+               seed: int = 0, similarity: Any = None, *, word2vec: str | Path | None = None, top: int = 10,
+               index: SplitIndex | None = None) -> Report:
+    """One epoch as a whole run (replacing the split's pairs): ``make_pairs_epochs`` with one epoch."""
+    return make_pairs_epochs(ws, dataset, association, split, epoch, 1, seed, similarity, word2vec=word2vec,
+                             top=top, index=index)[0]

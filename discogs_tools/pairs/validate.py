@@ -1,8 +1,9 @@
 """Re-check every written pair against its association's rule (``validate-pairs``).
 
 Deliberately independent of the generators: plain per-pair Python set logic over the
-dataset's tracks table and the playlist tables. Checks, per epoch: both tracks belong to the
-split, the split / association / epoch columns are right, no track is used twice, the rule
+dataset's tracks table and the playlist tables. Pairs made from another build of the dataset (or
+recording none) are refused before any check (:mod:`.provenance`). Checks, per epoch: both
+tracks belong to the split, the split / association / epoch columns are right, no track is used twice, the rule
 holds (DESIGN section 4), and the shared-entity columns equal the true intersections.
 """
 
@@ -31,7 +32,7 @@ def validate_pairs(ws: Workspace, dataset: str, association: str, split: str = "
                    *, word2vec: str | Path | None = None) -> Report:
     """A report whose ``counts["violations"]`` is zero when every pair is valid."""
     registry.get(association)
-    table = read_pairs(ws, dataset, association, split, epoch)
+    table = read_pairs(ws, dataset, association, split, epoch)  # refuses pairs of another dataset build
     index = load_split(ws, dataset, split)
     position = index.position_of()
     violations: Counter[str] = Counter()

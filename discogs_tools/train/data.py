@@ -3,7 +3,8 @@ the per-epoch plan of batches.
 
 A :class:`PairSource` answers one question: *the (anchor, positive) track ids of association A
 in split S for epoch E*. :class:`ParquetPairSource` reads the files ``make-pairs`` wrote
-(``datasets/<name>/pairs/<A>/<S>.parquet``, a file or a folder of parts, column ``epoch``);
+(``datasets/<name>/pairs/<A>/<S>.parquet/epoch-*.parquet``) once they are checked against the
+dataset's current version;
 :class:`IcoPairSource` regenerates pairs every epoch from the current model's embeddings;
 tests use tiny in-memory sources. The trainer only sees the interface.
 
@@ -22,10 +23,10 @@ from typing import Callable, Protocol, Sequence
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.dataset as pads
+import pyarrow.parquet as pq
 
-from ..errors import ConfigError, InputError, MissingInputError
+from ..errors import ConfigError, DiscogsToolsError, InputError, MissingInputError
 from ..features.store import FeatureStore
 from ..io import iter_batches, read_table
 from ..workspace import Workspace
@@ -51,6 +52,12 @@ class PairSource(Protocol):
 class ParquetPairSource:
     """Pairs written by ``make-pairs`` under ``datasets/<dataset>/pairs/<association>/<split>.parquet``.
 
+    Every read first checks that the pairs belong to the dataset as it is now
+    (:func:`discogs_tools.pairs.provenance.check`): pairs of an earlier build, pairs that record
+    no dataset version and stray epoch files are refused with the command that remakes them, so
+    tracks of validation or test never leak into training. The make-pairs run seen first is
+    pinned: pairs replaced by another run during training are refused too.
+
     Pairs of epoch ``e`` are used when present; when the files hold fewer epochs (say only 0..K-1),
     epoch ``e`` uses the stored epoch ``sorted(epochs)[e % K]`` and :attr:`notes` says so.
     Validation always uses the first stored epoch (fixed pairs).
@@ -60,36 +67,40 @@ class ParquetPairSource:
         self.ws = ws
         self.dataset = dataset
         self.notes: list[str] = []
-        self._epochs: dict[Path, list[int]] = {}
+        self._runs: dict[Path, dict] = {}
 
     def path(self, association: str, split: str) -> Path:
-        base = self.ws.dataset(self.dataset) / "pairs" / association
-        for candidate in (base / f"{split}.parquet", base / split):
-            if candidate.exists():
-                return candidate
-        raise MissingInputError(f"{association} pairs ({split})", base / f"{split}.parquet",
-                                f"discogs-tools make-pairs --dataset {self.dataset} --association {association}")
+        """The checked pairs folder of ``association``/``split`` (see the class docstring)."""
+        from ..pairs import provenance
+        from ..pairs.output import pairs_dir
 
-    def _dataset(self, path: Path) -> pads.Dataset:
-        return pads.dataset(str(path), format="parquet")
+        folder = pairs_dir(self.ws, self.dataset, association, split)
+        info = provenance.check(self.ws, self.dataset, association, split, folder)
+        pinned = self._runs.setdefault(folder, info)
+        if info.get("run") != pinned.get("run"):
+            raise provenance.StalePairsError(
+                f"pairs {association}/{split} were replaced by another make-pairs run (made at "
+                f"{info.get('made_at', '?')}) during training: start the training again")
+        return folder
 
     def stored_epochs(self, path: Path) -> list[int]:
-        if path not in self._epochs:
-            col = self._dataset(path).to_table(columns=["epoch"]).column("epoch")
-            self._epochs[path] = sorted(int(e) for e in pc.unique(col).to_pylist())
-        return self._epochs[path]
+        return sorted(int(e) for e in self._runs[path].get("epochs") or [])
 
     def pairs(self, association: str, split: str, epoch: int) -> Pairs:
+        from ..pairs.output import epoch_name
+        from ..pairs.provenance import make_command
+
         path = self.path(association, split)
         epochs = self.stored_epochs(path)
-        if not epochs:
-            return Pairs([], [])
         chosen = epochs[0] if split != "train" else (epoch if epoch in epochs else epochs[epoch % len(epochs)])
         if split == "train" and chosen != epoch:
             note = f"{association}: pairs of epoch {epoch} not stored; reusing stored epoch {chosen}"
             if note not in self.notes:
                 self.notes.append(note)
-        table = self._dataset(path).to_table(columns=["anchor", "positive"], filter=pc.field("epoch") == chosen)
+        table = pq.read_table(path / epoch_name(chosen), columns=["anchor", "positive"])
+        if table.num_rows == 0:
+            raise DiscogsToolsError(f"pairs {association}/{split} of dataset {self.dataset} hold 0 pairs in epoch "
+                                    f"{chosen}: run `{make_command(self.dataset, association, split)}`")
         return Pairs(table.column("anchor").to_pylist(), table.column("positive").to_pylist())
 
 

@@ -107,7 +107,22 @@ def test_all_records_rejected_names_files_and_counts(ingested, tmp_path):
     message = str(err.value)
     assert f"{a}: 2 records rejected" in message and "track entry without key" in message
     assert f"{b}: file rejected (empty file)" in message
+    failed = ws.rejects / "playlists" / "ingest.failed.jsonl"
+    assert "the previous playlist tables (7 playlists) are kept" in message and f"rejects of this run in {failed}" in message
     assert snapshot(ws) == before
+    assert not (ws.rejects / "playlists" / "ingest.jsonl").exists(), "the kept tables had no rejects"
+    assert [(Path(r["file"]).name, r["reason"]) for r in map(json.loads, failed.read_text().splitlines())] == [
+        ("a.csv", "track entry without key (empty track column)")] * 2 + [("mpd.slice.9-9.json", "file rejected: empty file")]
+    ingest.run([DATA], ws, workers=1)
+    assert not failed.exists(), "a successful run removes the failed run's rejects"
+
+
+def test_nothing_usable_in_a_fresh_workspace(ws, tmp_path):
+    path = tmp_path / "sets.csv"
+    path.write_text("playlist_id,track_key\n")
+    with pytest.raises(DiscogsToolsError, match=rf"{path}: no playlists; no playlist tables were written$"):
+        ingest.run([path], ws)
+    assert not ws.table("playlists/playlists").exists()
 
 
 def test_cli_empty_slice_exit_2_and_downstream_still_works(ingested, tmp_path):

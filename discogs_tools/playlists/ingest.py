@@ -14,9 +14,11 @@ flows through :class:`TableSink`, which writes the three tables with bounded mem
   ``entries_read = entries + entries_rejected``; with ``strict`` the first one is an error.
   A whole unusable file (malformed JSON, empty, wrong layout) is rejected as a file.
 * when nothing usable was read at all (no playlist over all inputs: every file rejected,
-  empty, header-only, or every record rejected) the run fails with
+  empty, header-only, or every entry rejected) the run fails with
   :class:`~.empty.NothingUsableError` naming each file and its reject count, and the previous
-  tables (and rejects file) stay as they were: an empty table never replaces a good one.
+  tables (and the rejects file describing them) stay as they were: an empty table never
+  replaces a good one. That run's rejects go to ``rejects/playlists/ingest.failed.jsonl``
+  (removed by the next successful run).
 
 Rerunning replaces the tables as a whole (atomic TableWriter), giving identical output. The
 run holds the output lock of the stage (a concurrent ingest fails at once, naming the holder),
@@ -43,7 +45,7 @@ from ..progress import Progress
 from ..report import Report
 from ..workspace import Workspace
 from .chunk import TRACK_META_FIELDS, Chunk
-from .empty import NothingUsableError
+from .empty import NothingUsableError, table_rows
 from .inputs import InputFile, discover
 from .mpd import parse_slice
 from .parallel import default_workers, ordered_map
@@ -160,15 +162,14 @@ class TableSink:
                 dropped = {"track_key": key, **dict(zip(TRACK_META_FIELDS, row_or_meta))}
             self.conflict_examples.append({"file": chunk.file, "dropped": dropped})
 
-    def check_usable(self, files: list[InputFile]) -> None:
-        """Raise :class:`NothingUsableError` (before any commit) when nothing usable was read: no
-        playlist at all, or entries were read but every one was rejected (playlist shells
-        without entries). Playlists that have no tracks in the source (the MPD challenge set)
-        are usable."""
+    def nothing_usable(self, files: list[InputFile]) -> str | None:
+        """What was read, per file, when nothing usable was (else None): no playlist at all,
+        or entries were read but every one was rejected (playlist shells without entries).
+        Playlists that have no tracks in the source (the MPD challenge set) are usable."""
         playlists = self.writers["playlists"].rows
         entries = self.writers["playlist_tracks"].rows
         if playlists and (entries or not self.counts["entries_read"]):
-            return
+            return None
         described = []
         for f in files:
             entry = self._file(str(f.path))
@@ -181,8 +182,7 @@ class TableSink:
         if len(described) > 5:
             described[5:] = [f"and {len(described) - 5} more files"]
         what = "0 playlists" if not playlists else f"0 of {self.counts['entries_read']} entries"
-        raise NothingUsableError(f"{STAGE}: nothing usable read ({what} from {len(files)} files), the previous "
-                                 f"playlist tables are kept: {'; '.join(described)}")
+        return f"nothing usable read ({what} from {len(files)} files): {'; '.join(described)}"
 
     def commit(self) -> dict[str, int]:
         return {name: writer.commit() for name, writer in self.writers.items()}
@@ -245,6 +245,22 @@ def _describe_inputs(paths: list[Path], files: list[InputFile], info: dict[Path,
     return out
 
 
+def _nothing_usable(ws: Workspace, problem: str, rejects: RejectsWriter, failed_rejects: Path) -> NothingUsableError:
+    """The error of a run that read nothing usable. Nothing is committed: the previous tables
+    and the rejects file describing them stay; this run's rejects go to ``failed_rejects``."""
+    table = ws.table("playlists/playlists")
+    kept = (f"the previous playlist tables ({table_rows(table):,} playlists) are kept" if table.is_dir()
+            else "no playlist tables were written")
+    message = f"{STAGE}: {problem}; {kept}"
+    if rejects.count:
+        rejects.path = failed_rejects
+        rejects.close()
+        message += f"; rejects of this run in {failed_rejects}"
+    else:
+        failed_rejects.unlink(missing_ok=True)
+    return NothingUsableError(message)
+
+
 def check_encoding(encoding: str) -> str:
     """``encoding`` if Python knows it as a text encoding, else a :class:`ConfigError`."""
     try:
@@ -290,6 +306,7 @@ def _run_locked(inputs: list[Path], ws: Workspace, *, fmt: str, columns: ColumnS
     workers = workers or default_workers()
     total_bytes = sum(f.path.stat().st_size for f in files)
     rejects_path = ws.rejects / "playlists" / "ingest.jsonl"
+    failed_rejects = rejects_path.with_name("ingest.failed.jsonl")
     inputs_info: dict[Path, dict[str, Any]] = {}
 
     with Timer() as timer, RejectsWriter(rejects_path) as rejects, \
@@ -313,12 +330,15 @@ def _run_locked(inputs: list[Path], ws: Workspace, *, fmt: str, columns: ColumnS
                             sink.add(chunk)
                         done_bytes += f.path.stat().st_size
                         bar.update(completed=done_bytes, records=sink.counts["playlists_read"])
-            sink.check_usable(files)
+            problem = sink.nothing_usable(files)
+            if problem is not None:
+                raise _nothing_usable(ws, problem, rejects, failed_rejects)
             rows = sink.commit()
         except BaseException:
             sink.abort()
             raise
 
+    failed_rejects.unlink(missing_ok=True)
     summary = sink.stats.summary()
     counts = {
         "files": len(files),

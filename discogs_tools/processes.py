@@ -13,7 +13,6 @@ shut down), then exits 143.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 import signal
 import sys
@@ -38,14 +37,25 @@ def handle_sigterm() -> None:
         signal.signal(signal.SIGTERM, _raise_terminated)
 
 
-def _set_parent_death_signal() -> bool:
+def _load_prctl():
+    """libc's prctl, looked up once at import in the parent. A forked worker must not look it
+    up itself: ``ctypes.util.find_library`` runs subprocesses and takes locks that another
+    thread of the parent may have held at fork time (seen: a worker hung on a futex)."""
     if not sys.platform.startswith("linux"):
-        return False
+        return None
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-        return libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) == 0
+        return ctypes.CDLL(None, use_errno=True).prctl
     except (OSError, AttributeError):
+        return None
+
+
+_PRCTL = _load_prctl()
+
+
+def _set_parent_death_signal() -> bool:
+    if _PRCTL is None:
         return False
+    return _PRCTL(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) == 0
 
 
 def _watch_parent(parent: int, interval: float = 1.0) -> None:

@@ -461,3 +461,47 @@ def test_concurrent_word2vec_same_name_fails_fast(ingested):
             word2vec.run(ws, name="demo", params=params)
         word2vec.run(ws, name="other", params=params)
     assert not (ws.dataset("demo") / "word2vec").exists()
+
+
+KILLED_INGEST = """
+import sys, time
+from pathlib import Path
+from discogs_tools.playlists import ingest
+from discogs_tools.workspace import Workspace
+
+def stuck(path, fmt, spec, *, tmp_dir, **kw):
+    (tmp_dir / "staging-part.parquet").write_bytes(b"half written")
+    Path(sys.argv[3]).write_text(str(tmp_dir))
+    time.sleep(600)
+    yield
+
+ingest.read_tabular = stuck
+ingest.run([Path(sys.argv[1])], Workspace(Path(sys.argv[2])))
+"""
+
+
+def test_kill_9_mid_ingest_next_run_collects_everything(ingested, tmp_path):
+    ws = ingested
+    before = snapshot(ws)
+    csv_path = tmp_path / "a.csv"
+    csv_path.write_text("playlist_id,track_key\np,k\n")
+    marker = tmp_path / "scratch-created"
+    proc = subprocess.Popen([sys.executable, "-c", KILLED_INGEST, str(csv_path), str(ws.root), str(marker)],
+                            env={**os.environ, "DISCOGS_TOOLS_QUIET": "1"})
+    try:
+        for _ in range(600):  # wait (up to a minute) until the run is inside its scratch folder
+            if marker.exists() or proc.poll() is not None:
+                break
+            subprocess.run(["sleep", "0.1"])
+        assert marker.exists(), "the ingest never reached the reader"
+    finally:
+        proc.kill()
+        proc.wait()
+    scratch = Path(marker.read_text())
+    assert scratch.name.startswith(f".ingest-playlists.tmp-{proc.pid}-") and scratch.exists()
+    assert len(hidden_leftovers(ws.root)) >= 4, "scratch and three table staging folders left by kill -9"
+    assert snapshot(ws) == before
+
+    ingest.run([DATA], ws, workers=1)  # the lock died with the process; leftovers are collected
+    assert not hidden_leftovers(ws.root)
+    assert snapshot(ws)["playlists"][0] == before["playlists"][0]

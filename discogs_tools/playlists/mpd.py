@@ -177,6 +177,7 @@ def parse_slice(path: str | Path, *, id_prefix: str = "",
     track_meta = tracks.first
     first_meta = track_meta.get
     get_fields = _ENTRY_FIELDS
+    max_pos = _INT32_MAX
     local_ids: set[str] = set()
     rejects = chunk.rejects
     file_name = path.name
@@ -234,7 +235,7 @@ def parse_slice(path: str | Path, *, id_prefix: str = "",
                 fields = _entry_values(t)
             key = fields[0]
             pos = fields[1]
-            if type(key) is not str or not key or type(pos) is not int or not 0 <= pos <= _INT32_MAX or \
+            if type(key) is not str or not key or type(pos) is not int or not 0 <= pos <= max_pos or \
                     pos in seen_pos or (fields[7] is not None and type(fields[7]) is not int):
                 chunk.entries_rejected += 1
                 rejects.append({"file": name, "record": f"playlist {pid} tracks[{j}]",

@@ -322,3 +322,27 @@ def test_manifest_entry_names_the_table_versions_it_describes(tmp_path: Path):
     assert entry["output_versions"] == {"t": table_info(table)["version"]}
     write_table(table, _rows(1), schema=SCHEMA)  # e.g. the manifest write after this failed
     assert manifest.get(tmp_path / "manifest.json", "stage")["output_versions"]["t"] != table_info(table)["version"]
+
+
+@pytest.mark.usefixtures("one_torch_thread")
+def test_embed_with_nothing_to_embed_fails_and_keeps_the_previous_embeddings(ws):
+    from discogs_tools.features.extract import settings_for
+    from discogs_tools.features.mel import MelFrontEnd
+    from discogs_tools.features.store import write_settings
+    from discogs_tools.train.config import TrainConfig
+    from discogs_tools.train.embed import run as embed_run
+    from discogs_tools.train.loop import run as train_run
+    from test_train_data import GroupPairs, make_feature_set
+
+    ids = make_feature_set(ws.features / "syn", n_groups=4, per_group=4, frames=(40, 60))
+    cfg = TrainConfig(run="e", features="syn", objective="cola", associations=("artist",), backbone="small_cnn",
+                      cnn_width=8, epochs=1, batch_size=8, crop_frames=16, seed=3)
+    train_run(ws, cfg, source=GroupPairs(ids))
+    out = ws.runs / "e" / "embeddings" / "kept"
+    assert embed_run(ws, "e", which="last", device="cpu", output=str(out)).counts["tracks"] == len(ids)
+    empty = ws.features / "empty"
+    write_settings(empty, settings_for(MelFrontEnd(), None))
+    (empty / "index").mkdir()
+    with pytest.raises(InputError, match="feature set empty holds no track"):
+        embed_run(ws, "e", which="last", device="cpu", features="empty", output=str(out))
+    assert read_table(out).num_rows == len(ids)

@@ -15,7 +15,7 @@ import numpy as np
 import pyarrow as pa
 
 from .. import manifest
-from ..errors import ConfigError, MissingInputError
+from ..errors import ConfigError, InputError, MissingInputError
 from ..features.store import FeatureStore
 from ..io import TableWriter, read_table
 from ..manifest import Timer
@@ -162,6 +162,11 @@ def run(ws: Workspace, checkpoint: str, *, features: str | None = None, output: 
                   if split is None or s == split]
         track_ids = [t for t in wanted if t in store]
         missing = len(wanted) - len(track_ids)
+    if not track_ids:
+        what = (f"dataset {dataset}" + (f" split {split}" if split else "") + f" has no track with features in {features}"
+                if dataset else f"feature set {features} holds no track")
+        raise InputError(store.root, f"{what}: nothing to embed (the previous embeddings, if any, are kept); "
+                                     "run `discogs-tools features` first")
     out = Path(output) if output else ws.runs / cfg.run / "embeddings" / (
         Path(features).name + (f"-{dataset}" if dataset else "") + (f"-{split}" if split else ""))
     torch.manual_seed(0)

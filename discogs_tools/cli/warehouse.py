@@ -53,9 +53,14 @@ def sql_command(
         help="Rows to write, in any format (0: all) [default: 50 rows shown by the table format, "
         "every row in the other formats].", show_default=False)] = None,
     list_queries: Annotated[bool, typer.Option("--list", help="List the ready queries and exit.")] = False,
+    allow_writes: Annotated[bool, typer.Option(
+        "--allow-writes", help="Let the SQL write files (COPY ... TO, EXPORT DATABASE, ATTACH) and install or "
+        "load extensions; never inside the workspace's tables, datasets, features, runs, rejects, warehouse "
+        "or manifest. Without it the SQL only reads (use --output to save a result).")] = False,
     workspace_dir: WorkspaceOption = None,
 ) -> None:
-    """Query the warehouse (built first when missing or out of date; opened read-only)."""
+    """Query the warehouse (built first when missing or out of date; opened read-only; the SQL
+    cannot write files unless --allow-writes)."""
     from ..warehouse import query as q
 
     if list_queries:
@@ -64,6 +69,7 @@ def sql_command(
         return
     ws = workspace(workspace_dir)
     report = q.run(ws, query, file=file, fmt=fmt, output=output, limit=limit,
-                   terminal=stdout_is_terminal() if output is None else False, echo=_echo_err)
+                   terminal=stdout_is_terminal() if output is None else False, echo=_echo_err,
+                   allow_writes=allow_writes)
     if output is not None:
         typer.echo(f"{report.counts.get('rows', 0):,} rows -> {output}", err=True)

@@ -16,13 +16,16 @@ Besides the views it holds three small bookkeeping tables:
 from __future__ import annotations
 
 import re
+import time
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from .. import manifest
 from ..errors import DiscogsToolsError, MissingInputError
 from ..io import atomic_path
+from ..locks import OutputLockedError, output_lock
 from ..report import Report
 from ..workspace import Workspace
 from .discover import SourceTable, discover_tables, fingerprint
@@ -32,6 +35,20 @@ from .views import ViewDef, load_views, views_dir
 STAGE = "warehouse"
 FIRST_STEP = "discogs-tools ingest discogs DUMP_PATH"
 _MISSING_TABLE = re.compile(r"Table with name (\w+) does not exist", re.I)
+LOCK_WAIT_SECONDS = 300.0  # how long a query waits for another process's rebuild
+LOCK_POLL_SECONDS = 0.2
+# DuckDB reports disk problems in its own exception types; these texts come from the OS.
+_DISK_ERRORS = (("No space left on device", "no space left on device"),
+                ("Disk quota exceeded", "disk quota exceeded"),
+                ("Read-only file system", "read-only file system"),
+                ("Permission denied", "permission denied"),
+                ("Not a directory", "a path component is a file, not a folder"))
+
+
+def disk_problem(exc: BaseException) -> str | None:
+    """What is wrong with the disk, when a DuckDB error is really a disk error; else None."""
+    text = str(exc)
+    return next((reason for needle, reason in _DISK_ERRORS if needle in text), None)
 
 
 @dataclass
@@ -108,7 +125,18 @@ def _view_sql_texts(views: list[ViewDef]) -> dict[str, str]:
 
 
 def run(ws: Workspace, *, views_folder: Path | None = None) -> Report:
-    """(Re)create ``ws.warehouse_path`` atomically; returns what was created and skipped."""
+    """(Re)create ``ws.warehouse_path`` atomically; returns what was created and skipped.
+
+    One build at a time: a second one (another ``warehouse``, or a query rebuilding a stale
+    warehouse) fails at once with :class:`~discogs_tools.locks.OutputLockedError` naming the
+    process that holds the lock.
+    """
+    with output_lock(ws.root, STAGE):
+        return _build(ws, views_folder=views_folder)
+
+
+def _build(ws: Workspace, *, views_folder: Path | None = None) -> Report:
+    """The build itself; the caller holds the warehouse lock."""
     import duckdb
 
     from ..manifest import Timer
@@ -122,22 +150,37 @@ def run(ws: Workspace, *, views_folder: Path | None = None) -> Report:
     with Timer() as timer:
         stale_wal = ws.warehouse_path.with_name(ws.warehouse_path.name + ".wal")
         with atomic_path(ws.warehouse_path) as tmp:
-            con = duckdb.connect(str(tmp))
+            tmp_wal = tmp.with_name(tmp.name + ".wal")
             try:
-                for table in tables:
-                    try:
-                        _create_table_view(con, table)
-                    except duckdb.Error as exc:
-                        raise DiscogsToolsError(
-                            f"{table.relpath}: cannot read as Parquet table: {str(exc).splitlines()[0]}") from None
-                for view in views:
-                    outcomes[view.name] = _create_flat_view(con, view, outcomes)
-                _write_bookkeeping(con, tables, list(outcomes.values()),
-                                   fingerprint(tables, _view_sql_texts(views)))
-                con.execute("CHECKPOINT")
-            finally:
-                con.close()
-            tmp.with_name(tmp.name + ".wal").unlink(missing_ok=True)
+                con = duckdb.connect(str(tmp))
+                try:
+                    for table in tables:
+                        try:
+                            _create_table_view(con, table)
+                        except duckdb.Error as exc:
+                            if disk_problem(exc):
+                                raise
+                            raise DiscogsToolsError(
+                                f"{table.relpath}: cannot read as Parquet table: {str(exc).splitlines()[0]}") from None
+                    for view in views:
+                        outcomes[view.name] = _create_flat_view(con, view, outcomes)
+                    _write_bookkeeping(con, tables, list(outcomes.values()),
+                                       fingerprint(tables, _view_sql_texts(views)))
+                    con.execute("CHECKPOINT")
+                finally:
+                    con.close()
+            except duckdb.Error as exc:
+                tmp_wal.unlink(missing_ok=True)
+                reason = disk_problem(exc)
+                if reason is None:
+                    raise
+                raise DiscogsToolsError(
+                    f"{ws.warehouse_path}: {reason} while building the warehouse; the previous warehouse "
+                    f"is kept ({type(exc).__name__}: {str(exc).splitlines()[0][:160]})") from None
+            except BaseException:
+                tmp_wal.unlink(missing_ok=True)
+                raise
+            tmp_wal.unlink(missing_ok=True)
             stale_wal.unlink(missing_ok=True)
 
     report = _report(ws, tables, list(outcomes.values()), clashes, timer.seconds)
@@ -207,8 +250,34 @@ def is_current(ws: Workspace, *, views_folder: Path | None = None) -> bool:
     return stored_fingerprint(ws.warehouse_path) == expected
 
 
-def ensure(ws: Workspace, *, views_folder: Path | None = None) -> Report | None:
-    """Build the warehouse if it is missing or out of date; returns the build report, or None."""
+def ensure(ws: Workspace, *, views_folder: Path | None = None,
+           echo: Callable[[str], None] | None = None) -> Report | None:
+    """Build the warehouse if it is missing or out of date; returns the build report, or None.
+
+    When another process is rebuilding it, waits for that build (saying so through ``echo``)
+    up to :data:`LOCK_WAIT_SECONDS`, then uses its result instead of building a second time.
+    """
     if is_current(ws, views_folder=views_folder):
         return None
-    return run(ws, views_folder=views_folder)
+    with ExitStack() as held:
+        _wait_for_lock(held, ws, echo)
+        if is_current(ws, views_folder=views_folder):
+            return None
+        return _build(ws, views_folder=views_folder)
+
+
+def _wait_for_lock(held: ExitStack, ws: Workspace, echo: Callable[[str], None] | None) -> None:
+    """Take the warehouse lock into ``held``, polling while another process holds it."""
+    deadline = time.monotonic() + LOCK_WAIT_SECONDS
+    told = False
+    while True:
+        try:
+            held.enter_context(output_lock(ws.root, STAGE))
+            return
+        except OutputLockedError as exc:
+            if time.monotonic() >= deadline:
+                raise OutputLockedError(f"{exc}; gave up waiting after {LOCK_WAIT_SECONDS:g} s") from None
+            if not told and echo is not None:
+                echo(f"waiting for a warehouse rebuild in progress: {exc}")
+                told = True
+            time.sleep(LOCK_POLL_SECONDS)

@@ -1,7 +1,9 @@
 """Run a SQL query against the warehouse and render or write its result.
 
 The warehouse is opened read-only (several queries may run at once, and a query can never
-change it); it is built first when missing or out of date. Results stream: the terminal
+change it); it is built first when missing or out of date. A query cannot write files or
+install extensions either, unless the caller allows writes, and even then never inside the
+workspace's own folders (see :mod:`.guard`). Results stream: the terminal
 table keeps only the rows it shows, and files are written by DuckDB's own CSV / JSON /
 Parquet writers from an Arrow stream, so memory does not grow with the result size.
 Output files are written to a temporary name and renamed into place.
@@ -27,7 +29,7 @@ from ..errors import ConfigError, DiscogsToolsError
 from ..io import atomic_path
 from ..report import Report
 from ..workspace import Workspace
-from . import build
+from . import build, guard
 from .hints import producer_of
 from .views import queries_dir
 
@@ -155,24 +157,48 @@ def duckdb_config() -> dict[str, str]:
 
 
 def connect(ws: Workspace, echo: Callable[[str], None] | None = None) -> Any:
-    """Read-only connection to the warehouse, (re)building it first when missing or stale."""
+    """Read-only connection to the warehouse, (re)building it first when missing or stale.
+
+    Extensions are neither installed nor loaded automatically, secrets are not persisted,
+    and the settings are locked (see :data:`.guard.CONNECTION_SETTINGS`).
+    """
     import duckdb
 
-    built = build.ensure(ws)
+    built = build.ensure(ws, echo=echo)
     if built is not None and echo is not None:
         c = built.counts
         echo(f"warehouse rebuilt: {c['tables']} tables, {c['views_created']} views "
              f"({c['views_skipped']} skipped) -> {ws.warehouse_path}")
     try:
-        return duckdb.connect(str(ws.warehouse_path), read_only=True, config=duckdb_config())
+        return duckdb.connect(str(ws.warehouse_path), read_only=True,
+                              config=guard.connection_config(duckdb_config()))
     except duckdb.Error as exc:
         raise QueryError(f"{ws.warehouse_path}: cannot open the warehouse: {str(exc).splitlines()[0]}") from None
 
 
-def execute(con: Any, sql: str, label: str = "query") -> Any:
-    """Run ``sql`` (one or more statements); returns the relation of the last one, or None."""
+def check(sql: str, label: str = "query", *, allow_writes: bool = False, protected: Any = ()) -> None:
+    """Refuse ``sql`` (one-line :class:`~.guard.SqlRefusedError`) when a statement would write a
+    file or install / load an extension (unless ``allow_writes``), or write into ``protected``."""
     import duckdb
 
+    try:
+        guard.check_sql(sql, allow_writes=allow_writes, protected=protected)
+    except duckdb.Error as exc:
+        raise explain_error(exc, label) from None
+    except guard.SqlRefusedError as exc:
+        raise guard.SqlRefusedError(f"{label}: {exc}") from None
+
+
+def execute(con: Any, sql: str, label: str = "query", *, allow_writes: bool = False, protected: Any = (),
+            checked: bool = False) -> Any:
+    """Run ``sql`` (one or more statements); returns the relation of the last one, or None.
+
+    The statements are first checked with :func:`check` (skipped when ``checked``: the caller did).
+    """
+    import duckdb
+
+    if not checked:
+        check(sql, label, allow_writes=allow_writes, protected=protected)
     try:
         return con.sql(sql)
     except duckdb.Error as exc:
@@ -190,12 +216,15 @@ def run(
     stream: IO[str] | None = None,
     terminal: bool | None = None,
     echo: Callable[[str], None] | None = None,
+    allow_writes: bool = False,
 ) -> Report:
     """Run a query and print it to ``stream`` (default stdout) or write it to ``output``.
 
     ``limit`` caps the rows written, in every format (0: all). Left out, the table format
     shows :data:`DEFAULT_LIMIT` rows (and says how many there are) and the other formats
-    write every row.
+    write every row. ``allow_writes`` lets the SQL write files (COPY ... TO, EXPORT DATABASE,
+    ATTACH) and install / load extensions, never inside the workspace's own folders; neither
+    the SQL nor ``output`` may write there.
     """
     import duckdb
 
@@ -203,9 +232,13 @@ def run(
     terminal = stream.isatty() if terminal is None else terminal
     text, label = query_text(sql, file)
     fmt = choose_format(fmt, Path(output) if output else None, terminal)
+    protected = guard.protected_paths(ws)
+    if output is not None:
+        guard.check_output(output, protected)
+    check(text, label, allow_writes=allow_writes, protected=protected)
     con = connect(ws, echo)
     try:
-        rel = execute(con, text, label)
+        rel = execute(con, text, label, checked=True)
         report = Report(stage="sql", figures={"format": fmt})
         if rel is None:
             report.counts["rows"] = 0
@@ -219,7 +252,13 @@ def run(
                 if limit:
                     rel = rel.limit(limit)
                 report.counts["rows"] = _write_file(rel, fmt, output, stream)
-        except duckdb.Error as exc:
+        except (duckdb.Error, OSError) as exc:
+            reason = build.disk_problem(exc)
+            if reason is not None:
+                raise QueryError(f"{output if output is not None else 'result'}: {reason} while writing the result; "
+                                 f"nothing was written (a previous file, if any, is kept)") from None
+            if isinstance(exc, OSError):
+                raise
             raise explain_error(exc, label) from None
         if output is not None:
             report.outputs[fmt] = str(output)

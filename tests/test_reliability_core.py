@@ -346,3 +346,27 @@ def test_embed_with_nothing_to_embed_fails_and_keeps_the_previous_embeddings(ws)
     with pytest.raises(InputError, match="feature set empty holds no track"):
         embed_run(ws, "e", which="last", device="cpu", features="empty", output=str(out))
     assert read_table(out).num_rows == len(ids)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounting a small tmpfs needs root")
+def test_full_disk_during_ingest_is_one_line_and_keeps_the_previous_table(tmp_path: Path):
+    from discogs_tools.resources import sample_data_dir
+
+    samples = sample_data_dir() / "discogs"
+    mnt = tmp_path / "small"
+    mnt.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=200k", "tmpfs", str(mnt)]).returncode != 0:
+        pytest.skip("cannot mount tmpfs here")
+    try:
+        ws = mnt / "ws"
+        small = samples / "alexquintino_2015" / "releases_sample.xml"
+        big = samples / "xml2db_20200806" / "discogs_20200806_releases.sample1000.xml.gz"
+        runner = CliRunner()
+        assert runner.invoke(app, ["ingest", "discogs", str(small), "-w", str(ws)]).exit_code == 0
+        res = runner.invoke(app, ["ingest", "discogs", str(big), "-w", str(ws)])
+        assert res.exit_code == 2, res.output
+        assert "no space left on device" in res.output and "Traceback" not in res.output
+        assert read_table(ws / "tables" / "discogs" / "releases").num_rows == 6
+        assert sorted(p.name for p in (ws / "tables" / "discogs").iterdir()) == ["releases"]
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)])

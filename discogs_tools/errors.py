@@ -82,7 +82,9 @@ class RejectsWriter:
         self.path = Path(path)
         self.max_raw = max_raw
         self.count = 0
-        self._tmp = self.path.with_name(f".{self.path.name}.tmp-{os.getpid()}")
+        from .io import _temp_sibling  # io imports this module: late import
+
+        self._tmp = _temp_sibling(self.path)  # pid in the name: the next run collects it after a kill -9
         self._fh = None
 
     def add(
@@ -96,7 +98,10 @@ class RejectsWriter:
     ) -> None:
         """Record one rejected record."""
         if self._fh is None:
+            from .io import remove_dead_staging
+
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            remove_dead_staging(self.path)
             self._fh = open(self._tmp, "w", encoding="utf-8")
         if isinstance(raw, bytes):
             raw = raw.decode("utf-8", errors="replace")

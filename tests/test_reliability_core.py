@@ -370,3 +370,19 @@ def test_full_disk_during_ingest_is_one_line_and_keeps_the_previous_table(tmp_pa
         assert sorted(p.name for p in (ws / "tables" / "discogs").iterdir()) == ["releases"]
     finally:
         subprocess.run(["umount", "-l", str(mnt)])
+
+
+def test_rejects_staging_of_a_killed_run_is_collected_by_the_next(tmp_path: Path):
+    from discogs_tools.errors import RejectsWriter
+
+    target = tmp_path / "rejects" / "stage.jsonl"
+    with RejectsWriter(target) as first:
+        first.add(file="a", reason="bad")
+        staged = first._tmp
+        first._fh.flush()
+        killed = staged.with_name(staged.name.replace(f"-{os.getpid()}-", f"-{dead_pid()}-"))
+        os.link(staged, killed)  # what a kill -9 at this point leaves behind
+    assert killed.exists()
+    with RejectsWriter(target) as second:
+        second.add(file="b", reason="bad")
+    assert sorted(p.name for p in target.parent.iterdir()) == ["stage.jsonl"]

@@ -15,6 +15,7 @@ from discogs_tools.errors import DiscogsToolsError, MissingInputError
 from discogs_tools.features.extract import settings_for
 from discogs_tools.features.mel import MelFrontEnd
 from discogs_tools.features.store import FeatureStore, ShardWriter, write_settings
+from discogs_tools.io import table_info
 from discogs_tools.train.data import Pairs, ParquetPairSource, crops, shard_for_rank
 
 N_MELS = 96
@@ -151,6 +152,8 @@ def test_parquet_pair_source_epochs_and_missing(ws):
     # only epochs 0 and 1 are stored: epoch 2 reuses epoch 0, and says so
     assert list(src.pairs("artist", "train", 2).anchor) == ["a", "b"]
     assert any("epoch 2" in n for n in src.notes)
+    assert src.provenance()["artist/train"]["epochs"] == [0, 1]
+    assert src.provenance()["artist/train"]["dataset_version"] == table_info(ws.dataset("d") / "tracks")["dataset_version"]
     with pytest.raises(MissingInputError, match="make-pairs --dataset d --association release"):
         src.pairs("release", "train", 0)
 

@@ -86,6 +86,13 @@ class ParquetPairSource:
     def stored_epochs(self, path: Path) -> list[int]:
         return sorted(int(e) for e in self._runs[path].get("epochs") or [])
 
+    def provenance(self) -> dict[str, dict]:
+        """What the pairs read so far were made from, per ``<association>/<split>``: dataset version,
+        make-pairs run id, seed and epochs (for the training run's record)."""
+        keep = ("dataset", "dataset_version", "run", "made_at", "seed", "epochs")
+        return {f"{info.get('association')}/{info.get('split')}": {k: info.get(k) for k in keep}
+                for info in self._runs.values()}
+
     def pairs(self, association: str, split: str, epoch: int) -> Pairs:
         from ..pairs.output import epoch_name
         from ..pairs.provenance import make_command

@@ -15,8 +15,8 @@ from discogs_tools.cli import app
 from discogs_tools.dataset import run as build_dataset
 from discogs_tools.dataset.synthetic import write_synthetic_workspace
 from discogs_tools.errors import ConfigError, DiscogsToolsError, MissingInputError
-from discogs_tools.dataset.version import VERSION_KEY, new_version
-from discogs_tools.io import TableWriter, read_table, write_table
+from discogs_tools.dataset.version import write_tracks
+from discogs_tools.io import read_table, write_table
 from discogs_tools.pairs import ASSOCIATIONS, epoch_path, make_pairs, read_pairs, validate_pairs
 from discogs_tools.pairs import synthetic as ps
 from discogs_tools.pairs.ico import PlaylistTracks, ico_pairs, informed_cooccurrence_pairs, rank_weights
@@ -112,9 +112,7 @@ def _hand_dataset(root):
         "split": ["train"] * 5,
     })
     ws = Workspace(root)
-    with TableWriter(ws.dataset("hand") / "tracks", "datasets/tracks") as writer:
-        writer.info[VERSION_KEY] = new_version()  # as build-dataset stamps its tables
-        writer.write(table)
+    write_tracks(ws, "hand", table)  # stamped with a dataset version, as build-dataset writes it
     return ws
 
 

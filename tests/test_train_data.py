@@ -114,8 +114,8 @@ def write_stored_pairs(ws, dataset: str, association: str, by_split: dict[str, d
     """Stored pairs exactly as ``make-pairs`` lays them out: a versioned dataset ``dataset`` whose
     tracks are the pairs' tracks (``split`` from the pairs), then one run per split (epoch files
     stamped with the dataset version, ``_pairs.json``). For trainer tests with hand-made pairs."""
-    from discogs_tools.dataset.version import VERSION_KEY, new_version
-    from discogs_tools.io import TableWriter, atomic_path
+    from discogs_tools.dataset.version import VERSION_KEY, new_version, write_tracks
+    from discogs_tools.io import atomic_path
     from discogs_tools.pairs import provenance
     from discogs_tools.pairs.output import SCHEMA, epoch_name, pairs_dir, write_epoch
     from discogs_tools.schemas import conform, load_schema
@@ -128,9 +128,7 @@ def write_stored_pairs(ws, dataset: str, association: str, by_split: dict[str, d
     tracks = pa.table({"track_id": ids, "releases": [[1]] * n, "masters": [[]] * n, "artists": [[1]] * n,
                        "extra_artists": [[]] * n, "labels": [[1]] * n, "genres": [[]] * n, "styles": [["x"]] * n,
                        "duration_s": [100.0] * n, "split": [split_of[t] for t in ids]})
-    with TableWriter(ws.dataset(dataset) / "tracks", "datasets/tracks") as writer:
-        writer.info[VERSION_KEY] = version
-        writer.write(tracks)
+    write_tracks(ws, dataset, tracks, version)
     nulls = {c: None for c in ("shared_releases", "shared_artists", "shared_labels", "shared_playlists")}
     for split, epochs in by_split.items():
         with atomic_path(pairs_dir(ws, dataset, association, split), is_dir=True) as staging:

@@ -95,3 +95,16 @@ def current(ws: Workspace, name: str) -> DatasetVersion:
                 f"({info.get('committed_at', '?')}) but its {table} from build {short(other)} "
                 f"(a build-dataset run was interrupted): run `{rebuild_command(name)}` again")
     return DatasetVersion(name=name, version=version, built_at=info.get("committed_at"))
+
+
+def write_tracks(ws: Workspace, name: str, tracks, version: str | None = None) -> str:
+    """Write ``datasets/<name>/tracks`` (schema ``datasets/tracks``) stamped with a dataset version,
+    as build-dataset does: for datasets made by other means (tests, tools, benchmarks) that pairs
+    are then drawn from. Returns the version."""
+    from ..io import TableWriter
+
+    version = version or new_version()
+    with TableWriter(tracks_folder(ws, name), "datasets/tracks") as writer:
+        writer.info.update({VERSION_KEY: version, "dataset": name})
+        writer.write(tracks)
+    return version

@@ -55,7 +55,8 @@ _READING = {"SELECT", "PRAGMA", "CALL", "SET", "VARIABLE_SET", "TRANSACTION", "M
 _WRITES = {"COPY": "COPY ... TO writes a file", "EXPORT": "EXPORT DATABASE writes files",
            "ATTACH": "ATTACH opens a database file for writing"}
 _EXTENSIONS = "INSTALL / LOAD of an extension runs code from outside (and INSTALL fetches it from the network)"
-_PREFIX = re.compile(r"^[A-Za-z][A-Za-z0-9_]+:(?!//)")  # ATTACH 'duckdb:x.db', 'sqlite:x.db'
+_TYPE_PREFIX = re.compile(r"^[A-Za-z][A-Za-z0-9_+.-]*:(?!//)")  # ATTACH 'duckdb:x.db', 'sqlite:x.db'
+_FILE_URL = re.compile(r"^file:(//localhost(?=/)|//(?=/))?", re.I)  # file:///x, file://localhost/x, file:/x
 
 
 class SqlRefusedError(DiscogsToolsError):
@@ -142,18 +143,35 @@ class _Guard:
                                   f"inside the workspace's tables: {_short(text)}")
         if kind == "ATTACH" and target in (":memory:", ""):
             return
-        for candidate in {target, _PREFIX.sub("", target)}:
+        for candidate in _local_paths(target):
             self.check_target(candidate, what=kind)
 
     def check_target(self, target: str | os.PathLike[str], what: str = "--output") -> None:
         """Refuse a write target inside (or containing) a protected path."""
-        path = Path(os.path.expanduser(str(target)))
+        text = os.path.expanduser(str(target))
+        if text.startswith("//"):  # POSIX keeps a leading '//' apart; the kernel does not
+            text = "/" + text.lstrip("/")
+        path = Path(text)
         real = Path(os.path.realpath(path if path.is_absolute() else self.cwd / path))
         for protected in self.protected:
             if real == protected or protected in real.parents or real in protected.parents:
                 raise SqlRefusedError(
                     f"{what} target {target} is inside the workspace's own files ({protected}) or contains "
                     f"them; sql never writes there: write elsewhere")
+
+
+def _local_paths(target: str) -> set[str]:
+    """Every local path DuckDB might write for ``target``: as written, and with ``file:`` URL
+    forms and database-type prefixes (``duckdb:``, ``sqlite:``) taken off, one after the other."""
+    out = {target}
+    while True:
+        stripped = _FILE_URL.sub("", target, count=1)
+        if stripped == target:
+            stripped = _TYPE_PREFIX.sub("", target, count=1)
+        if stripped == target:
+            return out
+        target = stripped
+        out.add(target)
 
 
 def check_output(output: str | os.PathLike[str], protected: Iterable[Path]) -> None:

@@ -95,13 +95,24 @@ def test_strict_stops_at_the_first_malformed_record_and_keeps_no_table(tmp_path,
     assert not list(ws.table("discogs").glob(".*"))  # no staging folder left behind
 
 
-def test_value_that_does_not_convert_is_a_reject(tmp_path, ws, releases_xml):
+def test_record_id_that_does_not_convert_is_a_reject(tmp_path, ws, releases_xml):
     f = tmp_path / "releases.xml"
-    f.write_bytes(_with_broken_record(releases_xml, 13, b"<title>", b"<master_id>x1</master_id><title>"))
+    f.write_bytes(_with_broken_record(releases_xml, 13, b'<release id="13" ', b'<release id="x13" '))
     report = run([f], ws, workers=0)
     assert report.counts["rejects"] == 1
     line = json.loads((ws.rejects / "ingest-discogs" / "releases.xml.jsonl").read_text())
-    assert line["record"] == "13" and "not an integer" in line["reason"]
+    assert line["record"] == "x13" and "not an integer" in line["reason"]
+
+
+def test_value_that_does_not_convert_nulls_its_field_and_keeps_the_record(tmp_path, ws, releases_xml):
+    f = tmp_path / "releases.xml"
+    f.write_bytes(_with_broken_record(releases_xml, 13, b"<title>", b"<master_id>x1</master_id><title>"))
+    report = run([f], ws, workers=0)
+    assert (report.counts["rejects"], report.counts["rows"], report.counts["fields_unparsed"]) == (0, 1000, 1)
+    table = read_table(ws.table("discogs/releases"))
+    row = table.filter(pa.compute.equal(table.column("release_id"), 13)).to_pylist()[0]
+    assert row["master_id"] is None
+    assert {"path": "master_id[1]", "raw": "x1", "error": "not an integer"} in json.loads(row["extra"])
 
 
 @pytest.mark.parametrize("content,reason", [

@@ -9,11 +9,13 @@ Arrow buffers (offsets, data, validity), one column each; no Python object is ma
 :mod:`.fastpath` wraps the buffers as Arrow arrays.
 
 It gives exactly the values of the Python converters (``parse_*.convert``) for the records it
-accepts, and *declines* every record with anything they would put in ``extra`` or treat
-specially (an unknown or repeated element, a comment or processing instruction, an element
-with a namespace, a leaf element with children, an attribute they do not read: see
-:class:`AttrRules`) or a value they convert with Python's rules
-(an integer that is not plain ASCII digits, a boolean other than ``true``/``false``). A
+accepts, including their ``extra`` entries for source spellings that differ from the value's
+(an id or year of 0 stored as null, an empty number, a leading zero: see :func:`note`), and
+*declines* every record with anything else they would put in ``extra`` or treat specially (an
+unknown or repeated element, a comment or processing instruction, an element with a namespace,
+a leaf element with children, an attribute they do not read: see :class:`AttrRules`) or a
+value they convert with Python's rules (an integer that is not plain ASCII digits or does not
+fit its column, a boolean other than ``true``/``false``/empty). A
 declined record's values are rolled back (every column is cut back to its length before the
 record) and the caller converts that record with the Python converter, so the table is the
 same with or without this module.
@@ -31,7 +33,7 @@ from lxml.includes cimport etreepublic as cetree
 from lxml.includes.tree cimport (XML_CDATA_SECTION_NODE, XML_ELEMENT_NODE, XML_TEXT_NODE, xmlAttr,
                                   xmlChar, xmlNode)
 
-from .elements import duration_seconds as _py_duration_seconds, year_of as _py_year_of
+from .elements import duration_seconds as _py_duration_seconds, extra_json as _extra_json, year_of as _py_year_of
 
 cetree.import_lxml__etree()
 
@@ -286,6 +288,50 @@ cdef class ListCol(Col):
 
 
 # ---------------------------------------------------------------------------------------------
+# Source spellings kept in `extra`
+#
+# A value whose spelling differs from the value's (an id of 0 stored as null, an empty attribute,
+# a leading zero) keeps its source text in the record's ``extra`` column, as the converters do
+# (``elements.note``). Ids of 0 are common in real dumps (credits without an artist page, masters
+# without a year), so the walker keeps them itself instead of declining the record: ``note``
+# adds the entry (with the path ``elements.element_path`` gives) to the record being walked,
+# and the walker writes the record's entries as its ``extra`` JSON.
+
+cdef xmlNode* _record = NULL  # the record being walked (paths are relative to it)
+cdef list _notes = []         # its entries so far
+
+
+cdef str node_path(xmlNode* n):
+    """``elements.element_path``: tags from the record down to ``n``, with a 1-based index
+    where the parent has several elements of that tag (the walker declines namespaced ones)."""
+    cdef xmlNode* s
+    cdef int total, k
+    steps = []
+    while n is not NULL and n is not _record:
+        total = k = 0
+        s = n.parent.children
+        while s is not NULL:
+            if s.type == XML_ELEMENT_NODE and strcmp(<const char*>s.name, <const char*>n.name) == 0:
+                total += 1
+                if s is n:
+                    k = total
+            s = s.next
+        name = PyUnicode_DecodeUTF8(<const char*>n.name, strlen(<const char*>n.name), NULL)
+        steps.append(f"{name}[{k}]" if total > 1 else name)
+        n = n.parent
+    return "/".join(reversed(steps))
+
+
+cdef int note(xmlNode* el, const char* attr, const char* raw) except -1:
+    """Keep the source spelling ``raw`` of ``el``'s text (attr NULL) or attribute in ``extra``."""
+    entry = {"path": node_path(el), "raw": PyUnicode_DecodeUTF8(raw, strlen(raw), NULL)}
+    if attr is not NULL:
+        entry["attr"] = PyUnicode_DecodeUTF8(attr, strlen(attr), NULL)
+    _notes.append(entry)
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------
 # Node helpers
 
 
@@ -405,36 +451,54 @@ cdef int put_attr(StrCol col, xmlNode* el, const char* name) except -9:
     return col.close(1)
 
 
-cdef int put_digits(IntCol col, const char* s, bint zero_is_null) except -9:
-    """Append ``elements.to_id`` (zero_is_null) / ``to_int`` of ``s`` when it is empty or plain
-    ASCII digits (None when empty); DECLINED otherwise (Python's int() decides then)."""
+cdef enum:
+    NOTED = 2      # stored, and the source spelling noted for `extra` (it differs from the value's)
+    ZERO_NULL = 1  # flags of an integer field: 0 means "none" (stored as null, the 0 noted)
+    INT32 = 2      # the column is int32 (a larger value is declined: the converter nulls it)
+    ID = 1         # ZERO_NULL
+    YEAR = 3       # ZERO_NULL | INT32
+
+
+cdef int put_digits(IntCol col, const char* s, int flags) except -9:
+    """Append ``elements.int_value`` of ``s`` when it is empty or ASCII digits (at most 18, in
+    range): 0, or NOTED when the spelling must be kept in ``extra`` (empty, a leading zero, a
+    0 that means none). DECLINED otherwise (a sign, spaces, out of range, not a number: the
+    converter's rules decide)."""
     cdef Py_ssize_t i = 0
     cdef int64_t v = 0
     cdef char ch
     if s is NULL:
         return DECLINED
     if s[0] == 0:
-        return col.null()
+        col.null()
+        return NOTED
     while s[i] != 0:
         ch = s[i]
         if ch < 48 or ch > 57 or i >= 18:
             return DECLINED
         v = v * 10 + (ch - 48)
         i += 1
-    if v == 0 and zero_is_null:
-        return col.null()
-    return col.put(v)
+    if flags & INT32 and v > 2147483647:
+        return DECLINED
+    if v == 0 and flags & ZERO_NULL:
+        col.null()
+        return NOTED
+    col.put(v)
+    return NOTED if s[0] == 48 and i > 1 else 0
 
 
-cdef int put_int_text(IntCol col, xmlNode* el, bint zero_is_null) except -9:
+cdef int put_int_text(IntCol col, xmlNode* el, int flags) except -9:
     cdef bint ok
     cdef const char* s = single_text(el, &ok)
     if not ok:
         return DECLINED
-    return put_digits(col, s, zero_is_null)
+    cdef int r = put_digits(col, s, flags)
+    if r == NOTED:
+        note(el, NULL, s)
+    return r
 
 
-cdef int put_int_attr(IntCol col, xmlNode* el, const char* name, bint zero_is_null) except -9:
+cdef int put_int_attr(IntCol col, xmlNode* el, const char* name, int flags) except -9:
     cdef bint ok
     cdef xmlAttr* a = find_attr(el, name)
     if a is NULL:
@@ -442,11 +506,15 @@ cdef int put_int_attr(IntCol col, xmlNode* el, const char* name, bint zero_is_nu
     cdef const char* s = attr_text(a, &ok)
     if not ok:
         return DECLINED
-    return put_digits(col, s, zero_is_null)
+    cdef int r = put_digits(col, s, flags)
+    if r == NOTED:
+        note(el, name, s)
+    return r
 
 
 cdef int put_bool_attr(BoolCol col, xmlNode* el, const char* name) except -9:
-    """``elements.to_bool`` of an attribute for '', 'true', 'false'; DECLINED otherwise."""
+    """``elements.bool_value`` of an attribute for '' (null, noted), 'true', 'false'; DECLINED
+    otherwise."""
     cdef bint ok
     cdef xmlAttr* a = find_attr(el, name)
     if a is NULL:
@@ -455,7 +523,9 @@ cdef int put_bool_attr(BoolCol col, xmlNode* el, const char* name) except -9:
     if not ok:
         return DECLINED
     if s[0] == 0:
-        return col.null()
+        col.null()
+        note(el, name, s)
+        return NOTED
     if strcmp(s, "true") == 0:
         return col.put(1)
     if strcmp(s, "false") == 0:
@@ -590,7 +660,7 @@ cdef class Credits(Group):
                 if foreign(c):
                     return DECLINED
                 if tag_is(c, "id"):
-                    if seen_id or put_int_text(self.id, c, True) < 0:
+                    if seen_id or put_int_text(self.id, c, ID) < 0:
                         return DECLINED
                     seen_id = True
                 elif tag_is(c, "name"):
@@ -678,8 +748,8 @@ cdef class Images(Group):
                 if (foreign(c) or not tag_is(c, "image") or has_content(c)
                         or put_attr(self.type, c, "type") < 0 or put_attr(self.uri, c, "uri") < 0
                         or put_attr(self.uri150, c, "uri150") < 0
-                        or put_int_attr(self.width, c, "width", False) < 0
-                        or put_int_attr(self.height, c, "height", False) < 0):
+                        or put_int_attr(self.width, c, "width", INT32) < 0
+                        or put_int_attr(self.height, c, "height", INT32) < 0):
                     return DECLINED
                 n += 1
             elif other_child(c):
@@ -711,7 +781,7 @@ cdef class Videos(Group):
         while v is not NULL:
             if v.type == XML_ELEMENT_NODE:
                 if (foreign(v) or not tag_is(v, "video") or put_attr(self.src, v, "src") < 0
-                        or put_int_attr(self.duration, v, "duration", False) < 0
+                        or put_int_attr(self.duration, v, "duration", INT32) < 0
                         or put_bool_attr(self.embed, v, "embed") < 0):
                     return DECLINED
                 seen_title = seen_description = False
@@ -762,7 +832,7 @@ cdef class LabelRefs(Group):
         while c is not NULL:
             if c.type == XML_ELEMENT_NODE:
                 if (foreign(c) or not tag_is(c, child_tag) or has_content(c)
-                        or put_int_attr(self.id, c, "id", True) < 0 or put_attr(self.name, c, "name") < 0
+                        or put_int_attr(self.id, c, "id", ID) < 0 or put_attr(self.name, c, "name") < 0
                         or put_attr(self.catno, c, "catno") < 0):
                     return DECLINED
                 n += 1
@@ -875,7 +945,7 @@ cdef class Companies(Group):
                         if foreign(c):
                             return DECLINED
                         if tag_is(c, "id"):
-                            if s_id or put_int_text(self.id, c, True) < 0:
+                            if s_id or put_int_text(self.id, c, ID) < 0:
                                 return DECLINED
                             s_id = True
                         elif tag_is(c, "name"):
@@ -887,7 +957,7 @@ cdef class Companies(Group):
                                 return DECLINED
                             s_catno = True
                         elif tag_is(c, "entity_type"):
-                            if s_type or put_int_text(self.entity_type, c, False) < 0:
+                            if s_type or put_int_text(self.entity_type, c, INT32) < 0:
                                 return DECLINED
                             s_type = True
                         elif tag_is(c, "entity_type_name"):
@@ -1149,6 +1219,7 @@ cdef class Walker(Group):
     """Columns of the accepted records of one chunk; ``declined`` lists the others' indices."""
 
     cdef public list index, declined
+    cdef public StrCol extra  # the source spellings kept (see `note`); null for most records
     cdef AttrRules rules
 
     def __init__(self, str entity):
@@ -1156,12 +1227,16 @@ cdef class Walker(Group):
         self.index = []
         self.declined = []
         self.rules = attr_rules(entity)
+        self.extra = self.s()
 
     def walk(self, records):
         """Walk (index, element) pairs, in order."""
+        global _record
         cdef cetree._Element el
         cdef Py_ssize_t ncols = len(self.cols), j
         cdef Col col
+        cdef StrCol extra = self.extra
+        cdef bytes text
         marks = np.zeros(ncols, dtype=np.intp)
         cdef Py_ssize_t[:] mark = marks
         cols = self.cols
@@ -1172,12 +1247,20 @@ cdef class Walker(Group):
                 continue
             for j in range(ncols):
                 mark[j] = (<Col>cols[j]).n
+            _record = el._c_node
+            del _notes[:]
             if self.record(el._c_node) < 0:
                 for j in range(ncols):
                     (<Col>cols[j]).truncate(mark[j])
                 self.declined.append(i)
+                continue
+            if _notes:
+                text = _extra_json(_notes).encode("utf-8")
+                extra.put(text, len(text))
             else:
-                self.index.append(i)
+                extra.null()
+            self.index.append(i)
+        _record = NULL
 
     cdef int record(self, xmlNode* rec) except -9:
         raise NotImplementedError
@@ -1246,7 +1329,7 @@ cdef class Releases(Walker):
         cdef bint s_videos = False, s_images = False
         cdef Py_ssize_t released_len = -1
         cdef const char* released = NULL
-        if put_int_attr(self.release_id, rec, "id", True) < 0 or not (<uint8_t*>self.release_id.valid.p)[
+        if put_int_attr(self.release_id, rec, "id", ID) < 0 or not (<uint8_t*>self.release_id.valid.p)[
                 self.release_id.n - 1]:
             return DECLINED  # no usable id: the converter rejects the record
         if put_attr(self.status, rec, "status") < 0:
@@ -1309,7 +1392,7 @@ cdef class Releases(Walker):
                         return DECLINED
                     s_styles = True
                 elif tag_is(c, "master_id"):
-                    if (s_master or put_int_text(self.master_id, c, True) < 0
+                    if (s_master or put_int_text(self.master_id, c, ID) < 0
                             or put_bool_attr(self.is_main_release, c, "is_main_release") < 0):
                         return DECLINED
                     s_master = True
@@ -1413,7 +1496,7 @@ cdef class Masters(Walker):
         cdef xmlNode* c = rec.children
         cdef bint s_title = False, s_dq = False, s_notes = False, s_main = False, s_year = False
         cdef bint s_art = False, s_genres = False, s_styles = False, s_videos = False, s_images = False
-        if put_int_attr(self.master_id, rec, "id", True) < 0 or not (<uint8_t*>self.master_id.valid.p)[
+        if put_int_attr(self.master_id, rec, "id", ID) < 0 or not (<uint8_t*>self.master_id.valid.p)[
                 self.master_id.n - 1]:
             return DECLINED
         while c is not NULL:
@@ -1433,11 +1516,11 @@ cdef class Masters(Walker):
                         return DECLINED
                     s_notes = True
                 elif tag_is(c, "main_release"):
-                    if s_main or put_int_text(self.main_release, c, True) < 0:
+                    if s_main or put_int_text(self.main_release, c, ID) < 0:
                         return DECLINED
                     s_main = True
                 elif tag_is(c, "year"):
-                    if s_year or put_int_text(self.year, c, True) < 0:  # the converter keeps `year or None`
+                    if s_year or put_int_text(self.year, c, YEAR) < 0:  # 0: null (and noted), as the converter
                         return DECLINED
                     s_year = True
                 elif tag_is(c, "artists"):
@@ -1482,23 +1565,20 @@ cdef class Masters(Walker):
         return 1
 
 
-cdef int parse_digits(const char* s, bint zero_is_null, int64_t* out) noexcept:
-    """1 with the value in ``out``, 0 for null (empty; 0 when zero_is_null), DECLINED otherwise."""
+cdef bint canonical_id(const char* s, int64_t* out) noexcept:
+    """True with the value in ``out`` when ``s`` is a positive id written as the column would
+    write it back (no leading zero, at most 18 digits)."""
     cdef Py_ssize_t i = 0
     cdef int64_t v = 0
-    if s is NULL:
-        return DECLINED
-    if s[0] == 0:
-        return 0
+    if s is NULL or s[0] < 49 or s[0] > 57:
+        return False
     while s[i] != 0:
         if s[i] < 48 or s[i] > 57 or i >= 18:
-            return DECLINED
+            return False
         v = v * 10 + (s[i] - 48)
         i += 1
-    if v == 0 and zero_is_null:
-        return 0
     out[0] = v
-    return 1
+    return True
 
 
 cdef class IdNames(Group):
@@ -1517,7 +1597,7 @@ cdef class IdNames(Group):
         cdef int n = 0
         while c is not NULL:
             if c.type == XML_ELEMENT_NODE:
-                if (foreign(c) or not tag_is(c, child_tag) or put_int_attr(self.id, c, "id", True) < 0
+                if (foreign(c) or not tag_is(c, child_tag) or put_int_attr(self.id, c, "id", ID) < 0
                         or put_text(self.name, c) < 0):
                     return DECLINED
                 n += 1
@@ -1534,8 +1614,10 @@ cdef class Members(IdNames):
         cdef xmlNode* c = container.children
         cdef xmlNode* pending = NULL
         cdef xmlAttr* a
-        cdef int n = 0, r_attr, r_elem
+        cdef int n = 0
         cdef int64_t v_attr = 0, v_elem = 0
+        cdef const char* s_attr
+        cdef const char* s_elem
         cdef bint ok
         while c is not NULL:
             if c.type == XML_ELEMENT_NODE:
@@ -1543,7 +1625,7 @@ cdef class Members(IdNames):
                     return DECLINED
                 if tag_is(c, "id"):
                     if pending is not NULL:
-                        if put_int_text(self.id, pending, True) < 0:
+                        if put_int_text(self.id, pending, ID) < 0:
                             return DECLINED
                         self.name.null()
                         n += 1
@@ -1551,22 +1633,19 @@ cdef class Members(IdNames):
                 elif tag_is(c, "name"):
                     a = find_attr(c, "id")
                     if pending is NULL:
-                        if put_int_attr(self.id, c, "id", True) < 0:
+                        if put_int_attr(self.id, c, "id", ID) < 0:
                             return DECLINED
                     elif a is NULL:
-                        if put_int_text(self.id, pending, True) < 0:
+                        if put_int_text(self.id, pending, ID) < 0:
                             return DECLINED
-                    else:
-                        r_attr = parse_digits(attr_text(a, &ok), True, &v_attr)
-                        if not ok or r_attr < 0:
+                    else:  # both: plain equal ids only (the converter keeps the others' text in `extra`)
+                        s_attr = attr_text(a, &ok)
+                        if not ok or not canonical_id(s_attr, &v_attr):
                             return DECLINED
-                        r_elem = parse_digits(single_text(pending, &ok), True, &v_elem)
-                        if not ok or r_elem < 0 or r_attr != r_elem or (r_attr == 1 and v_attr != v_elem):
-                            return DECLINED  # the converter keeps a disagreeing <id> in `extra`
-                        if r_attr == 1:
-                            self.id.put(v_attr)
-                        else:
-                            self.id.null()
+                        s_elem = single_text(pending, &ok)
+                        if not ok or not canonical_id(s_elem, &v_elem) or v_attr != v_elem:
+                            return DECLINED
+                        self.id.put(v_attr)
                     pending = NULL
                     if put_text(self.name, c) < 0:
                         return DECLINED
@@ -1577,7 +1656,7 @@ cdef class Members(IdNames):
                 return DECLINED
             c = c.next
         if pending is not NULL:
-            if put_int_text(self.id, pending, True) < 0:
+            if put_int_text(self.id, pending, ID) < 0:
                 return DECLINED
             self.name.null()
             n += 1
@@ -1625,7 +1704,7 @@ cdef class Artists(Walker):
                 if foreign(c):
                     return DECLINED
                 if tag_is(c, "id"):
-                    if s_id or put_int_text(self.artist_id, c, True) < 0:
+                    if s_id or put_int_text(self.artist_id, c, ID) < 0:
                         return DECLINED
                     s_id = True
                 elif tag_is(c, "name"):
@@ -1729,7 +1808,7 @@ cdef class Labels(Walker):
                 if foreign(c):
                     return DECLINED
                 if tag_is(c, "id"):
-                    if s_id or put_int_text(self.label_id, c, True) < 0:
+                    if s_id or put_int_text(self.label_id, c, ID) < 0:
                         return DECLINED
                     s_id = True
                 elif tag_is(c, "name"):
@@ -1757,7 +1836,7 @@ cdef class Labels(Walker):
                         return DECLINED
                     s_sub = True
                 elif tag_is(c, "parentLabel"):
-                    if (s_parent or put_int_attr(self.parent_id, c, "id", True) < 0
+                    if (s_parent or put_int_attr(self.parent_id, c, "id", ID) < 0
                             or put_text(self.parent_name, c) < 0):
                         return DECLINED
                     self.parent_present.put(1)

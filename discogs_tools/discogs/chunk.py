@@ -32,7 +32,7 @@ from lxml import etree
 from . import fastpath
 from ..schemas import SchemaError, conform, load_schema
 from .detect import ENTITIES, Entity
-from .elements import RecordError
+from .elements import RecordError, count_unparsed
 from .stream import record_id, record_spans
 
 PARSER_OPTIONS = dict(huge_tree=True, resolve_entities=False, no_network=True, collect_ids=False)
@@ -72,6 +72,7 @@ class ChunkResult:
     rejects: list[dict[str, Any]] = field(default_factory=list)
     part_path: str | None = None
     table: pa.Table | None = None
+    unparsed: int = 0  # values kept as raw text because they did not parse (see elements.int_value)
 
 
 @lru_cache(maxsize=None)
@@ -109,13 +110,22 @@ def process_chunk(task: ChunkTask) -> ChunkResult:
                 for row in _convert(task, entity, spans, records, rejects)]
         table = _to_table(rows, task, entity, rejects)
     rejects.sort(key=lambda r: r["ordinal"])
-    result = ChunkResult(task.index, len(spans), table.num_rows, rejects)
+    result = ChunkResult(task.index, len(spans), table.num_rows, rejects, unparsed=_unparsed(table))
     if task.part_path is None:
         result.table = table
     elif table.num_rows:
         write_part(table, task.part_path)
         result.part_path = task.part_path
     return result
+
+
+def _unparsed(table: pa.Table) -> int:
+    """Values of the chunk that did not parse: ``error`` entries in the ``extra`` column (rare,
+    so only the rows with an ``extra`` are looked at)."""
+    extra = table.column("extra")
+    if extra.null_count == len(extra):
+        return 0
+    return sum(count_unparsed(e) for e in extra.drop_null().to_pylist())
 
 
 def write_part(table: pa.Table, path: str) -> None:
@@ -203,7 +213,12 @@ def _parse_each(task: ChunkTask, entity: Entity, spans: list[tuple[int, int]], i
             # Parsed alone (not wrapped), so the parser's line/column count from the record start.
             one = etree.fromstring(task.declaration + raw, etree.XMLParser(**PARSER_OPTIONS))
         except etree.XMLSyntaxError as exc:
-            rejects.append(_reject(task, entity, i, s, raw, _error_reason(exc)))
+            if raw.startswith(b"</" + entity.root_tag.encode()):  # </releases><releases>...: two roots
+                reject = _reject(task, entity, i, s, raw, f"a second root element after </{entity.root_tag}> "
+                                                         "(an XML file has one root)")
+                rejects.append({**reject, "fatal": True})
+            else:
+                rejects.append(_reject(task, entity, i, s, raw, _error_reason(exc)))
             continue
         if one.tag != entity.record_tag:
             rejects.append(_reject(task, entity, i, s, raw,

@@ -4,19 +4,25 @@ Conventions (the same in every table):
 
 - An element present but empty (``<anv/>``) gives ``""``; an omitted one gives null. Dumps
   from 2025 on omit empty elements that older dumps wrote, and the two are kept apart.
-- Ids are int64; a missing, empty or 0 id (Discogs's way of saying "no entity") is null.
+- Ids are int64; a missing, empty or 0 id (Discogs's way of saying "no entity") is null, and
+  a 0 or empty one keeps its source text in ``extra`` (see :func:`int_value`), so the three
+  stay apart.
 - Anything the schema has no column for (an unknown element or attribute, text between
   elements, a repeated single-valued element) goes to the record's ``extra`` list, as
   ``{"path": "tracklist/track[2]/foo", "xml": "<foo>...</foo>"}`` (or ``"attr"``/``"value"``,
   or ``"text"``), so nothing in a dump is dropped silently.
 
-A value that cannot be converted (an id that is not an integer) raises :class:`RecordError`,
-which makes the record a reject.
+A number or boolean that does not parse leaves its column null and keeps its text in
+``extra`` with the reason (``{"path", "raw", "error"}``); a spelling that differs from the
+value's (``00239``, ``TRUE``, an empty attribute, an id of 0) is kept the same way, without
+``error``. Only a record without a usable id of its own raises :class:`RecordError`, which
+makes the record a reject.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from functools import lru_cache
 from typing import Any
 
@@ -124,36 +130,110 @@ def extra_json(extra: list[dict[str, Any]]) -> str | None:
     return json.dumps(extra, ensure_ascii=False, sort_keys=True)
 
 
-def to_int(text: str | None, what: str) -> int | None:
-    """Integer value of an element or attribute; None when missing or empty."""
-    if not text:
+# Numbers and booleans. A value's *canonical* spelling is what the column value reads back as
+# (str(int), 'true'/'false'; an absent one for null). When the source spelling differs (a 0 id
+# or year the column holds as null, '00239', ' 12', 'TRUE', an empty attribute) the column gets
+# the value and ``extra`` the raw text, ``{"path", "raw"}`` (plus ``"attr"`` for an attribute),
+# so 0, empty and absent stay apart. A value that does not parse (or does not fit its column)
+# leaves the column null and its entry says why: ``{"path", "raw", "error"}``; the record is
+# kept. Only a record's own id is required: without a usable one the record is a reject.
+
+INT_LIMITS = {64: (-(1 << 63), (1 << 63) - 1), 32: (-(1 << 31), (1 << 31) - 1)}
+_INT_SPELLING = re.compile(r"[ \t\r\n]*[+-]?[0-9]+[ \t\r\n]*")  # ASCII digits only
+ERROR_KEY = "error"
+
+
+def parse_int(text: str, bits: int = 64) -> tuple[int | None, str | None]:
+    """(value, None), or (None, why) when ``text`` is not an integer that fits ``bits`` bits.
+    An integer is ASCII digits with an optional sign and surrounding XML whitespace."""
+    if not _INT_SPELLING.fullmatch(text):
+        return None, "not an integer"
+    value = int(text)
+    low, high = INT_LIMITS[bits]
+    if not low <= value <= high:
+        return None, f"out of range (int{bits})"
+    return value, None
+
+
+def note(extra: list[dict[str, Any]], el: Any, attr: str | None, raw: str, error: str | None = None) -> None:
+    """Keep the source spelling ``raw`` of the value of ``el`` (or of its attribute ``attr``)."""
+    entry: dict[str, Any] = {"path": element_path(el), "raw": raw}
+    if attr is not None:
+        entry["attr"] = attr
+    if error is not None:
+        entry[ERROR_KEY] = error
+    extra.append(entry)
+
+
+def int_value(extra: list[dict[str, Any]], el: Any, attr: str | None = None, *, bits: int = 64,
+              zero_is_null: bool = False, text: str | None = None) -> int | None:
+    """The integer value of ``el``'s text (or of its attribute ``attr``); None when absent.
+    ``zero_is_null``: 0 means "none" (Discogs ids, a master's year) and is stored as null.
+    A spelling that differs from the value's (see above) is noted in ``extra``. ``text`` is
+    the element's text when the caller already read it."""
+    if attr is not None:
+        text = el.get(attr)
+        if text is None:
+            return None
+    elif text is None:
+        text = el.text or ""
+    if text and text[0] != "0" and len(text) < 10 and text.isdigit() and text.isascii():
+        return int(text)  # the common case: canonical, fits int32
+    if text == "":
+        note(extra, el, attr, text)
         return None
-    try:
-        return int(text)
-    except ValueError:
-        raise RecordError(f"{what} is not an integer: {text[:60]!r}") from None
-
-
-def to_id(text: str | None, what: str = "id") -> int | None:
-    """A Discogs id; None when missing, empty or 0."""
-    if not text:
+    value, error = parse_int(text, bits)
+    if error is not None:
+        note(extra, el, attr, text, error)
         return None
-    try:
-        return int(text) or None
-    except ValueError:
-        raise RecordError(f"{what} is not an integer id: {text[:60]!r}") from None
-
-
-def to_bool(text: str | None, what: str) -> bool | None:
-    """'true'/'false' (any case) -> bool; None when missing or empty."""
-    if not text:
+    if value == 0 and zero_is_null:
+        note(extra, el, attr, text)
         return None
-    low = text.strip().lower()
-    if low == "true":
+    if str(value) != text:
+        note(extra, el, attr, text)
+    return value
+
+
+def id_value(extra: list[dict[str, Any]], el: Any, attr: str | None = None, *, text: str | None = None) -> int | None:
+    """A Discogs id (int64, 0 means none): :func:`int_value` with ``zero_is_null``."""
+    return int_value(extra, el, attr, zero_is_null=True, text=text)
+
+
+def bool_value(extra: list[dict[str, Any]], el: Any, attr: str) -> bool | None:
+    """'true'/'false' of attribute ``attr`` (None when absent); other spellings of the two
+    ('TRUE', ' true') are noted in ``extra``, anything else is null with an error entry."""
+    text = el.get(attr)
+    if text is None:
+        return None
+    if text == "true":
         return True
-    if low == "false":
+    if text == "false":
         return False
-    raise RecordError(f"{what} is not 'true' or 'false': {text[:60]!r}")
+    low = text.strip(_BLANK).lower()
+    value = True if low == "true" else False if low == "false" else None
+    note(extra, el, attr, text, None if value is not None or text == "" else "not 'true' or 'false'")
+    return value
+
+
+def record_key(extra: list[dict[str, Any]], el: Any, attr: str | None, what: str, text: str | None = None) -> int:
+    """The record's own id (required): its value, or :class:`RecordError` (the record is a
+    reject) when it is missing, empty, 0 or not an int64; other spellings are noted."""
+    raw = el.get(attr) if attr is not None else text
+    if raw is None:
+        raise RecordError(f"{what} is missing")
+    value, error = parse_int(raw) if raw else (None, "empty")
+    if error is not None:
+        raise RecordError(f"{what} {raw[:60]!r}: {error}")
+    if value is None or value <= 0:
+        raise RecordError(f"{what} is {raw[:60]!r}: not a Discogs id")
+    if str(value) != raw:
+        note(extra, el, attr, raw)
+    return value
+
+
+def count_unparsed(extra_json_text: str | None) -> int:
+    """How many values of a row's ``extra`` did not parse (entries with an ``error``)."""
+    return extra_json_text.count(f'"{ERROR_KEY}": ') if extra_json_text else 0
 
 
 @lru_cache(maxsize=1 << 16)
@@ -207,7 +287,7 @@ def credits(container: Any, extra: list[dict[str, Any]]) -> list[dict[str, Any]]
                     repeated(extra, c)
                     continue
                 seen_id = True
-                d["id"] = to_id(c.text, "artist <id>")
+                d["id"] = id_value(extra, c)
             elif tag in _CREDIT_FIELDS:
                 if d[tag] is not None:
                     repeated(extra, c)
@@ -229,7 +309,7 @@ def images(container: Any, extra: list[dict[str, Any]]) -> list[dict[str, Any]]:
             continue
         get = im.get
         out.append({"type": get("type"), "uri": get("uri"), "uri150": get("uri150"),
-                    "width": to_int(get("width"), "image width"), "height": to_int(get("height"), "image height")})
+                    "width": int_value(extra, im, "width", bits=32), "height": int_value(extra, im, "height", bits=32)})
         if len(im):
             for c in im:
                 unknown(extra, c)
@@ -244,8 +324,8 @@ def videos(container: Any, extra: list[dict[str, Any]]) -> list[dict[str, Any]]:
             unknown(extra, v)
             continue
         get = v.get
-        d: dict[str, Any] = {"src": get("src"), "duration": to_int(get("duration"), "video duration"),
-                             "embed": to_bool(get("embed"), "video embed"), "title": None, "description": None}
+        d: dict[str, Any] = {"src": get("src"), "duration": int_value(extra, v, "duration", bits=32),
+                             "embed": bool_value(extra, v, "embed"), "title": None, "description": None}
         for c in v:
             tag = c.tag
             if tag == "title" or tag == "description":
@@ -280,5 +360,5 @@ def id_names(container: Any, child_tag: str, extra: list[dict[str, Any]]) -> lis
             unknown(extra, c)
             continue
         t = c.text
-        out.append({"id": to_id(c.get("id"), f"<{child_tag}> id"), "name": "" if t is None else t})
+        out.append({"id": id_value(extra, c, "id"), "name": "" if t is None else t})
     return out

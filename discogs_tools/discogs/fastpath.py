@@ -151,7 +151,7 @@ def _release_columns(w: Any, schema: pa.Schema) -> dict[str, pa.Array]:
              co.entity_type_name.to_arrow(), co.resource_url.to_arrow()], co_type), t["companies"]),
         "videos": _videos(w.videos_n, w.videos, t["videos"]),
         "images": _images(w.images_n, w.images, t["images"]),
-        "extra": pa.nulls(len(w.index), pa.string()),
+        "extra": w.extra.to_arrow(),
     }
 
 
@@ -168,7 +168,7 @@ def _master_columns(w: Any, schema: pa.Schema) -> dict[str, pa.Array]:
         "styles": _strings(w.styles_n, w.styles, t["styles"]),
         "videos": _videos(w.videos_n, w.videos, t["videos"]),
         "images": _images(w.images_n, w.images, t["images"]),
-        "extra": pa.nulls(len(w.index), pa.string()),
+        "extra": w.extra.to_arrow(),
     }
 
 
@@ -188,7 +188,7 @@ def _artist_columns(w: Any, schema: pa.Schema) -> dict[str, pa.Array]:
         "members": _id_names(w.members_n, w.members, t["members"]),
         "groups": _id_names(w.groups_n, w.groups, t["groups"]),
         "images": _images(w.images_n, w.images, t["images"]),
-        "extra": pa.nulls(len(w.index), pa.string()),
+        "extra": w.extra.to_arrow(),
     }
 
 
@@ -205,7 +205,7 @@ def _label_columns(w: Any, schema: pa.Schema) -> dict[str, pa.Array]:
         "parent_label": parent,
         "sublabels": _id_names(w.sublabels_n, w.sublabels, t["sublabels"]),
         "images": _images(w.images_n, w.images, t["images"]),
-        "extra": pa.nulls(len(w.index), pa.string()),
+        "extra": w.extra.to_arrow(),
     }
 
 

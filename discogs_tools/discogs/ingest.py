@@ -7,8 +7,12 @@ them and write one Parquet part each into the table's staging folder (:mod:`.chu
 names carry the file and chunk numbers, so the table is identical whatever the number of
 workers. Results are taken back in chunk order: rejects go to
 ``rejects/ingest-discogs/<file>.jsonl`` and the per-file counts reconcile
-(records = rows + rejects). Each entity's table is committed (renamed into place) only when
-all its files went through, so an interrupted run leaves the previous table or none.
+(records = rows + rejects). The tables are committed (renamed into place) only when every
+file of the run went through and every table got rows: an interrupted run, or one where a
+table read nothing usable (every record rejected, or no record at all), leaves the previous
+tables as they were. Ids found more than once in a table are counted (:mod:`.duplicates`).
+The run holds the stage's output lock (:mod:`discogs_tools.locks`): a second concurrent ingest
+into the same workspace stops at once, naming the first.
 """
 
 from __future__ import annotations
@@ -18,14 +22,16 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from .. import manifest
-from ..errors import ConfigError, InputError, MissingInputError, RejectsWriter
+from ..errors import ConfigError, DiscogsToolsError, InputError, MissingInputError, RejectsWriter
 from ..io import TableWriter
+from ..locks import output_lock
 from ..progress import Progress
 from ..report import Report
 from ..workspace import Workspace
 from . import fastpath
 from .chunk import ChunkResult, ChunkTask
 from .detect import ENTITIES, Entity, is_utf8_declaration
+from .duplicates import DEDUP_ORDER, find_duplicates
 from .pool import ChunkPool
 from .stream import DEFAULT_CHUNK_BYTES, Chunk, Tail, iter_chunks, open_dump
 
@@ -35,6 +41,12 @@ DUMP_SUFFIXES = (".xml", ".xml.gz", ".gz")
 # A chunk is its size in records plus the rest of the record it cut; bigger ones (a single
 # huge record) go through the pipe instead of a shared slot.
 SLOT_HEADROOM = 1 << 20
+SPILL_DIR = ".duckdb-spill"  # in the workspace: where the duplicate count may spill
+
+
+class NothingUsableError(DiscogsToolsError):
+    """A table of the run got no row: every record of its inputs was rejected, or they hold
+    none. The previous tables are kept; the message names each input with its counts."""
 
 
 def find_inputs(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
@@ -71,10 +83,10 @@ def _ingest_file(path: Path, file_no: int, entity: Entity, writer: TableWriter, 
                  strict: bool, allow_truncated: bool, chunk_bytes: int) -> dict[str, Any]:
     """Stream one file through the pool into the table's staging folder; returns its summary."""
     rejects_path = ws.rejects / REJECTS_DIR / f"{path.name}.jsonl"
-    counts = {"records": 0, "rows": 0, "rejects": 0}
+    counts = {"records": 0, "rows": 0, "rejects": 0, "fields_unparsed": 0}
     warnings: list[str] = []
     with manifest.Timer() as timer, RejectsWriter(rejects_path) as rejects:
-        reader, prolog, head = open_dump(path)
+        reader, prolog, head = open_dump(path, allow_truncated=allow_truncated)
         if prolog.entity != entity:  # pragma: no cover - grouping guarantees it
             raise InputError(path, f"holds {prolog.entity.name}, expected {entity.name}")
         declaration = b"" if is_utf8_declaration(prolog.declaration) else prolog.declaration
@@ -83,7 +95,10 @@ def _ingest_file(path: Path, file_no: int, entity: Entity, writer: TableWriter, 
             for res in results:
                 counts["records"] += res.records
                 counts["rows"] += res.rows
+                counts["fields_unparsed"] += res.unparsed
                 for r in res.rejects:
+                    if r.get("fatal"):
+                        raise InputError(path, r["reason"], offset=r["offset"])
                     if strict:
                         raise InputError(path, r["reason"] + " (--strict)", record=r["record"], offset=r["offset"])
                     rejects.add(file=str(path), record=r["record"], offset=r["offset"], reason=r["reason"],
@@ -112,6 +127,8 @@ def _ingest_file(path: Path, file_no: int, entity: Entity, writer: TableWriter, 
             collect(pool.drain())
             reader.finish()
             bar.update(completed=reader.size, records=counts["records"])
+            if reader.truncated:
+                warnings.append(f"{path.name}: {reader.truncated} (accepted with --allow-truncated)")
         checksum = reader.checksum
         xml_bytes = reader.xml_bytes
     seconds = timer.seconds
@@ -126,7 +143,7 @@ def _ingest_file(path: Path, file_no: int, entity: Entity, writer: TableWriter, 
         "xml_mb_per_s": round(xml_bytes / 1e6 / seconds, 2) if seconds else None,
         "bytes": size, "xml_bytes": xml_bytes, "compressed": xml_bytes != size or None,
         "checksum": checksum, "rejects_file": str(rejects_path) if counts["rejects"] else None,
-        "warnings": warnings,
+        "duplicate_rows": 0, "warnings": warnings,
     }
 
 
@@ -158,54 +175,101 @@ def run(paths: Sequence[str | os.PathLike[str]], workspace: Workspace | str | os
     for f in files:
         by_entity.setdefault(_detect(f).name, []).append(f)
 
+    with output_lock(ws.root, STAGE):
+        return _run(files, by_entity, ws, strict=strict, workers=workers, allow_truncated=allow_truncated,
+                    chunk_bytes=chunk_bytes, record_manifest=record_manifest)
+
+
+def _run(files: list[Path], by_entity: dict[str, list[Path]], ws: Workspace, *, strict: bool, workers: int,
+         allow_truncated: bool, chunk_bytes: int, record_manifest: bool) -> Report:
     report = Report(STAGE)
     slow_reason = fastpath.unavailable_reason()
     if slow_reason:
         report.warnings.append(f"Python converters used ({slow_reason}); about 3.5x slower, same tables")
     pool = ChunkPool(workers, slot_bytes=chunk_bytes + SLOT_HEADROOM)
+    staged: list[tuple[Entity, TableWriter, list[dict[str, Any]], float]] = []
     try:
         for name in (n for n in ENTITIES if n in by_entity):
             entity = ENTITIES[name]
-            table_files = by_entity[name]
-            details = []
-            file_no = 0  # part names depend only on this table's inputs
-            with manifest.Timer() as timer, TableWriter(ws.table(entity.table), entity.table) as writer:
-                for f in table_files:
+            details: list[dict[str, Any]] = []
+            writer = TableWriter(ws.table(entity.table), entity.table)
+            staged.append((entity, writer, details, 0.0))
+            with manifest.Timer() as timer:
+                for file_no, f in enumerate(by_entity[name]):  # part names depend only on this table's inputs
                     details.append(_ingest_file(f, file_no, entity, writer, pool, ws, strict=strict,
                                                 allow_truncated=allow_truncated, chunk_bytes=chunk_bytes))
-                    file_no += 1
-            rows = sum(d["rows"] for d in details)
-            records = sum(d["records"] for d in details)
-            rejected = sum(d["rejects"] for d in details)
-            report.outputs[entity.table] = str(ws.table(entity.table))
-            report.counts[f"{name}_records"] = records
-            report.counts[f"{name}_rows"] = rows
-            report.counts[f"{name}_rejects"] = rejected
-            report.figures[f"{name}_per_s"] = round(records / timer.seconds, 1) if timer.seconds else 0.0
-            report.details.extend(details)
-            for d in details:
-                report.warnings.extend(d.pop("warnings"))
-                if d["rejects"]:
-                    report.warnings.append(f"{Path(d['file']).name}: {d['rejects']} malformed record(s) "
-                                           f"rejected, see {d['rejects_file']}")
-            if record_manifest:
-                entry = {**_table_report(report, entity, details),
-                         "inputs": [{**manifest.describe_input(d["file"], checksum=False), "checksum": d["checksum"]}
-                                    for d in details],
-                         "params": {"strict": strict, "workers": workers, "allow_truncated": allow_truncated,
-                                    "chunk_bytes": chunk_bytes},
-                         "compiled_walker": slow_reason is None}
-                manifest.record(ws.manifest_path, f"{STAGE} {name}", entry)
+                _count_duplicates(entity, writer, details, ws, report)
+            staged[-1] = (entity, writer, details, timer.seconds)
+        _check_usable(staged)
     except BaseException:
         pool.close(cancel=True)
+        for _, writer, _, _ in staged:
+            writer.abort()
         raise
     pool.close()
+    for entity, writer, details, seconds in staged:
+        name = entity.name
+        rows = sum(d["rows"] for d in details)
+        records = sum(d["records"] for d in details)
+        report.outputs[entity.table] = str(ws.table(entity.table))
+        report.counts[f"{name}_records"] = records
+        report.counts[f"{name}_rows"] = rows
+        report.counts[f"{name}_rejects"] = sum(d["rejects"] for d in details)
+        report.counts[f"{name}_fields_unparsed"] = sum(d["fields_unparsed"] for d in details)
+        report.counts[f"{name}_duplicate_ids"] = writer.info["duplicate_ids"]
+        report.figures[f"{name}_per_s"] = round(records / seconds, 1) if seconds else 0.0
+        report.details.extend(details)
+        for d in details:
+            report.warnings.extend(d.pop("warnings"))
+            if d["rejects"]:
+                report.warnings.append(f"{Path(d['file']).name}: {d['rejects']} malformed record(s) "
+                                       f"rejected, see {d['rejects_file']}")
+            if d["fields_unparsed"]:
+                report.warnings.append(f"{Path(d['file']).name}: {d['fields_unparsed']} field value(s) did not parse "
+                                       "(column null, text kept in `extra` with an \"error\")")
+        writer.commit()
+        if record_manifest:
+            entry = {**_table_report(report, entity, details),
+                     "inputs": [{**manifest.describe_input(d["file"], checksum=False), "checksum": d["checksum"]}
+                                for d in details],
+                     "params": {"strict": strict, "workers": workers, "allow_truncated": allow_truncated,
+                                "chunk_bytes": chunk_bytes},
+                     "compiled_walker": slow_reason is None}
+            manifest.record(ws.manifest_path, f"{STAGE} {name}", entry)
     report.counts["files"] = len(files)
-    report.counts["records"] = sum(d["records"] for d in report.details)
-    report.counts["rows"] = sum(d["rows"] for d in report.details)
-    report.counts["rejects"] = sum(d["rejects"] for d in report.details)
+    for key in ("records", "rows", "rejects", "fields_unparsed"):
+        report.counts[key] = sum(d[key] for d in report.details)
     report.figures["seconds"] = round(sum(d["seconds"] for d in report.details), 3)
     return report
+
+
+def _count_duplicates(entity: Entity, writer: TableWriter, details: list[dict[str, Any]], ws: Workspace,
+                      report: Report) -> None:
+    """Count the ids of the staged table that occur more than once; warn with examples."""
+    dup = find_duplicates(writer.staging_dir, entity.id_column, spill_dir=ws.root / SPILL_DIR)
+    writer.info["duplicate_ids"] = dup.ids
+    writer.info["duplicate_rows"] = dup.extra_rows
+    for d in details:
+        d["duplicate_rows"] = dup.by_file.get(Path(d["file"]).name, 0)
+    if dup.ids:
+        report.warnings.append(
+            f"{entity.table}: {dup.ids:,} duplicate {entity.id_column}(s), {dup.extra_rows:,} row(s) beyond the "
+            f"first, all kept: {dup.describe(entity.record_tag)}; for one row per id keep the first by "
+            f"({DEDUP_ORDER}), see docs/ingest-discogs.md")
+
+
+def _check_usable(staged: list[tuple[Entity, TableWriter, list[dict[str, Any]], float]]) -> None:
+    """Refuse to replace tables when one of them got no row (see :class:`NothingUsableError`)."""
+    empty = [(entity, details) for entity, _, details, _ in staged if not any(d["rows"] for d in details)]
+    if not empty:
+        return
+    parts = []
+    for entity, details in empty:
+        files = "; ".join(
+            f"{d['file']}: {d['records']:,} records, {d['rejects']:,} rejected"
+            + (f" (see {d['rejects_file']})" if d["rejects_file"] else "") for d in details)
+        parts.append(f"{entity.table}: {files}")
+    raise NothingUsableError(f"{STAGE}: no usable record, previous tables kept: " + " | ".join(parts))
 
 
 def _table_report(report: Report, entity: Entity, details: list[dict[str, Any]]) -> dict[str, Any]:

@@ -2,14 +2,15 @@
 
 Members come in three shapes: 2013-era ``<name>`` only, 2020-era ``<id>26</id><name id="26">``
 pairs, 2025-era ``<name id>`` only; all become ``{id, name}`` (a lone ``<id>`` becomes a member
-without a name; an ``<id>`` that disagrees with the next name's id is kept in ``extra``).
+without a name; an ``<id>`` that disagrees with the next name's id is kept in ``extra``, and one
+that agrees keeps only its spelling there when that differs, e.g. ``<id>026</id>``).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from .elements import RecordError, extra_json, id_names, images, leftovers, repeated, strings, to_id, unknown
+from .elements import RecordError, extra_json, id_names, id_value, images, leftovers, record_key, repeated, strings, unknown
 
 RECORD_TAG = "artist"
 
@@ -34,35 +35,47 @@ def members(container: Any, extra: list) -> list[dict[str, Any]]:
         tag = c.tag
         if tag == "id":
             if pending is not None:
-                out.append({"id": to_id(pending.text, "member <id>"), "name": None})
+                out.append({"id": id_value(extra, pending), "name": None})
             pending = c
         elif tag == "name":
-            attr = c.get("id")
-            member_id = to_id(attr, "member id")
-            if pending is not None:
-                id_elem = to_id(pending.text, "member <id>")
-                if attr is None:
-                    member_id = id_elem
-                elif id_elem != member_id:
+            if pending is None:
+                member_id = id_value(extra, c, "id")
+            elif c.get("id") is None:
+                member_id = id_value(extra, pending)
+            else:  # both: the <id> repeats the name's id
+                pending_notes: list = []
+                name_notes: list = []
+                id_elem = id_value(pending_notes, pending)
+                member_id = id_value(name_notes, c, "id")
+                if id_elem == member_id:
+                    extra += pending_notes
+                else:
                     unknown(extra, pending)
-                pending = None
+                extra += name_notes
+            pending = None
             t = c.text
             out.append({"id": member_id, "name": "" if t is None else t})
         else:
             unknown(extra, c)
     if pending is not None:
-        out.append({"id": to_id(pending.text, "member <id>"), "name": None})
+        out.append({"id": id_value(extra, pending), "name": None})
     return out
 
 
 def convert(rec: Any) -> tuple:
     """Row of ``discogs/artists`` (without the provenance columns) from an ``<artist>``."""
     extra: list[dict[str, Any]] = []
-    s: dict[str, Any] = {"id": None, "name": None, "realname": None, "profile": None, "data_quality": None}
+    s: dict[str, Any] = {"name": None, "realname": None, "profile": None, "data_quality": None}
+    artist_id = None
     urls = namevariations = aliases = members_ = groups = imgs = None
     for c in rec:
         tag = c.tag
-        if tag in s:
+        if tag == "id":
+            if artist_id is not None:
+                repeated(extra, c)
+            else:
+                artist_id = record_key(extra, c, None, "artist <id>", text=c.text or "")
+        elif tag in s:
             if s[tag] is not None:
                 repeated(extra, c)
             else:
@@ -82,7 +95,6 @@ def convert(rec: Any) -> tuple:
             imgs = images(c, extra)
         else:
             unknown(extra, c)
-    artist_id = to_id(s["id"], "artist <id>")
     if artist_id is None:
         raise RecordError("<artist> has no <id>")
     leftovers(rec, extra, ATTRIBUTES, NO_TEXT)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .elements import RecordError, extra_json, id_names, images, leftovers, repeated, strings, to_id, unknown
+from .elements import RecordError, extra_json, id_names, id_value, images, leftovers, record_key, repeated, strings, unknown
 
 RECORD_TAG = "label"
 
@@ -28,11 +28,17 @@ NO_TEXT = frozenset({"images", "image", "urls", "sublabels"})
 def convert(rec: Any) -> tuple:
     """Row of ``discogs/labels`` (without the provenance columns) from a ``<label>``."""
     extra: list[dict[str, Any]] = []
-    s: dict[str, Any] = {"id": None, "name": None, "contactinfo": None, "profile": None, "data_quality": None}
+    s: dict[str, Any] = {"name": None, "contactinfo": None, "profile": None, "data_quality": None}
+    label_id = None
     urls = parent = sublabels = imgs = None
     for c in rec:
         tag = c.tag
-        if tag in s:
+        if tag == "id":
+            if label_id is not None:
+                repeated(extra, c)
+            else:
+                label_id = record_key(extra, c, None, "label <id>", text=c.text or "")
+        elif tag in s:
             if s[tag] is not None:
                 repeated(extra, c)
             else:
@@ -42,14 +48,13 @@ def convert(rec: Any) -> tuple:
             sublabels = id_names(c, "label", extra)
         elif tag == "parentLabel" and parent is None:
             t = c.text
-            parent = {"id": to_id(c.get("id"), "<parentLabel> id"), "name": "" if t is None else t}
+            parent = {"id": id_value(extra, c, "id"), "name": "" if t is None else t}
         elif tag == "urls" and urls is None:
             urls = strings(c, "url", extra)
         elif tag == "images" and imgs is None:
             imgs = images(c, extra)
         else:
             unknown(extra, c)
-    label_id = to_id(s["id"], "label <id>")
     if label_id is None:
         raise RecordError("<label> has no <id>")
     leftovers(rec, extra, ATTRIBUTES, NO_TEXT)

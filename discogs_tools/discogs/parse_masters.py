@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .elements import (RecordError, credits, extra_json, images, leftovers, repeated, strings, to_id, to_int, unknown,
-                       videos)
+from .elements import (credits, extra_json, id_value, images, int_value, leftovers, record_key, repeated, strings,
+                       unknown, videos)
 
 RECORD_TAG = "master"
 
@@ -25,14 +25,20 @@ NO_TEXT = frozenset({"images", "image", "artists", "artist", "genres", "styles",
 def convert(rec: Any) -> tuple:
     """Row of ``discogs/masters`` (without the provenance columns) from a ``<master>``."""
     extra: list[dict[str, Any]] = []
-    master_id = to_id(rec.get("id"), "master id")
-    if master_id is None:
-        raise RecordError("<master> has no id attribute")
-    s: dict[str, Any] = {"title": None, "data_quality": None, "notes": None, "main_release": None, "year": None}
+    master_id = record_key(extra, rec, "id", "<master> id")
+    s: dict[str, Any] = {"title": None, "data_quality": None, "notes": None}
+    main_release = year = None
+    main_seen = year_seen = False
     artists = genres = styles = vids = imgs = None
     for c in rec:
         tag = c.tag
-        if tag in s:
+        if tag == "main_release" and not main_seen:
+            main_seen = True
+            main_release = id_value(extra, c)
+        elif tag == "year" and not year_seen:  # 0: no year (null, the 0 kept in extra)
+            year_seen = True
+            year = int_value(extra, c, bits=32, zero_is_null=True)
+        elif tag in s:
             if s[tag] is not None:
                 repeated(extra, c)
             else:
@@ -50,7 +56,6 @@ def convert(rec: Any) -> tuple:
             imgs = images(c, extra)
         else:
             unknown(extra, c)
-    year = to_int(s["year"], "<year>")
     leftovers(rec, extra, ATTRIBUTES, NO_TEXT)
-    return (master_id, to_id(s["main_release"], "<main_release>"), s["title"], year or None, s["data_quality"],
+    return (master_id, main_release, s["title"], year, s["data_quality"],
             s["notes"], artists, genres, styles, vids, imgs, extra_json(extra))

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .elements import (RecordError, credits, duration_seconds, extra_json, images, leaf_text, leftovers, repeated,
-                       strings, to_bool, to_id, to_int, unknown, videos, year_of)
+from .elements import (bool_value, credits, duration_seconds, extra_json, id_value, images, int_value, leaf_text,
+                       leftovers, record_key, repeated, strings, unknown, videos, year_of)
 
 RECORD_TAG = "release"
 
@@ -48,7 +48,7 @@ def _label_refs(container: Any, child_tag: str, extra: list) -> list[dict[str, A
             unknown(extra, c)
             continue
         get = c.get
-        out.append({"id": to_id(get("id"), f"<{child_tag}> id"), "name": get("name"), "catno": get("catno")})
+        out.append({"id": id_value(extra, c, "id"), "name": get("name"), "catno": get("catno")})
         if len(c):
             for sub in c:
                 unknown(extra, sub)
@@ -94,6 +94,7 @@ def _companies(container: Any, extra: list) -> list[dict[str, Any]]:
             continue
         d: dict[str, Any] = {"id": None, "name": None, "catno": None, "entity_type": None,
                              "entity_type_name": None, "resource_url": None}
+        id_seen = type_seen = False
         for c in co:
             tag = c.tag
             if tag in _COMPANY_TEXT:
@@ -101,10 +102,12 @@ def _companies(container: Any, extra: list) -> list[dict[str, Any]]:
                     repeated(extra, c)
                 else:
                     d[tag] = leaf_text(c)
-            elif tag == "id" and d["id"] is None:
-                d["id"] = to_id(c.text, "company <id>")
-            elif tag == "entity_type" and d["entity_type"] is None:
-                d["entity_type"] = to_int(c.text, "company <entity_type>")
+            elif tag == "id" and not id_seen:
+                id_seen = True
+                d["id"] = id_value(extra, c)
+            elif tag == "entity_type" and not type_seen:
+                type_seen = True
+                d["entity_type"] = int_value(extra, c, bits=32)
             else:
                 unknown(extra, c)
         out.append(d)
@@ -152,9 +155,7 @@ def convert(rec: Any) -> tuple:
     """Row of ``discogs/releases`` (without the provenance columns) from a ``<release>``."""
     extra: list[dict[str, Any]] = []
     get = rec.get
-    release_id = to_id(get("id"), "release id")
-    if release_id is None:
-        raise RecordError("<release> has no id attribute")
+    release_id = record_key(extra, rec, "id", "<release> id")
     s: dict[str, Any] = {"title": None, "country": None, "released": None, "data_quality": None, "notes": None}
     master_id = is_main = None
     master_seen = False
@@ -189,8 +190,8 @@ def convert(rec: Any) -> tuple:
             styles = strings(c, "style", extra)
         elif tag == "master_id" and not master_seen:
             master_seen = True
-            master_id = to_id(c.text, "<master_id>")
-            is_main = to_bool(c.get("is_main_release"), "is_main_release")
+            master_id = id_value(extra, c)
+            is_main = bool_value(extra, c, "is_main_release")
         elif tag == "identifiers" and identifiers is None:
             identifiers = _identifiers(c, extra)
         elif tag == "companies" and companies is None:

@@ -93,6 +93,7 @@ def make_tracks(n_tracks: int, seed: int = 0) -> pa.Table:
 
 
 def prepare(workdir: Path, scale: float, seed: int) -> None:
+    from discogs_tools.dataset.version import write_tracks
     from discogs_tools.io import write_table
     from discogs_tools.pairs import synthetic as ps
     from discogs_tools.workspace import Workspace
@@ -100,7 +101,7 @@ def prepare(workdir: Path, scale: float, seed: int) -> None:
     ws = Workspace(workdir)
     t0 = time.perf_counter()
     tracks = make_tracks(int(3_300_000 * scale), seed)
-    write_table(ws.dataset(DATASET) / "tracks", tracks, "datasets/tracks")
+    write_tracks(ws, DATASET, tracks)  # stamped with a dataset version, as build-dataset does
     n = tracks.num_rows
     ids = tracks.column("track_id").to_numpy(zero_copy_only=False)
     del tracks

@@ -17,7 +17,7 @@ from discogs_tools.train.config import TrainConfig
 from discogs_tools.train.data import Pairs
 from discogs_tools.train.embed import load_backbone, patch_starts
 from discogs_tools.train.loop import run
-from test_train_data import GroupPairs, group_of, make_feature_set
+from test_train_data import GroupPairs, group_of, make_feature_set, write_stored_pairs
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -114,14 +114,8 @@ def test_style_classification_baseline(syn):
 
 def test_cli_trains_on_stored_pairs_then_embeds(syn):
     ws, ids = syn
-    for split, members in (("train", ids), ("validation", ids[:12])):
-        pairs = GroupPairs(members).pairs("artist", split, 0)
-        n = len(pairs)
-        folder = ws.dataset("d") / "pairs" / "artist"
-        folder.mkdir(parents=True, exist_ok=True)
-        pq.write_table(pa.table({"anchor": list(pairs.anchor), "positive": list(pairs.positive),
-                                 "association": ["artist"] * n, "split": [split] * n,
-                                 "epoch": pa.array([0] * n, pa.int32())}), folder / f"{split}.parquet")
+    write_stored_pairs(ws, "d", "artist", {split: {0: GroupPairs(members).pairs("artist", split, 0)}
+                                           for split, members in (("train", ids), ("validation", ids[:12]))})
     runner = CliRunner()
     common = ["--workspace", str(ws.root)]
     res = runner.invoke(app, ["train", "--run", "cli", "--features", "syn", "--dataset", "d", "-a", "artist",

@@ -261,6 +261,25 @@ def test_failed_build_leaves_no_staging_files(wh):
     assert [p.name for p in wh.root.iterdir() if p.name.startswith(".warehouse")] == []
 
 
+def test_manifest_failure_after_the_rename_says_the_warehouse_was_rebuilt(wh, monkeypatch):
+    """A full disk that hits manifest.json after the new warehouse is in place must not claim
+    that nothing was replaced."""
+    import errno
+
+    from discogs_tools import manifest
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", str(wh.manifest_path))
+
+    monkeypatch.setattr(manifest, "record", full)
+    extra = wh.table("collection/tracks")
+    extra.mkdir(parents=True)
+    duckdb.sql(f"COPY (SELECT 'a' AS track_id) TO '{extra / 'part-00000.parquet'}' (FORMAT parquet)")
+    line = assert_one_line_error(cli(wh, "warehouse"), "was rebuilt and is usable", "No space left on device")
+    assert "nothing was replaced" not in line
+    assert build.is_current(wh)
+
+
 # ---------------------------------------------------------------------------------------
 # Item 7: one warehouse build at a time
 

@@ -184,10 +184,17 @@ def _build(ws: Workspace, *, views_folder: Path | None = None) -> Report:
             stale_wal.unlink(missing_ok=True)
 
     report = _report(ws, tables, list(outcomes.values()), clashes, timer.seconds)
-    manifest.record(ws.manifest_path, STAGE, {
-        **report.to_dict(),
-        "params": {"views_folder": str(views_folder or views_dir())},
-    })
+    try:
+        manifest.record(ws.manifest_path, STAGE, {
+            **report.to_dict(),
+            "params": {"views_folder": str(views_folder or views_dir())},
+        })
+    except OSError as exc:
+        # The warehouse is already in place (and carries its own fingerprint); only the
+        # manifest entry is missing, so say exactly that instead of "nothing was replaced".
+        raise DiscogsToolsError(
+            f"{ws.warehouse_path} was rebuilt and is usable, but recording the run in {ws.manifest_path} failed "
+            f"({exc.strerror or exc}); rerun `discogs-tools warehouse` once that is fixed") from None
     return report
 
 

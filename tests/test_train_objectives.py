@@ -151,3 +151,18 @@ def test_patch_starts_half_overlap():
     assert patch_starts(128) == [0]
     assert patch_starts(300) == [0, 64, 128]
     assert patch_starts(320) == [0, 64, 128, 192]
+
+
+def test_training_run_records_which_pairs_it_was_trained_on(syn):
+    from discogs_tools import manifest
+
+    ws, ids = syn
+    write_stored_pairs(ws, "d", "artist", {"train": {0: GroupPairs(ids).pairs("artist", "train", 0)}})
+    cfg = TrainConfig(run="prov", features="syn", dataset="d", objective="cola", associations=("artist",),
+                      backbone="small_cnn", cnn_width=8, epochs=1, batch_size=8, crop_frames=16, seed=3)
+    run(ws, cfg)
+    made_from = manifest.get(ws.manifest_path, "train prov")["pairs_made_from"]
+    from discogs_tools.io import table_info
+
+    assert made_from["artist/train"]["dataset_version"] == table_info(ws.dataset("d") / "tracks")["dataset_version"]
+    assert made_from["artist/train"]["epochs"] == [0]

@@ -313,7 +313,10 @@ def _train(ws, cfg, saved, init_from, source, ico_fn, device, dist, say, run_dir
             report.warnings.append(f"{value} pairs skipped because their tracks lack features or vectors "
                                    "(--strict makes this an error)")
     if dist.is_main:
-        manifest.record(ws.manifest_path, f"train {cfg.run}", {**report.to_dict(), "config": cfg.to_dict()})
+        provenance = getattr(inputs.source, "provenance", None)
+        made_from = provenance() if callable(provenance) else {}
+        manifest.record(ws.manifest_path, f"train {cfg.run}", {**report.to_dict(), "config": cfg.to_dict(),
+                                                               "pairs_made_from": made_from})
     return report
 
 

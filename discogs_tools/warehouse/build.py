@@ -3,7 +3,11 @@
 The warehouse holds no data, only views over the workspace's Parquet files (absolute
 paths), so it is cheap to rebuild and always shows the current files. It is built into a
 temporary file next to its final place and renamed over it, so a reader sees either the old
-or the new warehouse, never a half-built one.
+or the new warehouse, never a half-built one. One build runs at a time (the ``warehouse`` lock
+of :mod:`discogs_tools.locks`): a second ``warehouse`` fails at once naming the holder, while a
+query that needs a rebuild waits for the running one and uses its result (:func:`ensure`). The
+next build removes the staging files (``.warehouse.duckdb.tmp-PID-…`` and its ``.wal``) of a
+killed one.
 
 Besides the views it holds three small bookkeeping tables:
 

@@ -80,13 +80,13 @@ def check_sql(sql: str, *, protected: Iterable[Path] = (), allow_writes: bool = 
     Syntax errors are raised as DuckDB's own ``ParserException`` (the caller explains them).
     Relative paths are resolved against ``cwd`` (default: the current folder, as DuckDB does).
     """
-    import duckdb
-
     guard = _Guard([Path(p) for p in protected], allow_writes, Path(cwd or os.getcwd()))
     guard.check_all(sql)
 
 
 class _Guard:
+    """Checks statements against one set of protected paths and one choice of ``allow_writes``."""
+
     def __init__(self, protected: list[Path], allow_writes: bool, cwd: Path) -> None:
         self.protected = [Path(os.path.realpath(p)) for p in protected]
         self.allow_writes = allow_writes
@@ -112,9 +112,9 @@ class _Guard:
         if kind == "COPY":
             tokens = _tokens(text)
             direction = _top_level_keyword(tokens, ("TO", "FROM"))
-            if direction is None or tokens[direction][1] == "FROM":
+            if direction is not None and tokens[direction][1] == "FROM":
                 return  # COPY ... FROM reads a file into a (temporary) table
-            self._write(kind, text, tokens, direction + 1)
+            self._write(kind, text, tokens, len(tokens) if direction is None else direction + 1)
             return
         if kind in ("EXPORT", "ATTACH"):
             tokens = _tokens(text)

@@ -347,6 +347,18 @@ def test_gzip_error_names_the_real_offset(tmp_path, ws, samples):
     assert "after 65,536 bytes" not in str(err.value)
 
 
+def test_gzip_members_and_what_follows_them(tmp_path, ws, samples):
+    """The reader inflates gzip itself (for exact offsets): every member of a multi-member file
+    is read, and bytes after the last member that are not gzip are an error, not ignored."""
+    xml = (samples / "alexquintino_2015" / "releases_sample.xml").read_bytes()
+    f = tmp_path / "releases.xml.gz"
+    f.write_bytes(gzip.compress(xml[:5000]) + gzip.compress(xml[5000:]))
+    assert run([f], ws, workers=0).counts["rows"] == 6
+    f.write_bytes(gzip.compress(xml) + b"garbage!")
+    with pytest.raises(InputError, match=r"after the end of the gzip stream .* after 24,571 bytes of XML"):
+        run([f], ws, workers=0)
+
+
 # -- item 17: comments and CDATA holding an end tag; two root elements ----------------------------
 
 

@@ -83,6 +83,7 @@ class DumpReader:
         self._inflate = _zlib_impl.decompressobj(_GZIP_WBITS) if self.compressed else None
         self._pending = b""  # raw bytes not inflated yet
         self._member_started = False
+        self._members = 0  # gzip members read to their end
         self._eof = False
 
     @property
@@ -136,10 +137,16 @@ class DumpReader:
             if not self._pending:
                 self._eof = True
                 return None
+        if not self._member_started:  # a member starts (the file's first, or one after another)
+            if len(self._pending) < 2:
+                self._pending += self._raw.read(RAW_BLOCK)
+            if self._pending[:2] != GZIP_MAGIC and self._members:
+                raise zlib.error("data after the end of the gzip stream is not another gzip member")
         self._member_started = True
         out = inflate.decompress(self._pending, limit)
         self._pending = inflate.unconsumed_tail
         if inflate.eof:  # member complete (CRC and size checked): another may follow
+            self._members += 1
             self._pending = inflate.unused_data
             self._inflate = _zlib_impl.decompressobj(_GZIP_WBITS)
             self._member_started = False

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -143,6 +144,13 @@ def playlist_tracks(ws: Workspace, n: int = 1) -> None:
     write_table(ws.table("playlists/tracks"), _table("playlists/tracks", rows), "playlists/tracks")
 
 
+def one_release(ws: Workspace) -> None:
+    row = {"release_id": 1, "source_file": "releases.xml", "record_ordinal": 0, "source_offset": 0,
+           "title": "Lord Vicar / Funeral Circle", "artists": [{"name": "Funeral Circle"}],
+           "tracklist": [{"position": "B1", "title": "Burning A Sinner"}]}
+    write_table(ws.table("discogs/releases"), _table("discogs/releases", [row]), "discogs/releases")
+
+
 @pytest.mark.parametrize("against", ["discogs", "playlists"])
 def test_match_refuses_an_empty_collection(ws, against):
     write_table(ws.table("collection/tracks"), _table("collection/tracks", []), "collection/tracks")
@@ -166,7 +174,18 @@ def test_match_refuses_an_empty_reference(ws, against, table, command):
 def test_match_still_links_when_inputs_have_rows(ws):
     one_track(ws)
     playlist_tracks(ws)
+    one_release(ws)
     assert stage.run(ws, "playlists").counts["links"] == 1
+    assert stage.run(ws, "discogs").counts["links"] == 1
+
+
+def test_match_refuses_a_reference_without_any_usable_track(ws):
+    one_track(ws)
+    write_table(ws.table("playlists/tracks"), _table("playlists/tracks", [{"track_key": "k", "track_name": "x"}]),
+                "playlists/tracks")  # no artist: nothing can be indexed
+    with pytest.raises(InputError, match="playlists/tracks has no track with both an artist and a title"):
+        stage.run(ws, "playlists")
+    assert not ws.has_table("links/track_playlist_tracks")
 
 
 # --- item 15: truncated audio rejected at ingest ------------------------------------------------
@@ -243,6 +262,7 @@ def test_concurrent_ingest_collection_is_refused(ingested, tmp_path):
 def test_concurrent_match_is_refused(ws, against):
     one_track(ws)
     playlist_tracks(ws)
+    one_release(ws)
     with output_lock(ws.root, "match", against):
         res = invoke("match", "--against", against, "-w", str(ws.root))
     assert res.exit_code == 2 and f"pid {os.getpid()}" in res.output and "Traceback" not in res.output
@@ -250,19 +270,25 @@ def test_concurrent_match_is_refused(ws, against):
 
 # --- item 9: read-only workspace, full disk ------------------------------------------------------
 
-@pytest.fixture
-def tmpfs(tmp_path):
-    """A 2 MB tmpfs (root only); remount it read-only with ``remount_ro``."""
+@contextmanager
+def mounted_tmpfs(mnt: Path, size: str = "2m"):
+    """A small tmpfs at ``mnt`` for the block (needs root, else the test is skipped)."""
     if os.geteuid() != 0:
         pytest.skip("mounting a tmpfs needs root")
-    mnt = tmp_path / "mnt"
-    mnt.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mnt)]).returncode != 0:
+    mnt.mkdir(parents=True, exist_ok=True)
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mnt)]).returncode != 0:
         pytest.skip("cannot mount a tmpfs here")
     try:
         yield mnt
     finally:
         subprocess.run(["umount", "-l", str(mnt)])
+
+
+@pytest.fixture
+def tmpfs(tmp_path):
+    """A 2 MB tmpfs (root only)."""
+    with mounted_tmpfs(tmp_path / "mnt") as mnt:
+        yield mnt
 
 
 def test_match_on_a_read_only_workspace_is_one_line(tmpfs):
@@ -332,3 +358,30 @@ def test_intact_tagged_audio_passes_the_decode_check(ws, tmp_path, ext):
     (row,) = read_table(ws.table("collection/tracks")).to_pylist()
     assert row["duration_s"] == pytest.approx(3.0, abs=0.1)
     assert row["title"] == "Burning A Sinner" or ext == "wav"  # WAV's ID3 frames are kept in tags only
+
+
+def test_match_when_duckdb_cannot_spill_is_one_line(ws, monkeypatch):
+    """DuckDB spills to tables/match/.duckdb_tmp beyond --memory-limit; when that disk is full it
+    raises OutOfMemoryException (no "No space left" in its text), which used to be a traceback."""
+    from discogs_tools.match import blocking
+
+    one_track(ws)
+    playlist_tracks(ws)
+    stage.run(ws, "playlists")
+    links = ws.table("links/track_playlist_tracks")
+    version = table_version(links)
+    real = blocking.candidate_recordings
+
+    def spill_first(con, *args, **kwargs):  # a real query larger than the memory limit, on match's connection
+        con.execute("select i, md5(i::varchar) || md5((i + 1)::varchar) as s from range(3000000) t(i) order by s"
+                    ).fetchall()
+        yield from real(con, *args, **kwargs)
+
+    monkeypatch.setattr(blocking, "candidate_recordings", spill_first)
+    with mounted_tmpfs(ws.tables / "match" / ".duckdb_tmp", "1m"):
+        res = invoke("match", "--against", "playlists", "--memory-limit", "20MB", "--threads", "1",
+                     "-w", str(ws.root))
+    assert res.exit_code == 2, res.output
+    assert "DuckDB ran out of memory" in res.output and "free disk space" in res.output
+    assert "Traceback" not in res.output and len(res.output.strip().splitlines()) == 1
+    assert table_version(links) == version

@@ -9,15 +9,23 @@ The reference index is built on first use and reused while its input table is un
 (:mod:`.index`). Collection tracks are matched in chunks of ``config.chunk_tracks``; output
 order is the collection's order then the reference id, whatever the chunk size, so reruns
 give identical tables.
+
+An empty collection or reference table (or a reference whose tracks all lack an artist or
+title) is an error naming the table and the command that fills it, not a run that writes 0
+links. A run holds the output lock ``match``/``<against>``; DuckDB running out of memory and
+of temp disk space is a one-line error, and nothing is replaced.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from pathlib import Path
+
 from .. import manifest
-from ..errors import ConfigError
-from ..io import TableWriter, iter_batches, write_json_atomic
+from ..errors import ConfigError, DiscogsToolsError, InputError
+from ..io import TableWriter, iter_batches, table_files, table_info, write_json_atomic
+from ..locks import output_lock
 from ..progress import Progress
 from ..report import Report
 from ..workspace import Workspace
@@ -49,6 +57,29 @@ def _best_row(best: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
+class MatchResourceError(DiscogsToolsError):
+    """DuckDB could not get the memory or temp disk space it needed."""
+
+
+def table_rows(folder: Path) -> int:
+    """Rows of a table folder: from its ``_table.json`` when it has one, else the part footers."""
+    info = table_info(folder)
+    if info and isinstance(info.get("rows"), int):
+        return info["rows"]
+    import pyarrow.parquet as pq
+
+    return sum(pq.ParquetFile(f).metadata.num_rows for f in table_files(folder))
+
+
+def require_rows(ws: Workspace, name: str, produced_by: str) -> Path:
+    """The folder of table ``name``; a missing or empty table is an error naming ``produced_by``."""
+    folder = ws.require_table(name, produced_by)
+    if table_rows(folder) == 0:
+        raise InputError(folder, f"table {name} is empty (0 rows): nothing to match; run `{produced_by}` "
+                                 "with input that has rows, then match again")
+    return folder
+
+
 def run(ws: Workspace, against: str = "discogs", config: MatchConfig | None = None, *, rebuild_index: bool = False,
         threads: int | None = None, memory_limit: str | None = None) -> Report:
     """Match every collection track against ``against`` ("discogs" or "playlists")."""
@@ -56,10 +87,33 @@ def run(ws: Workspace, against: str = "discogs", config: MatchConfig | None = No
         raise ConfigError(f"--against must be one of {', '.join(index.SOURCES)}, got {against!r}")
     config = config or MatchConfig()
     source = index.SOURCES[against]
-    collection = ws.require_table(COLLECTION, "discogs-tools ingest collection PATH")
+    collection = require_rows(ws, COLLECTION, "discogs-tools ingest collection PATH")
+    require_rows(ws, source.input_table, source.produced_by)
+    import duckdb
+
+    with output_lock(ws.root, "match", against):
+        try:
+            return _run_locked(ws, against, config, source, collection, rebuild_index=rebuild_index,
+                               threads=threads, memory_limit=memory_limit)
+        except duckdb.OutOfMemoryException as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            temp = ws.tables / "match" / ".duckdb_tmp"
+            raise MatchResourceError(
+                f"match {against}: DuckDB ran out of memory (--memory-limit "
+                f"{memory_limit or blocking.DEFAULT_MEMORY_LIMIT}) and of temp disk space to spill to in {temp} "
+                f"({first}); free disk space there or raise --memory-limit; nothing was replaced") from None
+
+
+def _run_locked(ws: Workspace, against: str, config: MatchConfig, source: index.IndexSource, collection: Path, *,
+                rebuild_index: bool, threads: int | None, memory_limit: str | None) -> Report:
     report = Report(stage=f"match {against}")
     with manifest.Timer() as timer:
         index_stats = index.ensure(source, ws, rebuild=rebuild_index, threads=threads, memory_limit=memory_limit)
+        if not index_stats.get("index_rows"):
+            raise InputError(ws.table(source.input_table),
+                             f"table {source.input_table} has no track with both an artist and a title "
+                             f"({index_stats.get('dropped_no_artist_or_title', 0):,} dropped): nothing to match "
+                             f"against; check the input of `{source.produced_by}`")
         paths = source.tables(ws)
         prefix = "playlist" if against == "playlists" else against
         best_path = ws.table(f"match/{prefix}_best")

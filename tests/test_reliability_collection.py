@@ -160,8 +160,9 @@ def test_match_refuses_an_empty_collection(ws, against):
     assert not ws.has_table(stage.LINK_TABLES[against])
 
 
-@pytest.mark.parametrize("against,table,command", [("discogs", "discogs/releases", "discogs-tools ingest discogs"),
-                                                    ("playlists", "playlists/tracks", "discogs-tools ingest playlists")])
+@pytest.mark.parametrize("against,table,command", [
+    ("discogs", "discogs/releases", "discogs-tools ingest discogs"),
+    ("playlists", "playlists/tracks", "discogs-tools ingest playlists")])
 def test_match_refuses_an_empty_reference(ws, against, table, command):
     one_track(ws)
     write_table(ws.table(table), _table(table, []), table)

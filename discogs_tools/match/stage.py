@@ -18,9 +18,8 @@ of temp disk space is a one-line error, and nothing is replaced.
 
 from __future__ import annotations
 
-from typing import Any
-
 from pathlib import Path
+from typing import Any
 
 from .. import manifest
 from ..errors import ConfigError, DiscogsToolsError, InputError

@@ -70,6 +70,21 @@ class ConfigError(DiscogsToolsError):
     """An option or configuration value is invalid (unknown name, out of range, ...)."""
 
 
+# Texts by which DuckDB, Arrow and the OS describe disk problems in their own exception types.
+DISK_ERROR_TEXTS = (("No space left on device", "no space left on device"),
+                    ("Disk quota exceeded", "disk quota exceeded"),
+                    ("Read-only file system", "read-only file system"),
+                    ("Permission denied", "permission denied"),
+                    ("Not a directory", "a path component is a file, not a folder"))
+
+
+def disk_problem(exc: BaseException) -> str | None:
+    """What is wrong with the disk when an error of any type (DuckDB's IOException, Arrow's
+    OSError without errno, ...) is really a disk error; else None."""
+    text = str(exc)
+    return next((reason for needle, reason in DISK_ERROR_TEXTS if needle in text), None)
+
+
 class RejectsWriter:
     """Append-only JSON Lines file of rejected records, written atomically on close.
 

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Callable, Optional
 
 import typer
 
-from ..errors import DiscogsToolsError
+from ..errors import DiscogsToolsError, disk_problem
 from ..processes import Terminated, handle_sigterm
 from ..report import Report
 from ..workspace import ENV_VAR, Workspace
@@ -82,15 +82,12 @@ def os_error_line(exc: OSError) -> str | None:
 
 
 def _duckdb_io_line(exc: Exception) -> str | None:
-    """DuckDB raises its own exception types for disk problems; recognise them by text."""
+    """DuckDB and Arrow raise their own exception types for disk problems; recognise them by text."""
+    reason = disk_problem(exc)
+    if reason is None:
+        return None
     text = str(exc).splitlines()[0] if str(exc) else ""
-    for needle, reason in (("No space left on device", "no space left on device"),
-                           ("Read-only file system", "read-only file system"),
-                           ("Permission denied", "permission denied"),
-                           ("Not a directory", "a path component is a file, not a folder")):
-        if needle in str(exc):
-            return f"{reason} ({type(exc).__name__}: {text[:200]}); nothing was replaced"
-    return None
+    return f"{reason} ({type(exc).__name__}: {text[:200]}); nothing was replaced"
 
 
 def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .. import manifest
-from ..errors import DiscogsToolsError, MissingInputError
+from ..errors import DiscogsToolsError, MissingInputError, disk_problem
 from ..io import atomic_path
 from ..locks import OutputLockedError, output_lock
 from ..report import Report
@@ -41,20 +41,6 @@ FIRST_STEP = "discogs-tools ingest discogs DUMP_PATH"
 _MISSING_TABLE = re.compile(r"Table with name (\w+) does not exist", re.I)
 LOCK_WAIT_SECONDS = 300.0  # how long a query waits for another process's rebuild
 LOCK_POLL_SECONDS = 0.2
-# DuckDB reports disk problems in its own exception types; these texts come from the OS.
-_DISK_ERRORS = (("No space left on device", "no space left on device"),
-                ("Disk quota exceeded", "disk quota exceeded"),
-                ("Read-only file system", "read-only file system"),
-                ("Permission denied", "permission denied"),
-                ("Not a directory", "a path component is a file, not a folder"))
-
-
-def disk_problem(exc: BaseException) -> str | None:
-    """What is wrong with the disk, when a DuckDB error is really a disk error; else None."""
-    text = str(exc)
-    return next((reason for needle, reason in _DISK_ERRORS if needle in text), None)
-
-
 @dataclass
 class ViewOutcome:
     """What happened to one shipped view."""

@@ -25,7 +25,7 @@ import tempfile
 from pathlib import Path
 from typing import IO, Any, Callable
 
-from ..errors import ConfigError, DiscogsToolsError
+from ..errors import ConfigError, DiscogsToolsError, disk_problem
 from ..io import atomic_path
 from ..report import Report
 from ..workspace import Workspace
@@ -253,7 +253,7 @@ def run(
                     rel = rel.limit(limit)
                 report.counts["rows"] = _write_file(rel, fmt, output, stream)
         except (duckdb.Error, OSError) as exc:
-            reason = build.disk_problem(exc)
+            reason = disk_problem(exc)
             if reason is not None:
                 raise QueryError(f"{output if output is not None else 'result'}: {reason} while writing the result; "
                                  f"nothing was written (a previous file, if any, is kept)") from None

@@ -75,7 +75,10 @@ DISK_ERROR_TEXTS = (("No space left on device", "no space left on device"),
                     ("Disk quota exceeded", "disk quota exceeded"),
                     ("Read-only file system", "read-only file system"),
                     ("Permission denied", "permission denied"),
-                    ("Not a directory", "a path component is a file, not a folder"))
+                    ("Not a directory", "a path component is a file, not a folder"),
+                    # DuckDB's OutOfMemoryException when its spill folder's disk is full
+                    ("failed to offload data block", "out of temporary disk space for DuckDB's spill "
+                                                     "(free space there or raise the memory limit)"))
 
 
 def disk_problem(exc: BaseException) -> str | None:

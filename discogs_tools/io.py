@@ -304,6 +304,15 @@ def table_version(path: str | os.PathLike[str]) -> str | None:
     return info.get("version") if info else None
 
 
+def table_rows(path: str | os.PathLike[str]) -> int:
+    """Rows of a table folder: from its ``_table.json`` when it has one, else the part footers
+    (no data is read either way)."""
+    info = table_info(path)
+    if info and isinstance(info.get("rows"), int):
+        return info["rows"]
+    return sum(pq.ParquetFile(f).metadata.num_rows for f in table_files(path))
+
+
 def table_files(path: str | os.PathLike[str]) -> list[Path]:
     """Sorted Parquet part files of a table folder (or the file itself)."""
     path = Path(path)

@@ -386,3 +386,12 @@ def test_rejects_staging_of_a_killed_run_is_collected_by_the_next(tmp_path: Path
     with RejectsWriter(target) as second:
         second.add(file="b", reason="bad")
     assert sorted(p.name for p in target.parent.iterdir()) == ["stage.jsonl"]
+
+
+def test_duckdb_spill_on_a_full_disk_is_recognised_as_a_disk_problem():
+    from discogs_tools.errors import disk_problem
+
+    spill = ("Out of Memory Error: failed to offload data block of size 256.0 KiB (1.6 MiB/1.7 MiB used). "
+             "This limit was set by the 'max_temp_directory_size' setting.")  # DuckDB's text, seen on a full tmpfs
+    assert "spill" in disk_problem(RuntimeError(spill))
+    assert disk_problem(RuntimeError("Binder Error: column x not found")) is None

@@ -27,7 +27,7 @@ from typing import Any, Iterator
 
 from .. import manifest
 from ..errors import InputError, MissingInputError, RejectsWriter
-from ..io import TableWriter, table_files, table_info
+from ..io import TableWriter, table_rows
 from ..locks import output_lock
 from ..progress import Progress
 from ..report import Report
@@ -90,13 +90,8 @@ def _previous_rows(folder: Path) -> int | None:
     """Rows of the table being kept (for the error message), None if there is none."""
     if not folder.is_dir():
         return None
-    info = table_info(folder)
-    if info and isinstance(info.get("rows"), int):
-        return info["rows"]
     try:
-        import pyarrow.parquet as pq
-
-        return sum(pq.ParquetFile(f).metadata.num_rows for f in table_files(folder))
+        return table_rows(folder)
     except Exception:  # noqa: BLE001 - only for the message
         return None
 

@@ -23,7 +23,7 @@ from typing import Any
 
 from .. import manifest
 from ..errors import ConfigError, DiscogsToolsError, InputError
-from ..io import TableWriter, iter_batches, table_files, table_info, write_json_atomic
+from ..io import TableWriter, iter_batches, table_rows, write_json_atomic
 from ..locks import output_lock
 from ..progress import Progress
 from ..report import Report
@@ -58,16 +58,6 @@ def _best_row(best: dict[str, Any]) -> dict[str, Any]:
 
 class MatchResourceError(DiscogsToolsError):
     """DuckDB could not get the memory or temp disk space it needed."""
-
-
-def table_rows(folder: Path) -> int:
-    """Rows of a table folder: from its ``_table.json`` when it has one, else the part footers."""
-    info = table_info(folder)
-    if info and isinstance(info.get("rows"), int):
-        return info["rows"]
-    import pyarrow.parquet as pq
-
-    return sum(pq.ParquetFile(f).metadata.num_rows for f in table_files(folder))
 
 
 def require_rows(ws: Workspace, name: str, produced_by: str) -> Path:

@@ -9,10 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pyarrow.parquet as pq
-
 from ..errors import DiscogsToolsError
-from ..io import table_files, table_info
+from ..io import table_rows
 
 
 class NothingUsableError(DiscogsToolsError):
@@ -21,15 +19,6 @@ class NothingUsableError(DiscogsToolsError):
 
 class EmptyInputError(DiscogsToolsError):
     """A stage's input table has no rows: nothing was computed, nothing was replaced."""
-
-
-def table_rows(folder: str | Path) -> int:
-    """Number of rows of a committed table folder (from ``_table.json`` when present, else
-    from the Parquet footers; no data is read)."""
-    info = table_info(folder)
-    if info is not None and isinstance(info.get("rows"), int):
-        return info["rows"]
-    return sum(pq.ParquetFile(f).metadata.num_rows for f in table_files(folder))
 
 
 def require_rows(folder: str | Path, what: str, produced_by: str) -> int:

@@ -39,13 +39,13 @@ from typing import Any, Iterator
 
 from .. import manifest
 from ..errors import ConfigError, InputError, RejectsWriter
-from ..io import TableWriter
+from ..io import TableWriter, table_rows
 from ..locks import output_lock
 from ..progress import Progress
 from ..report import Report
 from ..workspace import Workspace
 from .chunk import TRACK_META_FIELDS, Chunk
-from .empty import NothingUsableError, table_rows
+from .empty import NothingUsableError
 from .inputs import InputFile, discover
 from .mpd import parse_slice
 from .parallel import default_workers, ordered_map

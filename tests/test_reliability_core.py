@@ -231,9 +231,15 @@ def test_features_where_every_track_is_rejected_fail_and_keep_the_earlier_shards
     other = tmp_path / "other"
     other.mkdir()
     write_collection(ws, other, playable=0, broken=3)
+    kept_rejects = (ws.rejects / "features" / "f.jsonl").read_bytes()
     with pytest.raises(InputError, match="all 3 tracks were rejected"):
         features_run(ws, "f")
     assert {p.name: p.read_bytes() for p in (ws.features / "f" / "shards").iterdir()} == before
+    assert (ws.rejects / "features" / "f.jsonl").read_bytes() == kept_rejects
+    assert (ws.rejects / "features" / "f.failed.jsonl").read_text().count("\n") == 3
+    write_collection(ws, tmp_path)  # usable again: the failed run's rejects are removed
+    features_run(ws, "f")
+    assert not (ws.rejects / "features" / "f.failed.jsonl").exists()
 
 
 # --- one-line errors -------------------------------------------------------------------------

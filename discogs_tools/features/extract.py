@@ -5,7 +5,9 @@ skips tracks that already have features (resume), and splits the rest, in table 
 work units of ``tracks_per_shard`` tracks. Each unit becomes one shard, computed by a worker
 process (decode, mono, resample, mel) and published atomically with its index part. Files that
 cannot be used (missing, corrupt, empty, silent) are counted into
-``rejects/features/<name>.jsonl``: tracks in = already done + written + rejected.
+``rejects/features/<name>.jsonl``: tracks in = already done + written + rejected. A run where
+every track is rejected fails and keeps the previous rejects file; its own rejects go to
+``<name>.failed.jsonl`` (removed by the next successful run), as in ``ingest collection``.
 """
 
 from __future__ import annotations
@@ -96,6 +98,10 @@ def _units(ws: Workspace, done: set[str], wanted: set[str] | None, size: int, re
         yield unit
 
 
+def _nothing_usable(counts: dict[str, int]) -> bool:
+    return counts["tracks_in"] > 0 and counts["written"] == 0 and counts["already_done"] == 0
+
+
 def _fail_if_nothing_usable(ws: Workspace, name: str, dataset: str | None, counts: dict[str, int],
                             rejects_path: Path) -> None:
     """An empty input or a run where every track was rejected is an error, not an empty success
@@ -104,7 +110,7 @@ def _fail_if_nothing_usable(ws: Workspace, name: str, dataset: str | None, count
         source = f"dataset {dataset} has no track of collection/tracks" if dataset else "collection/tracks is empty"
         fix = "discogs-tools build-dataset / ingest collection" if dataset else "discogs-tools ingest collection"
         raise InputError(ws.table("collection/tracks"), f"{source}: no track to compute features for; run `{fix}`")
-    if counts["written"] == 0 and counts["already_done"] == 0:
+    if _nothing_usable(counts):
         raise InputError(rejects_path, f"features {name}: all {counts['rejected']:,} tracks were rejected "
                                        "(reasons in this rejects file); nothing was written")
 
@@ -145,6 +151,7 @@ def _run_locked(ws: Workspace, name: str, *, dataset: str | None, crop_s: float 
     counts = {"tracks_in": 0, "already_done": 0, "written": 0, "rejected": 0, "frames": 0}
     audio_seconds = 0.0
     rejects_path = ws.rejects / "features" / f"{name}.jsonl"
+    failed_rejects = rejects_path.with_name(f"{name}.failed.jsonl")
 
     def collect(result: dict[str, Any], rejects: RejectsWriter, bar: Progress) -> None:
         nonlocal audio_seconds
@@ -176,8 +183,11 @@ def _run_locked(ws: Workspace, name: str, *, dataset: str | None, crop_s: float 
                 for fut in pending:
                     collect(fut.result(), rejects, bar)
         counts["rejected"] = rejects.count
+        if _nothing_usable(counts):  # keep the previous run's rejects; this run's go aside
+            rejects.path = failed_rejects
 
-    _fail_if_nothing_usable(ws, name, dataset, counts, rejects_path)
+    _fail_if_nothing_usable(ws, name, dataset, counts, failed_rejects)
+    failed_rejects.unlink(missing_ok=True)
 
     report = Report(stage="features", counts=counts, outputs={"features": str(root)})
     if counts["rejected"]:

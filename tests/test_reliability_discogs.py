@@ -82,7 +82,26 @@ def test_ingest_where_every_record_is_rejected_fails_and_keeps_the_table(tmp_pat
     assert "no usable record" in str(err.value) and "kept" in str(err.value)
     assert table_version(ws.table("discogs/releases")) == before
     assert read_table(ws.table("discogs/releases")).num_rows == 6
-    assert (ws.rejects / "ingest-discogs" / "releases.xml.jsonl").exists()  # the reasons stay readable
+    # This run's reasons stay readable, aside: the rejects files describe the tables in place.
+    assert not (ws.rejects / "ingest-discogs" / "releases.xml.jsonl").exists()
+    assert len((ws.rejects / "ingest-discogs" / "releases.xml.failed.jsonl").read_text().splitlines()) == 6
+    assert "releases.xml.failed.jsonl" in str(err.value)
+    bad.write_bytes(good.read_bytes())  # repaired: the next run replaces the table and drops them
+    run([bad], ws, workers=0)
+    assert not (ws.rejects / "ingest-discogs" / "releases.xml.failed.jsonl").exists()
+
+
+def test_rejects_of_two_inputs_with_one_name_do_not_mix(tmp_path, ws, samples):
+    xml = (samples / "alexquintino_2015" / "releases_sample.xml").read_bytes()
+    for folder, title in (("a", b"<title>&bogus;"), ("b", b"<title>\x01")):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "releases.xml").write_bytes(xml.replace(b"<title>", title, 1))
+    report = run([tmp_path / "a", tmp_path / "b"], ws, workers=0)
+    assert report.counts["rejects"] == 2
+    first = json.loads((ws.rejects / "ingest-discogs" / "releases.xml.jsonl").read_text())
+    second = json.loads((ws.rejects / "ingest-discogs" / "releases.xml.2.jsonl").read_text())
+    assert "bogus" in first["reason"] and first["file"].endswith("a/releases.xml")
+    assert second["file"].endswith("b/releases.xml")
 
 
 @pytest.mark.parametrize("content", [b"<releases></releases>", b"<releases/>",

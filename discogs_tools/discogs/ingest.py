@@ -79,13 +79,23 @@ def _detect(path: Path) -> Entity:
     return prolog.entity
 
 
-def _ingest_file(path: Path, file_no: int, entity: Entity, writer: TableWriter, pool: ChunkPool, ws: Workspace, *,
-                 strict: bool, allow_truncated: bool, chunk_bytes: int) -> dict[str, Any]:
-    """Stream one file through the pool into the table's staging folder; returns its summary."""
+def _ingest_file(path: Path, file_no: int, entity: Entity, writer: TableWriter, pool: ChunkPool, ws: Workspace,
+                 pending_rejects: list[RejectsWriter], *, strict: bool, allow_truncated: bool,
+                 chunk_bytes: int) -> dict[str, Any]:
+    """Stream one file through the pool into the table's staging folder; returns its summary.
+    Its rejects writer is added to ``pending_rejects``: the caller puts it in place with the
+    tables (or aside, or discards it)."""
     rejects_path = ws.rejects / REJECTS_DIR / f"{path.name}.jsonl"
+    taken = {r.path for r in pending_rejects}
+    k = 1
+    while rejects_path in taken:  # two inputs of one name (from different folders)
+        k += 1
+        rejects_path = ws.rejects / REJECTS_DIR / f"{path.name}.{k}.jsonl"
     counts = {"records": 0, "rows": 0, "rejects": 0, "fields_unparsed": 0}
     warnings: list[str] = []
-    with manifest.Timer() as timer, RejectsWriter(rejects_path) as rejects:
+    rejects = RejectsWriter(rejects_path)
+    pending_rejects.append(rejects)
+    with manifest.Timer() as timer:
         reader, prolog, head = open_dump(path, allow_truncated=allow_truncated)
         if prolog.entity != entity:  # pragma: no cover - grouping guarantees it
             raise InputError(path, f"holds {prolog.entity.name}, expected {entity.name}")
@@ -188,6 +198,7 @@ def _run(files: list[Path], by_entity: dict[str, list[Path]], ws: Workspace, *, 
         report.warnings.append(f"Python converters used ({slow_reason}); about 3.5x slower, same tables")
     pool = ChunkPool(workers, slot_bytes=chunk_bytes + SLOT_HEADROOM)
     staged: list[tuple[Entity, TableWriter, list[dict[str, Any]], float]] = []
+    pending_rejects: list[RejectsWriter] = []
     try:
         for name in (n for n in ENTITIES if n in by_entity):
             entity = ENTITIES[name]
@@ -196,17 +207,22 @@ def _run(files: list[Path], by_entity: dict[str, list[Path]], ws: Workspace, *, 
             staged.append((entity, writer, details, 0.0))
             with manifest.Timer() as timer:
                 for file_no, f in enumerate(by_entity[name]):  # part names depend only on this table's inputs
-                    details.append(_ingest_file(f, file_no, entity, writer, pool, ws, strict=strict,
+                    details.append(_ingest_file(f, file_no, entity, writer, pool, ws, pending_rejects, strict=strict,
                                                 allow_truncated=allow_truncated, chunk_bytes=chunk_bytes))
                 _count_duplicates(entity, writer, details, ws, report)
             staged[-1] = (entity, writer, details, timer.seconds)
-        _check_usable(staged)
+        _check_usable(staged, pending_rejects)
     except BaseException:
         pool.close(cancel=True)
         for _, writer, _, _ in staged:
             writer.abort()
+        for rejects in pending_rejects:
+            rejects.abort()
         raise
     pool.close()
+    for rejects in pending_rejects:  # the rejects files describe the tables now put in place
+        rejects.close()
+        _failed_rejects_path(rejects.path).unlink(missing_ok=True)
     for entity, writer, details, seconds in staged:
         name = entity.name
         rows = sum(d["rows"] for d in details)
@@ -258,16 +274,30 @@ def _count_duplicates(entity: Entity, writer: TableWriter, details: list[dict[st
             f"({DEDUP_ORDER}), see docs/ingest-discogs.md")
 
 
-def _check_usable(staged: list[tuple[Entity, TableWriter, list[dict[str, Any]], float]]) -> None:
-    """Refuse to replace tables when one of them got no row (see :class:`NothingUsableError`)."""
+def _failed_rejects_path(path: Path) -> Path:
+    """Where the rejects of a run that replaced no table go (``<file>.failed.jsonl``)."""
+    return path.with_name(path.name[:-len(".jsonl")] + ".failed.jsonl")
+
+
+def _check_usable(staged: list[tuple[Entity, TableWriter, list[dict[str, Any]], float]],
+                  pending_rejects: list[RejectsWriter]) -> None:
+    """Refuse to replace tables when one of them got no row (see :class:`NothingUsableError`).
+    The rejects files of the kept tables stay; this run's rejects go to ``<file>.failed.jsonl``."""
     empty = [(entity, details) for entity, _, details, _ in staged if not any(d["rows"] for d in details)]
     if not empty:
         return
+    for rejects in pending_rejects:
+        failed = _failed_rejects_path(rejects.path)
+        failed.unlink(missing_ok=True)
+        if rejects.count:
+            rejects.path = failed
+            rejects.close()
     parts = []
     for entity, details in empty:
         files = "; ".join(
             f"{d['file']}: {d['records']:,} records, {d['rejects']:,} rejected"
-            + (f" (see {d['rejects_file']})" if d["rejects_file"] else "") for d in details)
+            + (f" (see {_failed_rejects_path(Path(d['rejects_file']))})" if d["rejects_file"] else "")
+            for d in details)
         parts.append(f"{entity.table}: {files}")
     raise NothingUsableError(f"{STAGE}: no usable record, previous tables kept: " + " | ".join(parts))
 

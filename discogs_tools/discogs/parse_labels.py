@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .elements import RecordError, extra_json, id_names, id_value, images, leftovers, record_key, repeated, strings, unknown
+from .elements import (RecordError, extra_json, id_names, id_value, images, leftovers, record_key, repeated, strings,
+                       unknown)
 
 RECORD_TAG = "label"
 

@@ -199,7 +199,6 @@ def _tag_regex(tag: str) -> re.Pattern[bytes]:
 # (``<!-- </artist> -->``); where a chunk has any, records are cut by the careful scanner,
 # which steps over them. Finding out costs one memchr pass for "!" (rare in the dumps);
 # a processing instruction (``<?...?>``) is stepped over only in such a chunk.
-_HIDING_OPEN = re.compile(rb"<!--|<!\[CDATA\[|<\?")
 _HIDING_CLOSE = {b"<!--": b"-->", b"<![CDATA[": b"]]>", b"<?": b"?>"}
 
 

@@ -10,8 +10,8 @@ column only), with a memory limit and a spill folder, so memory stays bounded wh
 number of ids; no Python set of ids is ever built.
 
 The rule for readers that need one row per id (documented in docs/ingest-discogs.md) is
-:data:`DEDUP_ORDER`: keep the first row in input order, i.e. the lowest (source_file,
-record_ordinal).
+:data:`DEDUP_ORDER`: keep the row with the lowest (source_file, record_ordinal), the first in
+file-name order, then in document order (it depends only on the rows themselves).
 """
 
 from __future__ import annotations

@@ -209,8 +209,8 @@ def _run(files: list[Path], by_entity: dict[str, list[Path]], ws: Workspace, *, 
                 for file_no, f in enumerate(by_entity[name]):  # part names depend only on this table's inputs
                     details.append(_ingest_file(f, file_no, entity, writer, pool, ws, pending_rejects, strict=strict,
                                                 allow_truncated=allow_truncated, chunk_bytes=chunk_bytes))
-                _count_duplicates(entity, writer, details, ws, report)
             staged[-1] = (entity, writer, details, timer.seconds)
+            _count_duplicates(entity, writer, details, ws, report)
         _check_usable(staged, pending_rejects)
     except BaseException:
         pool.close(cancel=True)

@@ -66,6 +66,15 @@ class MissingInputError(DiscogsToolsError):
         self.produced_by = produced_by
 
 
+class NothingUsableError(DiscogsToolsError):
+    """A stage read nothing usable (every input empty or rejected): it failed and replaced nothing,
+    so the previous output is kept. The message names the inputs and their reject counts."""
+
+
+class EmptyInputError(DiscogsToolsError):
+    """A stage's input table has no rows: nothing was computed, nothing was replaced."""
+
+
 class ConfigError(DiscogsToolsError):
     """An option or configuration value is invalid (unknown name, out of range, ...)."""
 

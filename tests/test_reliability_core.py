@@ -5,7 +5,6 @@ their parent, SIGTERM like Ctrl-C, disk errors and a wrong workspace as one-line
 from __future__ import annotations
 
 import errno
-import json
 import os
 import signal
 import subprocess
@@ -24,7 +23,7 @@ from typer.testing import CliRunner
 from discogs_tools.cli import app
 from discogs_tools.errors import InputError
 from discogs_tools.features.extract import run as features_run
-from discogs_tools.io import TableWriter, _temp_sibling, read_table, remove_dead_staging, table_info, write_table
+from discogs_tools.io import TableWriter, read_table, remove_dead_staging, table_info, write_table
 from discogs_tools.locks import OutputLockedError, output_lock
 
 SCHEMA = pa.schema([("track_id", pa.string()), ("path", pa.string()), ("duration_s", pa.float64())])

@@ -25,7 +25,6 @@ from discogs_tools.errors import DiscogsToolsError, InputError
 from discogs_tools.io import read_table, table_version
 from discogs_tools.locks import OutputLockedError, output_lock
 from discogs_tools.playlists import cooccurrence, ingest, word2vec
-from discogs_tools.playlists.tabular import ColumnSpec
 from discogs_tools.playlists.word2vec import Word2VecParams
 
 DATA = Path(__file__).parent / "data" / "playlists"
@@ -258,7 +257,7 @@ def test_csv_field_over_the_limit_is_one_line_error(ws, tmp_path, monkeypatch):
     assert result.exit_code == 2, result.output
     assert "Traceback" not in result.output
     last = result.output.strip().splitlines()[-1]
-    assert last.startswith(f"error: ingest playlists: nothing usable read") or last.startswith(f"error: {path}")
+    assert last.startswith("error: ingest playlists: nothing usable read") or last.startswith(f"error: {path}")
     assert "line 3" in last and "field larger than" in last
 
 

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from .. import manifest
-from ..errors import InputError, MissingInputError, RejectsWriter
+from ..errors import InputError, MissingInputError, NothingUsableError, RejectsWriter
 from ..io import TableWriter, table_rows
 from ..locks import output_lock
 from ..progress import Progress
@@ -57,7 +57,7 @@ def _row(track_id: str, path: str | None, fields: dict[str, Any]) -> dict[str, A
     return {"track_id": track_id, "path": path, **fields}
 
 
-class NothingUsable(InputError):
+class NothingUsable(InputError, NothingUsableError):
     """The run read no usable track; the previous table is kept."""
 
 

@@ -36,7 +36,7 @@ def style_table(con, min_releases: int) -> list[dict[str, Any]]:
     A release counts for a style in a split when one of its tracks in that split carries the
     style and the release belongs to a kept group carrying it (``track_release_style``).
     """
-    rows = con.execute(f"""
+    rows = con.execute("""
         WITH per_split AS (
             SELECT style, split, count(DISTINCT release_id) AS n FROM track_release_style GROUP BY style, split
         ), tracks AS (

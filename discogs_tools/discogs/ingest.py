@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from .. import manifest
-from ..errors import ConfigError, DiscogsToolsError, InputError, MissingInputError, RejectsWriter
+from ..errors import ConfigError, InputError, MissingInputError, NothingUsableError, RejectsWriter
 from ..io import TableWriter
 from ..locks import output_lock
 from ..progress import Progress
@@ -42,11 +42,6 @@ DUMP_SUFFIXES = (".xml", ".xml.gz", ".gz")
 # huge record) go through the pipe instead of a shared slot.
 SLOT_HEADROOM = 1 << 20
 SPILL_DIR = ".duckdb-spill"  # in the workspace: where the duplicate count may spill
-
-
-class NothingUsableError(DiscogsToolsError):
-    """A table of the run got no row: every record of its inputs was rejected, or they hold
-    none. The previous tables are kept; the message names each input with its counts."""
 
 
 def find_inputs(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:

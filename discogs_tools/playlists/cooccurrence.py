@@ -19,7 +19,7 @@ Out of core, scaling to the MPD (1M playlists, 66M entries, 2.26M tracks):
    proportional to ``block_budget``, not to the data size.
 4. Blocks are written in order, so the table is sorted by track_key, then rank.
 
-An empty playlists/playlist_tracks is an error (:class:`~.empty.EmptyInputError`), not an empty
+An empty playlists/playlist_tracks is an error (:class:`~discogs_tools.errors.EmptyInputError`), not an empty
 table over the previous one; entries in which no two tracks share a playlist give an empty
 table with a warning. The run holds the stage's output lock (a concurrent run fails at once),
 and its scratch folder ``.cooccurrence.tmp-<pid>-*`` is collected by the next run after a kill.

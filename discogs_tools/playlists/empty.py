@@ -9,16 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import DiscogsToolsError
+from ..errors import EmptyInputError
 from ..io import table_rows
-
-
-class NothingUsableError(DiscogsToolsError):
-    """Every input of a stage was rejected or empty: nothing was replaced."""
-
-
-class EmptyInputError(DiscogsToolsError):
-    """A stage's input table has no rows: nothing was computed, nothing was replaced."""
 
 
 def require_rows(folder: str | Path, what: str, produced_by: str) -> int:

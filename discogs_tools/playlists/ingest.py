@@ -15,7 +15,7 @@ flows through :class:`TableSink`, which writes the three tables with bounded mem
   A whole unusable file (malformed JSON, empty, wrong layout) is rejected as a file.
 * when nothing usable was read at all (no playlist over all inputs: every file rejected,
   empty, header-only, or every entry rejected) the run fails with
-  :class:`~.empty.NothingUsableError` naming each file and its reject count, and the previous
+  :class:`~discogs_tools.errors.NothingUsableError` naming each file and its reject count, and the previous
   tables (and the rejects file describing them) stay as they were: an empty table never
   replaces a good one. That run's rejects go to ``rejects/playlists/ingest.failed.jsonl``
   (removed by the next successful run).
@@ -38,14 +38,13 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from .. import manifest
-from ..errors import ConfigError, InputError, RejectsWriter
+from ..errors import ConfigError, InputError, NothingUsableError, RejectsWriter
 from ..io import TableWriter, table_rows
 from ..locks import output_lock
 from ..progress import Progress
 from ..report import Report
 from ..workspace import Workspace
 from .chunk import TRACK_META_FIELDS, Chunk
-from .empty import NothingUsableError
 from .inputs import InputFile, discover
 from .mpd import parse_slice
 from .parallel import default_workers, ordered_map
@@ -285,7 +284,7 @@ def run(inputs: list[Path], workspace: Workspace, *, fmt: str = "auto", columns:
     CSV/TSV/JSONL inputs (a byte that does not decode is an error naming file, line and byte
     offset; MPD slices are JSON, always UTF-8).
 
-    Raises :class:`~.empty.NothingUsableError` (nothing replaced) when no playlist was read,
+    Raises :class:`~discogs_tools.errors.NothingUsableError` (nothing replaced) when no playlist was read,
     and :class:`~discogs_tools.locks.OutputLockedError` while another ingest of the playlist
     tables runs.
     """

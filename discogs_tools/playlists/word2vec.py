@@ -11,7 +11,7 @@ overrides), written atomically as one folder:
 * ``vectors.parquet``  track_key string, vector list<float32> (schema playlists/word2vec_vectors)
 * ``params.json``      parameters, corpus counts and the loss of every epoch
 
-An empty playlists/playlist_tracks is an error (:class:`~.empty.EmptyInputError`) and the
+An empty playlists/playlist_tracks is an error (:class:`~discogs_tools.errors.EmptyInputError`) and the
 previous output stays. A run holds the output lock of its output (``--name`` or ``--out``
 folder): a second run writing the same output fails at once, naming the holder.
 
@@ -33,13 +33,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .. import manifest
-from ..errors import ConfigError
+from ..errors import ConfigError, EmptyInputError
 from ..io import atomic_path, write_json_atomic
 from ..locks import output_lock
 from ..report import Report
 from ..schemas import conform, load_schema
 from ..workspace import Workspace
-from .empty import EmptyInputError, require_rows
+from .empty import require_rows
 from .sentences import GENSIM_MAX_SENTENCE, PlaylistSentences
 
 STAGE = "word2vec"

@@ -31,7 +31,9 @@ then transforms, then `select * from final`. `ordinal` columns are 1-based posit
 (the order of the elements in the dump); order by them to get the dump's order back. Views keep the
 dump's values as written ('' for an empty element, null for an omitted one); convenience columns
 (`credited_name`, `quantity`, `artists`, ...) are documented where they appear. Keys assume each
-record id occurs once in its table, as in a real monthly dump.
+record id occurs once in its table, as in a real monthly dump. `ingest discogs` counts and warns when
+one does not (inputs from several dumps, or a record repeated across files); for one row per id keep the
+lowest `(source_file, record_ordinal)`, see [docs/ingest-discogs.md](../docs/ingest-discogs.md#duplicate-ids).
 
 ## Base views (one per Parquet table)
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import hashlib
 import json
 import os
 import re
@@ -36,6 +37,8 @@ def lock_path(workspace_root: str | os.PathLike[str], stage: str, name: str = ""
     """File that guards output ``name`` of ``stage`` in the workspace."""
     key = f"{stage}--{name}" if name else stage
     safe = re.sub(r"[^A-Za-z0-9._-]+", "_", key).strip("._") or "output"
+    if len(safe) > 120:  # e.g. an output path as the name: keep file names short and distinct
+        safe = f"{safe[:80]}-{hashlib.sha1(key.encode('utf-8')).hexdigest()[:16]}"
     return Path(workspace_root) / LOCKS_DIR / f"{safe}.lock"
 
 

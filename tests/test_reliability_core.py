@@ -400,3 +400,44 @@ def test_duckdb_spill_on_a_full_disk_is_recognised_as_a_disk_problem():
              "This limit was set by the 'max_temp_directory_size' setting.")  # DuckDB's text, seen on a full tmpfs
     assert "spill" in disk_problem(RuntimeError(spill))
     assert disk_problem(RuntimeError("Binder Error: column x not found")) is None
+
+
+@pytest.mark.usefixtures("one_torch_thread")
+def test_train_embed_and_probe_refuse_a_second_writer_of_the_same_output(ws, tmp_path: Path):
+    from discogs_tools.probe.run import run as probe_run
+    from discogs_tools.train.config import TrainConfig
+    from discogs_tools.train.embed import run as embed_run
+    from discogs_tools.train.loop import run as train_run
+    from test_train_data import GroupPairs, make_feature_set
+
+    ids = make_feature_set(ws.features / "syn", n_groups=4, per_group=4, frames=(40, 60))
+    cfg = TrainConfig(run="r", features="syn", objective="cola", associations=("artist",), backbone="small_cnn",
+                      cnn_width=8, epochs=1, batch_size=8, crop_frames=16, seed=3)
+    holder = _hold(ws.root, "train", "r")
+    try:
+        with pytest.raises(OutputLockedError, match=f"pid {holder.pid}"):
+            train_run(ws, cfg, source=GroupPairs(ids))
+        assert not (ws.runs / "r").exists()
+    finally:
+        holder.kill()
+        holder.wait()
+    train_run(ws, cfg, source=GroupPairs(ids))
+    out = tmp_path / "emb"
+    holder = _hold(ws.root, "embed", str(out.resolve()))
+    try:
+        with pytest.raises(OutputLockedError):
+            embed_run(ws, "r", which="last", device="cpu", output=str(out))
+    finally:
+        holder.kill()
+        holder.wait()
+    embed_run(ws, "r", which="last", device="cpu", output=str(out))
+    task = tmp_path / "task.csv"
+    task.write_text("track_id,label,split\n" + "".join(f"{t},{t.split('-')[0]},{('train', 'validation', 'test')[i % 3]}\n"
+                                                       for i, t in enumerate(ids)))
+    holder = _hold(ws.root, "probe", "p.task")
+    try:
+        with pytest.raises(OutputLockedError):
+            probe_run(task, workspace=ws, models=[str(out)], name="p", seeds=1, baseline=False, plot=False)
+    finally:
+        holder.kill()
+        holder.wait()

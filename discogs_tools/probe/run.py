@@ -29,6 +29,7 @@ import numpy as np
 from .. import manifest
 from ..errors import ConfigError, RejectsWriter
 from ..io import table_files, write_json_atomic
+from ..locks import output_lock
 from ..report import Report
 from ..workspace import Workspace
 from .backbone import Embedder, ModelSource, embeddings_for, resolve_features, resolve_source
@@ -108,68 +109,69 @@ def run(
     report = Report(stage="probe")
     seed_list = [seed + k for k in range(seeds)]
 
-    with manifest.Timer() as timer:
-        with (RejectsWriter(rejects_path) if skip_invalid else nullcontext()) as rejects:
-            bad = BadRecords(dataset_path, rejects)
-            data = load_dataset(dataset_path, options, bad, workspace=workspace)
-            probed = _load_models(data, sources, name, workspace, features, seed, baseline,
-                                  baseline_embeddings, embedder, out_json.parent / "embeddings", report)
-            data = _drop_tracks_without_embeddings(data, probed, bad)
-            data = assign_splits(data, options, seed)
-            data = fix_vocabulary(data, bad)
-            evaluated = [_evaluate(data, m, config, seed_list) for m in probed]
+    with output_lock(workspace.root, "probe", f"{name}.{task}"):  # one writer per result file
+        with manifest.Timer() as timer:
+            with (RejectsWriter(rejects_path) if skip_invalid else nullcontext()) as rejects:
+                bad = BadRecords(dataset_path, rejects)
+                data = load_dataset(dataset_path, options, bad, workspace=workspace)
+                probed = _load_models(data, sources, name, workspace, features, seed, baseline,
+                                      baseline_embeddings, embedder, out_json.parent / "embeddings", report)
+                data = _drop_tracks_without_embeddings(data, probed, bad)
+                data = assign_splits(data, options, seed)
+                data = fix_vocabulary(data, bad)
+                evaluated = [_evaluate(data, m, config, seed_list) for m in probed]
 
-    results = {
-        "task": task,
-        "kind": data.kind,
-        "name": name,
-        "primary_metric": METRICS[data.kind][0],
-        "dataset": {
-            "path": str(dataset_path.resolve()),
-            "records_read": data.records_read,
-            "records_used": len(data),
-            "rejected": bad.count,
-            "rejected_by_reason": dict(sorted(bad.reasons.items())),
-            "split": data.notes.get("split"),
-            "split_sizes": data.split_sizes(),
-            "classes": data.classes,
-            "unknown_classes": data.notes.get("unknown_classes", {}),
-        },
-        "params": {"seeds": seed_list, "split_seed": seed, "probe": config.to_dict(),
-                   "dataset_options": {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(options).items()}},
-        "models": evaluated,
-    }
-    write_json_atomic(out_json, _finite(results))
-    report.outputs["results"] = str(out_json)
-    if plot:
-        from .plot import plot_results
+        results = {
+            "task": task,
+            "kind": data.kind,
+            "name": name,
+            "primary_metric": METRICS[data.kind][0],
+            "dataset": {
+                "path": str(dataset_path.resolve()),
+                "records_read": data.records_read,
+                "records_used": len(data),
+                "rejected": bad.count,
+                "rejected_by_reason": dict(sorted(bad.reasons.items())),
+                "split": data.notes.get("split"),
+                "split_sizes": data.split_sizes(),
+                "classes": data.classes,
+                "unknown_classes": data.notes.get("unknown_classes", {}),
+            },
+            "params": {"seeds": seed_list, "split_seed": seed, "probe": config.to_dict(),
+                       "dataset_options": {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(options).items()}},
+            "models": evaluated,
+        }
+        write_json_atomic(out_json, _finite(results))
+        report.outputs["results"] = str(out_json)
+        if plot:
+            from .plot import plot_results
 
-        report.outputs["plot"] = str(plot_results(results, out_json.with_suffix(".png")))
-    if bad.count:
-        report.outputs["rejects"] = str(rejects_path)
-        report.warnings.append(f"{bad.count} record(s) left out: {dict(bad.reasons)} (see {rejects_path})")
-    if data.notes.get("unknown_classes"):
-        report.warnings.append(f"labels never seen in train removed: {data.notes['unknown_classes']}")
-    excluded = evaluated[0].get("excluded_classes") or {}
-    if excluded:
-        report.warnings.append(f"{len(excluded)} class(es) excluded from the macro averages: {excluded}")
+            report.outputs["plot"] = str(plot_results(results, out_json.with_suffix(".png")))
+        if bad.count:
+            report.outputs["rejects"] = str(rejects_path)
+            report.warnings.append(f"{bad.count} record(s) left out: {dict(bad.reasons)} (see {rejects_path})")
+        if data.notes.get("unknown_classes"):
+            report.warnings.append(f"labels never seen in train removed: {data.notes['unknown_classes']}")
+        excluded = evaluated[0].get("excluded_classes") or {}
+        if excluded:
+            report.warnings.append(f"{len(excluded)} class(es) excluded from the macro averages: {excluded}")
 
-    sizes = data.split_sizes()
-    report.counts.update({"records": data.records_read, "used": len(data), "rejected": bad.count,
-                          **{f"{s}": n for s, n in sizes.items()}, "classes": len(data.classes),
-                          "models": len(evaluated), "seeds": len(seed_list)})
-    for m in evaluated:
-        for metric in METRICS[data.kind][:2]:
-            s = m["summary"][metric]
-            report.figures[f"{metric} [{m['name']}]"] = _pm(s["mean"], s["std"])
-    report.figures["seconds"] = round(timer.seconds, 2)
-    report.details = [{"model": m["name"], "role": m["role"], "dim": m["dim"], "summary": m["summary"]} for m in evaluated]
-    manifest.record(workspace.manifest_path, f"probe {name}/{task}", {
-        **report.to_dict(),
-        "inputs": {"dataset": _describe(dataset_path), "models": [_describe(Path(s["path"])) for m in probed for s in m.sources]},
-        "params": results["params"],
-    })
-    return report
+        sizes = data.split_sizes()
+        report.counts.update({"records": data.records_read, "used": len(data), "rejected": bad.count,
+                              **{f"{s}": n for s, n in sizes.items()}, "classes": len(data.classes),
+                              "models": len(evaluated), "seeds": len(seed_list)})
+        for m in evaluated:
+            for metric in METRICS[data.kind][:2]:
+                s = m["summary"][metric]
+                report.figures[f"{metric} [{m['name']}]"] = _pm(s["mean"], s["std"])
+        report.figures["seconds"] = round(timer.seconds, 2)
+        report.details = [{"model": m["name"], "role": m["role"], "dim": m["dim"], "summary": m["summary"]} for m in evaluated]
+        manifest.record(workspace.manifest_path, f"probe {name}/{task}", {
+            **report.to_dict(),
+            "inputs": {"dataset": _describe(dataset_path), "models": [_describe(Path(s["path"])) for m in probed for s in m.sources]},
+            "params": results["params"],
+        })
+        return report
 
 
 # --------------------------------------------------------------------------- models

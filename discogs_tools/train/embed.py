@@ -18,6 +18,7 @@ from .. import manifest
 from ..errors import ConfigError, InputError, MissingInputError
 from ..features.store import FeatureStore
 from ..io import TableWriter, read_table
+from ..locks import output_lock
 from ..manifest import Timer
 from ..progress import Progress
 from ..report import Report
@@ -170,7 +171,8 @@ def run(ws: Workspace, checkpoint: str, *, features: str | None = None, output: 
     out = Path(output) if output else ws.runs / cfg.run / "embeddings" / (
         Path(features).name + (f"-{dataset}" if dataset else "") + (f"-{split}" if split else ""))
     torch.manual_seed(0)
-    with Timer() as timer, TableWriter(out, "runs/embeddings") as writer, \
+    with output_lock(ws.root, "embed", str(out.resolve())), Timer() as timer, \
+            TableWriter(out, "runs/embeddings") as writer, \
             Progress(f"embed {cfg.run}", total=len(track_ids), unit="tracks") as bar:
         for start in range(0, len(track_ids), tracks_per_chunk):
             chunk = track_ids[start:start + tracks_per_chunk]

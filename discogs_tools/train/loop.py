@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import shutil
 import sys
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -29,6 +31,7 @@ from .. import manifest
 from ..errors import ConfigError, DiscogsToolsError, InputError, MissingInputError
 from ..features.store import FeatureStore
 from ..io import write_text_atomic
+from ..locks import output_lock
 from ..progress import Progress
 from ..report import Report
 from ..workspace import Workspace
@@ -162,7 +165,18 @@ class _Echo:
 def run(ws: Workspace, cfg: TrainConfig, *, resume: bool = False, force: bool = False,
         init_from: str | None = None, source: PairSource | None = None, ico_fn: Callable | None = None,
         echo: Callable[[str], None] | None = None) -> Report:
-    """Train (or resume) the run ``runs/<cfg.run>/``; returns the final Report."""
+    """Train (or resume) the run ``runs/<cfg.run>/``; returns the final Report.
+
+    The main process (rank 0 under torchrun) holds the run's output lock, so a second
+    ``train --run NAME`` cannot interleave its checkpoints with this one's."""
+    main_rank = int(os.environ.get("RANK", "0")) == 0
+    with output_lock(ws.root, "train", cfg.run) if main_rank else nullcontext():
+        return _run(ws, cfg, resume=resume, force=force, init_from=init_from, source=source, ico_fn=ico_fn,
+                    echo=echo)
+
+
+def _run(ws: Workspace, cfg: TrainConfig, *, resume: bool, force: bool, init_from: str | None,
+         source: PairSource | None, ico_fn: Callable | None, echo: Callable[[str], None] | None) -> Report:
     import torch
 
     run_dir = ws.runs / cfg.run

@@ -1,5 +1,5 @@
-"""Fault injection on the real command (issue 11, items 5 and 6): kill the main process of
-``ingest discogs`` while its workers run, and check that no worker survives, that SIGTERM cleans
+"""Fault injection on the real commands (issue 11, items 5 and 6): kill the main process of
+``ingest discogs`` and of ``features -j 2`` while their workers run, and check that no worker survives, that SIGTERM cleans
 up like Ctrl-C (exit 143, no staging), that SIGKILL's staging is collected by the next run, and
 that the previous tables are intact throughout.
 
@@ -124,3 +124,56 @@ def test_sigkill_leaves_no_worker_and_the_next_run_collects_the_staging(big_dump
     assert read_table(ws / "tables" / "discogs" / "releases").num_rows == rows
     assert _ingest_sample(samples, ws) == rows
     assert sorted(p.name for p in (ws / "tables" / "discogs").iterdir()) == ["releases"]
+
+
+@pytest.fixture(scope="module")
+def audio_collection(tmp_path_factory) -> Path:
+    """A workspace whose collection is 60 tracks of 20 s (~3 s of `features -j 2` on 2 cores)."""
+    import numpy as np
+    import pyarrow as pa
+    import soundfile as sf
+
+    from discogs_tools.io import write_table
+
+    root = tmp_path_factory.mktemp("audio")
+    schema = pa.schema([("track_id", pa.string()), ("path", pa.string()), ("duration_s", pa.float64())])
+    rng = np.random.default_rng(0)
+    rows = []
+    for i in range(60):
+        path = root / f"t{i:02d}.wav"
+        sf.write(path, (0.1 * rng.standard_normal(16000 * 20)).astype(np.float32), 16000)
+        rows.append({"track_id": f"t{i:02d}", "path": str(path), "duration_s": 20.0})
+    write_table(root / "ws" / "tables" / "collection" / "tracks", pa.Table.from_pylist(rows, schema=schema),
+                schema=schema)
+    return root / "ws"
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL])
+def test_killed_features_run_leaves_no_worker_and_resumes_cleanly(audio_collection: Path, tmp_path: Path, sig: int):
+    import shutil
+
+    ws = tmp_path / "ws"
+    shutil.copytree(audio_collection, ws)
+    cmd = [sys.executable, "-m", "discogs_tools", "features", "--name", "f", "-j", "2", "--tracks-per-shard", "2",
+           "-w", str(ws)]
+    env = {**os.environ, "DISCOGS_TOOLS_QUIET": "1"}
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    deadline = time.monotonic() + 60
+    workers: list[int] = []
+    while time.monotonic() < deadline and proc.poll() is None:
+        workers = _children(proc.pid)
+        if len(workers) >= 2 and list((ws / "features" / "f" / "index").glob("*.parquet")):
+            break
+        time.sleep(0.02)
+    assert proc.poll() is None, "features finished before it could be killed"
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=60)
+    assert _wait_gone(workers) == [], "a worker outlived its parent"
+    if sig == signal.SIGTERM:
+        assert proc.returncode == 143 and "Traceback" not in err, err
+    res = subprocess.run(cmd, capture_output=True, text=True, env=env)  # resume: collects leftovers, completes
+    assert res.returncode == 0, res.stderr
+    assert not list((ws / "features" / "f" / "shards").glob(".*"))
+    from discogs_tools.features.store import FeatureStore
+
+    assert len(FeatureStore(ws / "features" / "f").track_ids) == 60

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +27,7 @@ from discogs_tools.locks import output_lock
 from discogs_tools.match import stage
 from discogs_tools.schemas import load_schema
 from discogs_tools.workspace import Workspace
+from faults import small_tmpfs
 
 RATE = 16_000
 
@@ -271,24 +271,10 @@ def test_concurrent_match_is_refused(ws, against):
 
 # --- item 9: read-only workspace, full disk ------------------------------------------------------
 
-@contextmanager
-def mounted_tmpfs(mnt: Path, size: str = "2m"):
-    """A small tmpfs at ``mnt`` for the block (needs root, else the test is skipped)."""
-    if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root")
-    mnt.mkdir(parents=True, exist_ok=True)
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mnt)]).returncode != 0:
-        pytest.skip("cannot mount a tmpfs here")
-    try:
-        yield mnt
-    finally:
-        subprocess.run(["umount", "-l", str(mnt)])
-
-
 @pytest.fixture
 def tmpfs(tmp_path):
     """A 2 MB tmpfs (root only)."""
-    with mounted_tmpfs(tmp_path / "mnt") as mnt:
+    with small_tmpfs(tmp_path / "mnt", "2m") as mnt:
         yield mnt
 
 
@@ -379,7 +365,7 @@ def test_match_when_duckdb_cannot_spill_is_one_line(ws, monkeypatch):
         yield from real(con, *args, **kwargs)
 
     monkeypatch.setattr(blocking, "candidate_recordings", spill_first)
-    with mounted_tmpfs(ws.tables / "match" / ".duckdb_tmp", "1m"):
+    with small_tmpfs(ws.tables / "match" / ".duckdb_tmp", "1m"):
         res = invoke("match", "--against", "playlists", "--memory-limit", "20MB", "--threads", "1",
                      "-w", str(ws.root))
     assert res.exit_code == 2, res.output

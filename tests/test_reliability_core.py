@@ -25,16 +25,10 @@ from discogs_tools.errors import InputError
 from discogs_tools.features.extract import run as features_run
 from discogs_tools.io import TableWriter, read_table, remove_dead_staging, table_info, write_table
 from discogs_tools.locks import OutputLockedError, output_lock
+from faults import dead_pid, process_alive, small_tmpfs
 
 SCHEMA = pa.schema([("track_id", pa.string()), ("path", pa.string()), ("duration_s", pa.float64())])
 REPO = Path(__file__).resolve().parents[1]
-
-
-def dead_pid() -> int:
-    """A pid that certainly has no process: a child that already exited and was reaped."""
-    proc = subprocess.Popen([sys.executable, "-c", "pass"])
-    proc.wait()
-    return proc.pid
 
 
 def _rows(n: int) -> pa.Table:
@@ -132,13 +126,8 @@ def test_table_description_is_committed_with_the_table(tmp_path: Path):
     assert second["rows"] == 1 and second["version"] != first["version"]
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="mounting a small tmpfs needs root")
 def test_real_full_disk_leaves_no_staging_and_the_previous_table(tmp_path: Path):
-    mnt = tmp_path / "small"
-    mnt.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mnt)]).returncode != 0:
-        pytest.skip("cannot mount tmpfs here")
-    try:
+    with small_tmpfs(tmp_path / "small", "256k") as mnt:
         table = mnt / "t"
         write_table(table, _rows(3), schema=SCHEMA)
         rng = np.random.default_rng(0)
@@ -149,8 +138,6 @@ def test_real_full_disk_leaves_no_staging_and_the_previous_table(tmp_path: Path)
         assert exc.value.errno == errno.ENOSPC or "No space left" in str(exc.value)
         assert sorted(p.name for p in mnt.iterdir()) == ["t"]
         assert read_table(table).num_rows == 3
-    finally:
-        subprocess.run(["umount", "-l", str(mnt)])
 
 
 # --- one writer per output -------------------------------------------------------------------
@@ -291,14 +278,6 @@ POOL_PARENT = textwrap.dedent("""
 """)
 
 
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().split(") ")[1][0] != "Z"
-    except FileNotFoundError:
-        return False
-
-
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc and PR_SET_PDEATHSIG are Linux")
 @pytest.mark.parametrize("kind", ["chunkpool", "executor"])
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
@@ -306,13 +285,13 @@ def test_workers_die_with_their_parent(kind: str, sig: int):
     parent = subprocess.Popen([sys.executable, "-c", POOL_PARENT, kind], stdout=subprocess.PIPE, text=True, cwd=REPO)
     try:
         workers = [int(p) for p in parent.stdout.readline().split()]
-        assert len(workers) >= 2 and all(_alive(p) for p in workers)
+        assert len(workers) >= 2 and all(process_alive(p) for p in workers)
         parent.send_signal(sig)
         parent.wait(timeout=30)
         deadline = time.monotonic() + 10
-        while any(_alive(p) for p in workers) and time.monotonic() < deadline:
+        while any(process_alive(p) for p in workers) and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert not any(_alive(p) for p in workers), "worker survived its parent"
+        assert not any(process_alive(p) for p in workers), "worker survived its parent"
     finally:
         parent.kill()
         parent.wait()
@@ -353,16 +332,11 @@ def test_embed_with_nothing_to_embed_fails_and_keeps_the_previous_embeddings(ws)
     assert read_table(out).num_rows == len(ids)
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="mounting a small tmpfs needs root")
 def test_full_disk_during_ingest_is_one_line_and_keeps_the_previous_table(tmp_path: Path):
     from discogs_tools.resources import sample_data_dir
 
     samples = sample_data_dir() / "discogs"
-    mnt = tmp_path / "small"
-    mnt.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=200k", "tmpfs", str(mnt)]).returncode != 0:
-        pytest.skip("cannot mount tmpfs here")
-    try:
+    with small_tmpfs(tmp_path / "small", "200k") as mnt:
         ws = mnt / "ws"
         small = samples / "alexquintino_2015" / "releases_sample.xml"
         big = samples / "xml2db_20200806" / "discogs_20200806_releases.sample1000.xml.gz"
@@ -373,8 +347,6 @@ def test_full_disk_during_ingest_is_one_line_and_keeps_the_previous_table(tmp_pa
         assert "no space left on device" in res.output and "Traceback" not in res.output
         assert read_table(ws / "tables" / "discogs" / "releases").num_rows == 6
         assert sorted(p.name for p in (ws / "tables" / "discogs").iterdir()) == ["releases"]
-    finally:
-        subprocess.run(["umount", "-l", str(mnt)])
 
 
 def test_rejects_staging_of_a_killed_run_is_collected_by_the_next(tmp_path: Path):

@@ -23,6 +23,7 @@ import pytest
 from discogs_tools.io import read_table
 
 from discogs_tools.resources import sample_data_dir
+from faults import children, wait_gone
 
 SAMPLES = sample_data_dir() / "discogs"
 
@@ -48,25 +49,6 @@ def big_dump(tmp_path_factory) -> Path:
     return out
 
 
-def _children(pid: int) -> list[int]:
-    kids: list[int] = []
-    try:
-        for task in os.listdir(f"/proc/{pid}/task"):
-            with open(f"/proc/{pid}/task/{task}/children") as fh:
-                kids += [int(k) for k in fh.read().split()]
-    except FileNotFoundError:
-        pass
-    return kids
-
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().split(") ")[1][0] != "Z"
-    except FileNotFoundError:
-        return False
-
-
 def _start(dump: Path, ws: Path) -> tuple[subprocess.Popen, list[int]]:
     env = {**os.environ, "DISCOGS_TOOLS_QUIET": "1"}
     proc = subprocess.Popen([sys.executable, "-m", "discogs_tools", "ingest", "discogs", str(dump), "-w", str(ws),
@@ -74,20 +56,13 @@ def _start(dump: Path, ws: Path) -> tuple[subprocess.Popen, list[int]]:
     deadline = time.monotonic() + 60
     workers: list[int] = []
     while time.monotonic() < deadline and proc.poll() is None:
-        workers = _children(proc.pid)
+        workers = children(proc.pid)
         staging = list((ws / "tables" / "discogs").glob(".releases.tmp-*"))
         if len(workers) >= 2 and staging:
             return proc, workers
         time.sleep(0.02)
     proc.kill()
     pytest.fail(f"ingest never had two workers and a staging folder: {proc.communicate()}")
-
-
-def _wait_gone(pids: list[int], seconds: float = 15) -> list[int]:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline and any(_alive(p) for p in pids):
-        time.sleep(0.05)
-    return [p for p in pids if _alive(p)]
 
 
 def _ingest_sample(samples: Path, ws: Path) -> int:
@@ -106,7 +81,7 @@ def test_sigterm_cleans_up_like_ctrl_c(big_dump: Path, samples: Path, tmp_path: 
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 143, err
     assert "Traceback" not in err and "terminated" in err
-    assert _wait_gone(workers) == []
+    assert wait_gone(workers) == []
     assert sorted(p.name for p in (ws / "tables" / "discogs").iterdir()) == ["releases"]
     assert read_table(ws / "tables" / "discogs" / "releases").num_rows == rows
 
@@ -118,7 +93,7 @@ def test_sigkill_leaves_no_worker_and_the_next_run_collects_the_staging(big_dump
     proc, workers = _start(big_dump, ws)
     proc.kill()
     proc.communicate(timeout=60)
-    assert _wait_gone(workers) == [], "a worker outlived its killed parent"
+    assert wait_gone(workers) == [], "a worker outlived its killed parent"
     leftovers = list((ws / "tables" / "discogs").glob(".releases.tmp-*"))
     assert leftovers, "kill -9 is expected to leave the staging folder for the next run"
     assert read_table(ws / "tables" / "discogs" / "releases").num_rows == rows
@@ -161,14 +136,14 @@ def test_killed_features_run_leaves_no_worker_and_resumes_cleanly(audio_collecti
     deadline = time.monotonic() + 60
     workers: list[int] = []
     while time.monotonic() < deadline and proc.poll() is None:
-        workers = _children(proc.pid)
+        workers = children(proc.pid)
         if len(workers) >= 2 and list((ws / "features" / "f" / "index").glob("*.parquet")):
             break
         time.sleep(0.02)
     assert proc.poll() is None, "features finished before it could be killed"
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=60)
-    assert _wait_gone(workers) == [], "a worker outlived its parent"
+    assert wait_gone(workers) == [], "a worker outlived its parent"
     if sig == signal.SIGTERM:
         assert proc.returncode == 143 and "Traceback" not in err, err
     res = subprocess.run(cmd, capture_output=True, text=True, env=env)  # resume: collects leftovers, completes

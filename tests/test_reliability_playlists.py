@@ -26,6 +26,7 @@ from discogs_tools.io import read_table, table_version
 from discogs_tools.locks import OutputLockedError, output_lock
 from discogs_tools.playlists import cooccurrence, ingest, word2vec
 from discogs_tools.playlists.word2vec import Word2VecParams
+from faults import dead_pid
 
 DATA = Path(__file__).parent / "data" / "playlists"
 TABLES = ("playlists", "playlist_tracks", "tracks")
@@ -376,17 +377,11 @@ def test_jsonl_wrongly_typed_values_rejected(ws, tmp_path):
 
 # --- item 6: staging folders ------------------------------------------------------------------------
 
-def _dead_pid() -> int:
-    proc = subprocess.Popen([sys.executable, "-c", "pass"])
-    proc.wait()
-    return proc.pid
-
-
 def test_dead_scratch_folders_are_collected_live_ones_kept(ws, tmp_path):
-    dead = ws.root / f".ingest-playlists.tmp-{_dead_pid()}-0123abcd"
+    dead = ws.root / f".ingest-playlists.tmp-{dead_pid()}-0123abcd"
     dead.mkdir()
     (dead / "staging-x.parquet").write_bytes(b"half")
-    dead_co = ws.root / f".cooccurrence.tmp-{_dead_pid()}-89abcdef"
+    dead_co = ws.root / f".cooccurrence.tmp-{dead_pid()}-89abcdef"
     dead_co.mkdir()
     live = ws.root / f".ingest-playlists.tmp-{os.getppid()}-fedcba98"
     live.mkdir()

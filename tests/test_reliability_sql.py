@@ -28,6 +28,7 @@ from discogs_tools.locks import output_lock
 from discogs_tools.resources import sample_data_dir
 from discogs_tools.warehouse import build, query
 from discogs_tools.workspace import Workspace
+from faults import dead_pid, small_tmpfs
 
 SAMPLE = sample_data_dir() / "discogs" / "tgmz_20250101"
 
@@ -87,13 +88,6 @@ def assert_one_line_error(result, *needles: str) -> str:
     for needle in needles:
         assert needle in lines[0], lines[0]
     return lines[0]
-
-
-def dead_pid() -> int:
-    """The pid of a process that has exited (and been reaped)."""
-    proc = subprocess.Popen([sys.executable, "-c", "pass"])
-    proc.wait()
-    return proc.pid
 
 
 # ---------------------------------------------------------------------------------------
@@ -359,18 +353,8 @@ def test_sql_gives_up_waiting_with_one_line(wh, monkeypatch):
 @pytest.fixture
 def tiny_fs(tmp_path):
     """A 4 MiB tmpfs (root only); unmounted afterwards."""
-    if os.geteuid() != 0:
-        pytest.skip("mounting a small tmpfs needs root (full-disk and read-only cases)")
-    mount = tmp_path / "tiny"
-    mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount)], capture_output=True)
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
-    try:
+    with small_tmpfs(tmp_path / "tiny", "4m") as mount:
         yield mount
-    finally:
-        subprocess.run(["mount", "-o", "remount,rw", str(mount)], capture_output=True)
-        subprocess.run(["umount", "-l", str(mount)], capture_output=True)
 
 
 def small_workspace(mount: Path, ingested: Path) -> Workspace:

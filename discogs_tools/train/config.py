@@ -10,8 +10,19 @@ from ..errors import ConfigError
 
 OBJECTIVES = ("cola", "simclr", "multitask", "w2v", "ico", "classification")
 BACKBONES = ("efficientnet_b0", "small_cnn")
+# LR schedules: plateau (ISMIR 2022: /10 after 10 epochs without a lower validation loss),
+# warmup_cosine (ICASSP 2023: linear warm-up then cosine decay to the end of training), constant.
+SCHEDULES = ("plateau", "warmup_cosine", "constant")
+# How the backbone's last feature map becomes the embedding: global average pooling, or a
+# fully-connected layer on the flattened map (ISMIR 2022, seed 000 sec. 4.2: 1280 units).
+EMBEDDING_HEADS = ("pool", "flatten_fc")
+# View augmentation of the SimCLR baseline: none, or mix each view with a random patch of the
+# batch scaled by a gain drawn from Beta(a, b) (ICASSP 2023, seed 004 sec. 5.3.3).
+SIMCLR_AUGMENTS = ("none", "mix")
 # Default multi-task weights (DESIGN section 6); other associations default to 1.
 DEFAULT_TASK_WEIGHTS = {"track": 0.1, "release": 0.15, "artist": 0.6, "label": 0.15}
+# Fields stored as JSON lists and held as tuples.
+TUPLE_FIELDS = ("associations", "task_weights", "adam_betas", "batch_shares", "mix_gain_beta")
 # Fields that may differ between a run and its resumption.
 RESUMABLE_CHANGES = ("epochs", "device", "amp", "channels_last", "num_workers", "strict")
 
@@ -40,6 +51,20 @@ class TrainConfig:
     top_styles: int = 400                      # classification baseline vocabulary
     w2v_vectors: str | None = None             # Parquet (track_key|track_id, vector)
     swa_start: int | None = None               # first epoch (0-based) averaged by SWA; None: off
+    swa_lr: float | None = None                # constant LR from swa_start on (None: the schedule goes on)
+    schedule: str = "plateau"                  # one of SCHEDULES
+    warmup_steps: int = 0                      # warmup_cosine: optimiser steps of linear warm-up from 0
+    min_lr: float = 0.0                        # warmup_cosine: LR at the end of training
+    adam_betas: tuple[float, float] = (0.9, 0.999)
+    weight_decay: float = 0.0
+    accumulate: int = 1                        # micro-batches of batch_size pairs per optimiser step
+    batch_shares: tuple[int, ...] = ()         # multitask: pairs per association in each batch (sum = batch)
+    keep_epoch_checkpoints: bool = False       # also keep checkpoints/epoch-NNN.pt (init from an epoch)
+    embedding_head: str = "pool"               # one of EMBEDDING_HEADS
+    embedding_dim: int | None = None           # flatten_fc units (None: the backbone's channel count)
+    simclr_hidden: int = 128                   # SimCLR projector hidden units
+    simclr_augment: str = "none"               # one of SIMCLR_AUGMENTS
+    mix_gain_beta: tuple[float, float] = (5.0, 2.0)
     max_steps_per_epoch: int | None = None     # cap (quick runs, benchmarks)
     seed: int = 0
     strict: bool = False                       # fail on pairs whose tracks lack features
@@ -66,6 +91,13 @@ class TrainConfig:
             raise ConfigError(f"objective {self.objective} needs at least one association")
         if self.crop_frames < 16:
             raise ConfigError("crop_frames must be at least 16")
+        for name, value, valid in (("schedule", self.schedule, SCHEDULES),
+                                   ("embedding head", self.embedding_head, EMBEDDING_HEADS),
+                                   ("SimCLR augmentation", self.simclr_augment, SIMCLR_AUGMENTS)):
+            if value not in valid:
+                raise ConfigError(f"unknown {name} {value!r}; choose one of {', '.join(valid)}")
+        if self.accumulate < 1:
+            raise ConfigError(f"accumulate must be at least 1, got {self.accumulate}")
 
     def weights(self) -> tuple[float, ...]:
         """Loss weight of each association (1.0 each unless multitask)."""
@@ -77,8 +109,8 @@ class TrainConfig:
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
-        d["associations"] = list(self.associations)
-        d["task_weights"] = list(self.task_weights)
+        for key in TUPLE_FIELDS:
+            d[key] = list(d[key])
         return d
 
     def to_json(self) -> str:
@@ -91,8 +123,9 @@ class TrainConfig:
         if unknown:
             raise ConfigError(f"unknown config fields {sorted(unknown)}")
         d = dict(d)
-        d["associations"] = tuple(d.get("associations", ()))
-        d["task_weights"] = tuple(d.get("task_weights", ()))
+        for key in TUPLE_FIELDS:
+            if key in d:
+                d[key] = tuple(d[key])
         return cls(**d)
 
     def differences(self, other: "TrainConfig") -> dict[str, tuple[Any, Any]]:

@@ -166,3 +166,80 @@ def test_training_run_records_which_pairs_it_was_trained_on(syn):
 
     assert made_from["artist/train"]["dataset_version"] == table_info(ws.dataset("d") / "tracks")["dataset_version"]
     assert made_from["artist/train"]["epochs"] == [0]
+
+
+# ---------------------------------------------------------------- heads as published (issue 12)
+
+import torch.nn.functional as F  # noqa: E402
+from torch import nn  # noqa: E402
+
+from discogs_tools.train.model import TrainModel  # noqa: E402
+from discogs_tools.train.objectives import BilinearHead, ColaHead, SimClrHead, Word2VecHead  # noqa: E402
+
+
+def test_cola_head_is_the_published_one():
+    """Seed 000 sec. 4.2 / seed 004 sec. 4.3: dense 512, a normalisation layer (COLA's LayerNorm,
+    epsilon 1e-3 as in its Keras implementation), tanh, bilinear a^T B p, cross-entropy."""
+    head = ColaHead(16)
+    linear, norm, act = head.project
+    assert isinstance(linear, nn.Linear) and linear.out_features == 512
+    assert isinstance(norm, nn.LayerNorm) and norm.eps == pytest.approx(1e-3)
+    assert isinstance(act, nn.Tanh)
+    assert head.bilinear.weight.shape == (512, 512)
+    torch.manual_seed(0)
+    a, p = torch.randn(6, 16), torch.randn(6, 16)
+    loss, _, n = head(a, p)
+    za, zp = head.project(a), head.project(p)
+    assert torch.allclose(loss, F.cross_entropy(za @ head.bilinear.weight @ zp.T, torch.arange(6)), atol=1e-6)
+
+
+def test_cola_negatives_stay_within_the_device_batch():
+    """Seed 000 sec. 4.2: each GPU scores its own 200-pair batch; the six batches only meet in the
+    gradient. So the head never gathers the other ranks' positives."""
+    from discogs_tools.train.distributed import DistInfo
+
+    head = ColaHead(8, 4)
+    fake = DistInfo(rank=1, world_size=2, local_rank=1)
+    torch.manual_seed(1)
+    a, p = torch.randn(3, 8), torch.randn(3, 8)
+    assert torch.equal(head(a, p, fake)[0], head(a, p)[0])  # no gather: enabled dist would fail here
+
+
+def test_simclr_projector_has_one_hidden_layer_of_simclr_hidden_units():
+    """Seed 004 sec. 5.3.2 / 5.3.3: MLP, one hidden layer of 128 + ReLU, 128 outputs; NT-Xent tau 0.1."""
+    cfg = tiny("s", objective="simclr", associations=("track",), simclr_hidden=24, simclr_dim=12, temperature=0.1)
+    head = TrainModel(cfg).heads["track"]
+    first, relu, last = head.project
+    assert (first.out_features, last.in_features, last.out_features) == (24, 24, 12)
+    assert isinstance(relu, nn.ReLU) and head.temperature == 0.1
+    defaults = SimClrHead(32)
+    assert (defaults.project[0].out_features, defaults.project[2].out_features) == (128, 128)
+
+
+def test_word2vec_head_uses_two_mlp_projectors_and_ntxent():
+    """Seed 004 sec. 5.2: H_y is a different projector with the same hyper-parameters as H_x;
+    sec. 5.3.1: every setup is trained with SimCLR's NT-Xent."""
+    torch.manual_seed(0)
+    head = Word2VecHead(16, 10, dim=8, hidden=12, temperature=0.1)
+    assert head.project[0].out_features == 12 and head.project_vector[0].in_features == 10
+    a, v = torch.randn(4, 16), torch.randn(4, 10)
+    loss, _, n = head(a, v)
+    z = F.normalize(torch.cat([head.project(a), head.project_vector(v)]), dim=1)
+    sim = z @ z.T / 0.1
+    total = sum(-sim[i, (i + 4) % 8] + torch.logsumexp(sim[i, [k for k in range(8) if k != i]], 0) for i in range(8))
+    assert n == 8 and loss.item() == pytest.approx((total / 8).item(), rel=1e-5)
+
+
+def test_ico_objective_is_a_bilinear_layer_on_the_embedding_with_cross_entropy():
+    """Seed 004 sec. 5.5.1: the MLP projector is replaced by H(z_a, z_c) = z_a^T W z_c on the
+    latent representations, trained with plain cross-entropy."""
+    model = TrainModel(tiny("i", objective="ico", associations=("playlist-ico",)))
+    head = model.heads["playlist-ico"]
+    assert isinstance(head, BilinearHead)
+    d = model.backbone.embedding_dim
+    assert head.bilinear.weight.shape == (d, d) and sum(p.numel() for p in head.parameters()) == d * d
+    torch.manual_seed(0)
+    za, zc = torch.randn(5, d), torch.randn(5, d)
+    loss, _, _ = head(za, zc)
+    assert torch.allclose(loss, F.cross_entropy(za @ head.bilinear.weight @ zc.T, torch.arange(5)), atol=1e-5)
+    assert np.allclose(head.similarity_matrix(), head.bilinear.weight.detach().numpy())

@@ -11,7 +11,7 @@ from torch import nn
 from .backbones import build_backbone
 from .config import TrainConfig
 from .distributed import DistInfo
-from .objectives import ColaHead, SimClrHead, StyleHead, Word2VecHead
+from .objectives import BilinearHead, ColaHead, SimClrHead, StyleHead, Word2VecHead
 
 
 def task_names(cfg: TrainConfig) -> list[str]:
@@ -29,14 +29,7 @@ class TrainModel(nn.Module):
         self.tasks = task_names(cfg)
         heads: dict[str, nn.Module] = {}
         for name in self.tasks:
-            if cfg.objective == "simclr":
-                heads[name] = SimClrHead(dim, cfg.simclr_dim, cfg.temperature)
-            elif cfg.objective == "w2v":
-                heads[name] = Word2VecHead(dim, vector_dim, cfg.cola_dim)
-            elif cfg.objective == "classification":
-                heads[name] = StyleHead(dim, n_styles)
-            else:  # cola, ico, multitask
-                heads[name] = ColaHead(dim, cfg.cola_dim)
+            heads[name] = _head(cfg, dim, n_styles, vector_dim)
         self.heads = nn.ModuleDict({_key(n): h for n, h in heads.items()})
         weights = cfg.weights() if cfg.objective != "classification" else (1.0,)
         self.register_buffer("task_weights", torch.tensor(weights, dtype=torch.float32), persistent=False)
@@ -72,6 +65,19 @@ class TrainModel(nn.Module):
             per_task.append(loss.detach())
             start += size
         return total / self.task_weights.sum(), correct, count, per_task
+
+
+def _head(cfg: TrainConfig, dim: int, n_styles: int, vector_dim: int) -> nn.Module:
+    """The head of one task (see :mod:`.objectives` for the seed section of each)."""
+    if cfg.objective == "simclr":      # ICASSP 2023 (seed 004 sec. 5.3.3)
+        return SimClrHead(dim, cfg.simclr_dim, cfg.temperature, hidden=cfg.simclr_hidden)
+    if cfg.objective == "w2v":         # ICASSP 2023 W2V (seed 004 sec. 5.2)
+        return Word2VecHead(dim, vector_dim, cfg.simclr_dim, hidden=cfg.simclr_hidden, temperature=cfg.temperature)
+    if cfg.objective == "ico":         # ICASSP 2023 ICO (seed 004 sec. 5.5.1)
+        return BilinearHead(dim)
+    if cfg.objective == "classification":
+        return StyleHead(dim, n_styles)
+    return ColaHead(dim, cfg.cola_dim)  # cola, multitask: ISMIR 2022 (seed 000 sec. 4.2)
 
 
 def _key(name: str) -> str:

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
 
+import pytest
 import torch
 import torch.nn.functional as F
 
-from discogs_tools.train.backbones import EfficientNetB0, build_backbone, count_parameters
+from discogs_tools.errors import ConfigError
+from discogs_tools.train.backbones import (
+    BACKBONE_NAMES,
+    EfficientNetB0,
+    backbone_from_config,
+    build_backbone,
+    count_parameters,
+)
+from discogs_tools.train.config import TrainConfig
 from discogs_tools.train.objectives import ColaHead, SimClrHead, StyleHead
 
 
@@ -78,10 +88,6 @@ def test_small_cnn_trains_a_step_in_channels_last():
 
 # ---- issue 12: the published backbones (VGGish, ResNet50), embedding heads, names ----------------
 
-import pytest  # noqa: E402
-
-from discogs_tools.errors import ConfigError  # noqa: E402
-
 
 def _conv(cin: int, cout: int, k: int, bias: bool) -> int:
     return cin * cout * k * k + (cout if bias else 0)
@@ -92,8 +98,6 @@ def _fc(n_in: int, n_out: int) -> int:
 
 
 def test_backbone_names_are_exported_in_order():
-    from discogs_tools.train.backbones import BACKBONE_NAMES
-
     assert BACKBONE_NAMES == ("efficientnet_b0", "small_cnn", "vggish", "resnet50")
 
 
@@ -132,13 +136,15 @@ def test_vggish_flatten_size_follows_the_patch_length(one_torch_thread):
     # odd lengths round up like TensorFlow's SAME pooling (100 -> 25 -> 13 -> 7 -> 4).
     for frames, t in ((128, 4), (100, 4), (90, 3)):
         net = build_backbone("vggish", input_frames=frames, embedding_dim=16)
-        fc1 = [m for m in net.modules() if isinstance(m, torch.nn.Linear)][0]
+        fc1 = next(m for m in net.modules() if isinstance(m, torch.nn.Linear))
         assert fc1.in_features == t * 3 * 512
         assert net(torch.randn(2, 1, frames, 96)).shape == (2, 16)
 
 
 def _bottleneck(cin: int, width: int, downsample: bool) -> int:
-    bn = lambda c: 2 * c  # noqa: E731 - weight and bias of a batch norm
+    def bn(c: int) -> int:  # weight and bias of a batch norm
+        return 2 * c
+
     n = _conv(cin, width, 1, False) + bn(width) + _conv(width, width, 3, False) + bn(width)
     n += _conv(width, 4 * width, 1, False) + bn(4 * width)
     if downsample:
@@ -204,8 +210,6 @@ def test_pool_head_embedding_dim_must_match_the_channels():
 
 def test_pool_backbones_keep_the_parameter_names_of_earlier_checkpoints():
     # Old checkpoints (before embedding heads) must still load: same state_dict keys and shapes.
-    import hashlib
-
     for name, width, n, digest in (("efficientnet_b0", 32, 358, "82504cdd91fc2845"),
                                    ("small_cnn", 8, 24, "abd4b452a3b250ba")):
         sd = build_backbone(name, width).state_dict()
@@ -214,9 +218,6 @@ def test_pool_backbones_keep_the_parameter_names_of_earlier_checkpoints():
 
 
 def test_backbone_from_config_passes_head_dim_and_patch_length():
-    from discogs_tools.train.backbones import backbone_from_config
-    from discogs_tools.train.config import TrainConfig
-
     cfg = TrainConfig(run="r", features="f", backbone="small_cnn", cnn_width=4, embedding_head="flatten_fc",
                       embedding_dim=24, crop_frames=48)
     net = backbone_from_config(cfg)

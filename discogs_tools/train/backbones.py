@@ -161,8 +161,8 @@ def build_backbone(name: str, cnn_width: int = 32, *, embedding_head: str = "poo
     flatten_fc size (None: the channel count of the last map) or VGGish's output size (None: 128);
     ``input_frames`` x ``n_mels`` is the patch a flatten_fc head (and VGGish) is built for.
     """
-    kw: dict[str, Any] = dict(embedding_head=embedding_head, embedding_dim=embedding_dim,
-                              input_frames=input_frames, n_mels=n_mels)
+    kw: dict[str, Any] = {"embedding_head": embedding_head, "embedding_dim": embedding_dim,
+                          "input_frames": input_frames, "n_mels": n_mels}
     if name == "efficientnet_b0":
         return EfficientNetB0(**kw)
     if name == "small_cnn":

@@ -85,4 +85,4 @@ class Backbone(nn.Module):
         return self.embed(fmap.flatten(1))
 
 
-__all__ = ["Backbone", "EMBEDDING_HEADS", "ceil_halvings"]
+__all__ = ["EMBEDDING_HEADS", "Backbone", "ceil_halvings"]

@@ -93,4 +93,4 @@ class ResNet50(Backbone):
         return torch.cat([fmap.amax((2, 3)), fmap.mean((2, 3))], 1)
 
 
-__all__ = ["ResNet50", "RESNET50_STAGES"]
+__all__ = ["RESNET50_STAGES", "ResNet50"]

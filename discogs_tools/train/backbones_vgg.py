@@ -83,4 +83,4 @@ class VGGish(Backbone):
         return self.embed(self.features(x).flatten(1))
 
 
-__all__ = ["VGGish", "VGGISH_BLOCKS"]
+__all__ = ["VGGISH_BLOCKS", "VGGish"]

@@ -173,3 +173,92 @@ def test_parquet_pair_source_refuses_an_empty_epoch(ws):
     write_stored_pairs(ws, "d", "artist", {"train": {0: Pairs([], [])}})
     with pytest.raises(DiscogsToolsError, match="hold 0 pairs in epoch 0: run `discogs-tools make-pairs --dataset d"):
         ParquetPairSource(ws, "d").pairs("artist", "train", 0)
+
+
+# ---------------------------------------------------------------- SimCLR mix views (issue 12)
+
+def _simclr_cfg(**kw):
+    from discogs_tools.train.config import TrainConfig
+
+    return TrainConfig(run="r", features="f", objective="simclr", associations=("track",), simclr_augment="mix", **kw)
+
+
+def _one_hot_patches(n: int) -> np.ndarray:
+    """Patch i is 1 at band i and 0 elsewhere: a view's other non-zero band names the patch mixed
+    in, and its value is the gain."""
+    return np.eye(n, dtype=np.float32).reshape(n, 1, 1, n)
+
+
+def test_simclr_views_mix_the_same_patch_with_another_patch_of_the_batch():
+    from discogs_tools.train.data import apply_view_augmentation
+
+    n = 50
+    x = _one_hot_patches(n)
+    va, vb = apply_view_augmentation(x, None, _simclr_cfg(), np.random.default_rng(0))
+    assert va.shape == vb.shape == x.shape and va.dtype == np.float32
+    for view in (va, vb):
+        rows = view[:, 0, 0]
+        assert np.array_equal(np.diag(rows), np.ones(n, np.float32))  # the patch itself, unscaled
+        off = rows - np.eye(n, dtype=np.float32)
+        assert np.array_equal((off > 0).sum(1), np.ones(n))            # one other patch of the batch ...
+        assert np.all(np.diag(off) == 0)                               # ... never the patch itself
+    assert not np.array_equal(va, vb)                                  # two independent views
+
+
+def test_simclr_mix_gain_follows_beta_5_2():
+    """Seed 004 sec. 5.3.3: gain ~ Beta(5, 2) (mean 5/7, variance 10/392); checked over 4,000 draws."""
+    from scipy import stats
+
+    from discogs_tools.train.data import apply_view_augmentation
+
+    n = 200
+    x = _one_hot_patches(n)
+    rng = np.random.default_rng(7)
+    gains = []
+    for _ in range(10):
+        for view in apply_view_augmentation(x, None, _simclr_cfg(), rng):
+            gains.append((view[:, 0, 0] - np.eye(n)).max(1))
+    g = np.concatenate(gains)
+    assert g.size == 4000 and np.all((g > 0) & (g < 1))
+    assert g.mean() == pytest.approx(5 / 7, abs=0.01)
+    assert g.var() == pytest.approx(10 / 392, rel=0.1)
+    assert stats.kstest(g, stats.beta(5, 2).cdf).pvalue > 0.01
+    other = _simclr_cfg(mix_gain_beta=(2.0, 5.0))
+    g2 = np.concatenate([(v[:, 0, 0] - np.eye(n)).max(1) for v in apply_view_augmentation(x, None, other, rng)])
+    assert g2.mean() == pytest.approx(2 / 7, abs=0.03)
+
+
+def test_simclr_mix_is_deterministic_given_the_generator_and_off_by_default():
+    from discogs_tools.train.config import TrainConfig
+    from discogs_tools.train.data import apply_view_augmentation
+
+    x = np.random.default_rng(0).random((8, 1, 16, 4)).astype(np.float32)
+    a = apply_view_augmentation(x, None, _simclr_cfg(), np.random.default_rng(3))
+    b = apply_view_augmentation(x, None, _simclr_cfg(), np.random.default_rng(3))
+    c = apply_view_augmentation(x, None, _simclr_cfg(), np.random.default_rng(4))
+    assert all(np.array_equal(u, v) for u, v in zip(a, b))
+    assert not np.array_equal(a[0], c[0])
+    plain = TrainConfig(run="r", features="f", objective="simclr", associations=("track",))
+    rng = np.random.default_rng(3)
+    xp = x + 1
+    out = apply_view_augmentation(x, xp, plain, rng)
+    assert out[0] is x and out[1] is xp                                # none: untouched ...
+    assert rng.random() == np.random.default_rng(3).random()           # ... and no draw consumed
+
+
+def test_ico_pair_source_hands_the_bilinear_weights_to_the_generator():
+    from discogs_tools.train.data import IcoPairSource
+
+    seen = []
+
+    def ico_fn(split, epoch, seed, embed, **kw):
+        seen.append((split, epoch, kw.get("bilinear")))
+        return Pairs(["a"], ["b"])
+
+    src = IcoPairSource(ico_fn, seed=0)
+    src.embedder = lambda ids: (ids, np.zeros((len(ids), 2)))
+    src.pairs("playlist-ico", "train", 3)
+    src.bilinear = np.eye(2)
+    src.pairs("playlist-ico", "validation", 3)
+    assert seen[0] == ("train", 3, None)
+    assert seen[1][:2] == ("validation", 0) and np.array_equal(seen[1][2], np.eye(2))

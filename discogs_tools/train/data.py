@@ -12,6 +12,7 @@ Tracks are resolved to rows of the :class:`~discogs_tools.features.store.Feature
 whose anchor or positive has no features (or no Word2Vec vector) are counted and skipped, or
 are an error with ``strict``. Crops are ``crop_frames`` long: random per epoch for training,
 centred (fixed) for validation; shorter tracks are zero-padded (log-mel 0 is silence).
+:func:`apply_view_augmentation` turns a batch into the SimCLR baseline's two mixed views.
 """
 
 from __future__ import annotations
@@ -129,25 +130,31 @@ class IcoPairSource:
         self.ico_fn = ico_fn
         self.seed = seed
         self.embedder: Embedder | None = None
+        # The ICO head's W (seed 004 sec. 5.5.1: the bilinear layer scores the candidates,
+        # z_a W z_c^T), set by the trainer with the embedder; None: cosine similarity of z.
+        self.bilinear: np.ndarray | None = None
         self.notes: list[str] = []
 
     def pairs(self, association: str, split: str, epoch: int) -> Pairs:
         if self.embedder is None:
             raise RuntimeError("IcoPairSource needs an embedder (set by the trainer)")
-        return self.ico_fn(split, epoch if split == "train" else 0, self.seed, self.embedder)
+        epoch = epoch if split == "train" else 0
+        if self.bilinear is None:
+            return self.ico_fn(split, epoch, self.seed, self.embedder)
+        return self.ico_fn(split, epoch, self.seed, self.embedder, bilinear=self.bilinear)
 
 
 def default_ico_function(ws: Workspace, dataset: str | None) -> IcoFunction:
     """Adapter to the pairs library (``discogs_tools.pairs.ico.ico_pairs``), imported when used."""
 
-    def ico(split: str, epoch: int, seed: int, embed: Embedder) -> Pairs:
+    def ico(split: str, epoch: int, seed: int, embed: Embedder, bilinear: np.ndarray | None = None) -> Pairs:
         try:
             from ..pairs import ico as ico_module  # type: ignore[attr-defined]
             generate = ico_module.ico_pairs
         except (ImportError, AttributeError):
             raise ConfigError("objective ico needs discogs_tools.pairs.ico.ico_pairs(ws, dataset, split=, epoch=, "
                               "seed=, embed=), which is not available in this installation") from None
-        table = generate(ws, dataset, split=split, epoch=epoch, seed=seed, embed=embed)
+        table = generate(ws, dataset, split=split, epoch=epoch, seed=seed, embed=embed, bilinear=bilinear)
         if isinstance(table, Pairs):
             return table
         if isinstance(table, pa.Table):
@@ -276,6 +283,42 @@ def shard_for_rank(order: np.ndarray, rank: int, world: int) -> np.ndarray:
 def steps_in(plans: list[TaskPlan], sizes: list[int], cap: int | None) -> int:
     steps = min(-(-len(p) // s) for p, s in zip(plans, sizes)) if plans else 0
     return min(steps, cap) if cap is not None else steps
+
+
+def apply_view_augmentation(x_anchor: np.ndarray, x_positive: np.ndarray | None, cfg,
+                            rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray | None]:
+    """The two audio views of a batch, as the run's ``simclr_augment`` asks.
+
+    ``"mix"`` (the SimCLR baseline of ICASSP 2023, seed 004 sec. 5.3.3): "x and y are alternative
+    views of the same audio patch mixed with random patches from the batch scaled with a gain
+    factor sampled from a beta(5,2) distribution". Both views start from ``x_anchor`` (the patch;
+    ``x_positive`` is not used, so the trainer need not crop it) and each view ``v`` of row ``i`` is
+
+        v_i = x_i + g * x_j,   g ~ Beta(*cfg.mix_gain_beta),   j uniform over the other rows,
+
+    with its own ``g`` and ``j`` per view and row. The seed names the distribution and that the
+    random patch is the one scaled, not the arithmetic; this is the plain additive reading, applied
+    to the stored (log-compressed) mel patches. Draws come from ``rng`` in a fixed order (gains of
+    view a, partners of view a, then view b), so a seeded generator gives identical views.
+
+    Any other setting (``"none"``, or an objective other than simclr) returns the inputs as they
+    are and draws nothing from ``rng``.
+    """
+    if getattr(cfg, "simclr_augment", "none") != "mix" or getattr(cfg, "objective", None) != "simclr":
+        return x_anchor, x_positive
+    n = len(x_anchor)
+    if n < 2:
+        raise ConfigError(f"SimCLR mix views need a batch of at least 2 patches, got {n}")
+    a, b = (float(v) for v in cfg.mix_gain_beta)
+    shape = (n,) + (1,) * (x_anchor.ndim - 1)
+
+    def view() -> np.ndarray:
+        gain = rng.beta(a, b, size=n).astype(np.float32)
+        partner = (np.arange(n) + rng.integers(1, n, size=n)) % n  # never the row itself
+        return (x_anchor + gain.reshape(shape) * x_anchor[partner]).astype(np.float32, copy=False)
+
+    first = view()
+    return first, view()
 
 
 def task_batch_sizes(batch_size: int, n_tasks: int) -> list[int]:

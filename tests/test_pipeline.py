@@ -92,3 +92,61 @@ def test_bad_pipeline_files(tmp_path):
         load_pipeline(bad, tmp_path)
     with pytest.raises(ConfigError, match="not found"):
         load_pipeline("no-such-pipeline", tmp_path)
+
+
+SMOKE = PIPE + """
+[smoke]
+vars = { src = "{pipeline_dir}/tiny.txt" }
+options = { first = { n = 1 }, "copy again" = { quick = true } }
+[[smoke.stage]]
+name = "make-tiny"
+command = "make tiny"
+before = "first"
+outputs = ["{workspace}/tiny-made"]
+"""
+
+
+def test_smoke_applies_vars_options_and_extra_stages(tmp_path):
+    path = tmp_path / "toy.toml"
+    path.write_text(SMOKE)
+    ws = tmp_path / "ws"
+    plain = load_pipeline(path, ws)
+    assert [s.name for s in plain.stages] == ["first", "second"]
+    pipe = load_pipeline(path, ws, smoke=True)
+    assert [s.name for s in pipe.stages] == ["make-tiny", "first", "second"]
+    first, second = pipe.stages[1], pipe.stages[2]
+    assert first.args == (str(tmp_path.resolve() / "tiny.txt"),)
+    assert dict(first.options)["n"] == 1 and dict(first.options)["fast"] is True
+    assert dict(second.options) == {"quick": True}  # keyed by command
+    # --var still wins over the smoke table.
+    pipe = load_pipeline(path, ws, {"src": "/given"}, smoke=True)
+    assert pipe.stages[1].args == ("/given",)
+
+
+def test_smoke_table_errors(tmp_path):
+    path = tmp_path / "toy.toml"
+    path.write_text(PIPE)
+    with pytest.raises(ConfigError, match="no \\[smoke\\] table"):
+        load_pipeline(path, tmp_path / "ws", smoke=True)
+    path.write_text(PIPE + "[smoke]\noptions = { third = { n = 1 } }\n")
+    with pytest.raises(InputError, match="'third' is neither a stage nor a command"):
+        load_pipeline(path, tmp_path / "ws", smoke=True)
+    path.write_text(PIPE + "[smoke]\n[[smoke.stage]]\nname = 'x'\ncommand = 'y'\nbefore = 'nope'\n")
+    with pytest.raises(InputError, match="before 'nope': no such stage"):
+        load_pipeline(path, tmp_path / "ws", smoke=True)
+    path.write_text(PIPE + "[smoke]\ncolour = 1\n")
+    with pytest.raises(InputError, match="unknown keys \\['colour'\\] in \\[smoke\\]"):
+        load_pipeline(path, tmp_path / "ws", smoke=True)
+
+
+def test_a_stage_done_by_another_pipeline_is_skipped(toy):
+    """Two pipelines that share a stage (same command line, same inputs) in one workspace run it
+    once: the paper pipelines share their data stages."""
+    path, ws = toy
+    ws.mkdir()
+    other = path.parent / "other.toml"
+    other.write_text(PIPE.replace('name = "toy"', 'name = "other"').replace('"second"', '"third"'))
+    calls: list[list[str]] = []
+    run_pipeline(load_pipeline(path, ws), ws, invoke=fake_invoker(ws, calls), echo=lambda s: None)
+    rep = run_pipeline(load_pipeline(other, ws), ws, invoke=fake_invoker(ws, calls), echo=lambda s: None)
+    assert [d["status"] for d in rep.details] == ["skipped", "skipped"] and len(calls) == 2

@@ -28,12 +28,18 @@ def run_command(
     force: Annotated[bool, typer.Option(help="Rerun every stage even if up to date.")] = False,
     only: Annotated[Optional[list[str]], typer.Option(help="Run only these stages (repeatable).")] = None,
     dry_run: Annotated[bool, typer.Option(help="Print what would run.")] = False,
+    smoke: Annotated[bool, typer.Option(
+        "--smoke", help="Every stage at tiny scale on the bundled demo data (the file's [smoke] table), "
+                        "in <workspace>/smoke/ so it never touches the workspace's own data.")] = False,
 ) -> None:
     """Execute a declarative pipeline, skipping stages whose outputs are up to date."""
     from ..pipeline import load_pipeline, run_pipeline
+    from ..workspace import Workspace
 
     ws = workspace(workspace_dir).ensure()
-    pipe = load_pipeline(pipeline, ws.root, _parse_vars(var or []))
+    if smoke:
+        ws = Workspace(ws.root / "smoke").ensure()
+    pipe = load_pipeline(pipeline, ws.root, _parse_vars(var or []), smoke=smoke)
     print_report(run_pipeline(pipe, ws.root, force=force, only=only, dry_run=dry_run, echo=typer.echo))
 
 
@@ -46,5 +52,6 @@ def list_pipelines() -> None:
     from ..resources import resource_dir
 
     for path in sorted(resource_dir("pipelines").glob("*.toml")):
-        meta = tomllib.loads(path.read_text()).get("pipeline", {})
-        typer.echo(f"{path.stem:24s} {meta.get('description', '')}")
+        spec = tomllib.loads(path.read_text())
+        smoke = " [--smoke]" if "smoke" in spec else ""
+        typer.echo(f"{path.stem:24s} {spec.get('pipeline', {}).get('description', '')}{smoke}")

@@ -18,6 +18,22 @@
 Built-in variables: ``{workspace}`` (the run's workspace), ``{samples}`` (bundled sample data),
 ``{pipeline_dir}`` (folder of the TOML file), ``{repo}`` (the pipelines' parent folder).
 Variables given on the command line (``--var name=value``) override ``[vars]``.
+
+A ``[smoke]`` table makes the same pipeline runnable at tiny scale on bundled data
+(``discogs-tools run NAME --smoke``): the same stages and commands, with
+
+    [smoke]
+    vars = { audio = "{workspace}/demo_inputs/collection/manifest.csv" }   # over [vars]
+    options = { train = { epochs = 2 }, "train-artist" = { batch_size = 8 } }
+    [[smoke.stage]]              # stages added in smoke mode only, e.g. the demo's data generator
+    name = "demo-data"
+    command = "demo-data"
+    before = "ingest-collection" # or after = "..."
+    outputs = ["{workspace}/demo_inputs/collection/manifest.csv"]
+
+``options`` is keyed by a stage name or a command (then it applies to every stage running that
+command; a stage-name entry is applied after the command entry); its values replace the stage's.
+``--var`` still overrides everything.
 """
 
 from __future__ import annotations
@@ -97,14 +113,60 @@ def _substitute(value: Any, variables: dict[str, str], where: str) -> Any:
     return value
 
 
+_STAGE_KEYS = {"name", "command", "args", "options", "inputs", "outputs", "workspace_option"}
+_SMOKE_KEYS = {"vars", "options", "stage"}
+
+
+def _apply_smoke(spec: dict[str, Any], path: Path) -> dict[str, Any]:
+    """The spec with its ``[smoke]`` table applied: extra stages placed, options and vars replaced."""
+    smoke = spec.get("smoke")
+    if not isinstance(smoke, dict):
+        raise ConfigError(f"pipeline {path.stem}: no [smoke] table, so it has no smoke version "
+                          "(see the format in discogs_tools/pipeline/config.py)")
+    unknown = set(smoke) - _SMOKE_KEYS
+    if unknown:
+        raise InputError(path, f"unknown keys {sorted(unknown)} in [smoke] (valid: {', '.join(sorted(_SMOKE_KEYS))})")
+    stages = [dict(st) for st in spec.get("stage", [])]
+    for i, extra in enumerate(smoke.get("stage", [])):
+        extra = dict(extra)
+        where = [k for k in ("before", "after") if k in extra]
+        if len(where) != 1:
+            raise InputError(path, "every [[smoke.stage]] needs exactly one of before / after (a stage name)",
+                             record=i + 1)
+        target = extra.pop(where[0])
+        names = [st.get("name") for st in stages]
+        if target not in names:
+            raise InputError(path, f"[[smoke.stage]] {extra.get('name')!r}: {where[0]} {target!r}: no such stage",
+                             record=i + 1)
+        stages.insert(names.index(target) + (where[0] == "after"), extra)
+    names = {st.get("name") for st in stages}
+    commands = {st.get("command") for st in stages}
+    overrides = smoke.get("options", {})
+    for key in overrides:
+        if key not in names and key not in commands:
+            raise InputError(path, f"[smoke] options: {key!r} is neither a stage nor a command of the pipeline")
+    for st in stages:
+        opts = dict(st.get("options", {}))
+        opts.update(overrides.get(st.get("command"), {}))
+        if st.get("name") != st.get("command"):
+            opts.update(overrides.get(st.get("name"), {}))
+        st["options"] = opts
+    out = dict(spec)
+    out["stage"] = stages
+    out["vars"] = {**spec.get("vars", {}), **smoke.get("vars", {})}
+    return out
+
+
 def load_pipeline(name_or_path: str | Path, workspace: Path, overrides: dict[str, str] | None = None,
-                  builtins: dict[str, str] | None = None) -> Pipeline:
-    """Parse and validate a pipeline file, substituting variables."""
+                  builtins: dict[str, str] | None = None, *, smoke: bool = False) -> Pipeline:
+    """Parse and validate a pipeline file, substituting variables; ``smoke`` applies its [smoke] table."""
     path = pipeline_path(name_or_path)
     try:
         spec = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise InputError(path, f"not valid TOML: {exc}") from exc
+    if smoke:
+        spec = _apply_smoke(spec, path)
     from ..resources import sample_data_dir
 
     variables = {
@@ -127,7 +189,7 @@ def load_pipeline(name_or_path: str | Path, workspace: Path, overrides: dict[str
             raise InputError(path, "every [[stage]] needs a name and a command", record=i + 1)
         if st["name"] in seen:
             raise InputError(path, f"duplicate stage name {st['name']!r}", record=i + 1)
-        unknown = set(st) - {"name", "command", "args", "options", "inputs", "outputs", "workspace_option"}
+        unknown = set(st) - _STAGE_KEYS
         if unknown:
             raise InputError(path, f"unknown keys {sorted(unknown)} in stage {st['name']!r}", record=i + 1)
         seen.add(st["name"])

@@ -2,8 +2,11 @@
 
 A stage is up to date when all its declared outputs exist and its fingerprint (command line
 plus size and modification time of every declared input file) equals the one stored after its
-last successful run in ``workspace/pipelines/<name>.state.json``. Once a stage runs, every later
-stage runs too (its inputs may have changed). ``force`` reruns everything.
+last successful run. Fingerprints are kept per command line for the whole workspace, in
+``workspace/pipelines/stages.json``, so a stage that several pipelines share (the paper pipelines
+share their data stages) runs once. Once a stage runs, every later stage runs too (its inputs may
+have changed). ``force`` reruns everything. (``<name>.state.json`` files of older versions, keyed
+by stage name, are still read.)
 """
 
 from __future__ import annotations
@@ -51,6 +54,15 @@ def stage_fingerprint(stage: Stage, workspace: Path) -> str:
     return h.hexdigest()
 
 
+def _state_key(stage: Stage, workspace: Path) -> str:
+    """A stage's identity across pipelines: its command line."""
+    return json.dumps(stage.argv(workspace))
+
+
+def _read_state(path: Path) -> dict[str, str]:
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
 def _invoke(argv: list[str]) -> int:
     """Run one discogs-tools command in this process; returns its exit code."""
     import typer
@@ -84,8 +96,10 @@ def run_pipeline(pipeline: Pipeline, workspace: Path, *, force: bool = False, on
     for n in only or []:
         if n not in names:
             raise DiscogsToolsError(f"pipeline {pipeline.name}: no stage named {n!r} (stages: {', '.join(names)})")
-    state_path = workspace / "pipelines" / f"{pipeline.name}.state.json"
-    state = json.loads(state_path.read_text()) if state_path.exists() else {}
+    old_path = workspace / "pipelines" / f"{pipeline.name}.state.json"
+    old_state = json.loads(old_path.read_text()) if old_path.exists() else {}
+    state_path = workspace / "pipelines" / "stages.json"
+    state = _read_state(state_path)
     report = Report(stage=f"run {pipeline.name}")
     ran = skipped = 0
     upstream_ran = False
@@ -94,8 +108,9 @@ def run_pipeline(pipeline: Pipeline, workspace: Path, *, force: bool = False, on
             continue
         fp = stage_fingerprint(stage, workspace)
         outputs_exist = all(Path(o).exists() for o in stage.outputs)
-        up_to_date = (not force and not upstream_ran and bool(stage.outputs) and outputs_exist
-                      and state.get(stage.name) == fp)
+        key = _state_key(stage, workspace)
+        done = state.get(key) == fp or old_state.get(stage.name) == fp
+        up_to_date = not force and not upstream_ran and bool(stage.outputs) and outputs_exist and done
         cmdline = "discogs-tools " + " ".join(stage.argv(workspace))
         if up_to_date:
             echo(f"[{pipeline.name}] {stage.name}: up to date, skipped")
@@ -115,7 +130,8 @@ def run_pipeline(pipeline: Pipeline, workspace: Path, *, force: bool = False, on
         missing = [o for o in stage.outputs if not Path(o).exists()]
         if missing:
             raise StageFailed(f"pipeline {pipeline.name}: stage {stage.name} did not produce {missing}")
-        state[stage.name] = stage_fingerprint(stage, workspace)
+        state = _read_state(state_path)  # another pipeline may have recorded stages meanwhile
+        state[key] = stage_fingerprint(stage, workspace)
         write_json_atomic(state_path, state)
         upstream_ran = True
         ran += 1

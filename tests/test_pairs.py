@@ -210,3 +210,57 @@ def test_ico_trainer_adapter(ws):
     assert table.num_rows > 0
     used = table.column("anchor").to_pylist() + table.column("positive").to_pylist()
     assert set(used) <= embedded and len(used) == len(set(used))
+
+
+# ---------------------------------------------------------------- ICO as published (issue 12)
+
+def test_rank_weights_take_sigma_from_the_fixed_half_length():
+    """Seed 004 eq. 5.3: w(k) ~ exp(-k^2 / (2 sigma^2)), mu = 0, sigma = 3/4 L with L = |p|/2 fixed;
+    weights of the candidates still open keep their rank in the full list."""
+    L = 4
+    sigma = 0.75 * L
+    w = rank_weights(L, np.array([1, 3]))
+    expected = np.exp(-np.array([1, 9]) / (2 * sigma ** 2))
+    assert np.allclose(w, expected / expected.sum())
+    assert np.allclose(rank_weights(L), rank_weights(L, np.arange(L)))
+
+
+def test_ico_halves_are_fixed_per_playlist(monkeypatch):
+    """Every anchor of a playlist draws with the same L (half the playlist's available tracks)
+    and the full-list ranks of the candidates still open: 3, then 2, then 1 of ranks {0, 1, 2}."""
+    from discogs_tools.pairs import playlist_ico
+
+    calls = []
+    real = playlist_ico.rank_weights
+
+    def spy(L, ranks=None):
+        calls.append((L, None if ranks is None else sorted(np.asarray(ranks).tolist())))
+        return real(L, ranks)
+
+    monkeypatch.setattr(playlist_ico, "rank_weights", spy)
+    track_ids = pa.array([f"t{i}" for i in range(7)])
+    playlists = PlaylistTracks(track_ids=track_ids, playlist_ids=pa.array(["p0"]), ptr=np.array([0, 7]),
+                               tracks=np.arange(7))
+    emb = np.random.default_rng(0).standard_normal((7, 3))
+    table = informed_cooccurrence_pairs(playlists, emb, seed=0, epoch=0)
+    assert table.num_rows == 3  # floor(7 / 2): the odd track stays available
+    assert [c[0] for c in calls] == [3, 3, 3]
+    assert [len(c[1]) for c in calls] == [3, 2, 1] and all(set(c[1]) <= {0, 1, 2} for c in calls)
+
+
+def test_ico_scores_candidates_with_the_bilinear_layer_when_given():
+    """Seed 004 sec. 5.5.1: with the bilinear projector, S = z_a^T W z_c ranks the candidates:
+    the same pairs as that similarity given as a callable, other pairs than the cosine."""
+    n_playlists, size = 50, 9
+    track_ids = pa.array([f"t{i}" for i in range(size * n_playlists)])
+    playlists = PlaylistTracks(track_ids=track_ids, playlist_ids=pa.array([f"p{i}" for i in range(n_playlists)]),
+                               ptr=np.arange(0, size * n_playlists + 1, size), tracks=np.arange(size * n_playlists))
+    rng = np.random.default_rng(0)
+    emb = rng.standard_normal((size * n_playlists, 5))
+    w = rng.standard_normal((5, 5))
+    with_w = informed_cooccurrence_pairs(playlists, emb, seed=2, epoch=1, bilinear=w)
+    by_hand = informed_cooccurrence_pairs(playlists, lambda a, c: emb[a] @ w @ emb[c].T, seed=2, epoch=1)
+    cosine = informed_cooccurrence_pairs(playlists, emb, seed=2, epoch=1)
+    assert with_w.equals(by_hand)
+    assert not with_w.equals(cosine)
+    assert with_w.num_rows == 4 * n_playlists

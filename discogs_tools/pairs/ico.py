@@ -13,12 +13,14 @@ __all__ = ["PlaylistTracks", "embedding_matrix", "ico_pairs", "informed_cooccurr
 _PLAYLIST_CACHE: dict[tuple, tuple] = {}
 
 
-def ico_pairs(ws, dataset: str | None, *, split: str, epoch: int, seed: int, embed) -> "pa.Table":
+def ico_pairs(ws, dataset: str | None, *, split: str, epoch: int, seed: int, embed, bilinear=None) -> "pa.Table":
     """Trainer adapter: ICO pairs of one epoch from the current model.
 
     ``embed(track_ids) -> (ids_with_features, (n, d) embeddings)`` is called once with every
     split track that appears in a playlist; tracks it returns no embedding for are left out
     (they cannot be trained on). The split's playlists are loaded once per process and reused.
+    ``bilinear``: the ICO head's W (seed 004 sec. 5.5.1), scoring candidates as ``z_a W z_c^T``;
+    None: cosine of the embeddings.
     """
     import numpy as np
 
@@ -47,4 +49,4 @@ def ico_pairs(ws, dataset: str | None, *, split: str, epoch: int, seed: int, emb
     np.cumsum(counts, out=ptr[1:])
     filtered = PlaylistTracks(track_ids=index.track_ids, playlist_ids=playlists.playlist_ids, ptr=ptr,
                               tracks=playlists.tracks[keep])
-    return informed_cooccurrence_pairs(filtered, embeddings, seed, epoch, split=split)
+    return informed_cooccurrence_pairs(filtered, embeddings, seed, epoch, split=split, bilinear=bilinear)

@@ -1,24 +1,43 @@
-"""Every shipped pipeline (pipelines/*.toml) still matches the command line it drives.
+"""Every shipped pipeline (pipelines/*.toml) still matches the command line it drives, and the
+paper pipelines' smoke versions run.
 
 Commands and options drift: a renamed option or a flag without a ``--no-`` form would only
-fail hours into a real run. Here each stage's command line is resolved against the real click
-command tree (the one ``discogs-tools`` runs) and parsed by that command's own parser, which
-rejects unknown options, bad values and missing required arguments, without running anything.
+fail hours into a real run. Here each stage's command line (of the full and of the smoke version)
+is resolved against the real click command tree (the one ``discogs-tools`` runs) and parsed by
+that command's own parser, which rejects unknown options, bad values and missing required
+arguments, without running anything.
+
+The smoke versions (``discogs-tools run NAME --smoke``) run for real on the bundled demo data:
+one pipeline per paper in the default suite (``SMOKE_DEFAULT``: together about a minute on two
+cores); all of them with ``DISCOGS_TOOLS_ALL_SMOKE=1`` (several minutes).
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 import typer.main
+from typer.testing import CliRunner
 
 from discogs_tools.cli import app
 from discogs_tools.pipeline import load_pipeline, run_pipeline
 from discogs_tools.resources import resource_dir
 
 PIPELINE_FILES = sorted(resource_dir("pipelines").glob("*.toml"))
-PAPER_PIPELINES = {"ismir2022_associations", "icassp2023_playlists", "discogs20"}
+# One pipeline per published model (docs/reproducing-papers.md).
+PAPER_PIPELINES = {
+    "ismir2022_track", "ismir2022_release", "ismir2022_artist", "ismir2022_label", "ismir2022_swa",
+    "ismir2022_multitask", "ismir2022_styles",
+    "icassp2023_co", "icassp2023_tco", "icassp2023_w2v", "icassp2023_ico", "icassp2023_simclr",
+    "icassp2023_artist_co",
+    "discogs20",
+}
+# The smoke runs of the default suite, one per paper: the multi-task pipeline also trains the
+# artist model it starts from; icassp2023_co trains both backbones with the SimCLR objective.
+SMOKE_DEFAULT = ("ismir2022_multitask", "icassp2023_co", "discogs20")
+ALL_SMOKE = os.environ.get("DISCOGS_TOOLS_ALL_SMOKE") == "1"
 
 
 def _commands() -> dict[str, object]:
@@ -49,9 +68,14 @@ def _option_names(cmd) -> dict[str, object]:
     return names
 
 
-@pytest.fixture(params=PIPELINE_FILES, ids=[p.stem for p in PIPELINE_FILES])
+SMOKE_FILES = [p for p in PIPELINE_FILES if p.stem in PAPER_PIPELINES]
+VERSIONS = [(p, False) for p in PIPELINE_FILES] + [(p, True) for p in SMOKE_FILES]
+
+
+@pytest.fixture(params=VERSIONS, ids=[p.stem + ("-smoke" if smoke else "") for p, smoke in VERSIONS])
 def pipeline(request, tmp_path):
-    return load_pipeline(request.param, tmp_path / "ws")
+    path, smoke = request.param
+    return load_pipeline(path, tmp_path / "ws", smoke=smoke)
 
 
 def test_paper_pipelines_are_shipped():
@@ -92,11 +116,12 @@ def test_every_stage_resolves_to_a_command_and_its_options(pipeline, tmp_path):
         ctx.close()
 
 
+@pytest.mark.parametrize("smoke", [False, True], ids=["full", "smoke"])
 @pytest.mark.parametrize("name", sorted(PAPER_PIPELINES))
-def test_stage_inputs_in_the_workspace_come_from_earlier_stages(name, tmp_path):
+def test_stage_inputs_in_the_workspace_come_from_earlier_stages(name, smoke, tmp_path):
     """A stage reading a workspace path must come after the stage that writes it (so the runner's
     up-to-date check sees every dependency)."""
-    pipeline = load_pipeline(resource_dir("pipelines") / f"{name}.toml", tmp_path / "ws")
+    pipeline = load_pipeline(resource_dir("pipelines") / f"{name}.toml", tmp_path / "ws", smoke=smoke)
     ws = str(tmp_path / "ws")
     produced: list[str] = []
     for stage in pipeline.stages:
@@ -132,8 +157,52 @@ def test_a_broken_stage_is_caught(tmp_path):
 
 
 def test_variables_can_be_overridden(tmp_path):
-    path = resource_dir("pipelines") / "ismir2022_associations.toml"
-    pipe = load_pipeline(path, tmp_path / "ws", {"discogs_dumps": "/dumps", "backbone": "small_cnn"})
+    path = resource_dir("pipelines") / "ismir2022_artist.toml"
+    pipe = load_pipeline(path, tmp_path / "ws", {"discogs_dumps": "/dumps", "dataset": "mine"})
     stages = {s.name: s for s in pipe.stages}
     assert stages["ingest-discogs"].args == ("/dumps",)
-    assert ("backbone", "small_cnn") in stages["train-artist"].options
+    assert ("run", "mine-artist") in stages["train-artist"].options
+
+
+def test_paper_pipelines_share_their_data_stages(tmp_path):
+    """The pipelines of one paper write the same dataset and features with the same commands, so
+    in one workspace those stages run once (the runner keys its state on the command line)."""
+    ws = tmp_path / "ws"
+    for prefix in ("ismir2022_", "icassp2023_"):
+        names = sorted(n for n in PAPER_PIPELINES if n.startswith(prefix))
+        shared = None
+        for name in names:
+            stages = {s.name: s.argv(ws) for s in load_pipeline(name, ws).stages}
+            data = {k: stages[k] for k in ("ingest-discogs", "match-discogs", "build-dataset", "features")}
+            assert shared is None or data == shared, f"{name}: its data stages differ from {names[0]}'s"
+            shared = data
+
+
+def test_smoke_runs_apart_from_the_workspace(tmp_path):
+    """--smoke works in <workspace>/smoke/: the demo's sample data never replaces real tables."""
+    ws = tmp_path / "ws"
+    result = CliRunner().invoke(app, ["run", "discogs20", "--smoke", "--dry-run", "--workspace", str(ws)])
+    assert result.exit_code == 0, result.output
+    assert f"--workspace {ws / 'smoke'}" in result.output and "demo-data" in result.output
+    assert f"--workspace {ws} " not in result.output
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(PAPER_PIPELINES))
+def test_smoke_version_runs(name, tmp_path, one_torch_thread):
+    """Every stage of the pipeline, for real, on the bundled demo data at tiny scale."""
+    if name not in SMOKE_DEFAULT and not ALL_SMOKE:
+        pytest.skip("one smoke pipeline per paper by default; DISCOGS_TOOLS_ALL_SMOKE=1 runs them all")
+    ws = tmp_path / "ws"
+    result = CliRunner().invoke(app, ["run", name, "--smoke", "--workspace", str(ws)])
+    assert result.exit_code == 0, result.output
+    pipe = load_pipeline(name, ws / "smoke", smoke=True)
+    for stage in pipe.stages:
+        for out in stage.outputs:
+            assert Path(out).exists(), f"{name} smoke: stage {stage.name} left no {out}"
+    trained = [s for s in pipe.stages if s.command == "train"]
+    assert trained
+    for stage in trained:
+        run = dict(stage.options)["run"]
+        assert (ws / "smoke" / "runs" / run / "metrics.jsonl").exists()
+    assert not (ws / "tables").exists(), "smoke wrote into the workspace itself"

@@ -71,3 +71,38 @@ def load_state(module: torch.nn.Module, state: dict[str, torch.Tensor], path: Pa
         first = str(exc).strip().splitlines()
         detail = "; ".join(line.strip() for line in first[1:3]) or first[0]
         raise CheckpointError(f"{path}: {what} weights do not fit this architecture ({detail[:300]})") from None
+
+
+def epoch_name(completed: int) -> str:
+    """File name of the checkpoint taken after ``completed`` epochs (1-based: epoch-020.pt is the
+    model "at its 20th epoch", seed 000 sec. 4.6)."""
+    return f"epoch-{int(completed):03d}.pt"
+
+
+def resolve_init(ws, spec: str) -> Path:
+    """The checkpoint named by ``--init-from``: ``RUN@N`` or ``RUN:epoch-NNN`` (the run's checkpoint
+    after N epochs, kept with ``--keep-epoch-checkpoints``), ``RUN:best|last|swa``, a run name (its
+    best.pt, else last.pt) or a ``.pt`` file."""
+    from .embed import resolve_checkpoint
+
+    path = Path(spec)
+    if path.suffix == ".pt" or path.is_file():
+        return path
+    run, name = None, None
+    if "@" in spec:
+        run, n = spec.rsplit("@", 1)
+        if not n.isdigit():
+            raise MissingInputError(f"checkpoint {spec!r} (RUN@EPOCH takes a number)", path, "discogs-tools train")
+        name = epoch_name(int(n))
+    elif ":" in spec:
+        run, name = spec.rsplit(":", 1)
+        name = name if name.endswith(".pt") else f"{name}.pt"
+    if run is None:
+        return resolve_checkpoint(ws, spec)
+    folder = ws.runs / run / "checkpoints"
+    if not (folder / name).exists():
+        kept = sorted(int(p.stem.split("-")[1]) for p in folder.glob("epoch-*.pt") if p.stem.split("-")[1].isdigit())
+        hint = (f"epochs kept: {', '.join(str(k) for k in kept)}" if kept else
+                "no epoch checkpoints kept (train it with --keep-epoch-checkpoints)")
+        raise MissingInputError(f"checkpoint {spec} ({hint})", folder / name, "discogs-tools train")
+    return folder / name

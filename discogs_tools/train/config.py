@@ -42,8 +42,8 @@ class TrainConfig:
     epochs: int = 10
     batch_size: int = 64
     lr: float = 1e-3
-    plateau_patience: int = 2                  # ReduceLROnPlateau on validation loss
-    plateau_factor: float = 0.5
+    plateau_patience: int = 2                  # plateau: epochs without a lower loss (ISMIR: 10, seed 000 sec. 4.2)
+    plateau_factor: float = 0.5                # plateau: LR multiplier (ISMIR: 0.1, seed 000 sec. 4.2)
     crop_frames: int = 128                     # 2 s of 16 ms frames
     temperature: float = 0.1                   # SimCLR NT-Xent
     cola_dim: int = 512                        # COLA / w2v projection size
@@ -58,7 +58,7 @@ class TrainConfig:
     adam_betas: tuple[float, float] = (0.9, 0.999)
     weight_decay: float = 0.0
     accumulate: int = 1                        # micro-batches of batch_size pairs per optimiser step
-    batch_shares: tuple[int, ...] = ()         # multitask: pairs per association in each batch (sum = batch)
+    batch_shares: tuple[int, ...] = ()         # pairs per association in each batch (sum = batch; default equal)
     keep_epoch_checkpoints: bool = False       # also keep checkpoints/epoch-NNN.pt (init from an epoch)
     embedding_head: str = "pool"               # one of EMBEDDING_HEADS
     embedding_dim: int | None = None           # flatten_fc units (None: the backbone's channel count)
@@ -98,6 +98,54 @@ class TrainConfig:
                 raise ConfigError(f"unknown {name} {value!r}; choose one of {', '.join(valid)}")
         if self.accumulate < 1:
             raise ConfigError(f"accumulate must be at least 1, got {self.accumulate}")
+        self._check_recipe_numbers()
+        self.task_sizes()  # a batch that cannot be split as requested is an error now, not at epoch 0
+
+    def _check_recipe_numbers(self) -> None:
+        checks = (("plateau_patience", self.plateau_patience >= 1, "at least 1"),
+                  ("plateau_factor", 0.0 < self.plateau_factor <= 1.0, "in (0, 1]"),
+                  ("lr", self.lr >= 0.0, ">= 0"),
+                  ("warmup_steps", self.warmup_steps >= 0, ">= 0"),
+                  ("min_lr", 0.0 <= self.min_lr <= self.lr or self.schedule != "warmup_cosine", "in [0, lr]"),
+                  ("weight_decay", self.weight_decay >= 0.0, ">= 0"),
+                  ("adam_betas", len(self.adam_betas) == 2 and all(0.0 <= b < 1.0 for b in self.adam_betas),
+                   "two numbers in [0, 1)"),
+                  ("swa_start", self.swa_start is None or 0 <= self.swa_start < self.epochs,
+                   f"an epoch in 0..{self.epochs - 1}"),
+                  ("swa_lr", self.swa_lr is None or self.swa_lr > 0.0, "> 0"),
+                  ("mix_gain_beta", len(self.mix_gain_beta) == 2 and all(b > 0 for b in self.mix_gain_beta),
+                   "two positive numbers"))
+        for name, ok, what in checks:
+            if not ok:
+                raise ConfigError(f"{name} must be {what}, got {getattr(self, name)!r}")
+        if self.swa_lr is not None and self.swa_start is None:
+            raise ConfigError("swa_lr needs swa_start (the first epoch of the SWA phase)")
+
+    def task_sizes(self) -> list[int]:
+        """Pairs of each task (association) in one batch of ``batch_size`` pairs.
+
+        ``batch_shares`` gives them (ISMIR 2022 multi-task: 50 pairs per association, seed 000
+        sec. 4.6); without it every association gets an equal share, which must divide the batch.
+        """
+        n = 1 if self.objective == "classification" else max(len(self.associations), 1)
+        if self.batch_shares:
+            shares = list(self.batch_shares)
+            text = ", ".join(str(s) for s in shares)
+            if len(shares) != n:
+                raise ConfigError(f"{len(shares)} batch shares for {n} associations ({text}); give one per association")
+            if min(shares) < 2:
+                raise ConfigError(f"batch shares need at least 2 pairs each (negatives), got {text}")
+            if sum(shares) != self.batch_size:
+                raise ConfigError(f"batch shares {text} add up to {sum(shares)} pairs, not the batch size "
+                                  f"{self.batch_size}")
+            return shares
+        if self.batch_size % n:
+            raise ConfigError(f"a batch of {self.batch_size} pairs cannot be split equally over {n} associations "
+                              f"({self.batch_size / n:.2f} each): give a multiple of {n} or --batch-shares")
+        if self.batch_size // n < 2:
+            raise ConfigError(f"a batch of {self.batch_size} pairs over {n} associations leaves fewer than 2 pairs "
+                              "each (negatives): raise --batch-size")
+        return [self.batch_size // n] * n
 
     def weights(self) -> tuple[float, ...]:
         """Loss weight of each association (1.0 each unless multitask)."""
@@ -117,7 +165,7 @@ class TrainConfig:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "TrainConfig":
+    def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
         known = {f.name for f in fields(cls)}
         unknown = set(d) - known
         if unknown:
@@ -128,15 +176,18 @@ class TrainConfig:
                 d[key] = tuple(d[key])
         return cls(**d)
 
-    def differences(self, other: "TrainConfig") -> dict[str, tuple[Any, Any]]:
+    def differences(self, other: TrainConfig) -> dict[str, tuple[Any, Any]]:
         """Fields whose values differ (self, other)."""
         a, b = self.to_dict(), other.to_dict()
         return {k: (a[k], b[k]) for k in a if a[k] != b[k]}
 
-    def resumed_with(self, other: "TrainConfig") -> "TrainConfig":
+    def resumed_with(self, other: TrainConfig) -> TrainConfig:
         """This (saved) config updated by the fields a resumption may change; other changes are errors."""
         bad = {k: v for k, v in self.differences(other).items() if k not in RESUMABLE_CHANGES}
         if bad:
             desc = ", ".join(f"{k}: run has {v[0]!r}, given {v[1]!r}" for k, v in sorted(bad.items()))
             raise ConfigError(f"cannot resume run {self.run} with a different configuration ({desc})")
+        if self.schedule == "warmup_cosine" and self.epochs != other.epochs:
+            raise ConfigError(f"cannot resume run {self.run} with epochs {other.epochs} (run has {self.epochs}): "
+                              "its warmup_cosine schedule decays to the end of the epochs it was started with")
         return replace(self, **{k: getattr(other, k) for k in RESUMABLE_CHANGES})

@@ -1,12 +1,18 @@
 """The ``train`` stage: read top to bottom.
 
 1. resolve config (``--resume`` loads the run's last checkpoint and its config), device, DDP;
-2. build model, Adam (lr 1e-3), ReduceLROnPlateau on the validation loss, AMP scaler, optional SWA;
+2. build model, Adam (``lr``, ``adam_betas``, ``weight_decay``), the LR schedule
+   (:mod:`.schedules`: plateau, warmup_cosine or constant, then the SWA phase), AMP scaler,
+   optional SWA;
 3. every epoch: ask the :class:`~.data.PairSource` for that epoch's pairs, map tracks to
    feature rows (missing ones counted, or an error with ``strict``), shuffle with a generator
-   seeded by (seed, epoch), give each rank its share, train on random crops, validate on fixed
-   crops, step the scheduler, write metrics.jsonl and checkpoints/last.pt (and best.pt);
-4. with SWA: recompute batch-norm statistics of the averaged model and save checkpoints/swa.pt.
+   seeded by (seed, epoch), give each rank its share, train on random crops in optimiser steps
+   of ``accumulate`` micro-batches (:mod:`.steps`), validate on fixed crops, let the schedule
+   see the epoch's loss, write metrics.jsonl, checkpoints/last.pt, best.pt (lowest validation
+   loss) and, with ``keep_epoch_checkpoints``, checkpoints/epoch-NNN.pt;
+4. with SWA: recompute batch-norm statistics of the averaged model and save checkpoints/swa.pt;
+5. report the run's Table-1 figures (seed 000 Table 1) per association: pairs, diversity,
+   training time, validation top-1.
 
 Every random choice derives from ``seed``: the data order and crops from (seed, epoch), the
 model's own randomness (stochastic depth) from torch's generator, which checkpoints save and
@@ -15,15 +21,17 @@ restore, so a resumed run continues exactly as an uninterrupted one would (bitwi
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import os
 import shutil
 import sys
 import time
+from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -37,10 +45,23 @@ from ..report import Report
 from ..workspace import Workspace
 from . import checkpoint as ckpt_io
 from .config import TrainConfig
-from .data import (IcoPairSource, PairSource, ParquetPairSource, StyleTargets, TaskPlan, TrackVectors, crops,
-                   default_ico_function, shard_for_rank, steps_in, task_batch_sizes)
+from .data import (
+    IcoPairSource,
+    PairSource,
+    ParquetPairSource,
+    StyleTargets,
+    TaskPlan,
+    TrackVectors,
+    apply_view_augmentation,
+    crops,
+    default_ico_function,
+    shard_for_rank,
+    steps_in,
+)
 from .distributed import DistInfo, all_reduce_sum, barrier, setup, teardown
 from .embed import features_root, make_embedder, resolve_device
+from .schedules import LrSchedule
+from .steps import accumulated_step
 
 ARCH_KEYS = ("backbone", "objective", "tasks", "embedding_dim", "n_styles", "vector_dim")
 
@@ -130,10 +151,19 @@ def features_root_hint(cfg: TrainConfig) -> str:
     return f"features {cfg.features}"
 
 
+def _mixes_views(cfg: TrainConfig) -> bool:
+    """The SimCLR baseline's views are two mixes of the anchor patch (seed 004 sec. 5.3.3)."""
+    return cfg.objective == "simclr" and cfg.simclr_augment == "mix"
+
+
 def _batches(cfg: TrainConfig, model, inputs: Inputs, plans: list[TaskPlan], rng: np.random.Generator | None,
-             sizes: list[int], steps: int):
-    """Yield (x_anchor, x_positive | None, sizes, side | None, n_pairs) as numpy arrays."""
+             sizes: list[int], steps: int, view_rng: np.random.Generator | None = None):
+    """Yield (x_anchor, x_positive | None, sizes, side | None, n_pairs) as numpy arrays.
+
+    ``steps`` micro-batches of ``sizes[i]`` pairs of task i; with ``simclr_augment = mix`` the two
+    views come from :func:`~.data.apply_view_augmentation` (drawing from ``view_rng``)."""
     store = inputs.store
+    mix = _mixes_views(cfg)
     for step in range(steps):
         parts = [(p, p.anchor[step * s:(step + 1) * s], p.positive[step * s:(step + 1) * s],
                   None if p.extra is None else p.extra[step * s:(step + 1) * s]) for p, s in zip(plans, sizes)]
@@ -142,7 +172,9 @@ def _batches(cfg: TrainConfig, model, inputs: Inputs, plans: list[TaskPlan], rng
         anchors = np.concatenate([a for _, a, _, _ in parts])
         xa = crops(store, anchors, cfg.crop_frames, rng)
         xp = crops(store, np.concatenate([p for _, _, p, _ in parts]), cfg.crop_frames, rng) \
-            if model.two_views else None
+            if model.two_views and not mix else None
+        if mix:
+            xa, xp = apply_view_augmentation(xa, xp, cfg, view_rng)
         side = None
         if inputs.vectors is not None:
             side = inputs.vectors.matrix[np.concatenate([e for *_, e in parts])]
@@ -216,11 +248,11 @@ def _train(ws, cfg, saved, init_from, source, ico_fn, device, dist, say, run_dir
                        vector_dim=inputs.vectors.dim if inputs.vectors else 0).to(device)
     if cfg.channels_last:
         model = model.to(memory_format=torch.channels_last)
-    if init_from:
-        _init_backbone(ws, model, init_from)
-    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="min", factor=cfg.plateau_factor,
-                                                           patience=cfg.plateau_patience)
+    init_path = _init_backbone(ws, model, init_from) if init_from else None
+    # Adam (seed 000 sec. 4.2; betas 0.9/0.999 in seed 004 sec. 5.3.3); weight decay as torch's Adam (L2)
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=tuple(cfg.adam_betas),
+                                 weight_decay=cfg.weight_decay)
+    schedule = LrSchedule(cfg)
     use_amp = cfg.amp and device.type == "cuda"
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
     swa = AveragedModel(model) if cfg.swa_start is not None else None
@@ -231,7 +263,7 @@ def _train(ws, cfg, saved, init_from, source, ico_fn, device, dist, say, run_dir
         ckpt_io.check_signature(last_path, saved["arch"], model.signature, ARCH_KEYS)
         ckpt_io.load_state(model, saved["model"], last_path, "model")
         optimizer.load_state_dict(saved["optimizer"])
-        scheduler.load_state_dict(saved["scheduler"])
+        schedule.load_state_dict(saved["scheduler"])
         scaler.load_state_dict(saved["scaler"])
         if swa is not None and saved.get("swa") is not None:
             swa.load_state_dict(saved["swa"])
@@ -249,47 +281,73 @@ def _train(ws, cfg, saved, init_from, source, ico_fn, device, dist, say, run_dir
         write_text_atomic(run_dir / "config.json", cfg.to_json())
     counts: dict[str, int] = {}
     notes: list[str] = []
-    sizes = task_batch_sizes(cfg.batch_size, len(model.tasks))
+    sizes = cfg.task_sizes()
     say(f"train {cfg.run}: {cfg.objective} on {', '.join(model.tasks)} with {cfg.backbone} on {device}"
-        f"{f' x{dist.world_size} ranks' if dist.enabled else ''}; epochs {start_epoch}..{cfg.epochs - 1}")
+        f"{f' x{dist.world_size} ranks' if dist.enabled else ''}; epochs {start_epoch}..{cfg.epochs - 1}"
+        f"; {cfg.schedule} schedule; {' + '.join(map(str, sizes))} pairs per batch"
+        f"{f' x{cfg.accumulate} per optimiser step' if cfg.accumulate > 1 else ''}")
     val_plans = None
     for epoch in range(start_epoch, cfg.epochs):
+        _share_ico_similarity(model, inputs)
         if val_plans is None or isinstance(inputs.source, IcoPairSource):
             val_plans = _validation_plan(cfg, inputs, dist, counts, notes)
         plans = _plan(cfg, inputs, "train", epoch, dist, counts)
-        steps = steps_in(plans, sizes, cfg.max_steps_per_epoch)
+        micro = steps_in(plans, sizes, None)
+        steps = -(-micro // cfg.accumulate)
+        if cfg.max_steps_per_epoch is not None:
+            steps = min(steps, cfg.max_steps_per_epoch)
+            micro = min(micro, steps * cfg.accumulate)
         if steps == 0:
             raise InputError(f"features {cfg.features}", f"epoch {epoch}: no training pairs with features "
                              f"(skipped {counts.get('skipped_train_pairs', 0)})")
+        note = schedule.set_total_steps(steps)
+        if note and note not in notes:
+            notes.append(note)
         rng = np.random.default_rng([cfg.seed, epoch, 1])
+        view_rng = np.random.default_rng([cfg.seed, epoch, 3])
         net.train()
         totals = np.zeros(4)  # loss * n, correct, n (rows scored), pairs
         task_loss = np.zeros(len(model.tasks))
+        task_pairs = np.zeros(len(model.tasks), dtype=np.int64)
+        taken = micro_done = 0
         t0 = time.perf_counter()
+        batches = iter(_batches(cfg, model, inputs, plans, rng, sizes, micro, view_rng))
         with Progress(f"epoch {epoch}", total=steps, unit="steps") as bar:
-            for step, (xa, xp, part_sizes, side, n) in enumerate(_batches(cfg, model, inputs, plans, rng, sizes, steps)):
-                loss, correct, count, per_task = _step(net, optimizer, scaler, xa, xp, part_sizes, side, device,
-                                                       dist, use_amp, cfg.channels_last)
-                if not _finite(loss, dist, device):
-                    raise TrainingError(f"run {cfg.run}: loss is {loss.item()} at epoch {epoch} step {step}; "
-                                        f"stopped without saving (last good checkpoint: {last_path if last_path.exists() else 'none'}); "
-                                        "check the features or lower --lr")
-                totals += (loss.item() * count, correct.item(), count, n)
-                task_loss += [t.item() for t in per_task]
+            for first in batches:
+                group = itertools.chain([first], itertools.islice(batches, cfg.accumulate - 1))
+                schedule.before_step(epoch, optimizer)
+                outs = accumulated_step(
+                    model.parameters(), optimizer, scaler, group,
+                    lambda batch: _forward(net, batch, device, dist, use_amp, cfg.channels_last),
+                    check=lambda loss, i, e=epoch, t=taken: _check_finite(loss, i, cfg, e, t, dist, device, last_path),
+                    no_sync=net.no_sync if dist.enabled else None)
+                schedule.after_step()
+                for loss, correct, count, per_task, part_sizes, n in outs:
+                    totals += (loss.item() * count, correct.item(), count, n)
+                    task_loss += [t.item() for t in per_task]
+                    task_pairs += part_sizes
+                taken += 1
+                micro_done += len(outs)
                 bar.update(advance=1, records=int(totals[3]))
         seconds = time.perf_counter() - t0
         totals = np.array(all_reduce_sum(totals.tolist(), dist, device))
+        task_pairs = np.array(all_reduce_sum(task_pairs.tolist(), dist, device))
         train_loss, train_acc = float(totals[0] / totals[2]), float(totals[1] / totals[2])
-        val_loss, val_acc = _validate(cfg, model, inputs, val_plans, sizes, device, dist, use_amp)
-        scheduler.step(val_loss if val_loss is not None else train_loss)
+        t1 = time.perf_counter()
+        val_loss, val_acc, val_tasks = _validate(cfg, model, inputs, val_plans, sizes, device, dist, use_amp)
+        val_seconds = time.perf_counter() - t1
+        lr_used = schedule.last_lr
+        schedule.end_epoch(epoch, val_loss if val_loss is not None else train_loss)
         if swa is not None and epoch >= cfg.swa_start:
-            swa.update_parameters(model)
+            swa.update_parameters(model)  # once per epoch (Izmailov et al. 2018), seed 000 sec. 4.2
         entry = {"epoch": epoch, "train_loss": train_loss, "train_top1": train_acc, "val_loss": val_loss,
-                 "val_top1": val_acc, "lr": optimizer.param_groups[0]["lr"],
-                 "pairs_per_s": float(totals[3] / seconds) if seconds else 0.0, "pairs": int(totals[3]), "steps": step + 1,
-                 "seconds": seconds}
+                 "val_top1": val_acc, "lr": lr_used, "pairs_per_s": float(totals[3] / seconds) if seconds else 0.0,
+                 "pairs": int(totals[3]), "steps": taken, "optimizer_steps": taken, "micro_batches": micro_done,
+                 "optimizer_steps_total": schedule.steps, "seconds": seconds, "val_seconds": val_seconds,
+                 "pairs_per_task": dict(zip(model.tasks, (int(v) for v in task_pairs)))}
         if len(model.tasks) > 1:
-            entry["task_loss"] = dict(zip(model.tasks, (task_loss / (step + 1)).tolist()))
+            entry["task_loss"] = dict(zip(model.tasks, (task_loss / micro_done).tolist()))
+            entry["val_top1_per_task"] = val_tasks
         history.append(entry)
         improved = val_loss is not None and val_loss < best_val
         best_val = val_loss if improved else best_val
@@ -298,12 +356,14 @@ def _train(ws, cfg, saved, init_from, source, ico_fn, device, dist, say, run_dir
             + f" | lr {entry['lr']:.2e} | {entry['pairs_per_s']:.1f} pairs/s")
         if dist.is_main:
             payload = {"config": cfg.to_dict(), "arch": model.signature, "model": model.state_dict(),
-                       "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                       "optimizer": optimizer.state_dict(), "scheduler": schedule.state_dict(),
                        "scaler": scaler.state_dict(), "swa": swa.state_dict() if swa is not None else None,
                        "epoch": epoch + 1, "best_val": best_val, "history": history, "rng": ckpt_io.rng_state()}
             ckpt_io.save(last_path, payload)
             if improved or val_loss is None:
                 ckpt_io.save(last_path.with_name("best.pt"), payload)
+            if cfg.keep_epoch_checkpoints:
+                ckpt_io.save(last_path.with_name(ckpt_io.epoch_name(epoch + 1)), payload)
             write_text_atomic(run_dir / "metrics.jsonl", "".join(json.dumps(h) + "\n" for h in history))
         barrier(dist)
 
@@ -319,7 +379,10 @@ def _train(ws, cfg, saved, init_from, source, ico_fn, device, dist, say, run_dir
             report.outputs["swa"] = str(swa_path)
     if history:
         report.figures.update({k: float(v) for k, v in history[-1].items()
-                               if isinstance(v, (int, float, np.floating)) and k not in ("epoch", "pairs", "steps")})
+                               if isinstance(v, (int, float, np.floating)) and not isinstance(v, bool)
+                               and k not in ("epoch", "pairs", "steps", "optimizer_steps_total")})
+    table1 = _table1(cfg, model.tasks, inputs, history)
+    report.details.extend({"table": "table1", **row} for row in table1)
     for note in notes + list(getattr(inputs.source, "notes", [])):
         report.warnings.append(note)
     for key, value in counts.items():
@@ -330,7 +393,8 @@ def _train(ws, cfg, saved, init_from, source, ico_fn, device, dist, say, run_dir
         provenance = getattr(inputs.source, "provenance", None)
         made_from = provenance() if callable(provenance) else {}
         manifest.record(ws.manifest_path, f"train {cfg.run}", {**report.to_dict(), "config": cfg.to_dict(),
-                                                               "pairs_made_from": made_from})
+                                                               "pairs_made_from": made_from, "table1": table1,
+                                                               "init_from": str(init_path) if init_path else None})
     return report
 
 
@@ -356,18 +420,25 @@ def _to_tensors(xa, xp, side, device, channels_last):
     return ta, tp, ts
 
 
-def _step(net, optimizer, scaler, xa, xp, sizes, side, device, dist, use_amp, channels_last):
+def _forward(net, batch, device, dist, use_amp, channels_last):
+    """One micro-batch through the model: (loss, correct, count, per-task losses, task sizes, pairs)."""
     import torch
 
+    xa, xp, part_sizes, side, n = batch
     ta, tp, ts = _to_tensors(xa, xp, side, device, channels_last)
-    optimizer.zero_grad(set_to_none=True)
     with torch.autocast(device_type=device.type, dtype=torch.float16, enabled=use_amp):
-        loss, correct, count, per_task = net(ta, tp, sizes, ts, dist)
-    if torch.isfinite(loss):
-        scaler.scale(loss).backward()
-        scaler.step(optimizer)
-        scaler.update()
-    return loss.detach(), correct, count, per_task
+        loss, correct, count, per_task = net(ta, tp, part_sizes, ts, dist)
+    return loss, correct, count, per_task, part_sizes, n
+
+
+def _check_finite(loss, index: int, cfg: TrainConfig, epoch: int, step: int, dist: DistInfo, device,
+                  last_path) -> None:
+    """Stop before a non-finite loss reaches the weights (every rank stops together)."""
+    if not _finite(loss, dist, device):
+        where = f"epoch {epoch} step {step}" + (f" micro-batch {index}" if cfg.accumulate > 1 else "")
+        raise TrainingError(f"run {cfg.run}: loss is {loss.item()} at {where}; stopped without saving "
+                            f"(last good checkpoint: {last_path if last_path.exists() else 'none'}); "
+                            "check the features or lower --lr")
 
 
 def _finite(loss, dist: DistInfo, device) -> bool:
@@ -378,25 +449,41 @@ def _finite(loss, dist: DistInfo, device) -> bool:
 
 
 def _validate(cfg, model, inputs, plans, sizes, device, dist, use_amp):
-    """Mean loss and top-1 over the fixed validation pairs (centre crops); None without pairs."""
+    """Mean loss, top-1 and top-1 per task over the fixed validation pairs (centre crops); Nones
+    without pairs. Per-task counts are read from each head's output with a forward hook, so the
+    figures are those of the model's own forward."""
     import torch
 
     if not plans or not len(plans[0]):
-        return None, None
+        return None, None, None
     model.eval()
-    totals = np.zeros(3)
+    n_tasks = len(model.tasks)
+    totals = np.zeros(3 + 2 * n_tasks)  # loss * n, correct, n, then correct and n per task
+    seen: list[tuple] = []
+    hooks = [head.register_forward_hook(lambda _m, _i, out: seen.append(out))
+             for head in (model.heads[k] for k in model.heads)]
     steps = steps_in(plans, sizes, None)
-    with torch.no_grad():
-        for xa, xp, part_sizes, side, n in _batches(cfg, model, inputs, plans, None, sizes, steps):
-            ta, tp, ts = _to_tensors(xa, xp, side, device, cfg.channels_last)
-            with torch.autocast(device_type=device.type, dtype=torch.float16, enabled=use_amp):
-                loss, correct, count, _ = model(ta, tp, part_sizes, ts, None)
-            totals += (loss.item() * count, correct.item(), count)
-    model.train()
+    view_rng = np.random.default_rng([cfg.seed, 0, 5])  # the same SimCLR views every epoch
+    try:
+        with torch.no_grad():
+            for xa, xp, part_sizes, side, n in _batches(cfg, model, inputs, plans, None, sizes, steps, view_rng):
+                ta, tp, ts = _to_tensors(xa, xp, side, device, cfg.channels_last)
+                seen.clear()
+                with torch.autocast(device_type=device.type, dtype=torch.float16, enabled=use_amp):
+                    loss, correct, count, _ = model(ta, tp, part_sizes, ts, None)
+                totals[:3] += (loss.item() * count, correct.item(), count)
+                for i, (_, c, k) in enumerate(seen[:n_tasks]):
+                    totals[3 + 2 * i:5 + 2 * i] += (float(c), float(k))
+    finally:
+        for h in hooks:
+            h.remove()
+        model.train()
     totals = np.array(all_reduce_sum(totals.tolist(), dist, device))
     if totals[2] == 0:
-        return None, None
-    return float(totals[0] / totals[2]), float(totals[1] / totals[2])
+        return None, None, None
+    per_task = {t: (float(totals[3 + 2 * i] / totals[4 + 2 * i]) if totals[4 + 2 * i] else None)
+                for i, t in enumerate(model.tasks)}
+    return float(totals[0] / totals[2]), float(totals[1] / totals[2]), per_task
 
 
 def _swa_batchnorm(cfg, swa, inputs, sizes, device, dist, max_steps: int = 50) -> None:
@@ -412,21 +499,86 @@ def _swa_batchnorm(cfg, swa, inputs, sizes, device, dist, max_steps: int = 50) -
     swa.train()
     plans = _plan(cfg, inputs, "train", cfg.epochs, dist, {})
     rng = np.random.default_rng([cfg.seed, cfg.epochs, 2])
+    view_rng = np.random.default_rng([cfg.seed, cfg.epochs, 4])
     with torch.no_grad():
-        for xa, *_ in _batches(cfg, swa.module, inputs, plans, rng, sizes, min(steps_in(plans, sizes, None), max_steps)):
+        for xa, *_ in _batches(cfg, swa.module, inputs, plans, rng, sizes, min(steps_in(plans, sizes, None), max_steps),
+                               view_rng):
             swa.module.backbone(_to_tensors(xa, None, None, device, cfg.channels_last)[0])
     swa.eval()
 
 
-def _init_backbone(ws: Workspace, model, init_from: str) -> None:
-    """Initialise the backbone from another run's checkpoint (same backbone architecture only)."""
-    from .embed import resolve_checkpoint
-
-    path = resolve_checkpoint(ws, init_from)
+def _init_backbone(ws: Workspace, model, init_from: str):
+    """Initialise the backbone from another run's checkpoint (same backbone architecture only):
+    ``RUN@N`` / ``RUN:epoch-NNN`` is the checkpoint after N epochs (ISMIR 2022 multi-task: the
+    encoder "initialized ... with the weights of the model based on artist associations on its 20th
+    epoch", seed 000 sec. 4.6), see :func:`.checkpoint.resolve_init`. Returns the checkpoint path."""
+    path = ckpt_io.resolve_init(ws, init_from)
     other = ckpt_io.load(path)
     ckpt_io.check_signature(path, other["arch"], model.signature, ("backbone", "embedding_dim"))
     state = {k[len("backbone."):]: v for k, v in other["model"].items() if k.startswith("backbone.")}
     ckpt_io.load_state(model.backbone, state, path, "backbone")
+    return path
 
 
-__all__ = ["run", "TrainingError"]
+def _share_ico_similarity(model, inputs: Inputs) -> None:
+    """ICO scores candidates with the head's bilinear W (seed 004 sec. 5.5.1): hand the current W
+    to the pair source before it draws the epoch's pairs."""
+    if isinstance(inputs.source, IcoPairSource):
+        heads = [h for h in model.heads.values() if hasattr(h, "similarity_matrix")]
+        if heads and hasattr(inputs.source, "bilinear"):
+            inputs.source.bilinear = heads[0].similarity_matrix()
+
+
+# Table 1 of seed 000: "association diversity (number of different tracks, releases, artists, and
+# record labels, respectively)"; make-pairs writes these counts per epoch into _pairs.json.
+DIVERSITY_OF = {"track": "tracks", "release": "releases", "artist": "artists", "label": "labels"}
+
+
+def _pair_stats(inputs: Inputs, task: str) -> dict[str, int] | None:
+    """make-pairs' statistics of the first stored training epoch of ``task`` (None when the pairs
+    do not come from make-pairs files)."""
+    if not isinstance(inputs.source, ParquetPairSource):
+        return None
+    from ..pairs import provenance
+
+    try:
+        info = provenance.read_info(inputs.source.path(task, "train")) or {}
+    except DiscogsToolsError:
+        return None
+    stats = info.get("stats") or {}
+    epochs = sorted(stats, key=int)
+    return stats[epochs[0]] if epochs else None
+
+
+def _table1(cfg: TrainConfig, tasks: list[str], inputs: Inputs, history: list[dict[str, Any]]) -> list[dict]:
+    """One row per association as in seed 000 Table 1: pairs, diversity, training time (hours),
+    validation top-1 of the kept model (the epoch of lowest validation loss, best.pt)."""
+    if not history:
+        return []
+    hours = sum(e.get("seconds", 0.0) + e.get("val_seconds", 0.0) for e in history) / 3600.0
+    scored = [e for e in history if e.get("val_loss") is not None]
+    best = min(scored, key=lambda e: e["val_loss"]) if scored else None
+    rows = []
+    for task in tasks:
+        stats = _pair_stats(inputs, task)
+        kind = DIVERSITY_OF.get(task)
+        if best is None:
+            top1 = None
+        elif len(tasks) > 1:
+            top1 = (best.get("val_top1_per_task") or {}).get(task)
+        else:
+            top1 = best["val_top1"]
+        rows.append({
+            "association": task,
+            "pairs": int(stats["pairs"]) if stats else int(history[0].get("pairs_per_task", {}).get(task, 0)),
+            "pairs_from": "make-pairs statistics (first stored epoch)" if stats else "pairs trained in the first epoch",
+            "diversity": int(stats[kind]) if stats and kind in stats else None,
+            "diversity_of": kind if stats and kind in stats else None,
+            "training_hours": hours,
+            "val_top1": top1,
+            "val_top1_epoch": best["epoch"] if best else None,
+        })
+    return rows
+
+
+__all__ = ["TrainingError", "run"]

@@ -2,11 +2,50 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
 from typing import Annotated, Optional
 
 import typer
 
-from .common import SeedOption, WorkspaceOption, app, handle_errors, print_report, workspace
+from ..train.config import (
+    BACKBONES,
+    OBJECTIVES,
+    SCHEDULES,
+    SIMCLR_AUGMENTS,
+    TrainConfig,
+)
+from .common import (
+    SeedOption,
+    WorkspaceOption,
+    app,
+    handle_errors,
+    print_report,
+    workspace,
+)
+
+# The trainer's defaults, read from TrainConfig itself so that the CLI cannot drift from it
+# (discogs_tools.train.config imports no torch).
+_D = {f.name: f.default for f in fields(TrainConfig)}
+
+
+def _numbers(text: str | None, option: str, kind: type, count: int | None = None) -> tuple:
+    """``"0.9,0.999"`` -> (0.9, 0.999); a one-line ConfigError naming the option otherwise."""
+    from ..errors import ConfigError
+
+    if text is None or text.strip() == "":
+        return ()
+    what = f"{count} numbers" if count else ("whole numbers" if kind is int else "numbers")
+    try:
+        values = tuple(kind(v) for v in text.split(","))
+    except ValueError:
+        raise ConfigError(f"{option} takes {what} separated by commas, got {text!r}") from None
+    if count is not None and len(values) != count:
+        raise ConfigError(f"{option} takes {what} separated by commas, got {text!r}")
+    return values
+
+
+def _pair(values: tuple) -> str:
+    return ",".join(f"{v:g}" for v in values)
 
 
 @app.command("train")
@@ -15,44 +54,69 @@ def train_command(
     run: Annotated[str, typer.Option("--run", help="Run name: runs/<run>/.")],
     features: Annotated[str, typer.Option("--features", help="Feature set name (features/<name>/) or path.")] = "default",
     dataset: Annotated[Optional[str], typer.Option("--dataset", help="Dataset whose pairs / styles to train on.")] = None,
-    objective: Annotated[str, typer.Option("--objective", help="cola | simclr | multitask | w2v | ico | classification.")] = "cola",
+    objective: Annotated[str, typer.Option("--objective", help=" | ".join(OBJECTIVES) + ".")] = _D["objective"],
     association: Annotated[list[str], typer.Option("--association", "-a", help="Association(s) to train on (repeat for multitask).")] = ["release"],  # noqa: B006
-    task_weights: Annotated[Optional[str], typer.Option("--task-weights", help="Multitask weights, comma-separated, one per association.")] = None,
-    backbone: Annotated[str, typer.Option("--backbone", help="efficientnet_b0 | small_cnn.")] = "efficientnet_b0",
-    cnn_width: Annotated[int, typer.Option("--cnn-width", help="small_cnn first-block channels.")] = 32,
-    epochs: Annotated[int, typer.Option("--epochs")] = 10,
-    batch_size: Annotated[int, typer.Option("--batch-size")] = 64,
-    lr: Annotated[float, typer.Option("--lr")] = 1e-3,
-    patience: Annotated[int, typer.Option("--plateau-patience", help="ReduceLROnPlateau patience (epochs).")] = 2,
-    swa_start: Annotated[Optional[int], typer.Option("--swa-start", help="Average weights from this epoch on (SWA).")] = None,
+    task_weights: Annotated[Optional[str], typer.Option("--task-weights", help="Multitask loss weights, comma-separated, one per association (default: track 0.1, release 0.15, artist 0.6, label 0.15; seed 000 sec. 4.6).")] = None,
+    batch_shares: Annotated[Optional[str], typer.Option("--batch-shares", help="Pairs per association in each batch, comma-separated, adding up to --batch-size (ISMIR multi-task: 50,50,50,50; default: equal shares).")] = None,
+    backbone: Annotated[str, typer.Option("--backbone", help=" | ".join(BACKBONES) + ".")] = _D["backbone"],
+    cnn_width: Annotated[int, typer.Option("--cnn-width", help="small_cnn first-block channels.")] = _D["cnn_width"],
+    embedding_head: Annotated[str, typer.Option("--embedding-head", help="pool (global average) | flatten_fc (fully-connected layer on the flattened last map; ISMIR: 1280 units, seed 000 sec. 4.2).")] = _D["embedding_head"],
+    embedding_dim: Annotated[Optional[int], typer.Option("--embedding-dim", help="flatten_fc units (default: the backbone's channel count).")] = None,
+    epochs: Annotated[int, typer.Option("--epochs", help="Epochs (ISMIR: 100; ICASSP: 50).")] = _D["epochs"],
+    batch_size: Annotated[int, typer.Option("--batch-size", help="Pairs per (micro-)batch; negatives come from the same batch (ISMIR: 200; ICASSP: 384).")] = _D["batch_size"],
+    accumulate: Annotated[int, typer.Option("--accumulate", help="Micro-batches per optimiser step; the step's gradient is their mean, as DDP averages ranks (ISMIR: 6).")] = _D["accumulate"],
+    crop_frames: Annotated[int, typer.Option("--crop-frames", help="Patch length in frames (ISMIR: 128 = 2 s; ICASSP: 256 = 3 s).")] = _D["crop_frames"],
+    lr: Annotated[float, typer.Option("--lr", help="Peak learning rate (ISMIR: 1e-3; ICASSP: 1e-4).")] = _D["lr"],
+    schedule: Annotated[str, typer.Option("--schedule", help=" | ".join(SCHEDULES) + " (ISMIR: plateau; ICASSP: warmup_cosine).")] = _D["schedule"],
+    plateau_patience: Annotated[int, typer.Option("--plateau-patience", help="plateau: epochs without a lower validation loss before the LR is multiplied (ISMIR: 10).")] = _D["plateau_patience"],
+    plateau_factor: Annotated[float, typer.Option("--plateau-factor", help="plateau: LR multiplier (ISMIR: 0.1).")] = _D["plateau_factor"],
+    warmup_steps: Annotated[int, typer.Option("--warmup-steps", help="warmup_cosine: optimiser steps of linear warm-up from 0 (ICASSP: 5000).")] = _D["warmup_steps"],
+    min_lr: Annotated[float, typer.Option("--min-lr", help="warmup_cosine: LR at the end of training.")] = _D["min_lr"],
+    adam_betas: Annotated[str, typer.Option("--adam-betas", help="Adam beta1,beta2 (ICASSP: 0.9,0.999).")] = _pair(_D["adam_betas"]),
+    weight_decay: Annotated[float, typer.Option("--weight-decay", help="Adam weight decay (L2).")] = _D["weight_decay"],
+    swa_start: Annotated[Optional[int], typer.Option("--swa-start", help="First epoch (0-based) of weight averaging (SWA; ISMIR: the last 25 epochs).")] = None,
+    swa_lr: Annotated[Optional[float], typer.Option("--swa-lr", help="Constant LR from --swa-start on (ISMIR: 1e-3; default: the schedule goes on).")] = None,
+    temperature: Annotated[float, typer.Option("--temperature", help="NT-Xent temperature (ICASSP: 0.1).")] = _D["temperature"],
+    cola_dim: Annotated[int, typer.Option("--cola-dim", help="COLA projection size (ISMIR: 512).")] = _D["cola_dim"],
+    simclr_dim: Annotated[int, typer.Option("--simclr-dim", help="SimCLR projector output size (ICASSP: 128).")] = _D["simclr_dim"],
+    simclr_hidden: Annotated[int, typer.Option("--simclr-hidden", help="SimCLR projector hidden units (ICASSP: 128).")] = _D["simclr_hidden"],
+    simclr_augment: Annotated[str, typer.Option("--simclr-augment", help=" | ".join(SIMCLR_AUGMENTS) + ": mix = two views of one patch, each mixed with another patch of the batch (ICASSP SimCLR baseline).")] = _D["simclr_augment"],
+    mix_gain_beta: Annotated[str, typer.Option("--mix-gain-beta", help="a,b of the Beta distribution of the mix gain (ICASSP: 5,2).")] = _pair(_D["mix_gain_beta"]),
+    keep_epoch_checkpoints: Annotated[bool, typer.Option("--keep-epoch-checkpoints/--no-keep-epoch-checkpoints", help="Also keep checkpoints/epoch-NNN.pt after every epoch (for --init-from RUN@N).")] = False,
     w2v_vectors: Annotated[Optional[str], typer.Option("--w2v-vectors", help="Parquet (track_key|track_id, vector) for objective w2v.")] = None,
-    top_styles: Annotated[int, typer.Option("--top-styles", help="Style vocabulary size (classification).")] = 400,
-    max_steps: Annotated[Optional[int], typer.Option("--max-steps-per-epoch")] = None,
-    device: Annotated[str, typer.Option("--device", help="auto | cpu | cuda | cuda:N.")] = "auto",
-    no_amp: Annotated[bool, typer.Option("--no-amp", help="Disable mixed precision on GPU.")] = False,
-    channels_last: Annotated[bool, typer.Option("--channels-last")] = False,
-    strict: Annotated[bool, typer.Option("--strict", help="Fail when pairs involve tracks without features.")] = False,
-    resume: Annotated[bool, typer.Option("--resume", help="Continue the run from its last checkpoint.")] = False,
-    force: Annotated[bool, typer.Option("--force", help="Start the run over, deleting its folder.")] = False,
-    init_from: Annotated[Optional[str], typer.Option("--init-from", help="Initialise the backbone from a run or checkpoint.")] = None,
+    top_styles: Annotated[int, typer.Option("--top-styles", help="Style vocabulary size (classification).")] = _D["top_styles"],
+    max_steps: Annotated[Optional[int], typer.Option("--max-steps-per-epoch", help="Cap on optimiser steps per epoch (quick runs).")] = None,
+    device: Annotated[str, typer.Option("--device", help="auto | cpu | cuda | cuda:N.")] = _D["device"],
+    amp: Annotated[bool, typer.Option("--amp/--no-amp", help="Mixed precision on GPU (ignored on CPU).")] = _D["amp"],
+    channels_last: Annotated[bool, typer.Option("--channels-last/--no-channels-last", help="channels_last memory format (GPU speed).")] = False,
+    num_workers: Annotated[int, typer.Option("--num-workers", help="Reserved: batches are built in-process.")] = _D["num_workers"],
+    strict: Annotated[bool, typer.Option("--strict/--no-strict", help="Fail when pairs involve tracks without features.")] = False,
+    resume: Annotated[bool, typer.Option("--resume/--no-resume", help="Continue the run from its last checkpoint.")] = False,
+    force: Annotated[bool, typer.Option("--force/--no-force", help="Start the run over, deleting its folder.")] = False,
+    init_from: Annotated[Optional[str], typer.Option("--init-from", help="Initialise the backbone from RUN (best.pt), RUN@N or RUN:epoch-NNN (after N epochs), RUN:last or a .pt file.")] = None,
     seed: SeedOption = 0,
     ws: WorkspaceOption = None,
 ) -> None:
-    """Train a backbone on pairs (COLA, SimCLR, multi-task, Word2Vec, ICO) or styles; several GPUs via torchrun."""
-    from ..errors import ConfigError
-    from ..train.config import TrainConfig
+    """Train a backbone on pairs (COLA, SimCLR, multi-task, Word2Vec, ICO) or styles; several GPUs via torchrun.
+
+    Every recipe value of the published models is an option; docs/training.md lists them with the seed section each comes from."""
     from ..train.loop import run as train
 
-    try:
-        weights = tuple(float(w) for w in task_weights.split(",")) if task_weights else ()
-    except ValueError:
-        raise ConfigError(f"--task-weights must be numbers separated by commas, got {task_weights!r}") from None
     cfg = TrainConfig(run=run, features=features, dataset=dataset, objective=objective,
                       associations=tuple(association) if objective != "classification" else (),
-                      task_weights=weights, backbone=backbone, cnn_width=cnn_width, epochs=epochs,
-                      batch_size=batch_size, lr=lr, plateau_patience=patience, swa_start=swa_start,
-                      w2v_vectors=w2v_vectors, top_styles=top_styles, max_steps_per_epoch=max_steps, seed=seed,
-                      strict=strict, device=device, amp=not no_amp, channels_last=channels_last)
+                      task_weights=_numbers(task_weights, "--task-weights", float),
+                      batch_shares=_numbers(batch_shares, "--batch-shares", int),
+                      backbone=backbone, cnn_width=cnn_width, embedding_head=embedding_head,
+                      embedding_dim=embedding_dim, epochs=epochs, batch_size=batch_size, accumulate=accumulate,
+                      crop_frames=crop_frames, lr=lr, schedule=schedule, plateau_patience=plateau_patience,
+                      plateau_factor=plateau_factor, warmup_steps=warmup_steps, min_lr=min_lr,
+                      adam_betas=_numbers(adam_betas, "--adam-betas", float, 2), weight_decay=weight_decay,
+                      swa_start=swa_start, swa_lr=swa_lr, temperature=temperature, cola_dim=cola_dim,
+                      simclr_dim=simclr_dim, simclr_hidden=simclr_hidden, simclr_augment=simclr_augment,
+                      mix_gain_beta=_numbers(mix_gain_beta, "--mix-gain-beta", float, 2),
+                      keep_epoch_checkpoints=keep_epoch_checkpoints, w2v_vectors=w2v_vectors,
+                      top_styles=top_styles, max_steps_per_epoch=max_steps, seed=seed, strict=strict,
+                      device=device, amp=amp, channels_last=channels_last, num_workers=num_workers)
     print_report(train(workspace(ws).ensure(), cfg, resume=resume, force=force, init_from=init_from))
 
 
@@ -61,10 +125,10 @@ def train_command(
 def embed_command(
     checkpoint: Annotated[str, typer.Option("--checkpoint", "-c", help="Run name or checkpoint file.")],
     which: Annotated[str, typer.Option("--which", help="With a run name: best | last | swa.")] = "best",
-    features: Annotated[Optional[str], typer.Option("--features", help="Feature set [default: the run's].")] = None,
+    features: Annotated[Optional[str], typer.Option("--features", help="Feature set (default: the run's).")] = None,
     dataset: Annotated[Optional[str], typer.Option("--dataset", help="Only the tracks of this dataset.")] = None,
     split: Annotated[Optional[str], typer.Option("--split", help="Only this split of --dataset.")] = None,
-    output: Annotated[Optional[str], typer.Option("--output", "-o", help="Output table folder [default: runs/<run>/embeddings/...].")] = None,
+    output: Annotated[Optional[str], typer.Option("--output", "-o", help="Output table folder (default: runs/<run>/embeddings/...).")] = None,
     batch_size: Annotated[int, typer.Option("--batch-size", help="Patches per forward pass.")] = 64,
     device: Annotated[str, typer.Option("--device")] = "auto",
     ws: WorkspaceOption = None,

@@ -9,7 +9,10 @@ from typing import Any
 from ..errors import ConfigError
 
 OBJECTIVES = ("cola", "simclr", "multitask", "w2v", "ico", "classification")
-BACKBONES = ("efficientnet_b0", "small_cnn")
+# Backbones (train/backbones.py BACKBONE_NAMES; kept here so that config needs no torch):
+# EfficientNet-B0 (ISMIR 2022, seed 000 sec. 4.2), a small CNN for tests and quick runs, VGGish and
+# ResNet50 (ICASSP 2023, seed 004 sec. 5.3.2).
+BACKBONES = ("efficientnet_b0", "small_cnn", "vggish", "resnet50")
 # LR schedules: plateau (ISMIR 2022: /10 after 10 epochs without a lower validation loss),
 # warmup_cosine (ICASSP 2023: linear warm-up then cosine decay to the end of training), constant.
 SCHEDULES = ("plateau", "warmup_cosine", "constant")

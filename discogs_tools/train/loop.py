@@ -523,10 +523,21 @@ def _init_backbone(ws: Workspace, model, init_from: str):
 def _share_ico_similarity(model, inputs: Inputs) -> None:
     """ICO scores candidates with the head's bilinear W (seed 004 sec. 5.5.1): hand the current W
     to the pair source before it draws the epoch's pairs."""
-    if isinstance(inputs.source, IcoPairSource):
-        heads = [h for h in model.heads.values() if hasattr(h, "similarity_matrix")]
-        if heads and hasattr(inputs.source, "bilinear"):
-            inputs.source.bilinear = heads[0].similarity_matrix()
+    if not isinstance(inputs.source, IcoPairSource) or not hasattr(inputs.source, "bilinear"):
+        return
+    heads = [h for h in model.heads.values() if hasattr(h, "similarity_matrix")]
+    if heads and _accepts_keyword(inputs.source.ico_fn, "bilinear"):  # a stand-in generator may not take W
+        inputs.source.bilinear = heads[0].similarity_matrix()
+
+
+def _accepts_keyword(fn, name: str) -> bool:
+    import inspect
+
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
+    return name in params or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
 
 
 # Table 1 of seed 000: "association diversity (number of different tracks, releases, artists, and

@@ -16,8 +16,8 @@ rank. (We divide once after summing, rather than scaling each loss by 1/k, so th
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import nullcontext
-from typing import Any, ContextManager, TypeVar
+from contextlib import AbstractContextManager, nullcontext
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 

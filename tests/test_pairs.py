@@ -45,8 +45,9 @@ def ws(tmp_path_factory):
     return ws
 
 
-@pytest.mark.parametrize("association", list(ASSOCIATIONS))
+@pytest.mark.parametrize("association", [a for a in ASSOCIATIONS if a != "artist-co"])
 def test_every_pair_valid_and_tracks_used_once(ws, association):
+    """(artist-co lets a track repeat, see test_pairs_playlists_recipe.py)"""
     for split in ("train", "validation"):
         report = make_pairs(ws, DS, association, split, epoch=0, seed=9)
         assert report.counts["pairs"] > 0
@@ -62,7 +63,8 @@ def test_every_pair_valid_and_tracks_used_once(ws, association):
         assert set(uses) <= in_split
 
 
-@pytest.mark.parametrize("association", ["release", "artist", "label", "playlist-co", "playlist-tco", "playlist-ico"])
+@pytest.mark.parametrize("association", ["release", "artist", "label", "artist-co", "playlist-co", "playlist-tco",
+                                         "playlist-ico"])
 def test_deterministic_given_seed_and_epoch(ws, association):
     make_pairs(ws, DS, association, "train", epoch=1, seed=3)
     first = read_pairs(ws, DS, association, "train", 1)

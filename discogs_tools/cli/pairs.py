@@ -9,7 +9,7 @@ import typer
 
 from .common import SeedOption, WorkspaceOption, app, handle_errors, print_report, workspace
 
-ASSOCIATION_HELP = ("track, release, artist, label, playlist-co, playlist-tco, playlist-w2v or playlist-ico")
+ASSOCIATION_HELP = ("track, release, artist, label, artist-co, playlist-co, playlist-tco, playlist-w2v or playlist-ico")
 DatasetOption = Annotated[str, typer.Option("--dataset", help="Dataset name (workspace/datasets/<name>/).")]
 SplitOption = Annotated[str, typer.Option("--split", help="train, validation or test.")]
 Word2VecOption = Annotated[Optional[Path], typer.Option(
@@ -27,9 +27,13 @@ def make_pairs_command(
     dataset: DatasetOption = "discogs20",
     top: Annotated[int, typer.Option("--top", help="playlist-tco: neighbours to draw from.")] = 10,
     word2vec: Word2VecOption = None,
+    table_batch: Annotated[int, typer.Option(
+        "--table-batch", help="Batch size of the Table 5.1 figure 'pairs per epoch in whole batches' "
+                              "(ICASSP 2023: 384, seed 004 sec. 5.3.3).")] = 384,
     workspace_dir: WorkspaceOption = None,
 ) -> None:
-    """Draw pairs of one association for one split, one file per epoch, and print Table-1 statistics."""
+    """Draw pairs of one association for one split, one file per epoch, and print Table-1 statistics
+    (and, for track, artist-co and the playlist associations, Table 5.1's pairs per epoch)."""
     # One run replaces the split's pairs as a whole and records the dataset version they come from
     # (see discogs_tools.pairs.make); readers refuse them once the dataset is rebuilt.
     from ..pairs.make import make_pairs_epochs
@@ -37,7 +41,8 @@ def make_pairs_command(
 
     get(association)
     ws = workspace(workspace_dir)
-    for report in make_pairs_epochs(ws, dataset, association, split, epoch, epochs, seed, word2vec=word2vec, top=top):
+    for report in make_pairs_epochs(ws, dataset, association, split, epoch, epochs, seed, word2vec=word2vec, top=top,
+                                     table_batch=table_batch):
         print_report(report)
 
 

@@ -26,15 +26,16 @@ def ico_pairs(ws, dataset: str | None, *, split: str, epoch: int, seed: int, emb
 
     from ..dataset.build import DEFAULT_NAME as DEFAULT_DATASET
     from ..dataset.version import peek
-    from .index import load_split
+    from .playlists import playlist_index
 
     dataset = dataset or DEFAULT_DATASET
     tracks_folder = ws.dataset(dataset) / "tracks"
     # Keyed by the dataset version (a rebuild is a new key); the mtime covers unversioned datasets.
+    # (Links or playlists changed during training are not seen: they are read once per process.)
     key = (str(ws.root), dataset, split, peek(ws, dataset),
            tracks_folder.stat().st_mtime_ns if tracks_folder.exists() else 0)
     if key not in _PLAYLIST_CACHE:
-        index = load_split(ws, dataset, split)
+        index = playlist_index(ws, dataset, split)  # train: with the collection tracks outside the dataset
         _PLAYLIST_CACHE[key] = (index, load_playlists(ws, index))
     index, playlists = _PLAYLIST_CACHE[key]
     needed = np.unique(playlists.tracks)

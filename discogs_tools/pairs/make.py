@@ -18,7 +18,7 @@ from typing import Any
 
 from .. import manifest
 from ..dataset.version import VERSION_KEY, StaleInputError, current
-from ..errors import DiscogsToolsError
+from ..errors import ConfigError, DiscogsToolsError
 from ..io import atomic_path
 from ..locks import output_lock
 from ..report import Report
@@ -30,6 +30,21 @@ from .output import epoch_name, pairs_dir, pairs_table, write_epoch
 from .stats import diversity
 
 MIN_TRACKS = 2
+# Table 5.1 of seed 004 counts pairs per epoch in whole batches of the ICASSP 2023 batch size
+# (sec. 5.3.3: 384 pairs; every figure of the table is a multiple of 384).
+TABLE_BATCH = 384
+
+
+def table_5_1(module: Any, n_pairs: int, batch: int) -> dict[str, Any] | None:
+    """Table-5.1 row of one epoch (seed 004 sec. 5.3.3) for the associations the table (or sec. 5.5)
+    has: model, pairs per epoch (all, and in whole batches of ``batch``), algorithm, and whether
+    the pairs differ each epoch; None for the others."""
+    row = getattr(module, "TABLE_5_1", None)
+    if row is None:
+        return None
+    model, algorithm, differs = row
+    return {"model": model, "algorithm": algorithm, "different_pairs_each_epoch": differs, "batch": int(batch),
+            "pairs_per_epoch": int(n_pairs), "pairs_per_epoch_in_batches": int(n_pairs) // int(batch) * int(batch)}
 
 
 def _why_empty(association: str, dataset: str, word2vec: Path) -> str:
@@ -40,6 +55,7 @@ def _why_empty(association: str, dataset: str, word2vec: Path) -> str:
     return {
         "release": f"no two of its tracks share a release; {rebuild}",
         "artist": f"no two of its tracks share an artist without also sharing a release; {rebuild}",
+        "artist-co": f"no artist has two of its tracks; {rebuild}",
         "label": f"no two of its tracks share a label without also sharing an artist; {rebuild}",
         "playlist-co": f"no playlist holds two of its tracks: {playlists}",
         "playlist-ico": f"no playlist holds two of its tracks: {playlists}",
@@ -59,18 +75,22 @@ def _split_too_small(dataset: str, split: str, n_tracks: int) -> DiscogsToolsErr
 
 def make_pairs_epochs(ws: Workspace, dataset: str, association: str, split: str = "train", first_epoch: int = 0,
                       epochs: int = 1, seed: int = 0, similarity: Any = None, *, word2vec: str | Path | None = None,
-                      top: int = 10, index: SplitIndex | None = None) -> list[Report]:
+                      top: int = 10, index: SplitIndex | None = None, table_batch: int = TABLE_BATCH) -> list[Report]:
     """Write epochs ``first_epoch .. first_epoch + epochs - 1`` as one run (see the module
     docstring); one report per epoch. Deterministic given ``seed`` and the epoch numbers.
 
     ``similarity``: for playlist-ico, the model's (n_tracks, d) embeddings aligned to the
     split's tracks (sorted track_id order, see :class:`SplitIndex`) or a callable; ``None``
-    uses the Word2Vec cosine. ``index``: an already loaded split of the current dataset.
+    uses the Word2Vec cosine. ``index``: an already loaded split of the current dataset (for the
+    playlist associations: as :func:`.playlists.playlist_index` extends it). ``table_batch``: the
+    batch of the Table-5.1 figures (pairs per epoch in whole batches).
     """
+    if int(table_batch) < 1:
+        raise ConfigError(f"the Table 5.1 batch must be at least 1 pair, got {table_batch}")
     module = registry.get(association)
     with output_lock(ws.root, "make-pairs", f"{dataset}/{association}/{split}"):
         dataset_now = current(ws, dataset)
-        index = index or load_split(ws, dataset, split)
+        index = index or getattr(module, "load_index", load_split)(ws, dataset, split)
         if index.version != dataset_now.version:
             raise StaleInputError(f"make-pairs: the tracks read of dataset {dataset} are not its current build "
                                   f"(rebuilt meanwhile?): run the command again")
@@ -97,14 +117,22 @@ def make_pairs_epochs(ws: Workspace, dataset: str, association: str, split: str 
                             f"the previous pairs are kept")
                     table = pairs_table(index.track_ids, result, association=association, split=split, epoch=epoch)
                     write_epoch(staging, epoch, table, dataset_now.version)
-                report.counts.update({"split_tracks": index.n_tracks, **stats, **result.counts})
+                report.counts.update({"split_tracks": index.n_tracks, **stats, **result.counts,
+                                      **index.cache.get("outside_dataset", {})})
                 report.counts["tracks_unpaired"] = index.n_tracks - stats["tracks"]
+                row = table_5_1(module, stats["pairs"], table_batch)
+                if row is not None:
+                    report.counts["pairs_per_epoch_in_batches"] = row["pairs_per_epoch_in_batches"]
+                    report.figures["table5_1_model"] = row["model"]
+                    report.figures["table5_1_algorithm"] = row["algorithm"]
+                    report.details.append({"table5_1": row})
                 report.figures["seconds"] = round(timer.seconds, 3)
                 report.figures["pairs_per_second"] = round(stats["pairs"] / timer.seconds, 1) if timer.seconds else 0.0
                 report.outputs["pairs"] = str(folder / epoch_name(epoch))
-                stats_by_epoch[str(epoch)] = stats
+                stats_by_epoch[str(epoch)] = {**stats, **({"table5_1": row} if row is not None else {})}
                 reports.append(report)
             params = {"dataset": dataset, "association": association, "split": split, "seed": int(seed), "top": top,
+                      "table_batch": int(table_batch),
                       "word2vec": str(word2vec) if word2vec else None,
                       "similarity": "given" if similarity is not None else None}
             provenance.write_info(staging, {
@@ -115,13 +143,14 @@ def make_pairs_epochs(ws: Workspace, dataset: str, association: str, split: str 
         for epoch, report in zip(epoch_list, reports):
             manifest.record(ws.manifest_path, f"make-pairs {dataset}/{association}/{split}/epoch-{epoch}", {
                 **report.to_dict(), "params": {**params, "epoch": epoch, VERSION_KEY: dataset_now.version},
-                "table1": stats_by_epoch[str(epoch)]})
+                "table1": {k: v for k, v in stats_by_epoch[str(epoch)].items() if k != "table5_1"},
+                **({"table5_1": stats_by_epoch[str(epoch)]["table5_1"]} if "table5_1" in stats_by_epoch[str(epoch)] else {})})
     return reports
 
 
 def make_pairs(ws: Workspace, dataset: str, association: str, split: str = "train", epoch: int = 0,
                seed: int = 0, similarity: Any = None, *, word2vec: str | Path | None = None, top: int = 10,
-               index: SplitIndex | None = None) -> Report:
+               index: SplitIndex | None = None, table_batch: int = TABLE_BATCH) -> Report:
     """One epoch as a whole run (replacing the split's pairs): ``make_pairs_epochs`` with one epoch."""
     return make_pairs_epochs(ws, dataset, association, split, epoch, 1, seed, similarity, word2vec=word2vec,
-                             top=top, index=index)[0]
+                             top=top, index=index, table_batch=table_batch)[0]

@@ -12,9 +12,14 @@ import numpy as np
 
 from .base import PairContext, PairsResult
 from .editorial import _RandomStream
-from .playlists import load_cooccurrence
+from .playlists import load_cooccurrence, playlist_index
 
 NAME = "playlist-tco"
+# Table 5.1 of seed 004 (sec. 5.3.3; ICO: sec. 5.5): model, pair generation algorithm, whether
+# the pairs differ each epoch.
+TABLE_5_1 = ("Playlist TCO", "Top Co-Occurrence", True)
+# Every collection track linked to the playlists takes part (see .playlists.playlist_index).
+load_index = playlist_index
 TOP = 10
 
 

@@ -1,9 +1,22 @@
-"""Playlist data mapped onto the tracks of one dataset split.
+"""Playlist data mapped onto the tracks of one split.
 
 Playlist tables speak of playlist track keys; pairs are between collection tracks. A key is
 mapped through links/track_playlist_tracks to the split track with the best link score (ties
 by track_id); keys of other splits or of no collection track drop out. All joins run in
 DuckDB; only integer arrays come back (playlist entries as CSR playlist -> track indices).
+
+The split of a playlist association (:func:`playlist_index`) is the dataset's split plus, for
+train, every collection track linked to a playlist that the dataset does not hold (not matched
+to Discogs, or dropped by its filters): ICASSP 2023 pre-trains on the playlists matched to the
+whole in-house collection (seed 004 sec. 5.3.3: 1,779,072 tracks). Such a track never joins
+validation or test, and joins train only when none of its artists is an artist of a validation
+or test track (the dataset's splits are artist-disjoint, seed 004 sec. 3.3.3 "we do not allow
+music from the same artist to appear in more than one split"; ch. 5 states no pre-training
+split of its own). Its artists are known by name only, so a track is held out when any of
+these is also found on a validation/test track: its playlist tracks' ``artist_key``; the
+normalised names of its collection credit (``collection/tracks.artist``, split at ``,`` ``;``
+``/`` ``&`` feat. ft. featuring vs. with x) and of its playlist tracks' ``artist_name``. A track
+of which none is known is held out too (it cannot be shown to be safe).
 """
 
 from __future__ import annotations
@@ -19,9 +32,11 @@ from .. import duck
 from ..errors import InputError, MissingInputError
 from ..io import parquet_glob
 from ..workspace import Workspace
-from .index import SplitIndex
+from .index import EntityCSR, SplitIndex, load_split, tracks_dir
 
 PLAYLIST_TRACKS = "playlists/playlist_tracks"
+PLAYLIST_TRACK_INFO = "playlists/tracks"
+COLLECTION_TRACKS = "collection/tracks"
 COOCCURRENCE = "playlists/cooccurrence"
 KEY_LINKS = "links/track_playlist_tracks"
 
@@ -66,6 +81,85 @@ def _connect(ws: Workspace, index: SplitIndex):
         GROUP BY l.track_key
     """)
     return con
+
+
+# Normalised artist names: lower case, no accents, runs of anything but letters and digits as
+# one space; a credit is also split into its names at the usual joiners.
+_NAME = r"nullif(trim(regexp_replace(lower(strip_accents({x})), '[^\p{{L}}\p{{N}}]+', ' ', 'g')), '')"
+_JOINERS = r"'\s*(,|;|/|&|\bfeat\b\.?|\bft\b\.?|\bfeaturing\b|\bvs\b\.?|\bwith\b|\bx\b)\s*'"
+
+
+def _artist_identities_sql(ws: Workspace, links_glob: str) -> str:
+    """SQL of (track_id, kind, value): the artist identities of every linked or collection track."""
+    parts = []
+    if ws.has_table(COLLECTION_TRACKS):
+        glob = parquet_glob(ws.table(COLLECTION_TRACKS))
+        parts.append(f"""SELECT track_id, 'name' AS kind, {_NAME.format(x='artist')} AS value
+                         FROM read_parquet('{glob}') WHERE artist IS NOT NULL""")
+        parts.append(f"""SELECT track_id, 'name' AS kind, {_NAME.format(x='part')} AS value
+                         FROM (SELECT track_id, unnest(regexp_split_to_array(lower(artist), {_JOINERS})) AS part
+                               FROM read_parquet('{glob}') WHERE artist IS NOT NULL)""")
+    if ws.has_table(PLAYLIST_TRACK_INFO):
+        glob = parquet_glob(ws.table(PLAYLIST_TRACK_INFO))
+        parts.append(f"""SELECT l.track_id, 'key' AS kind, p.artist_key AS value
+                         FROM read_parquet('{links_glob}') l JOIN read_parquet('{glob}') p USING (track_key)""")
+        parts.append(f"""SELECT l.track_id, 'name' AS kind, {_NAME.format(x='p.artist_name')} AS value
+                         FROM read_parquet('{links_glob}') l JOIN read_parquet('{glob}') p USING (track_key)""")
+    if not parts:
+        return "SELECT NULL::VARCHAR AS track_id, NULL::VARCHAR AS kind, NULL::VARCHAR AS value WHERE false"
+    return "SELECT DISTINCT * FROM (" + " UNION ALL ".join(parts) + ") WHERE value IS NOT NULL"
+
+
+def outside_train_tracks(ws: Workspace, dataset: str) -> tuple[pa.Array, int]:
+    """(track ids, sorted, of the collection tracks linked to playlists that the dataset does not
+    hold and that may join train; how many such tracks are held out) — the rule of the module
+    docstring. Runs in DuckDB within its memory limit; only the ids come back."""
+    links = ws.require_table(KEY_LINKS, "discogs-tools match --against playlists")
+    links_glob = parquet_glob(links)
+    ws.root.mkdir(parents=True, exist_ok=True)
+    con = duck.connect(memory_limit="4GB", temp_dir=ws.root / ".duckdb-spill", keep_order=False)
+    try:
+        con.execute(f"CREATE TEMP TABLE ds AS SELECT track_id, split FROM read_parquet('{parquet_glob(tracks_dir(ws, dataset))}')")
+        con.execute(f"""CREATE TEMP TABLE outside AS
+                        SELECT DISTINCT track_id FROM read_parquet('{links_glob}')
+                        WHERE track_key IS NOT NULL AND track_id NOT IN (SELECT track_id FROM ds)""")
+        con.execute(f"""CREATE TEMP TABLE ident AS
+                        SELECT i.* FROM ({_artist_identities_sql(ws, links_glob)}) i
+                        WHERE i.track_id IN (SELECT track_id FROM outside)
+                           OR i.track_id IN (SELECT track_id FROM ds WHERE split <> 'train')""")
+        con.execute("""CREATE TEMP TABLE held AS
+                       SELECT DISTINCT kind, value FROM ident JOIN ds USING (track_id) WHERE ds.split <> 'train'""")
+        table = duck.arrow_table(con, """
+            SELECT o.track_id, count(i.value) AS known, count(h.value) AS clashes
+            FROM outside o LEFT JOIN ident i USING (track_id)
+            LEFT JOIN held h ON h.kind = i.kind AND h.value = i.value
+            GROUP BY o.track_id ORDER BY o.track_id""")
+    finally:
+        con.close()
+    known = np.asarray(table.column("known"), dtype=np.int64)
+    clashes = np.asarray(table.column("clashes"), dtype=np.int64)
+    keep = (known > 0) & (clashes == 0)
+    ids = table.column("track_id").combine_chunks().filter(pa.array(keep))
+    return ids, int((~keep).sum())
+
+
+def playlist_index(ws: Workspace, dataset: str, split: str) -> SplitIndex:
+    """The split a playlist association draws from: the dataset's split and, for train, the
+    collection tracks outside the dataset that :func:`outside_train_tracks` lets in, appended
+    after the dataset's tracks (sorted among themselves) with no Discogs entities. The counts
+    are in ``index.cache["outside_dataset"]``. The dataset version is the dataset's."""
+    index = load_split(ws, dataset, split)
+    if split != "train" or not ws.has_table(KEY_LINKS):
+        return index  # without links the association's own loader names what is missing
+    ids, held_out = outside_train_tracks(ws, dataset)
+    k = len(ids)
+    entities = {kind: EntityCSR(ptr=np.concatenate([csr.ptr, np.full(k, csr.ptr[-1], dtype=np.int64)]),
+                                codes=csr.codes, ids=csr.ids) for kind, csr in index.entities.items()}
+    extended = SplitIndex(dataset=index.dataset, split=split,
+                          track_ids=pa.concat_arrays([index.track_ids, ids.cast(index.track_ids.type)]),
+                          entities=entities, version=index.version)
+    extended.cache["outside_dataset"] = {"tracks_outside_dataset": k, "tracks_outside_dataset_held_out": held_out}
+    return extended
 
 
 def load_playlists(ws: Workspace, index: SplitIndex) -> PlaylistTracks:

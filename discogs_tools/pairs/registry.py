@@ -5,12 +5,14 @@ from __future__ import annotations
 from types import ModuleType
 
 from ..errors import ConfigError
-from . import artist, label, playlist_co, playlist_ico, playlist_tco, playlist_w2v, release, track
+from . import artist, artist_co, label, playlist_co, playlist_ico, playlist_tco, playlist_w2v, release, track
 
 ASSOCIATIONS: dict[str, ModuleType] = {m.NAME: m for m in (
-    track, release, artist, label, playlist_co, playlist_tco, playlist_w2v, playlist_ico)}
+    track, release, artist, label, artist_co, playlist_co, playlist_tco, playlist_w2v, playlist_ico)}
 EDITORIAL: tuple[str, ...] = ("track", "release", "artist", "label")
 PLAYLIST: tuple[str, ...] = ("playlist-co", "playlist-tco", "playlist-w2v", "playlist-ico")
+# Associations whose pairs may use a track more than once per epoch (seed 004 sec. 5.3.3).
+REPEATS_TRACKS: tuple[str, ...] = ("artist-co",)
 
 
 def get(name: str) -> ModuleType:

@@ -3,7 +3,9 @@
 Deliberately independent of the generators: plain per-pair Python set logic over the
 dataset's tracks table and the playlist tables. Pairs made from another build of the dataset (or
 recording none) are refused before any check (:mod:`.provenance`). Checks, per epoch: both
-tracks belong to the split, the split / association / epoch columns are right, no track is used twice, the rule
+tracks belong to the split (for the playlist associations, as :func:`.playlists.playlist_index` extends
+it), the split / association / epoch columns are right, no track is used twice (artist-co allows
+it), the rule
 holds (DESIGN section 4), and the shared-entity columns equal the true intersections.
 """
 
@@ -31,9 +33,10 @@ def _entity_sets(index, t: int) -> dict[str, set[int]]:
 def validate_pairs(ws: Workspace, dataset: str, association: str, split: str = "train", epoch: int | None = None,
                    *, word2vec: str | Path | None = None) -> Report:
     """A report whose ``counts["violations"]`` is zero when every pair is valid."""
-    registry.get(association)
+    module = registry.get(association)
     table = read_pairs(ws, dataset, association, split, epoch)  # refuses pairs of another dataset build
-    index = load_split(ws, dataset, split)
+    index = getattr(module, "load_index", load_split)(ws, dataset, split)  # playlists: with outside tracks
+    repeats = association in registry.REPEATS_TRACKS
     position = index.position_of()
     violations: Counter[str] = Counter()
     examples: list[dict[str, Any]] = []
@@ -74,7 +77,7 @@ def validate_pairs(ws: Workspace, dataset: str, association: str, split: str = "
         used = used_per_epoch.setdefault(ep, Counter())
         for t in {a, p}:
             used[t] += 1
-            if used[t] == 2:
+            if used[t] == 2 and not repeats:
                 bad("track_used_twice", row, track=index.track_ids[t].as_py(), epoch=ep)
         sa, sp = _entity_sets(index, a), _entity_sets(index, p)
         shared = {kind: sa[kind] & sp[kind] for kind in sa}
@@ -89,6 +92,9 @@ def validate_pairs(ws: Workspace, dataset: str, association: str, split: str = "
             ok = bool(shared["artists"]) and not shared["releases"]
         elif association == "label":
             ok = bool(shared["labels"]) and not shared["artists"]
+        elif association == "artist-co":
+            recorded = columns["shared_artists"][row] or []
+            ok = len(recorded) == 1 and recorded[0] in shared["artists"]
         elif members is not None:
             playlists = columns["shared_playlists"][row] or []
             ok = len(playlists) == 1 and playlists[0] in members and {a, p} <= members[playlists[0]]

@@ -105,11 +105,10 @@ def test_playlist_pairs_take_collection_tracks_outside_the_dataset_into_train_on
 
 
 def test_outside_tracks_reach_every_playlist_strategy(hand):
-    from discogs_tools.pairs import synthetic as ps
-
     import pyarrow.parquet as pq
 
     from discogs_tools.io import read_table
+    from discogs_tools.pairs import synthetic as ps
 
     playlist_tracks = read_table(hand.table("playlists/playlist_tracks"))
     write_table(hand.table("playlists/cooccurrence"), ps.cooccurrence_from_playlists(playlist_tracks, 10),

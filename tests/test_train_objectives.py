@@ -8,6 +8,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import torch
+import torch.nn.functional as F
+from torch import nn
 from typer.testing import CliRunner
 
 from discogs_tools.cli import app
@@ -17,6 +19,8 @@ from discogs_tools.train.config import TrainConfig
 from discogs_tools.train.data import Pairs
 from discogs_tools.train.embed import load_backbone, patch_starts
 from discogs_tools.train.loop import run
+from discogs_tools.train.model import TrainModel
+from discogs_tools.train.objectives import BilinearHead, ColaHead, SimClrHead, Word2VecHead
 from test_train_data import GroupPairs, group_of, make_feature_set, write_stored_pairs
 
 
@@ -170,12 +174,6 @@ def test_training_run_records_which_pairs_it_was_trained_on(syn):
 
 # ---------------------------------------------------------------- heads as published (issue 12)
 
-import torch.nn.functional as F  # noqa: E402
-from torch import nn  # noqa: E402
-
-from discogs_tools.train.model import TrainModel  # noqa: E402
-from discogs_tools.train.objectives import BilinearHead, ColaHead, SimClrHead, Word2VecHead  # noqa: E402
-
 
 def test_cola_head_is_the_published_one():
     """Seed 000 sec. 4.2 / seed 004 sec. 4.3: dense 512, a normalisation layer (COLA's LayerNorm,
@@ -188,7 +186,7 @@ def test_cola_head_is_the_published_one():
     assert head.bilinear.weight.shape == (512, 512)
     torch.manual_seed(0)
     a, p = torch.randn(6, 16), torch.randn(6, 16)
-    loss, _, n = head(a, p)
+    loss, _, _ = head(a, p)
     za, zp = head.project(a), head.project(p)
     assert torch.allclose(loss, F.cross_entropy(za @ head.bilinear.weight @ zp.T, torch.arange(6)), atol=1e-6)
 

@@ -1,4 +1,10 @@
-"""Registry: association name -> module (each module has ``NAME`` and ``generate(ctx)``)."""
+"""Registry: association name -> module (each module has ``NAME`` and ``generate(ctx)``).
+
+Optional module attributes: ``load_index(ws, dataset, split)`` (the split the association draws
+from, default :func:`.index.load_split`; the playlist associations add the collection tracks
+outside the dataset, :func:`.playlists.playlist_index`) and ``TABLE_5_1`` ((model, algorithm,
+pairs differ each epoch) of seed 004 Table 5.1, reported by make-pairs).
+"""
 
 from __future__ import annotations
 

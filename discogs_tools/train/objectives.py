@@ -4,7 +4,7 @@ Every head returns ``(loss, correct, count)``: ``correct`` counts rows whose arg
 similarity row is their own positive (top-1 accuracy), or, for the classification baseline,
 tracks whose highest-scoring style is one of their styles.
 
-- :class:`ColaHead` (ISMIR 2022, seed 000 sec. 4.2 = seed 004 sec. 4.3; COLA, Saeed et al. 2021;
+- :class:`ColaHead` (ISMIR 2022, seed 000 sec. 4.2 = seed 004 sec. 4.3.2; COLA, Saeed et al. 2021;
   also each multi-task head): a fully-connected projection to 512, "a normalization layer" (COLA's
   LayerNorm, epsilon 1e-3 as in its Keras implementation, which the seed follows: "as in the
   original implementation") and tanh; bilinear similarity ``a^T B p`` (B drawn from N(0, 0.05^2),

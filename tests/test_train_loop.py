@@ -56,7 +56,9 @@ def test_loss_falls_when_pairs_share_a_signal(syn):
     assert np.mean([e["train_loss"] for e in h[-3:]]) < 0.85 * h[0]["train_loss"]
     # chance top-1 among the 2N-1 candidates of a batch of 8 pairs is 1/15
     assert h[-1]["val_top1"] > 0.2
-    run(ws, tiny("cola", epochs=6, crop_frames=32), source=GroupPairs(ids))
+    # COLA's bilinear similarity starts from N(0, 0.05^2) as published (seed 000 sec. 4.2), which gives
+    # large initial logits on 512-d tanh projections: on this tiny data 1e-3 overshoots, 1e-4 learns.
+    run(ws, tiny("cola", epochs=6, crop_frames=32, lr=1e-4), source=GroupPairs(ids))
     h = history(ws, "cola")
     assert h[-1]["train_loss"] < 0.6 * h[0]["train_loss"]
     assert all(k in h[0] for k in ("train_loss", "train_top1", "val_loss", "val_top1", "lr", "pairs_per_s"))

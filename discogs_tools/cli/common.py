@@ -32,7 +32,7 @@ app.add_typer(ingest_app, name="ingest")
 WorkspaceOption = Annotated[
     Optional[Path],
     typer.Option("--workspace", "-w", envvar=ENV_VAR,
-                 help="Workspace folder holding all tables and outputs [default: ./workspace]."),
+                 help="Workspace folder holding all tables and outputs (default: ./workspace)."),
 ]
 SeedOption = Annotated[int, typer.Option("--seed", help="Seed of every random choice.")]
 

@@ -49,8 +49,8 @@ def match_command(
     expand_masters: Expand = True,
     chunk_tracks: Chunk = 2_000,
     rebuild_index: Annotated[bool, typer.Option(help="Rebuild the reference index even if it is current.")] = False,
-    threads: Annotated[Optional[int], typer.Option(help="DuckDB threads [default: min(4, CPUs)].")] = None,
-    memory_limit: Annotated[Optional[str], typer.Option(help="DuckDB memory limit, e.g. 4GB [default: 2GB; spills to disk beyond].")] = None,
+    threads: Annotated[Optional[int], typer.Option(help="DuckDB threads (default: min(4, CPUs)).")] = None,
+    memory_limit: Annotated[Optional[str], typer.Option(help="DuckDB memory limit, e.g. 4GB (default: 2GB; spills to disk beyond).")] = None,
     workspace_dir: WorkspaceOption = None,
 ) -> None:
     """Link collection tracks to every Discogs release carrying them, or to playlist tracks."""
@@ -79,7 +79,7 @@ def match_eval_command(
     min_title_sim: MinTitle = 0.75,
     min_artist_sim: MinArtist = 0.75,
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Folder for eval.json and the "
-                                                   "evaluation workspace [default: runs/match-eval-seed<N>].")] = None,
+                                                   "evaluation workspace (default: runs/match-eval-seed<N>).")] = None,
     seed: SeedOption = 0,
     workspace_dir: WorkspaceOption = None,
 ) -> None:

@@ -13,7 +13,7 @@ ASSOCIATION_HELP = ("track, release, artist, label, artist-co, playlist-co, play
 DatasetOption = Annotated[str, typer.Option("--dataset", help="Dataset name (workspace/datasets/<name>/).")]
 SplitOption = Annotated[str, typer.Option("--split", help="train, validation or test.")]
 Word2VecOption = Annotated[Optional[Path], typer.Option(
-    "--word2vec", help="Word2Vec vectors.parquet [default: datasets/<name>/word2vec/vectors.parquet].")]
+    "--word2vec", help="Word2Vec vectors.parquet (default: datasets/<name>/word2vec/vectors.parquet).")]
 
 
 @app.command("make-pairs")
@@ -51,7 +51,7 @@ def make_pairs_command(
 def validate_pairs_command(
     association: Annotated[str, typer.Option("--association", "-a", help=ASSOCIATION_HELP)],
     split: SplitOption = "train",
-    epoch: Annotated[Optional[int], typer.Option("--epoch", help="Only this epoch [default: every epoch written].")] = None,
+    epoch: Annotated[Optional[int], typer.Option("--epoch", help="Only this epoch (default: every epoch written).")] = None,
     dataset: DatasetOption = "discogs20",
     word2vec: Word2VecOption = None,
     workspace_dir: WorkspaceOption = None,

@@ -36,12 +36,12 @@ def ingest_playlists(
     duration_unit: Annotated[str, typer.Option(help="Unit of numeric durations in tabular inputs: ms or s "
                                                     "([h:]m:ss strings are always understood).")] = "ms",
     delimiter: Annotated[Optional[str], typer.Option(help="Field delimiter of CSV/TSV inputs "
-                                                         "[default: ',' for .csv, tab for .tsv].")] = None,
+                                                         "(default: ',' for .csv, tab for .tsv).")] = None,
     encoding: Annotated[str, typer.Option(help="Text encoding of CSV/TSV/JSONL inputs (e.g. latin-1, cp1252); "
                                                "a UTF-8 byte-order mark is skipped, and a byte that does not "
                                                "decode is an error naming file, line and byte offset.")] = "utf-8",
     id_prefix: Annotated[str, typer.Option(help="Text put before every playlist id (to combine datasets).")] = "",
-    workers: Annotated[Optional[int], typer.Option(help="Processes parsing MPD slices [default: all cores].")] = None,
+    workers: Annotated[Optional[int], typer.Option(help="Processes parsing MPD slices (default: all cores).")] = None,
     strict: Annotated[bool, typer.Option("--strict", help="Stop at the first bad record or file instead of "
                                                           "rejecting it into rejects/playlists/ingest.jsonl.")] = False,
     checksum: Annotated[bool, typer.Option(help="Record sha256 checksums of inputs in the manifest.")] = True,
@@ -70,7 +70,7 @@ def cooccurrence(
     ws: WorkspaceOption = None,
     top_k: Annotated[int, typer.Option(help="Neighbours kept per track.")] = 10,
     min_count: Annotated[int, typer.Option(help="Least number of shared playlists for a neighbour.")] = 1,
-    workers: Annotated[Optional[int], typer.Option(help="Processes computing blocks [default: all cores].")] = None,
+    workers: Annotated[Optional[int], typer.Option(help="Processes computing blocks (default: all cores).")] = None,
     block_budget: Annotated[int, typer.Option(help="Work units (≈ non-zeros) per block; memory per worker is "
                                                    "about 50 bytes per unit.")] = 25_000_000,
     memory_limit: Annotated[str, typer.Option(help="DuckDB memory limit while indexing.")] = "4GB",
@@ -90,8 +90,8 @@ def word2vec(
     = "playlists",
     out: Annotated[Optional[Path], typer.Option(help="Output folder instead of the dataset folder.")] = None,
     vector_size: Annotated[int, typer.Option(help="Dimensions of the track vectors.")] = 100,
-    window: Annotated[Optional[int], typer.Option(help="Context window [default: the longest playlist, i.e. "
-                                                       "the whole playlist].")] = None,
+    window: Annotated[Optional[int], typer.Option(help="Context window (default: the longest playlist, i.e. "
+                                                       "the whole playlist).")] = None,
     epochs: Annotated[int, typer.Option(help="Training epochs.")] = 20,
     alpha: Annotated[float, typer.Option(help="Initial learning rate.")] = 0.02,
     min_count: Annotated[int, typer.Option(help="Ignore tracks with fewer occurrences.")] = 1,

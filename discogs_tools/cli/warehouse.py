@@ -45,13 +45,13 @@ def sql_command(
         "--file", "-f", help="Run the SQL in this file, or a ready query of sql/queries/ by name "
         "(e.g. styles_by_release_count).")] = None,
     fmt: Annotated[Optional[str], typer.Option(
-        "--format", help="table | csv | json | jsonl | parquet [default: table on a terminal, CSV in a pipe, "
-        "or from the --output extension].")] = None,
+        "--format", help="table | csv | json | jsonl | parquet (default: table on a terminal, CSV in a pipe, "
+        "or from the --output extension).")] = None,
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the result to this file "
                                                    "(atomically) instead of stdout.")] = None,
     limit: Annotated[Optional[int], typer.Option(
-        help="Rows to write, in any format (0: all) [default: 50 rows shown by the table format, "
-        "every row in the other formats].", show_default=False)] = None,
+        help="Rows to write, in any format (0: all) (default: 50 rows shown by the table format, "
+        "every row in the other formats).", show_default=False)] = None,
     list_queries: Annotated[bool, typer.Option("--list", help="List the ready queries and exit.")] = False,
     allow_writes: Annotated[bool, typer.Option(
         "--allow-writes", help="Let the SQL write files (COPY ... TO, EXPORT DATABASE, ATTACH) and install or "

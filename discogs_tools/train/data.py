@@ -319,9 +319,3 @@ def apply_view_augmentation(x_anchor: np.ndarray, x_positive: np.ndarray | None,
 
     first = view()
     return first, view()
-
-
-def task_batch_sizes(batch_size: int, n_tasks: int) -> list[int]:
-    """Per-task share of a batch (multi-task batches hold every association)."""
-    base = max(2, batch_size // n_tasks)
-    return [base] * n_tasks

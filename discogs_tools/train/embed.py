@@ -120,13 +120,13 @@ def resolve_checkpoint(ws: Workspace, checkpoint: str, which: str = "best") -> P
 
 def load_backbone(path: Path, device=None):
     """The backbone of a checkpoint (architecture from its saved config) and that config."""
-    from .backbones import build_backbone
+    from .backbones import backbone_from_config
     from .checkpoint import CheckpointError, load, load_state
     from .config import TrainConfig
 
     ckpt = load(path)
     cfg = TrainConfig.from_dict(ckpt["config"])
-    backbone = build_backbone(cfg.backbone, cfg.cnn_width)
+    backbone = backbone_from_config(cfg)
     state = {k[len("backbone."):]: v for k, v in ckpt["model"].items() if k.startswith("backbone.")}
     if not state:
         raise CheckpointError(f"{path}: checkpoint holds no backbone weights")

@@ -8,7 +8,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from .backbones import build_backbone
+from .backbones import backbone_from_config
 from .config import TrainConfig
 from .distributed import DistInfo
 from .objectives import BilinearHead, ColaHead, SimClrHead, StyleHead, Word2VecHead
@@ -24,7 +24,7 @@ class TrainModel(nn.Module):
     def __init__(self, cfg: TrainConfig, *, n_styles: int = 0, vector_dim: int = 0) -> None:
         super().__init__()
         self.objective = cfg.objective
-        self.backbone = build_backbone(cfg.backbone, cfg.cnn_width)
+        self.backbone = backbone_from_config(cfg)
         dim = self.backbone.embedding_dim
         self.tasks = task_names(cfg)
         heads: dict[str, nn.Module] = {}
@@ -34,7 +34,8 @@ class TrainModel(nn.Module):
         weights = cfg.weights() if cfg.objective != "classification" else (1.0,)
         self.register_buffer("task_weights", torch.tensor(weights, dtype=torch.float32), persistent=False)
         self.signature: dict[str, Any] = {
-            "backbone": cfg.backbone, "objective": cfg.objective, "tasks": self.tasks,
+            "backbone": cfg.backbone, "embedding_head": cfg.embedding_head, "objective": cfg.objective,
+            "tasks": self.tasks,
             "embedding_dim": dim, "n_styles": n_styles, "vector_dim": vector_dim,
         }
 

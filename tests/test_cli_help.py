@@ -3,15 +3,14 @@ must not carry ``[default: ...]`` (issue 15: `--help` showed "Processes computin
 
 from __future__ import annotations
 
-import click
 import typer
 
 from discogs_tools.cli import app
 
 
-def _commands(cmd: click.Command, prefix: str = ""):
+def _commands(cmd, prefix: str = ""):
     yield prefix or cmd.name, cmd
-    if isinstance(cmd, click.Group):
+    if hasattr(cmd, "commands"):  # a group (typer bundles its own click)
         for name, sub in cmd.commands.items():
             yield from _commands(sub, f"{prefix} {name}".strip())
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -24,9 +24,9 @@ def _parse_vars(items: list[str]) -> dict[str, str]:
 def run_command(
     pipeline: Annotated[str, typer.Argument(help="A pipeline file, or the name of a shipped one (see `pipelines`).")],
     workspace_dir: WorkspaceOption = None,
-    var: Annotated[Optional[list[str]], typer.Option("--var", help="Override a variable: name=value.")] = None,
+    var: Annotated[list[str] | None, typer.Option("--var", help="Override a variable: name=value.")] = None,
     force: Annotated[bool, typer.Option(help="Rerun every stage even if up to date.")] = False,
-    only: Annotated[Optional[list[str]], typer.Option(help="Run only these stages (repeatable).")] = None,
+    only: Annotated[list[str] | None, typer.Option(help="Run only these stages (repeatable).")] = None,
     dry_run: Annotated[bool, typer.Option(help="Print what would run.")] = False,
     smoke: Annotated[bool, typer.Option(
         "--smoke", help="Every stage at tiny scale on the bundled demo data (the file's [smoke] table), "

@@ -15,8 +15,8 @@ import hashlib
 import json
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from ..errors import DiscogsToolsError
 from ..io import write_json_atomic

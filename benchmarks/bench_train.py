@@ -129,6 +129,10 @@ def measure_bare(args: argparse.Namespace, backbone: str, frames: int) -> dict:
     device = resolve_device(args.device)
     torch.manual_seed(0)
     model = TrainModel(cfg).to(device)
+    built = getattr(model.backbone, "embedding_head", "pool")
+    if backbone != "vggish" and built != cfg.embedding_head:  # VGGish's head is always its fc stack
+        raise SystemExit(f"TrainModel built a {built} head, not {cfg.embedding_head}: train/model.py does not "
+                         "pass the embedding head to the backbone yet")
     fmt = torch.channels_last if cfg.channels_last else torch.contiguous_format
     if cfg.channels_last:
         model = model.to(memory_format=fmt)

@@ -74,8 +74,8 @@ class Backbone(nn.Module):
 
     def check_patch(self, x: torch.Tensor) -> None:
         if self.input_frames is not None and tuple(x.shape[-2:]) != (self.input_frames, self.n_mels):
-            raise ConfigError(f"{self.name} with a flatten_fc head takes {self.input_frames} x {self.n_mels} "
-                              f"patches (frames x bands), got {x.shape[-2]} x {x.shape[-1]}")
+            raise ConfigError(f"{self.name} takes {self.input_frames} x {self.n_mels} patches (frames x bands; its "
+                              f"fully-connected head is built for that size), got {x.shape[-2]} x {x.shape[-1]}")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self.check_patch(x)

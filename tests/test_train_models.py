@@ -99,6 +99,9 @@ def _fc(n_in: int, n_out: int) -> int:
 
 def test_backbone_names_are_exported_in_order():
     assert BACKBONE_NAMES == ("efficientnet_b0", "small_cnn", "vggish", "resnet50")
+    from discogs_tools.train.config import BACKBONES
+
+    assert BACKBONES == BACKBONE_NAMES  # config validates names without importing torch
 
 
 def test_unknown_backbone_is_a_config_error_listing_the_valid_names():

@@ -241,3 +241,15 @@ def test_ico_objective_is_a_bilinear_layer_on_the_embedding_with_cross_entropy()
     loss, _, _ = head(za, zc)
     assert torch.allclose(loss, F.cross_entropy(za @ head.bilinear.weight @ zc.T, torch.arange(5)), atol=1e-5)
     assert np.allclose(head.similarity_matrix(), head.bilinear.weight.detach().numpy())
+
+
+def test_embed_feeds_a_fixed_length_backbone_patches_of_its_length(syn):
+    """VGGish and flatten_fc heads take one patch length: embed must cut patches of it."""
+    from discogs_tools.train.backbones import build_backbone
+    from discogs_tools.train.embed import embed_positions
+
+    ws, ids = syn
+    store = FeatureStore(ws.features / "syn")
+    backbone = build_backbone("small_cnn", 8, embedding_head="flatten_fc", embedding_dim=16, input_frames=24)
+    emb = embed_positions(backbone, store, store.positions(ids[:3]), batch_size=4)
+    assert emb.shape == (3, 16) and np.isfinite(emb).all()

@@ -177,7 +177,7 @@ def default_embedder(source: ModelSource, features: Path | None, output: Path, t
 
     from ..features.store import FeatureStore
     from ..schemas import conform, load_schema
-    from ..train.backbones import build_backbone
+    from ..train.backbones import backbone_from_config
     from ..train.embed import embed_positions, load_backbone, resolve_device
 
     path = checkpoint_path(source)
@@ -185,7 +185,7 @@ def default_embedder(source: ModelSource, features: Path | None, output: Path, t
     if random_init_seed is not None:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(random_init_seed)
-            backbone = build_backbone(cfg.backbone, cfg.cnn_width)
+            backbone = backbone_from_config(cfg)
     if features is None:
         raise ConfigError("embedding a checkpoint needs --features (a feature set under workspace/features)")
     device = resolve_device("auto")

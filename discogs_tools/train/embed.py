@@ -1,8 +1,8 @@
 """``embed``: track embeddings from a trained backbone, for the probe and for ICO.
 
-A track's embedding is the mean of the backbone outputs of its half-overlapping 128-frame
-patches (starts 0, 64, 128, ... while a full patch fits; a track shorter than one patch is
-zero-padded to one patch). Patches of many tracks are batched together; memory is bounded by
+A track's embedding is the mean of the backbone outputs of its half-overlapping patches of 128
+frames, or of the length the backbone was built for (VGGish, a ``flatten_fc`` head): starts 0,
+64, 128, ... while a full patch fits; a track shorter than one patch is zero-padded to one patch. Patches of many tracks are batched together; memory is bounded by
 the batch size and the number of tracks written per output part.
 """
 
@@ -70,8 +70,13 @@ def _patch_batches(store: FeatureStore, positions: np.ndarray, batch_size: int, 
 def embed_positions(backbone, store: FeatureStore, positions: np.ndarray, *, batch_size: int = 64,
                     device=None, patch: int = PATCH_FRAMES, amp: bool = False, channels_last: bool = False
                     ) -> np.ndarray:
-    """(len(positions), dim) float32 mean patch embeddings; the backbone is used in eval mode."""
+    """(len(positions), dim) float32 mean patch embeddings; the backbone is used in eval mode.
+
+    A backbone built for one patch length (VGGish, a ``flatten_fc`` head: ``input_frames``) is
+    fed patches of that length; others take ``patch`` frames."""
     import torch
+
+    patch = getattr(backbone, "input_frames", None) or patch
 
     device = device or torch.device("cpu")
     was_training = backbone.training

@@ -514,7 +514,8 @@ def _init_backbone(ws: Workspace, model, init_from: str):
     epoch", seed 000 sec. 4.6), see :func:`.checkpoint.resolve_init`. Returns the checkpoint path."""
     path = ckpt_io.resolve_init(ws, init_from)
     other = ckpt_io.load(path)
-    ckpt_io.check_signature(path, other["arch"], model.signature, ("backbone", "embedding_dim"))
+    saved_arch = {"embedding_head": "pool", **other["arch"]}  # checkpoints from before heads existed: pool
+    ckpt_io.check_signature(path, saved_arch, model.signature, ("backbone", "embedding_head", "embedding_dim"))
     state = {k[len("backbone."):]: v for k, v in other["model"].items() if k.startswith("backbone.")}
     ckpt_io.load_state(model.backbone, state, path, "backbone")
     return path

@@ -34,7 +34,8 @@ class TrainModel(nn.Module):
         weights = cfg.weights() if cfg.objective != "classification" else (1.0,)
         self.register_buffer("task_weights", torch.tensor(weights, dtype=torch.float32), persistent=False)
         self.signature: dict[str, Any] = {
-            "backbone": cfg.backbone, "embedding_head": cfg.embedding_head, "objective": cfg.objective,
+            "backbone": cfg.backbone, "objective": cfg.objective,
+            "embedding_head": getattr(self.backbone, "embedding_head", cfg.embedding_head),
             "tasks": self.tasks,
             "embedding_dim": dim, "n_styles": n_styles, "vector_dim": vector_dim,
         }

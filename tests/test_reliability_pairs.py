@@ -295,3 +295,175 @@ def test_concurrent_make_pairs_is_refused(synth):
     assert result.exit_code == 2 and "being written by" in one_line(result.output)
     assert not pairs_dir(ws, DS, "artist", "train").exists()
     assert make(ws, "artist", "--split", "validation").exit_code == 0  # another split is another output
+
+
+# --- item 2: a dataset is tied to the versions of the tables it was built from -----------------------
+
+def _replace_table(ws: Workspace, table: str) -> None:
+    """What `match` (or an ingest) run again does: the same table written anew (a new version)."""
+    write_table(ws.table(table), read_table(ws.table(table)), table)
+
+
+def test_dataset_is_refused_once_its_links_were_replaced(synth):
+    """The audit's reproduction: `match` replaced links/track_releases after build-dataset; make-pairs
+    on the dataset and validate-pairs of its pairs must refuse it, naming the table and the command."""
+    ws = synth
+    assert make(ws, "artist").exit_code == 0
+    recorded = table_info(ws.dataset(DS) / "tracks")["input_versions"]
+    assert recorded["links/track_releases"] == table_info(ws.table("links/track_releases"))["version"]
+    assert recorded["discogs/releases"] == table_info(ws.table("discogs/releases"))["version"]
+    _replace_table(ws, "links/track_releases")
+    for result in (make(ws, "release"), cli(ws, "validate-pairs", "--dataset", DS, "--association", "artist")):
+        assert result.exit_code == 2, result.output
+        line = one_line(result.output)
+        assert "dataset demo was built from links/track_releases version" in line
+        assert "which has since been replaced" in line and "run `discogs-tools build-dataset --name demo`" in line
+    with pytest.raises(Exception, match="links/track_releases"):
+        ParquetPairSource(ws, DS).pairs("artist", "train", 0)
+    build(ws, "--seed", "1")
+    assert make(ws, "release").exit_code == 0
+
+
+def test_dataset_built_from_a_table_of_unknown_version_is_refused(synth):
+    """A table written before tables recorded versions: whether it changed cannot be told, so the
+    dataset is refused with the command that rewrites the table and the one that rebuilds."""
+    ws = synth
+    (ws.table("discogs/releases") / "_table.json").unlink()
+    build(ws, "--seed", "1")
+    assert table_info(ws.dataset(DS) / "tracks")["input_versions"]["discogs/releases"] is None
+    result = make(ws, "artist")
+    assert result.exit_code == 2
+    line = one_line(result.output)
+    assert "discogs/releases of unknown version" in line
+    assert "`discogs-tools ingest discogs`" in line and "`discogs-tools build-dataset --name demo`" in line
+
+
+def test_dataset_recording_no_input_versions_is_refused(synth):
+    ws = synth
+    info_path = ws.dataset(DS) / "tracks" / "_table.json"
+    info = json.loads(info_path.read_text())
+    del info["input_versions"]  # as build-dataset wrote it before it recorded them
+    info_path.write_text(json.dumps(info))
+    result = make(ws, "artist")
+    assert result.exit_code == 2
+    line = one_line(result.output)
+    assert "records no versions of the tables it was built from" in line and "build-dataset --name demo" in line
+
+
+def test_collection_table_appearing_after_the_build_makes_the_dataset_stale(synth):
+    ws = synth
+    assert table_info(ws.dataset(DS) / "tracks")["input_versions"]["collection/tracks"] == "absent"
+    track_ids = sorted(split_of(ws))
+    write_table(ws.table("collection/tracks"), pa.table({"track_id": track_ids[:3]}), schema=pa.schema(
+        [("track_id", pa.string())]))
+    result = make(ws, "artist")
+    assert result.exit_code == 2
+    assert "built without collection/tracks, which exists now" in one_line(result.output)
+
+
+def _playlists(ws: Workspace) -> None:
+    playlist_tracks, links = ps.synthetic_playlists(sorted(split_of(ws)), 60, 12, seed=2)
+    write_table(ws.table("playlists/playlist_tracks"), playlist_tracks, "playlists/playlist_tracks")
+    write_table(ws.table("links/track_playlist_tracks"), links, "links/track_playlist_tracks")
+
+
+def test_playlist_pairs_are_refused_once_a_playlist_table_was_replaced(synth):
+    ws = synth
+    _playlists(ws)
+    assert make(ws, "playlist-co", "--epochs", "2").exit_code == 0
+    info = json.loads((pairs_dir(ws, DS, "playlist-co", "train") / "_pairs.json").read_text())
+    assert info["input_versions"]["playlists/playlist_tracks"] == table_info(ws.table("playlists/playlist_tracks"))["version"]
+    assert info["input_versions"]["links/track_playlist_tracks"] == table_info(ws.table("links/track_playlist_tracks"))["version"]
+    assert cli(ws, "validate-pairs", "--dataset", DS, "--association", "playlist-co").exit_code == 0
+    _replace_table(ws, "links/track_playlist_tracks")
+    result = cli(ws, "validate-pairs", "--dataset", DS, "--association", "playlist-co")
+    assert result.exit_code == 2
+    line = one_line(result.output)
+    assert "pairs playlist-co/train of dataset demo were made from links/track_playlist_tracks version" in line
+    assert "run `discogs-tools make-pairs --dataset demo --association playlist-co --split train --epochs 2`" in line
+    with pytest.raises(Exception, match="links/track_playlist_tracks"):
+        ParquetPairSource(ws, DS).pairs("playlist-co", "train", 0)
+    # The editorial associations do not read the playlist tables: their pairs stay valid.
+    assert make(ws, "artist").exit_code == 0
+    assert cli(ws, "validate-pairs", "--dataset", DS, "--association", "artist").exit_code == 0
+
+
+# --- item 2: epochs drawn in batches ---------------------------------------------------------------
+
+def _files(ws: Workspace, association: str = "artist") -> dict[str, bytes]:
+    folder = pairs_dir(ws, DS, association, "train")
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+def test_epochs_drawn_in_batches_keep_the_earlier_epochs(synth):
+    """`--epoch 2 --epochs 1` after `--epochs 2` adds epoch 2 and keeps 0 and 1 (byte for byte); the
+    three epochs are the pairs one `--epochs 3` run draws, and the folder vouches for all three."""
+    ws = synth
+    assert make(ws, "artist", "--epochs", "3", "--seed", "4").exit_code == 0
+    whole = _files(ws)
+    assert make(ws, "artist", "--epochs", "2", "--seed", "4").exit_code == 0
+    first = _files(ws)
+    result = make(ws, "artist", "--epoch", "2", "--epochs", "1", "--seed", "4")
+    assert result.exit_code == 0, result.output
+    after = _files(ws)
+    assert sorted(after) == ["_pairs.json", "epoch-00000.parquet", "epoch-00001.parquet", "epoch-00002.parquet"]
+    for name in ("epoch-00000.parquet", "epoch-00001.parquet"):
+        assert after[name] == first[name]
+    for name in ("epoch-00000.parquet", "epoch-00001.parquet", "epoch-00002.parquet"):
+        assert pq.read_table(pairs_dir(ws, DS, "artist", "train") / name).equals(
+            pq.read_table(pa.BufferReader(whole[name])))
+    info = json.loads(after["_pairs.json"])
+    assert info["epochs"] == [0, 1, 2] and set(info["stats"]) == {"0", "1", "2"}
+    assert info["kept_epochs"] == [0, 1]
+    check = cli(ws, "validate-pairs", "--dataset", DS, "--association", "artist")
+    assert check.exit_code == 0 and "epochs: 3" in check.output
+    assert not [p for p in pairs_dir(ws, DS, "artist", "train").parent.iterdir() if p.name.startswith(".")]
+
+
+def test_a_batch_with_another_seed_is_refused_and_changes_nothing(synth):
+    ws = synth
+    assert make(ws, "artist", "--epochs", "2").exit_code == 0
+    before = _files(ws)
+    result = make(ws, "artist", "--epoch", "2", "--seed", "9")
+    assert result.exit_code == 2
+    line = one_line(result.output)
+    assert "cannot add to the stored pairs artist/train of dataset demo" in line
+    assert "seed 0 stored, 9 now" in line
+    assert "run `discogs-tools make-pairs --dataset demo --association artist --split train --epochs 3 --seed 9`" in line
+    assert _files(ws) == before
+
+
+def test_a_batch_after_a_rebuild_is_refused_and_changes_nothing(synth):
+    ws = synth
+    assert make(ws, "artist", "--epochs", "2").exit_code == 0
+    build(ws, "--seed", "2", "--validation", "0.3")
+    before = _files(ws)
+    result = make(ws, "artist", "--epoch", "2")
+    assert result.exit_code == 2
+    line = one_line(result.output)
+    assert "cannot add to the stored pairs" in line and "were made from dataset demo version" in line
+    assert "to redraw every epoch from 0 run `discogs-tools make-pairs --dataset demo --association artist " \
+           "--split train --epochs 3`" in line
+    assert _files(ws) == before
+    assert make(ws, "artist", "--epochs", "3").exit_code == 0
+
+
+# --- item 2: a refused training run leaves nothing behind ---------------------------------------------
+
+@pytest.mark.usefixtures("one_torch_thread")
+def test_train_refused_for_stale_pairs_leaves_no_run_folder(synth):
+    from test_train_data import make_feature_set
+
+    from discogs_tools.pairs.provenance import StalePairsError
+    from discogs_tools.train.config import TrainConfig
+    from discogs_tools.train.loop import run as train_run
+
+    ws = synth
+    make_feature_set(ws.features / "syn", n_groups=4, per_group=4, frames=(40, 60))
+    assert make(ws, "artist").exit_code == 0
+    build(ws, "--seed", "2", "--validation", "0.3")
+    cfg = TrainConfig(run="stale", features="syn", dataset=DS, objective="cola", associations=("artist",),
+                      backbone="small_cnn", cnn_width=8, epochs=1, batch_size=8, crop_frames=16, seed=3)
+    with pytest.raises(StalePairsError, match="pairs artist/train were made from dataset demo"):
+        train_run(ws, cfg)
+    assert not (ws.runs / "stale").exists()

@@ -21,7 +21,9 @@ Word2VecOption = Annotated[Optional[Path], typer.Option(
 def make_pairs_command(
     association: Annotated[str, typer.Option("--association", "-a", help=ASSOCIATION_HELP)],
     split: SplitOption = "train",
-    epoch: Annotated[int, typer.Option("--epoch", help="First epoch to draw.")] = 0,
+    epoch: Annotated[int, typer.Option("--epoch", help=(
+        "First epoch to draw. Above 0, the stored epochs of an earlier run with the same dataset version, "
+        "seed and settings are kept (draw epochs in batches); 0 replaces every stored epoch."))] = 0,
     epochs: Annotated[int, typer.Option("--epochs", help="Number of consecutive epochs to draw.")] = 1,
     seed: SeedOption = 0,
     dataset: DatasetOption = "discogs20",
@@ -34,8 +36,9 @@ def make_pairs_command(
 ) -> None:
     """Draw pairs of one association for one split, one file per epoch, and print Table-1 statistics
     (and, for track, artist-co and the playlist associations, Table 5.1's pairs per epoch)."""
-    # One run replaces the split's pairs as a whole and records the dataset version they come from
-    # (see discogs_tools.pairs.make); readers refuse them once the dataset is rebuilt.
+    # One run replaces the split's pairs as a whole (keeping, from --epoch N > 0, the earlier epochs of
+    # the same dataset version and settings) and records the dataset version they come from (see
+    # discogs_tools.pairs.make); readers refuse them once the dataset is rebuilt.
     from ..pairs.make import make_pairs_epochs
     from ..pairs.registry import get
 

@@ -3,7 +3,9 @@
 Reads links/track_releases, discogs/releases and (when present) collection/tracks; writes
 ``datasets/<name>/labels``, ``splits``, ``tracks`` (Parquet table folders, each atomic, in that
 order) and ``report.json``, and records the run in the manifest. Every output records the run's
-dataset version (:mod:`.version`): pairs made from an earlier build are then known to be stale.
+dataset version (:mod:`.version`): pairs made from an earlier build are then known to be stale;
+and the versions of the tables read (``input_versions``): once one is replaced (``match`` run
+again, say), readers refuse the dataset until it is rebuilt.
 A run holds the output lock of ``build-dataset <name>``; a run that finds no usable input (no
 links, no linked release, too few tracks, an empty split) fails and keeps the previous dataset.
 Steps:
@@ -36,9 +38,11 @@ from .duck import DEFAULT_MEMORY_LIMIT, connect, sql_str
 from .entities import build_track_entities
 from .splits import SPLITS, artist_groups, group_style_counts, resolve_size, stratify
 from .styles import build_track_styles
-from .version import VERSION_KEY, new_version
+from .version import INPUTS_KEY, VERSION_KEY, input_versions, new_version
 
 DEFAULT_NAME = "discogs20"
+#: The workspace tables a build reads (collection/tracks when present).
+INPUT_TABLES: tuple[str, ...] = ("links/track_releases", "discogs/releases", "collection/tracks")
 BATCH_ROWS = 100_000
 
 
@@ -56,18 +60,21 @@ def run(ws: Workspace, name: str = DEFAULT_NAME, *, top_styles: int = 400, max_s
     report = Report(stage="build-dataset")
     version = new_version()
     with output_lock(ws.root, "build-dataset", name), manifest.Timer() as timer:
+        # The versions of the tables read, taken before reading them: a table replaced meanwhile
+        # (or later) makes the dataset stale to every reader (see .version).
+        inputs = input_versions(ws, INPUT_TABLES)
         shutil.rmtree(scratch, ignore_errors=True)
         con = connect(scratch, memory_limit)
         try:
             _build(con, ws, report, params, links=parquet_glob(links), releases=parquet_glob(releases),
                    collection=parquet_glob(collection) if collection else None, out_dir=out_dir,
-                   version=version, paths={"links": links, "releases": releases})
+                   version=version, inputs=inputs, paths={"links": links, "releases": releases})
         finally:
             con.close()
             shutil.rmtree(scratch, ignore_errors=True)
     report.figures["seconds"] = round(timer.seconds, 3)
     manifest.record(ws.manifest_path, f"build-dataset {name}", {
-        **report.to_dict(), "params": params, VERSION_KEY: version,
+        **report.to_dict(), "params": params, VERSION_KEY: version, INPUTS_KEY: inputs,
         "inputs": {"links/track_releases": str(links), "discogs/releases": str(releases),
                    "collection/tracks": str(collection) if collection else None}})
     return report
@@ -92,7 +99,7 @@ def _check_linked(con, counts: dict[str, Any], paths: dict[str, Any]) -> None:
 
 
 def _build(con, ws: Workspace, report: Report, params: dict[str, Any], *, links: str, releases: str,
-           collection: str | None, out_dir, version: str, paths: dict[str, Any]) -> None:
+           collection: str | None, out_dir, version: str, inputs: dict[str, Any], paths: dict[str, Any]) -> None:
     counts = report.counts
     counts.update(build_track_entities(con, links=links, releases=releases, collection=collection))
     _check_linked(con, counts, paths)
@@ -187,7 +194,7 @@ def _build(con, ws: Workspace, report: Report, params: dict[str, Any], *, links:
 
     # Outputs (each table atomic, every one stamped with this build's version; tracks last:
     # its commit is the dataset's, see .version).
-    stamp = {VERSION_KEY: version, "dataset": params["name"]}
+    stamp = {VERSION_KEY: version, "dataset": params["name"], INPUTS_KEY: inputs}
     with TableWriter(out_dir / "labels", "datasets/labels") as writer:
         writer.info.update(stamp)
         writer.write(styles)
@@ -197,7 +204,7 @@ def _build(con, ws: Workspace, report: Report, params: dict[str, Any], *, links:
     _write_query(con, out_dir / "tracks", "datasets/tracks", """
         SELECT track_id, releases, masters, artists, extra_artists, labels, genres, styles, duration_s, split
         FROM final_tracks ORDER BY track_id""", stamp)
-    summary = {VERSION_KEY: version, "params": params, "counts": dict(counts), "splits": sizes,
+    summary = {VERSION_KEY: version, INPUTS_KEY: inputs, "params": params, "counts": dict(counts), "splits": sizes,
                "artist_overlap": overlap, "label_cardinality": cardinality, "styles_below_minimum": short,
                "styles": styles}
     write_json_atomic(out_dir / "report.json", summary)

@@ -2,22 +2,36 @@
 
 A run replaces ``datasets/<dataset>/pairs/<association>/<split>.parquet/`` as a whole (see
 :mod:`.output`): every epoch is drawn into a staging folder with ``_pairs.json`` recording the
-dataset version the pairs come from (:mod:`.provenance`), and the folder is renamed into place
-only when every epoch was drawn. So no epoch of an earlier run (perhaps of an earlier build of
-the dataset, with other splits) survives a rerun, and a run that fails (an epoch with no pair
-at all, an error, a kill) leaves the previous pairs as they were. A run holds the output lock
-of ``make-pairs <dataset>/<association>/<split>``.
+dataset version the pairs come from (and, for the playlist associations, the versions of the
+playlist tables read; :mod:`.provenance`), and the folder is renamed into place only when every
+epoch was drawn. So no epoch of an earlier run (perhaps of an earlier build of the dataset, with
+other splits) survives a rerun, and a run that fails (an epoch with no pair at all, an error, a
+kill) leaves the previous pairs as they were. A run holds the output lock of
+``make-pairs <dataset>/<association>/<split>``.
+
+Epochs are drawn in batches: a run from ``--epoch N`` > 0 keeps the stored epochs it does not
+redraw when they were made from the same dataset version, inputs, seed and parameters (hard
+links, or copies, into the staging folder, so the replace stays one step) and lists them in its
+``_pairs.json``; stored pairs made otherwise are refused (:func:`.provenance.kept_epochs`).
 """
 
 from __future__ import annotations
 
+import os
+import shutil
 import time
 import uuid
 from pathlib import Path
 from typing import Any
 
 from .. import manifest
-from ..dataset.version import VERSION_KEY, StaleInputError, current
+from ..dataset.version import (
+    INPUTS_KEY,
+    VERSION_KEY,
+    StaleInputError,
+    current,
+    input_versions,
+)
 from ..errors import ConfigError, DiscogsToolsError
 from ..io import atomic_path
 from ..locks import output_lock
@@ -90,6 +104,10 @@ def make_pairs_epochs(ws: Workspace, dataset: str, association: str, split: str 
     module = registry.get(association)
     with output_lock(ws.root, "make-pairs", f"{dataset}/{association}/{split}"):
         dataset_now = current(ws, dataset)
+        # Versions of the workspace tables the association reads besides the dataset, taken before
+        # reading them (None for the editorial associations, which read the dataset only).
+        tables = tuple(getattr(module, "INPUT_TABLES", ()))
+        inputs = input_versions(ws, tables) if tables else None
         index = index or getattr(module, "load_index", load_split)(ws, dataset, split)
         if index.version != dataset_now.version:
             raise StaleInputError(f"make-pairs: the tracks read of dataset {dataset} are not its current build "
@@ -101,7 +119,16 @@ def make_pairs_epochs(ws: Workspace, dataset: str, association: str, split: str 
         reports: list[Report] = []
         stats_by_epoch: dict[str, dict[str, int]] = {}
         epoch_list = [int(e) for e in range(int(first_epoch), int(first_epoch) + max(int(epochs), 1))]
+        params = {"dataset": dataset, "association": association, "split": split, "seed": int(seed), "top": top,
+                  "table_batch": int(table_batch),
+                  "word2vec": str(word2vec) if word2vec else None,
+                  "similarity": "given" if similarity is not None else None}
+        stored, kept = provenance.kept_epochs(ws, dataset, association, split, folder, int(first_epoch), epoch_list,
+                                              {**params, VERSION_KEY: dataset_now.version, INPUTS_KEY: inputs})
         with atomic_path(folder, is_dir=True) as staging:
+            for epoch in kept:
+                _keep_file(folder / epoch_name(epoch), staging / epoch_name(epoch))
+                stats_by_epoch[str(epoch)] = (stored.get("stats") or {}).get(str(epoch), {})
             for epoch in epoch_list:
                 ctx = PairContext(ws=ws, dataset=dataset, split=split, epoch=epoch, seed=int(seed), index=index,
                                   rng=pair_rng(seed, epoch, association, split), similarity=similarity,
@@ -131,14 +158,14 @@ def make_pairs_epochs(ws: Workspace, dataset: str, association: str, split: str 
                 report.outputs["pairs"] = str(folder / epoch_name(epoch))
                 stats_by_epoch[str(epoch)] = {**stats, **({"table5_1": row} if row is not None else {})}
                 reports.append(report)
-            params = {"dataset": dataset, "association": association, "split": split, "seed": int(seed), "top": top,
-                      "table_batch": int(table_batch),
-                      "word2vec": str(word2vec) if word2vec else None,
-                      "similarity": "given" if similarity is not None else None}
+            every = sorted([*kept, *epoch_list])
             provenance.write_info(staging, {
                 **params, VERSION_KEY: dataset_now.version, "dataset_built_at": dataset_now.built_at,
+                INPUTS_KEY: inputs,
                 "run": uuid.uuid4().hex, "made_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                "epochs": epoch_list, "files": [epoch_name(e) for e in epoch_list], "stats": stats_by_epoch})
+                "epochs": every, "files": [epoch_name(e) for e in every],
+                "stats": {str(e): stats_by_epoch[str(e)] for e in every},
+                **({"kept_from_run": stored.get("run"), "kept_epochs": kept} if kept else {})})
         # Committed: the manifest says what was written (one entry per epoch, as Table 1 reads them).
         for epoch, report in zip(epoch_list, reports):
             manifest.record(ws.manifest_path, f"make-pairs {dataset}/{association}/{split}/epoch-{epoch}", {
@@ -146,6 +173,15 @@ def make_pairs_epochs(ws: Workspace, dataset: str, association: str, split: str 
                 "table1": {k: v for k, v in stats_by_epoch[str(epoch)].items() if k != "table5_1"},
                 **({"table5_1": stats_by_epoch[str(epoch)]["table5_1"]} if "table5_1" in stats_by_epoch[str(epoch)] else {})})
     return reports
+
+
+def _keep_file(source: Path, target: Path) -> None:
+    """Carry a kept epoch file into the staging folder: a hard link (no copy of the data), or a
+    copy where the file system has none."""
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
 
 
 def make_pairs(ws: Workspace, dataset: str, association: str, split: str = "train", epoch: int = 0,

@@ -9,7 +9,7 @@ import numpy as np
 import pyarrow as pa
 
 from .base import PairContext, PairsResult
-from .playlists import load_playlists, playlist_index
+from .playlists import INDEX_TABLES, PLAYLIST_TRACKS, load_playlists, playlist_index
 
 NAME = "playlist-co"
 # Table 5.1 of seed 004 (sec. 5.3.3; ICO: sec. 5.5): model, pair generation algorithm, whether
@@ -17,6 +17,8 @@ NAME = "playlist-co"
 TABLE_5_1 = ("Playlist CO", "Co-Occurrence", True)
 # Every collection track linked to the playlists takes part (see .playlists.playlist_index).
 load_index = playlist_index
+# Workspace tables the pairs are drawn from (their versions go into _pairs.json).
+INPUT_TABLES = (*INDEX_TABLES, PLAYLIST_TRACKS)
 
 
 def co_occurrence_pairs(ptr: np.ndarray, tracks: np.ndarray, n_tracks: int, rng: np.random.Generator):

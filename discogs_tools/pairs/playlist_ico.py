@@ -28,7 +28,7 @@ import pyarrow as pa
 
 from .base import PairContext, PairsResult, pair_rng
 from .playlist_co import playlist_column
-from .playlists import PlaylistTracks, load_playlists, word2vec_matrix, playlist_index
+from .playlists import INDEX_TABLES, PLAYLIST_TRACKS, PlaylistTracks, load_playlists, word2vec_matrix, playlist_index
 
 NAME = "playlist-ico"
 # Table 5.1 of seed 004 (sec. 5.3.3; ICO: sec. 5.5): model, pair generation algorithm, whether
@@ -36,6 +36,8 @@ NAME = "playlist-ico"
 TABLE_5_1 = ("Playlist ICO", "Informed Co-Occurrence", True)
 # Every collection track linked to the playlists takes part (see .playlists.playlist_index).
 load_index = playlist_index
+# Workspace tables the pairs are drawn from (their versions go into _pairs.json).
+INPUT_TABLES = (*INDEX_TABLES, PLAYLIST_TRACKS)
 SIGMA_FRACTION = 0.75  # seed 004 sec. 5.5: sigma = 3/4 L
 
 Similarity = Union[np.ndarray, Callable[[int, np.ndarray], np.ndarray]]

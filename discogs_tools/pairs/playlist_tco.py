@@ -12,7 +12,7 @@ import numpy as np
 
 from .base import PairContext, PairsResult
 from .editorial import _RandomStream
-from .playlists import load_cooccurrence, playlist_index
+from .playlists import COOCCURRENCE, INDEX_TABLES, load_cooccurrence, playlist_index
 
 NAME = "playlist-tco"
 # Table 5.1 of seed 004 (sec. 5.3.3; ICO: sec. 5.5): model, pair generation algorithm, whether
@@ -20,6 +20,8 @@ NAME = "playlist-tco"
 TABLE_5_1 = ("Playlist TCO", "Top Co-Occurrence", True)
 # Every collection track linked to the playlists takes part (see .playlists.playlist_index).
 load_index = playlist_index
+# Workspace tables the pairs are drawn from (their versions go into _pairs.json).
+INPUT_TABLES = (*INDEX_TABLES, COOCCURRENCE)
 TOP = 10
 
 

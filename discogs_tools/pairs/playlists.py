@@ -39,6 +39,10 @@ PLAYLIST_TRACK_INFO = "playlists/tracks"
 COLLECTION_TRACKS = "collection/tracks"
 COOCCURRENCE = "playlists/cooccurrence"
 KEY_LINKS = "links/track_playlist_tracks"
+#: Workspace tables :func:`playlist_index` reads (besides the dataset). A playlist association's
+#: ``INPUT_TABLES`` add its own; make-pairs records their versions in ``_pairs.json`` and readers
+#: refuse the pairs once one is replaced (:mod:`.provenance`).
+INDEX_TABLES: tuple[str, ...] = (KEY_LINKS, COLLECTION_TRACKS, PLAYLIST_TRACK_INFO)
 
 
 @dataclass

@@ -277,6 +277,7 @@ def _train(ws, cfg, saved, init_from, source, ico_fn, device, dist, say, run_dir
         inputs.source.embedder = make_embedder(model.backbone, inputs.store, batch_size=cfg.batch_size,
                                                device=device, amp=use_amp)
     if dist.is_main:
+        _check_stored_pairs(cfg, inputs)  # a run refused for stale pairs leaves no run folder
         run_dir.mkdir(parents=True, exist_ok=True)
         write_text_atomic(run_dir / "config.json", cfg.to_json())
     counts: dict[str, int] = {}
@@ -396,6 +397,21 @@ def _train(ws, cfg, saved, init_from, source, ico_fn, device, dist, say, run_dir
                                                                "pairs_made_from": made_from, "table1": table1,
                                                                "init_from": str(init_path) if init_path else None})
     return report
+
+
+def _check_stored_pairs(cfg: TrainConfig, inputs: Inputs) -> None:
+    """Check the stored pairs the run will read (make-pairs folders: provenance, dataset version,
+    inputs) before the run folder is created; absent validation pairs are allowed (see
+    :func:`_validation_plan`)."""
+    check = getattr(inputs.source, "path", None)
+    if not callable(check) or inputs.styles is not None:
+        return
+    for task in cfg.associations:
+        check(task, "train")
+        try:
+            check(task, "validation")
+        except MissingInputError:
+            pass
 
 
 def _validation_plan(cfg: TrainConfig, inputs: Inputs, dist: DistInfo, counts: dict[str, int],

@@ -135,14 +135,17 @@ def kept_epochs(ws: Workspace, dataset: str, association: str, split: str, folde
                 new_epochs: list[int], params: dict[str, Any]) -> tuple[dict[str, Any] | None, list[int]]:
     """(the stored run's ``_pairs.json``, the epochs of it a run drawing ``new_epochs`` keeps).
 
-    Epoch 0: nothing is kept (the run replaces the folder). Above 0: with no stored pairs nothing
-    is kept; stored pairs that pass :func:`check` and agree with ``params`` on
+    Epoch 0: nothing is kept (the run replaces the folder). Above 0: with no stored pairs, or
+    none but those the run redraws, nothing is kept; stored pairs that pass :func:`check` and agree with ``params`` on
     :data:`SAME_RUN_KEYS` keep every stored epoch the run does not redraw; any other stored pairs
     are refused (:class:`StalePairsError`, one line naming what differs and the command that
     redraws from epoch 0)."""
     folder = Path(folder)
     if first_epoch <= 0 or not folder.exists():
         return None, []
+    stored = {int(e) for e in (read_info(folder) or {}).get("epochs") or []} | set(_file_epochs(folder))
+    if not stored - set(new_epochs):
+        return None, []  # the run redraws every stored epoch: a plain replace
     last = max(new_epochs)
     redraw = f"discogs-tools make-pairs --dataset {dataset} --association {association} --split {split}"
     if last > 0:
@@ -161,6 +164,16 @@ def kept_epochs(ws: Workspace, dataset: str, association: str, split: str, folde
                               f"from 0 with these settings run `{redraw}`")
     keep = sorted(int(e) for e in info.get("epochs") or [] if int(e) not in set(new_epochs))
     return info, keep
+
+
+def _file_epochs(folder: Path) -> list[int]:
+    out = []
+    for name in epoch_files(folder):
+        try:
+            out.append(int(name[len("epoch-"):-len(".parquet")]))
+        except ValueError:
+            out.append(-1)  # an odd name: not one of the run's epochs
+    return out
 
 
 def _show(value: Any) -> str:

@@ -27,14 +27,56 @@ class Terminated(KeyboardInterrupt):
     ``finally`` cleanup runs) and the CLI exits 143."""
 
 
+_MAIN_PID: int | None = None   # the process that installed the handler
+_FORKING = False               # between the at-fork "before" and "after" hooks of that process
+_DEFERRED = False              # a SIGTERM arrived while forking: delivered again once fork returned
+
+
 def _raise_terminated(signum, frame) -> None:  # noqa: ANN001 - signal handler signature
+    global _DEFERRED
+    if os.getpid() != _MAIN_PID:
+        # A child forked by a pool that has not run init_worker yet: die as SIGTERM would.
+        os._exit(128 + signum)
+    if _FORKING:
+        # Python reports an exception raised inside an at-fork hook (logging's lock release,
+        # say) as "ignored" and goes on: the signal would be lost. Deliver it again after fork.
+        _DEFERRED = True
+        return
     raise Terminated()
+
+
+def _before_fork() -> None:
+    global _FORKING
+    _FORKING = True
+
+
+def _redeliver_sigterm() -> None:
+    """From a helper thread: SIGTERM to this process again once the fork hooks are over, so that
+    the main thread raises :class:`Terminated` in ordinary code."""
+    time.sleep(0.01)
+    while _FORKING:
+        time.sleep(0.01)
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
+def _after_fork_in_parent() -> None:
+    global _FORKING, _DEFERRED
+    if _DEFERRED:
+        _DEFERRED = False
+        threading.Thread(target=_redeliver_sigterm, daemon=True).start()
+    _FORKING = False
 
 
 def handle_sigterm() -> None:
     """In the main process: turn SIGTERM into :class:`Terminated` (main thread only)."""
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, _raise_terminated)
+    global _MAIN_PID
+    if threading.current_thread() is not threading.main_thread():
+        return
+    if _MAIN_PID is None:
+        # Registered late, so "before" runs first and "after" last around every fork.
+        os.register_at_fork(before=_before_fork, after_in_parent=_after_fork_in_parent)
+    _MAIN_PID = os.getpid()
+    signal.signal(signal.SIGTERM, _raise_terminated)
 
 
 def _load_prctl():
@@ -81,3 +123,36 @@ def init_worker(parent_pid: int | None = None) -> None:
         threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
     if (parent_pid is not None and parent != parent_pid) or parent == 1:
         os._exit(1)
+
+
+def stop_pool(executor, *, interrupted: bool) -> None:
+    """Shut a ``ProcessPoolExecutor`` down.
+
+    At a normal end this waits for the workers. When an exception is unwinding (SIGTERM, Ctrl-C,
+    an error), the pending results would be thrown away anyway, and waiting can hang for ever:
+    a signal to the whole process group kills workers that may hold a queue's lock or leave the
+    queue's feeder thread blocked on a full pipe (seen: ``shutdown`` stuck in ``join`` after
+    ``kill -TERM -- -PGID``). So the queue's feeder is told not to be joined, the workers are
+    killed, and the manager thread gets a bounded wait.
+    """
+    if not interrupted:
+        executor.shutdown(wait=True)
+        return
+    queue = getattr(executor, "_call_queue", None)
+    if queue is not None:
+        try:
+            queue.cancel_join_thread()
+        except Exception:  # noqa: BLE001 - best effort on an executor being torn down
+            pass
+    processes = list((getattr(executor, "_processes", None) or {}).values())
+    for proc in processes:
+        try:
+            proc.kill()
+        except Exception:  # noqa: BLE001 - already gone
+            pass
+    manager = getattr(executor, "_executor_manager_thread", None)
+    executor.shutdown(wait=False, cancel_futures=True)
+    for proc in processes:
+        proc.join(timeout=5)
+    if manager is not None:
+        manager.join(timeout=10)

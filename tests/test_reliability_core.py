@@ -413,3 +413,28 @@ def test_train_embed_and_probe_refuse_a_second_writer_of_the_same_output(ws, tmp
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_interrupted_force_run_keeps_the_previous_feature_set(ws, tmp_path: Path, monkeypatch):
+    """--force used to delete the complete feature set before computing the new one."""
+    from discogs_tools.features import extract
+
+    write_collection(ws, tmp_path)
+    features_run(ws, "f", tracks_per_shard=1)
+    before = {p.name: p.read_bytes() for p in (ws.features / "f" / "shards").iterdir()}
+    real, calls = extract.compute_unit, []
+
+    def interrupted(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(extract, "compute_unit", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        features_run(ws, "f", tracks_per_shard=1, force=True)
+    monkeypatch.undo()
+    assert {p.name: p.read_bytes() for p in (ws.features / "f" / "shards").iterdir()} == before
+    assert sorted(p.name for p in ws.features.iterdir()) == ["f"]
+    report = features_run(ws, "f", tracks_per_shard=1, force=True)  # a complete forced run replaces it
+    assert report.counts["written"] == 2 and report.outputs["features"] == str(ws.features / "f")

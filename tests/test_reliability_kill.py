@@ -49,10 +49,11 @@ def big_dump(tmp_path_factory) -> Path:
     return out
 
 
-def _start(dump: Path, ws: Path) -> tuple[subprocess.Popen, list[int]]:
+def _start(dump: Path, ws: Path, new_session: bool = False) -> tuple[subprocess.Popen, list[int]]:
     env = {**os.environ, "DISCOGS_TOOLS_QUIET": "1"}
     proc = subprocess.Popen([sys.executable, "-m", "discogs_tools", "ingest", "discogs", str(dump), "-w", str(ws),
-                             "--workers", "2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+                             "--workers", "2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            start_new_session=new_session)
     deadline = time.monotonic() + 60
     workers: list[int] = []
     while time.monotonic() < deadline and proc.poll() is None:
@@ -73,11 +74,15 @@ def _ingest_sample(samples: Path, ws: Path) -> int:
     return read_table(ws / "tables" / "discogs" / "releases").num_rows
 
 
-def test_sigterm_cleans_up_like_ctrl_c(big_dump: Path, samples: Path, tmp_path: Path):
+@pytest.mark.parametrize("group", [False, True], ids=["main-process", "process-group"])
+def test_sigterm_cleans_up_like_ctrl_c(big_dump: Path, samples: Path, tmp_path: Path, group: bool):
     ws = tmp_path / "ws"
     rows = _ingest_sample(samples, ws)
-    proc, workers = _start(big_dump, ws)
-    proc.send_signal(signal.SIGTERM)
+    proc, workers = _start(big_dump, ws, new_session=group)
+    if group:  # as `timeout`, `kill -- -PGID` and batch schedulers send it
+        os.killpg(proc.pid, signal.SIGTERM)
+    else:
+        proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 143, err
     assert "Traceback" not in err and "terminated" in err
@@ -123,8 +128,13 @@ def audio_collection(tmp_path_factory) -> Path:
     return root / "ws"
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL])
-def test_killed_features_run_leaves_no_worker_and_resumes_cleanly(audio_collection: Path, tmp_path: Path, sig: int):
+@pytest.mark.parametrize("sig,group", [(signal.SIGTERM, False), (signal.SIGKILL, False), (signal.SIGTERM, True)],
+                         ids=["sigterm", "sigkill", "sigterm-to-process-group"])
+def test_killed_features_run_leaves_no_worker_and_resumes_cleanly(audio_collection: Path, tmp_path: Path, sig: int,
+                                                                  group: bool):
+    """``group``: the signal goes to the whole process group, as `timeout`, `kill -- -PGID` and
+    batch schedulers send it; the workers then die before their own cleanup, so the main
+    process removes their half-written shards."""
     import shutil
 
     ws = tmp_path / "ws"
@@ -132,7 +142,8 @@ def test_killed_features_run_leaves_no_worker_and_resumes_cleanly(audio_collecti
     cmd = [sys.executable, "-m", "discogs_tools", "features", "--name", "f", "-j", "2", "--tracks-per-shard", "2",
            "-w", str(ws)]
     env = {**os.environ, "DISCOGS_TOOLS_QUIET": "1"}
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            start_new_session=group)
     deadline = time.monotonic() + 60
     workers: list[int] = []
     while time.monotonic() < deadline and proc.poll() is None:
@@ -141,11 +152,15 @@ def test_killed_features_run_leaves_no_worker_and_resumes_cleanly(audio_collecti
             break
         time.sleep(0.02)
     assert proc.poll() is None, "features finished before it could be killed"
-    proc.send_signal(sig)
+    if group:
+        os.killpg(proc.pid, sig)
+    else:
+        proc.send_signal(sig)
     _, err = proc.communicate(timeout=60)
     assert wait_gone(workers) == [], "a worker outlived its parent"
     if sig == signal.SIGTERM:
         assert proc.returncode == 143 and "Traceback" not in err, err
+        assert not list((ws / "features" / "f" / "shards").glob(".*")), "half-written shards left behind"
     res = subprocess.run(cmd, capture_output=True, text=True, env=env)  # resume: collects leftovers, completes
     assert res.returncode == 0, res.stderr
     assert not list((ws / "features" / "f" / "shards").glob(".*"))

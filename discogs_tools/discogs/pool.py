@@ -23,7 +23,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import replace
 
 from ..allocator import tune_for_tree_parsing
-from ..processes import init_worker
+from ..processes import init_worker, stop_pool
 from .chunk import ChunkResult, ChunkTask, process_chunk
 
 _SHARED: mmap.mmap | None = None  # the slots region, in a worker (inherited at fork)
@@ -101,8 +101,10 @@ class ChunkPool:
         return [self._take() for _ in range(len(self._pending))]
 
     def close(self, cancel: bool = False) -> None:
+        """Shut the workers down: wait for them, or (``cancel``, when a run is interrupted or
+        failed) kill them at once, see :func:`..processes.stop_pool`."""
         if self._executor is not None:
-            self._executor.shutdown(wait=True, cancel_futures=cancel)
+            stop_pool(self._executor, interrupted=cancel)
             self._executor = None
         if self._shared is not None:
             self._shared.close()

@@ -21,10 +21,10 @@ from typing import Any, Iterator
 
 from .. import manifest
 from ..errors import ConfigError, InputError, MissingInputError, RejectsWriter
-from ..io import iter_batches, read_table
+from ..io import _temp_sibling, iter_batches, read_table, remove_dead_staging, replace_path
 from ..locks import output_lock
 from ..manifest import Timer
-from ..processes import init_worker
+from ..processes import init_worker, stop_pool
 from ..progress import Progress
 from ..report import Report
 from ..workspace import Workspace
@@ -131,13 +131,34 @@ def _run_locked(ws: Workspace, name: str, *, dataset: str | None, crop_s: float 
                 tracks_per_shard: int, force: bool) -> Report:
     """:func:`run` while holding the feature set's lock: a concurrent run of the same name would
     otherwise take this run's live shard for an orphan and delete it."""
+    final_root = ws.features / name
+    remove_dead_staging(final_root)  # a --force run killed before its swap
+    staging = _temp_sibling(final_root) if force and final_root.exists() else None
+    try:
+        report = _compute(ws, name, staging or final_root, dataset=dataset, crop_s=crop_s, workers=workers,
+                          tracks_per_shard=tracks_per_shard, fresh=force)
+        if staging is not None:  # --force: the previous feature set stays until the new one is complete
+            replace_path(staging, final_root)
+            report.outputs["features"] = str(final_root)
+    except BaseException:
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
+        raise
+    settings = report.details.pop()["settings"]
+    manifest.record(ws.manifest_path, f"features {name}",
+                    {**report.to_dict(), "params": {"dataset": dataset, "crop_s": crop_s, "workers": workers,
+                                                     "tracks_per_shard": tracks_per_shard, "force": force},
+                     "settings": settings})
+    return report
+
+
+def _compute(ws: Workspace, name: str, root: Path, *, dataset: str | None, crop_s: float | None, workers: int,
+             tracks_per_shard: int, fresh: bool) -> Report:
+    """Compute (or complete) the feature set in folder ``root`` (the final folder, or the staging
+    folder of a ``--force`` run)."""
     front_end = MelFrontEnd()
-    root = ws.features / name
     settings = settings_for(front_end, crop_s)
-    previous = read_settings(root)
-    if force and root.exists():
-        shutil.rmtree(root)
-        previous = None
+    previous = None if fresh else read_settings(root)
     if previous is not None and previous != settings:
         raise ConfigError(f"feature set {root} was computed with other settings ({previous}); "
                           "use another --name or --force to recompute it")
@@ -172,8 +193,8 @@ def _run_locked(ws: Workspace, name: str, *, dataset: str | None, crop_s: float 
                 collect(compute_unit(str(root), next_shard, unit, crop_s, front_end), rejects, bar)
                 next_shard += 1
         else:
-            with ProcessPoolExecutor(max_workers=workers, initializer=init_worker,
-                                     initargs=(os.getpid(),)) as pool:
+            pool = ProcessPoolExecutor(max_workers=workers, initializer=init_worker, initargs=(os.getpid(),))
+            try:
                 pending: list[Future] = []
                 for unit in units:  # at most 2 units per worker in flight: bounded memory
                     pending.append(pool.submit(compute_unit, str(root), next_shard, unit, crop_s, front_end))
@@ -182,6 +203,13 @@ def _run_locked(ws: Workspace, name: str, *, dataset: str | None, crop_s: float 
                         collect(pending.pop(0).result(), rejects, bar)
                 for fut in pending:
                     collect(fut.result(), rejects, bar)
+            except BaseException:
+                # Interrupted or failed: kill the workers, then remove the shard each was writing
+                # (a SIGTERM to the process group kills them before their own cleanup runs).
+                stop_pool(pool, interrupted=True)
+                remove_orphans(root)
+                raise
+            stop_pool(pool, interrupted=False)
         counts["rejected"] = rejects.count
         if _nothing_usable(counts):  # keep the previous run's rejects; this run's go aside
             rejects.path = failed_rejects
@@ -197,8 +225,5 @@ def _run_locked(ws: Workspace, name: str, *, dataset: str | None, crop_s: float 
         report.warnings.append(f"removed {orphans} leftover files of an interrupted run")
     report.figures.update({"seconds": timer.seconds, "audio_seconds": audio_seconds,
                            "audio_seconds_per_second": audio_seconds / timer.seconds if timer.seconds else 0.0})
-    manifest.record(ws.manifest_path, f"features {name}",
-                    {**report.to_dict(), "params": {"dataset": dataset, "crop_s": crop_s, "workers": workers,
-                                                     "tracks_per_shard": tracks_per_shard, "force": force},
-                     "settings": settings})
+    report.details.append({"settings": settings})
     return report

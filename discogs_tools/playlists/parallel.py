@@ -16,7 +16,7 @@ from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Callable, Iterable, Iterator, TypeVar
 
-from ..processes import init_worker
+from ..processes import init_worker, stop_pool
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -42,6 +42,7 @@ def ordered_map(fn: Callable[[T], R], items: Iterable[T], workers: int, window: 
                                    initializer=init_worker, initargs=(os.getpid(),))
     pending: deque[Future] = deque()
     source = iter(items)
+    interrupted = True
     try:
         for item in source:
             pending.append(executor.submit(fn, item))
@@ -53,5 +54,6 @@ def ordered_map(fn: Callable[[T], R], items: Iterable[T], workers: int, window: 
                 pending.append(executor.submit(fn, item))
                 break
             yield result
+        interrupted = False
     finally:
-        executor.shutdown(wait=True, cancel_futures=True)
+        stop_pool(executor, interrupted=interrupted)

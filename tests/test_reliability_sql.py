@@ -428,3 +428,16 @@ def test_workspace_that_is_a_file(tmp_path):
         result = CliRunner().invoke(app, [*args, "-w", str(path)])
         assert_one_line_error(result)
     assert path.read_text() == "x"
+
+
+def test_sql_cannot_overwrite_the_pipeline_state_and_a_damaged_state_is_one_line(tmp_path: Path):
+    """Audit: `sql -o W/pipelines/demo.state.json` succeeded and the next `run` crashed with a traceback."""
+    ws = Workspace(tmp_path / "w").ensure()
+    state = ws.root / "pipelines" / "stages.json"
+    state.parent.mkdir()
+    state.write_text("{}")
+    res = CliRunner().invoke(app, ["sql", "SELECT 1 AS x", "--format", "csv", "-o", str(state), "-w", str(ws.root)])
+    assert res.exit_code == 2 and state.read_text() == "{}", res.output
+    state.write_text("x,1\n")  # damaged by hand
+    res = CliRunner().invoke(app, ["run", "demo", "--dry-run", "-w", str(ws.root)])
+    assert res.exit_code == 2 and "pipeline state is not valid JSON" in res.output and "Traceback" not in res.output

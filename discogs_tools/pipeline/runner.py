@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from ..errors import DiscogsToolsError
+from ..errors import DiscogsToolsError, InputError
 from ..io import write_json_atomic
 from ..report import Report
 from .config import Pipeline, Stage
@@ -60,7 +60,17 @@ def _state_key(stage: Stage, workspace: Path) -> str:
 
 
 def _read_state(path: Path) -> dict[str, str]:
-    return json.loads(path.read_text()) if path.exists() else {}
+    """The recorded stage state; a damaged file is a one-line error (it decides what is skipped)."""
+    if not path.exists():
+        return {}
+    try:
+        state = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InputError(path, f"pipeline state is not valid JSON ({exc}); restore it, or delete it to "
+                               "rerun every stage (stages are safe to rerun)") from None
+    if not isinstance(state, dict):
+        raise InputError(path, "pipeline state is not a JSON object; restore it, or delete it to rerun every stage")
+    return state
 
 
 def _invoke(argv: list[str]) -> int:
@@ -97,7 +107,7 @@ def run_pipeline(pipeline: Pipeline, workspace: Path, *, force: bool = False, on
         if n not in names:
             raise DiscogsToolsError(f"pipeline {pipeline.name}: no stage named {n!r} (stages: {', '.join(names)})")
     old_path = workspace / "pipelines" / f"{pipeline.name}.state.json"
-    old_state = json.loads(old_path.read_text()) if old_path.exists() else {}
+    old_state = _read_state(old_path)
     state_path = workspace / "pipelines" / "stages.json"
     state = _read_state(state_path)
     report = Report(stage=f"run {pipeline.name}")

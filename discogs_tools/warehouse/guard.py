@@ -66,9 +66,11 @@ class SqlRefusedError(DiscogsToolsError):
 
 def protected_paths(ws: Workspace) -> list[Path]:
     """What the stages own and SQL must never write: the table, dataset, feature, run and
-    rejects folders, the lock folder, the warehouse and the manifest."""
+    rejects folders, the pipeline state and smoke workspace, the lock and spill folders, the
+    warehouse and the manifest."""
     root = ws.root
     return [ws.tables, ws.datasets, ws.features, ws.runs, ws.rejects, root / ".locks",
+            root / "pipelines", root / "smoke", root / ".duckdb-spill",
             ws.warehouse_path, ws.warehouse_path.with_name(ws.warehouse_path.name + ".wal"),
             ws.manifest_path, ws.manifest_path.with_name(ws.manifest_path.name + ".lock")]
 

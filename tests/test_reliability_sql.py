@@ -430,9 +430,9 @@ def test_workspace_that_is_a_file(tmp_path):
     assert path.read_text() == "x"
 
 
-def test_sql_cannot_overwrite_the_pipeline_state_and_a_damaged_state_is_one_line(tmp_path: Path):
+def test_sql_cannot_overwrite_the_pipeline_state_and_a_damaged_state_is_one_line(wh):
     """Audit: `sql -o W/pipelines/demo.state.json` succeeded and the next `run` crashed with a traceback."""
-    ws = Workspace(tmp_path / "w").ensure()
+    ws = wh
     state = ws.root / "pipelines" / "stages.json"
     state.parent.mkdir()
     state.write_text("{}")

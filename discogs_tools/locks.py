@@ -51,6 +51,21 @@ def _holder(path: Path) -> str:
     return f"pid {info.get('pid', '?')} (`{cmd}`, since {info.get('started', '?')})"
 
 
+def _open_lock_file(path: Path) -> int | None:
+    """A descriptor to ``flock`` (created if needed), read-only where the file exists on a
+    read-only file system, or None where it cannot exist there."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        if exc.errno not in (errno.EROFS, errno.EACCES, errno.EPERM):
+            raise
+    try:
+        return os.open(path, os.O_RDONLY)
+    except OSError:
+        return None
+
+
 @contextmanager
 def output_lock(workspace_root: str | os.PathLike[str], stage: str, name: str = "") -> Iterator[Path]:
     """Hold the lock of ``stage``/``name`` for the ``with`` block, or raise :class:`OutputLockedError`.
@@ -59,8 +74,12 @@ def output_lock(workspace_root: str | os.PathLike[str], stage: str, name: str = 
     ...     write_the_features()
     """
     path = lock_path(workspace_root, stage, name)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    fd = _open_lock_file(path)
+    if fd is None:
+        # A read-only workspace: no other process can write this output either, and a stage
+        # that tries will fail on its own write with a one-line error. Readers (sql) go on.
+        yield path
+        return
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -73,8 +92,11 @@ def output_lock(workspace_root: str | os.PathLike[str], stage: str, name: str = 
                 f"or stop it (lock file {path})") from None
         info = {"pid": os.getpid(), "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
                 "started": time.strftime("%Y-%m-%d %H:%M:%S")}
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, json.dumps(info).encode("utf-8"), 0)
+        try:  # who holds it, for the message of a second run; best effort (a full disk)
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, json.dumps(info).encode("utf-8"), 0)
+        except OSError:
+            pass
         try:
             yield path
         finally:

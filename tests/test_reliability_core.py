@@ -438,3 +438,15 @@ def test_interrupted_force_run_keeps_the_previous_feature_set(ws, tmp_path: Path
     assert sorted(p.name for p in ws.features.iterdir()) == ["f"]
     report = features_run(ws, "f", tracks_per_shard=1, force=True)  # a complete forced run replaces it
     assert report.counts["written"] == 2 and report.outputs["features"] == str(ws.features / "f")
+
+
+def test_output_lock_on_a_read_only_workspace_lets_readers_through(tmp_path: Path):
+    """Audit: `sql` on a read-only workspace failed opening `.locks/warehouse.lock` for writing."""
+    with small_tmpfs(tmp_path / "ro", "1m") as mnt:
+        with output_lock(mnt, "warehouse"):  # creates .locks/warehouse.lock while writable
+            pass
+        subprocess.run(["mount", "-o", "remount,ro", str(mnt)], check=True)
+        with output_lock(mnt, "warehouse"):  # the file exists: locked read-only
+            pass
+        with output_lock(mnt, "features", "never-locked-before"):  # cannot exist: no lock needed
+            pass

@@ -162,12 +162,13 @@ class TableSink:
             self.conflict_examples.append({"file": chunk.file, "dropped": dropped})
 
     def nothing_usable(self, files: list[InputFile]) -> str | None:
-        """What was read, per file, when nothing usable was (else None): no playlist at all,
-        or entries were read but every one was rejected (playlist shells without entries).
-        Playlists that have no tracks in the source (the MPD challenge set) are usable."""
+        """What was read, per file, when nothing usable was (else None): no playlist at all, or
+        no playlist entry (every entry rejected, or only playlists without tracks). Playlists
+        without tracks (the MPD challenge set has some) are kept when the run has entries too;
+        a run with no entry at all would leave every later stage nothing to work on."""
         playlists = self.writers["playlists"].rows
         entries = self.writers["playlist_tracks"].rows
-        if playlists and (entries or not self.counts["entries_read"]):
+        if playlists and entries:
             return None
         described = []
         for f in files:

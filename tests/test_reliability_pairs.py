@@ -467,3 +467,25 @@ def test_train_refused_for_stale_pairs_leaves_no_run_folder(synth):
     with pytest.raises(StalePairsError, match="pairs artist/train were made from dataset demo"):
         train_run(ws, cfg)
     assert not (ws.runs / "stale").exists()
+
+
+def test_forced_train_refused_for_stale_pairs_keeps_the_previous_run(synth):
+    """--force used to delete the previous run before the new one was even checked."""
+    from test_train_data import GroupPairs, make_feature_set
+
+    from discogs_tools.pairs.provenance import StalePairsError
+    from discogs_tools.train.config import TrainConfig
+    from discogs_tools.train.loop import run as train_run
+
+    ws = synth
+    ids = make_feature_set(ws.features / "syn", n_groups=4, per_group=4, frames=(40, 60))
+    assert make(ws, "artist").exit_code == 0
+    cfg = TrainConfig(run="kept", features="syn", dataset=DS, objective="cola", associations=("artist",),
+                      backbone="small_cnn", cnn_width=8, epochs=1, batch_size=8, crop_frames=16, seed=3)
+    train_run(ws, cfg, source=GroupPairs(ids))  # an earlier run, trained on other pairs
+    before = (ws.runs / "kept" / "checkpoints" / "last.pt").read_bytes()
+    build(ws, "--seed", "2", "--validation", "0.3")
+    with pytest.raises(StalePairsError):
+        train_run(ws, cfg, force=True)
+    assert (ws.runs / "kept" / "checkpoints" / "last.pt").read_bytes() == before
+    assert sorted(p.name for p in ws.runs.iterdir()) == ["kept"]

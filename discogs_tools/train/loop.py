@@ -38,7 +38,7 @@ import numpy as np
 from .. import manifest
 from ..errors import ConfigError, DiscogsToolsError, InputError, MissingInputError
 from ..features.store import FeatureStore
-from ..io import write_text_atomic
+from ..io import _temp_sibling, remove_dead_staging, write_text_atomic
 from ..locks import output_lock
 from ..progress import Progress
 from ..report import Report
@@ -227,13 +227,26 @@ def _run(ws: Workspace, cfg: TrainConfig, *, resume: bool, force: bool, init_fro
         device = torch.device(f"cuda:{dist.local_rank}")
         torch.cuda.set_device(device)
     say = echo or _Echo(dist.is_main)
+    aside = None
     if force and not resume and dist.is_main and run_dir.exists():
-        shutil.rmtree(run_dir)
+        # --force starts over, but the previous run is only moved aside until this one has
+        # finished: a forced run refused for stale pairs, failed or interrupted gives it back.
+        remove_dead_staging(run_dir)
+        aside = _temp_sibling(run_dir, "old")
+        os.replace(run_dir, aside)
     barrier(dist)
     try:
-        return _train(ws, cfg, saved, init_from, source, ico_fn, device, dist, say, run_dir, last_path)
+        report = _train(ws, cfg, saved, init_from, source, ico_fn, device, dist, say, run_dir, last_path)
+    except BaseException:
+        if aside is not None:
+            shutil.rmtree(run_dir, ignore_errors=True)
+            os.replace(aside, run_dir)
+        raise
     finally:
         teardown(dist)
+    if aside is not None:
+        shutil.rmtree(aside, ignore_errors=True)
+    return report
 
 
 def _train(ws, cfg, saved, init_from, source, ico_fn, device, dist, say, run_dir, last_path) -> Report:

@@ -237,6 +237,9 @@ def _run(ws: Workspace, cfg: TrainConfig, *, resume: bool, force: bool, init_fro
     barrier(dist)
     try:
         report = _train(ws, cfg, saved, init_from, source, ico_fn, device, dist, say, run_dir, last_path)
+        # Rank 0 still writes the manifest after the last collective: the ranks leave together,
+        # so that no rank tears the process group down while another is still using it.
+        barrier(dist)
     except BaseException:
         if aside is not None:
             shutil.rmtree(run_dir, ignore_errors=True)

@@ -17,6 +17,7 @@ from . import dataset  # noqa: F401,E402
 from . import pairs  # noqa: F401,E402
 from . import collection  # noqa: F401,E402
 from . import match  # noqa: F401,E402
+from . import benchmark  # noqa: F401,E402
 
 
 def main() -> None:

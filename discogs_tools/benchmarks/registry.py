@@ -1,0 +1,70 @@
+"""The benchmarks ``benchmark list`` shows and ``benchmark prepare`` reads, by name.
+
+Each entry says what the benchmark needs under ``--root`` (its files as distributed), where it
+is published, its task kind, and the sizes the seeds report for it (with the seed section), so
+that a user can compare the counts of a prepared manifest with the papers' tables.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any, Callable
+
+from ..errors import ConfigError
+from . import mtg_jamendo
+from .common import MULTILABEL, Loaded
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    """One benchmark: name, task kind, files expected under ``--root``, where it is published,
+    the reader, and the seeds' figures (``tracks``, ``classes``, ``where``)."""
+
+    name: str
+    kind: str
+    needs: tuple[str, ...]
+    published: str
+    load: Callable[[Path], Loaded]
+    description: str
+    audio: str
+    seed: dict[str, Any] = field(default_factory=dict)
+    checksums: str = "none published"
+
+
+def _mtg(subset: str, name: str, description: str, tracks: int, classes: int, avg: float) -> Benchmark:
+    return Benchmark(
+        name=name, kind=MULTILABEL, needs=tuple(mtg_jamendo.expected_files(subset)),
+        published=mtg_jamendo.PUBLISHED, load=partial(mtg_jamendo.load, subset=subset, name=name),
+        description=description, audio="--audio-root: the folder holding the NN/ subfolders of the full-track MP3s "
+        "(PATH column, e.g. 14/214.mp3)",
+        seed={"tracks": tracks, "classes": classes, "labels_per_track": avg,
+              "where": "seed 004 sec. 4.3.3 Table 4.2 and sec. 6.3.3 Table 6.1"},
+        checksums="per-track SHA-256 lists are published with the audio download scripts, not with split-0; not checked",
+    )
+
+
+BENCHMARKS: dict[str, Benchmark] = {b.name: b for b in (
+    _mtg("genre", "mtg-jamendo-genre", "MTG-Jamendo split-0 genre tags (87)", 55_215, 87, 2.44),
+    _mtg("instrument", "mtg-jamendo-instrument", "MTG-Jamendo split-0 instrument tags (40)", 25_135, 40, 2.57),
+    _mtg("moodtheme", "mtg-jamendo-moodtheme", "MTG-Jamendo split-0 mood/theme tags (56)", 18_486, 56, 1.77),
+    _mtg("top50", "mtg-jamendo-top50", "MTG-Jamendo split-0 top-50 tags", 54_380, 50, 3.07),
+)}
+
+
+def register(benchmark: Benchmark) -> None:
+    """Add a benchmark (the family modules call this on import)."""
+    BENCHMARKS[benchmark.name] = benchmark
+
+
+def names() -> list[str]:
+    return list(BENCHMARKS)
+
+
+def get(name: str) -> Benchmark:
+    """The benchmark called ``name``; a one-line error listing the known names otherwise."""
+    try:
+        return BENCHMARKS[name]
+    except KeyError:
+        raise ConfigError(f"unknown benchmark {name!r}; choose one of {', '.join(BENCHMARKS)}") from None

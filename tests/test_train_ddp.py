@@ -25,7 +25,9 @@ ids = [f"g{{g}}-{{i}}" for g in range(8) for i in range(4)]
 r = run(Workspace(Path({root!r})), TrainConfig(run="ddp", features="syn", objective="simclr",
         associations=("artist",), backbone="small_cnn", cnn_width=8, epochs=2, batch_size=8, crop_frames=16,
         device="cpu"), source=GroupPairs(ids), echo=lambda s: None)
-print("REPORT", r.figures["train_loss"], r.figures["val_loss"])
+# one write per rank: both ranks share stdout, and print() of several items may interleave
+sys.stdout.write("REPORT {{}} {{}}\\n".format(r.figures["train_loss"], r.figures["val_loss"]))
+sys.stdout.flush()
 """
 
 

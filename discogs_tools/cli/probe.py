@@ -32,12 +32,26 @@ def probe(
                                        "column.")] = "0.7,0.1,0.2",
     seeds: Annotated[int, typer.Option(help="Number of probe seeds (seed, seed+1, ...): mean and std.")] = 3,
     seed: SeedOption = 0,
-    epochs: Annotated[int, typer.Option(help="Probe training epochs (best validation epoch kept).")] = 30,
-    hidden: Annotated[int, typer.Option(help="Hidden units of the MLP probe.")] = 512,
-    batch_size: Annotated[int, typer.Option(help="Probe batch size.")] = 256,
-    learning_rate: Annotated[float, typer.Option(help="Adam learning rate (halved on plateau).")] = 1e-3,
-    weight_decay: Annotated[float, typer.Option(help="Adam weight decay.")] = 1e-5,
-    patience: Annotated[int, typer.Option(help="Epochs without improvement before the rate is halved.")] = 3,
+    protocol: Annotated[str, typer.Option(help="How the probe is trained: mean-embedding (default: per-track mean "
+                                          "embeddings, selection on the validation score), ismir2022 (random "
+                                          "patches of the frozen backbone, seed 000 sec. 4.4) or maest (seed 004 "
+                                          "sec. 6.3.3). See docs/probe.md.")] = "mean-embedding",
+    epochs: Annotated[Optional[int], typer.Option(help="Probe training epochs (default: the protocol's, 30).")] = None,
+    hidden: Annotated[Optional[int], typer.Option(help="Hidden units of the MLP probe (default 512).")] = None,
+    batch_size: Annotated[Optional[int], typer.Option(help="Probe batch size (default: the protocol's; 256, "
+                                                      "maest 128).")] = None,
+    learning_rate: Annotated[Optional[float], typer.Option(help="Adam learning rate (maest: the maximum) "
+                                                           "(default 1e-3).")] = None,
+    weight_decay: Annotated[Optional[float], typer.Option(help="Adam weight decay (default: the protocol's; "
+                                                          "1e-5, maest 1e-3).")] = None,
+    patience: Annotated[Optional[int], typer.Option(help="Epochs without improvement before the rate is halved "
+                                                    "(default: the protocol's; 3, ismir2022 5).")] = None,
+    dropout: Annotated[Optional[float], typer.Option(help="Dropout after the hidden layer (default: the "
+                                                     "protocol's; 0, maest 0.5).")] = None,
+    standardize: Annotated[Optional[bool], typer.Option(help="Standardise the MLP inputs with train statistics "
+                                                        "(default on).")] = None,
+    crop_hop: Annotated[Optional[int], typer.Option(help="ismir2022: grid step in frames of the random training "
+                                                    "patches (divides 64; default 64).")] = None,
     threads: Annotated[int, typer.Option(help="CPU threads used to train the probe.")] = 1,
     baseline: Annotated[bool, typer.Option(help="Also probe a random-weight backbone of the same architecture "
                                            "(needs runs/checkpoints, or --baseline-embeddings).")] = True,
@@ -52,7 +66,7 @@ def probe(
     from ..errors import ConfigError
     from ..probe.compare import build
     from ..probe.datasets import DatasetOptions
-    from ..probe.mlp import ProbeConfig
+    from ..probe.protocols import get as get_protocol
     from ..probe.run import run
 
     try:
@@ -63,8 +77,11 @@ def probe(
         dataset, workspace=workspace(ws), models=model, name=name, task=task, features=features,
         options=DatasetOptions(kind=kind, label_column=label_column, separator=separator,
                                allow_empty_labels=allow_empty_labels, fractions=fractions),  # type: ignore[arg-type]
-        config=ProbeConfig(hidden=hidden, epochs=epochs, learning_rate=learning_rate, weight_decay=weight_decay,
-                           batch_size=batch_size, plateau_patience=patience, threads=threads),
+        config=get_protocol(protocol).config(hidden=hidden, epochs=epochs, learning_rate=learning_rate,
+                                             weight_decay=weight_decay, batch_size=batch_size,
+                                             plateau_patience=patience, dropout=dropout, standardize=standardize,
+                                             threads=threads),
+        protocol=protocol, crop_hop=crop_hop,
         seed=seed, seeds=seeds, baseline=baseline, baseline_embeddings=baseline_embeddings or (),
         skip_invalid=skip_invalid, plot=plot,
     )

@@ -1,5 +1,6 @@
 """Probe metrics: macro ROC-AUC and PR-AUC (multi-label), accuracy (multi-class), triplet
-accuracy and mean distance gap (similarity), and mean/std over seeds.
+accuracy and mean distance gap (similarity), tag-based retrieval metrics (MAP, P@5, P@10, MRR),
+and mean/std over seeds.
 
 Macro averages run over the classes that can be scored on the test split: a class without a
 positive (or without a negative) test example has no ROC curve, so it is excluded and listed with
@@ -42,6 +43,7 @@ def multilabel_scores(y_true: np.ndarray, y_score: np.ndarray, classes: Sequence
     return {
         "roc_auc": float(np.mean([c["roc_auc"] for c in scored])) if scored else math.nan,
         "pr_auc": float(np.mean([c["pr_auc"] for c in scored])) if scored else math.nan,
+        **retrieval_scores(y_true, y_score),
         "classes_scored": len(scored),
         "per_class": per_class,
         "excluded_classes": excluded,
@@ -118,3 +120,41 @@ def macro_roc_auc(y_true: np.ndarray, y_score: np.ndarray) -> float:
     pos = positives[scorable]
     u = (ranks * y_true[:, scorable]).sum(axis=0) - pos * (pos + 1) / 2
     return float(np.mean(u / (pos * negatives[scorable])))
+
+
+def retrieval_scores(y_true: np.ndarray, y_score: np.ndarray, ks: Sequence[int] = (5, 10)) -> dict[str, float]:
+    """Tag-based retrieval (seed 003 sec. 5.2.4: MAP and P@10; sec. 5.3.4: P@5 and MRR, macro over
+    the query labels): each tag is a query, the test tracks are ranked by their score for it, and
+    its relevant tracks are those carrying the tag.
+
+    - ``map``: mean over tags of the average precision of the ranking (scikit-learn's
+      ``average_precision_score``: tied scores form one step);
+    - ``p_at_K``: mean over tags of the share of tag-carrying tracks among the K best-scored;
+    - ``mrr``: mean over tags of 1 / rank of the first tag-carrying track.
+
+    Tags without a relevant test track have no ranking to score and are left out (as for ROC-AUC).
+    For P@K and MRR, tracks of equal score keep their input order (a stable sort), so the result is
+    deterministic; with ties among the first ranks the true value depends on that order.
+    """
+    from sklearn.metrics import average_precision_score
+
+    y_true = np.asarray(y_true) > 0.5
+    y_score = np.asarray(y_score, dtype=np.float64)
+    queries = np.flatnonzero(y_true.any(axis=0))
+    out: dict[str, float] = {"map": math.nan, **{f"p_at_{k}": math.nan for k in ks}, "mrr": math.nan}
+    if not len(queries):
+        return out
+    aps, rrs = [], []
+    precisions: dict[int, list[float]] = {k: [] for k in ks}
+    for j in queries:
+        relevant = y_true[:, j]
+        ranked = relevant[np.argsort(-y_score[:, j], kind="stable")]
+        aps.append(float(average_precision_score(relevant, y_score[:, j])) if not relevant.all() else 1.0)
+        for k in ks:
+            precisions[k].append(float(ranked[:k].sum()) / k)
+        rrs.append(1.0 / (int(np.argmax(ranked)) + 1))
+    out["map"] = float(np.mean(aps))
+    for k in ks:
+        out[f"p_at_{k}"] = float(np.mean(precisions[k]))
+    out["mrr"] = float(np.mean(rrs))
+    return out

@@ -45,6 +45,17 @@ class ProbeConfig:
     triplet_dim: int = 128
     triplet_margin: float = 0.2
     standardize: bool = True
+    # What picks the kept epoch and what the plateau scheduler watches: "score" (the validation
+    # score, higher is better) or "loss" (the validation loss, lower is better).
+    selection: str = "score"
+    # "plateau": rate times plateau_factor after plateau_patience epochs without improvement of the
+    # selection value; "warmup-hold-linear": per-epoch rate raised exponentially from 0 to
+    # learning_rate over warmup_epochs, held, then linearly down to final_learning_rate from
+    # epoch rampdown_start (default: half the epochs) to the last epoch (MAEST, seed 004 sec. 6.3.3).
+    schedule: str = "plateau"
+    warmup_epochs: int = 10
+    rampdown_start: int | None = None
+    final_learning_rate: float = 1e-7
     threads: int = 1  # torch CPU threads while training: the MLP is small, and one thread is both
     # faster than several contending ones and independent of the machine's core count
 
@@ -53,6 +64,12 @@ class ProbeConfig:
             raise ConfigError(f"probe epochs, hidden units, batch size, triplet dim and threads must be >= 1 ({self})")
         if not 0 <= self.dropout < 1 or not 0 < self.plateau_factor < 1:
             raise ConfigError("probe dropout must lie in [0, 1) and the plateau factor in (0, 1)")
+        if self.selection not in ("score", "loss"):
+            raise ConfigError(f"probe selection must be 'score' or 'loss', not {self.selection!r}")
+        if self.schedule not in ("plateau", "warmup-hold-linear"):
+            raise ConfigError(f"probe schedule must be 'plateau' or 'warmup-hold-linear', not {self.schedule!r}")
+        if self.warmup_epochs < 0 or self.final_learning_rate < 0:
+            raise ConfigError("probe warmup epochs and final learning rate must be >= 0")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -100,34 +117,69 @@ def _standardiser(x_train: np.ndarray, config: ProbeConfig) -> tuple[np.ndarray,
     return mean, scale
 
 
+def schedule_factor(config: ProbeConfig, epoch: int) -> float:
+    """Multiplier of ``learning_rate`` at ``epoch`` (0-based) for the warmup-hold-linear schedule.
+
+    Seed 004 sec. 6.3.3: "exponentially raised to its maximum value during the first 10 epochs,
+    kept constant ..., and linearly reduced until reaching 1e-7 at the end of training". The
+    exponential ramp is exp(-5 (1 - t)^2), t = (epoch + 1) / warmup_epochs (the ramp-up of PaSST, on
+    which MAEST builds; the seed does not give its formula). How long the rate is held is not stated
+    there: by default the linear decay starts at half the epochs (``rampdown_start``) and reaches
+    ``final_learning_rate`` on the last epoch."""
+    if config.warmup_epochs and epoch < config.warmup_epochs:
+        t = (epoch + 1) / config.warmup_epochs
+        return math.exp(-5.0 * (1.0 - t) ** 2)
+    start = config.rampdown_start if config.rampdown_start is not None else config.epochs // 2
+    start = max(start, config.warmup_epochs)
+    last = config.epochs - 1
+    if epoch < start or last <= start:
+        return 1.0
+    floor = config.final_learning_rate / config.learning_rate if config.learning_rate else 0.0
+    t = min((epoch - start) / (last - start), 1.0)
+    return 1.0 + t * (floor - 1.0)
+
+
 def _fit(model: Any, n_items: int, batch_loss: Callable[[Any], Any], validate: Callable[[], tuple[float, float]],
-         config: ProbeConfig, seed: int) -> tuple[int, float, list[dict[str, float]]]:
+         config: ProbeConfig, seed: int, on_epoch: Callable[[int], None] | None = None
+         ) -> tuple[int, float, list[dict[str, float]]]:
     """The training loop shared by every objective; loads the best epoch's weights into ``model``.
 
     ``batch_loss(indices)`` returns the loss of a batch of item indices; ``validate()`` returns
     (validation loss, validation score, higher is better; NaN when undefined: then -loss is used).
+    ``on_epoch(epoch)`` runs before each epoch's batches (the patch probe re-draws its crops there).
+    With ``config.selection == "loss"`` the kept epoch is the one of the lowest validation loss (the
+    returned best score is still that epoch's validation score).
     """
     import torch
 
     threads = torch.get_num_threads()
     torch.set_num_threads(config.threads)
     try:
-        return _loop(model, n_items, batch_loss, validate, config, seed)
+        return _loop(model, n_items, batch_loss, validate, config, seed, on_epoch)
     finally:
         torch.set_num_threads(threads)
 
 
 def _loop(model: Any, n_items: int, batch_loss: Callable[[Any], Any], validate: Callable[[], tuple[float, float]],
-          config: ProbeConfig, seed: int) -> tuple[int, float, list[dict[str, float]]]:
+          config: ProbeConfig, seed: int, on_epoch: Callable[[int], None] | None = None
+          ) -> tuple[int, float, list[dict[str, float]]]:
     import torch
 
     generator = torch.Generator().manual_seed(seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
-    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
-        optimizer, mode="max", factor=config.plateau_factor, patience=config.plateau_patience)
-    best_state, best_epoch, best_score = None, -1, -math.inf
+    plateau = None
+    if config.schedule == "plateau":
+        plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(
+            optimizer, mode="min" if config.selection == "loss" else "max", factor=config.plateau_factor,
+            patience=config.plateau_patience)
+    best_state, best_epoch, best_score, best_value = None, -1, -math.inf, -math.inf
     history = []
     for epoch in range(config.epochs):
+        if plateau is None:
+            for group in optimizer.param_groups:
+                group["lr"] = config.learning_rate * schedule_factor(config, epoch)
+        if on_epoch is not None:
+            on_epoch(epoch)
         model.train()
         order = torch.randperm(n_items, generator=generator)
         total, batches = 0.0, 0
@@ -142,11 +194,13 @@ def _loop(model: Any, n_items: int, batch_loss: Callable[[Any], Any], validate: 
         with torch.no_grad():
             val_loss, val_metric = validate()
         score = val_metric if not math.isnan(val_metric) else -val_loss
+        value = -val_loss if config.selection == "loss" else score  # higher is better
         history.append({"epoch": epoch, "train_loss": total / max(batches, 1), "validation_loss": val_loss,
                         "validation_score": val_metric, "learning_rate": optimizer.param_groups[0]["lr"]})
-        if score > best_score:
-            best_state, best_epoch, best_score = copy.deepcopy(model.state_dict()), epoch, score
-        scheduler.step(score)
+        if value > best_value:  # NaN never wins
+            best_state, best_epoch, best_score, best_value = copy.deepcopy(model.state_dict()), epoch, score, value
+        if plateau is not None:
+            plateau.step(val_loss if config.selection == "loss" else score)
     if best_state is None:
         raise ProbeTrainingError(f"probe training gave no finite validation score in {config.epochs} epochs "
                                  f"(last: {history[-1]}); lower --learning-rate or check the embeddings")

@@ -12,6 +12,12 @@ embedding in any probed model are left out of all of them (or are an error witho
 ``skip_invalid``). Seeds ``seed, seed+1, ...`` change the probe's initial weights and batch order;
 the split is drawn once (from ``seed``) unless fixed by the manifest. The results file holds no
 timing, so a rerun writes the same bytes; timings go to the report and the manifest.
+
+``protocol`` names how the probe is trained (:mod:`discogs_tools.probe.protocols`): the default
+``mean-embedding`` trains on per-track mean embeddings; ``ismir2022`` trains on per-patch
+embeddings of the frozen backbone (random patches per epoch, track-level averages of the
+activations at validation and test; :mod:`discogs_tools.probe.patches`); ``maest`` trains on mean
+embeddings with the MAEST schedule and dropout.
 """
 
 from __future__ import annotations
@@ -38,11 +44,15 @@ from .datasets import (MULTILABEL, TRIPLETS, BadRecords, DatasetOptions, ProbeDa
 from .embeddings import Embeddings, load_stack
 from .metrics import (macro_roc_auc, mean_std, multiclass_scores, multilabel_scores, triplet_scores)
 from .mlp import ProbeConfig, train_classifier, train_triplet_projection
+from .patches import PatchBank, PatchEmbedder, default_patch_embedder, stack_banks, train_patch_classifier
+from .protocols import DEFAULT as DEFAULT_PROTOCOL
+from .protocols import PATCHES, Protocol
+from .protocols import get as get_protocol
 
 RANDOM_BASELINE = "random-init"
 # Metrics summarised over seeds, per task kind (the first is the primary one).
 METRICS = {
-    "multilabel": ("roc_auc", "pr_auc"),
+    "multilabel": ("roc_auc", "pr_auc", "map", "p_at_5", "p_at_10", "mrr"),
     "multiclass": ("accuracy", "balanced_accuracy"),
     "triplets": ("triplet_accuracy", "distance_gap", "frozen_triplet_accuracy", "frozen_distance_gap"),
 }
@@ -57,6 +67,7 @@ class ProbedModel:
     role: str                     # model | baseline
     sources: list[dict[str, Any]]
     embeddings: Embeddings
+    patches: PatchBank | None = None  # per-patch embeddings (protocols that train on patches)
 
 
 def safe_name(text: str) -> str:
@@ -85,7 +96,10 @@ def run(
     task: str | None = None,
     features: str | None = None,
     options: DatasetOptions = DatasetOptions(),
-    config: ProbeConfig = ProbeConfig(),
+    config: ProbeConfig | None = None,
+    protocol: str = DEFAULT_PROTOCOL,
+    crop_hop: int | None = None,
+    patch_embedder: PatchEmbedder | None = None,
     seed: int = 0,
     seeds: int = 3,
     baseline: bool = True,
@@ -95,7 +109,15 @@ def run(
     embedder: Embedder | None = None,
 ) -> Report:
     """Probe the stack of ``models`` (embedding files, runs or checkpoints, concatenated in order)
-    on the task of the manifest ``dataset``; see the module docstring for outputs."""
+    on the task of the manifest ``dataset``; see the module docstring for outputs.
+
+    ``config`` defaults to the protocol's (``protocols.get(protocol).config(epochs=...)`` builds
+    one with changes); a given ``config`` is used as is. ``crop_hop`` (frames) is the grid of the
+    random training patches of a patch protocol (default the protocol's, 64)."""
+    proto = get_protocol(protocol)
+    if config is None:
+        config = proto.config()
+    hop = crop_hop if crop_hop is not None else proto.crop_hop
     if not models:
         raise ConfigError("probe needs at least one model: an embeddings file, a run or a checkpoint")
     if seeds < 1:
@@ -114,8 +136,12 @@ def run(
             with (RejectsWriter(rejects_path) if skip_invalid else nullcontext()) as rejects:
                 bad = BadRecords(dataset_path, rejects)
                 data = load_dataset(dataset_path, options, bad, workspace=workspace)
-                probed = _load_models(data, sources, name, workspace, features, seed, baseline,
-                                      baseline_embeddings, embedder, out_json.parent / "embeddings", report)
+                if proto.inputs == PATCHES:
+                    probed = _load_patch_models(data, sources, name, workspace, features, seed, baseline,
+                                                baseline_embeddings, patch_embedder, proto, hop)
+                else:
+                    probed = _load_models(data, sources, name, workspace, features, seed, baseline,
+                                          baseline_embeddings, embedder, out_json.parent / "embeddings", report)
                 data = _drop_tracks_without_embeddings(data, probed, bad)
                 data = assign_splits(data, options, seed)
                 data = fix_vocabulary(data, bad)
@@ -138,6 +164,7 @@ def run(
                 "unknown_classes": data.notes.get("unknown_classes", {}),
             },
             "params": {"seeds": seed_list, "split_seed": seed, "probe": config.to_dict(),
+                       "protocol": {**proto.describe(), **({"crop_hop": hop} if proto.inputs == PATCHES else {})},
                        "dataset_options": {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(options).items()}},
             "models": evaluated,
         }
@@ -209,6 +236,39 @@ def _load_models(data: ProbeDataset, sources: list[ModelSource], name: str, work
     return probed
 
 
+def _load_patch_models(data: ProbeDataset, sources: list[ModelSource], name: str, workspace: Workspace,
+                       features: str | None, seed: int, baseline: bool, baseline_embeddings: Sequence[Any],
+                       patch_embedder: PatchEmbedder | None, proto: Protocol, crop_hop: int) -> list[ProbedModel]:
+    """Per-patch embeddings of the probed stack and of its random-weight baseline (patch protocols):
+    these need the backbone, so every model must be a run or a checkpoint."""
+    files = [s for s in sources if not s.embeddable]
+    if files:
+        raise ConfigError(f"--protocol {proto.name} embeds patches with the frozen backbone: give a run or a "
+                          f"checkpoint, not the embedding file {files[0].path}")
+    if baseline_embeddings:
+        raise ConfigError(f"--protocol {proto.name} builds its random-weight baseline from the backbone; "
+                          "--baseline-embeddings cannot be used with it")
+    track_ids = data.track_ids
+    feature_dir = resolve_features(features, sources, workspace)
+    embed = patch_embedder or default_patch_embedder
+
+    def probed_model(label: str, role: str, init_seeds: list[int | None]) -> ProbedModel:
+        banks = [embed(s, feature_dir, track_ids, k, crop_hop) for s, k in zip(sources, init_seeds)]
+        bank = stack_banks(banks)
+        if not bank.ids:
+            raise ConfigError(f"no track of {data.path} has features in {feature_dir}; "
+                              "check that both use the same track ids")
+        described = [{**s.describe(), **({"random_init_seed": k} if k is not None else {})}
+                     for s, k in zip(sources, init_seeds)]
+        return ProbedModel(label, role, described,
+                           Embeddings(bank.ids, bank.track_means(), tuple(str(s.path) for s in sources)), bank)
+
+    probed = [probed_model(name, "model", [None] * len(sources))]
+    if baseline:
+        probed.append(probed_model(RANDOM_BASELINE, "baseline", [seed + k for k in range(len(sources))]))
+    return probed
+
+
 def _drop_tracks_without_embeddings(data: ProbeDataset, probed: list[ProbedModel], bad: BadRecords) -> ProbeDataset:
     track_ids = data.track_ids
     missing: dict[str, str] = {}
@@ -234,16 +294,18 @@ def _evaluate(data: ProbeDataset, model: ProbedModel, config: ProbeConfig, seeds
     if data.kind == TRIPLETS:
         per_seed, extra = _evaluate_triplets(data, model.embeddings, config, seeds)
     else:
-        per_seed, extra = _evaluate_labelled(data, model.embeddings, config, seeds)
+        per_seed, extra = _evaluate_labelled(data, model.embeddings, config, seeds, model.patches)
     summary = {metric: mean_std([p[metric] for p in per_seed]) for metric in METRICS[data.kind]}
     return {"name": model.name, "role": model.role, "dim": model.embeddings.dim, "sources": model.sources,
             "summary": summary, "per_seed": per_seed, **extra}
 
 
-def _evaluate_labelled(data: ProbeDataset, emb: Embeddings, config: ProbeConfig,
-                       seeds: list[int]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+def _evaluate_labelled(data: ProbeDataset, emb: Embeddings, config: ProbeConfig, seeds: list[int],
+                       patches: PatchBank | None = None) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     multilabel = data.kind == MULTILABEL
     x = emb.rows(data.columns["track_id"])
+    bank_rows = (np.array([patches.index[t] for t in data.columns["track_id"]], dtype=np.int64)
+                 if patches is not None else None)
     y = data.label_matrix()
     tr, va, te = (data.split_indices(s) for s in ("train", "validation", "test"))
     classes = data.classes
@@ -259,9 +321,16 @@ def _evaluate_labelled(data: ProbeDataset, emb: Embeddings, config: ProbeConfig,
     per_class_runs: list[dict[str, dict[str, Any]]] = []
     excluded: dict[str, str] = {}
     for s in seeds:
-        probe = train_classifier(x[tr], y[tr], x[va], y[va], multilabel=multilabel, n_classes=len(classes),
-                                 config=config, seed=s, score=validation_score)
-        scores = score_test(y[te], probe.predict(x[te]), classes)
+        if patches is not None and bank_rows is not None:
+            patch_probe = train_patch_classifier(patches, bank_rows[tr], y[tr], bank_rows[va], y[va],
+                                                 multilabel=multilabel, n_classes=len(classes), config=config,
+                                                 seed=s, score=validation_score)
+            probe, test_scores = patch_probe, patch_probe.predict_tracks(bank_rows[te])
+        else:
+            probe = train_classifier(x[tr], y[tr], x[va], y[va], multilabel=multilabel, n_classes=len(classes),
+                                     config=config, seed=s, score=validation_score)
+            test_scores = probe.predict(x[te])
+        scores = score_test(y[te], test_scores, classes)
         per_class_runs.append(scores.pop("per_class"))
         excluded = scores.pop("excluded_classes")
         scores.pop("classes_scored", None)

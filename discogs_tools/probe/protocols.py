@@ -1,0 +1,85 @@
+"""Probe protocols by name (``discogs-tools probe --protocol NAME``), each as its seed states it.
+
+- ``mean-embedding`` (default; the probe as it always was here): the MLP trains on each track's
+  mean embedding over half-overlapped patches (``discogs-tools embed``); the rate is halved after
+  3 epochs without improvement of the validation score, and the epoch of the best validation
+  score (macro ROC-AUC / accuracy) is kept. Inputs standardised with train statistics.
+- ``ismir2022`` (seed 000 sec. 4.4 = seed 004 sec. 4.3.4): frozen backbone; the MLP (one hidden
+  layer of 512) trains on random 2-s (128-frame) patches re-drawn every epoch; validation and test
+  average the activations of the half-overlapped patches of the whole track; sigmoid / softmax
+  for multi-label / multi-class, cross-entropy; Adam 1e-3, weight decay 1e-5; the rate halved
+  when the validation loss has not decreased for 5 epochs; 30 epochs; the weights of the
+  lowest-validation-loss epoch. Needs the backbone (a run or a checkpoint) and its feature set,
+  see :mod:`discogs_tools.probe.patches`.
+- ``maest`` (seed 004 sec. 6.3.3): embeddings averaged over half-overlapped segments (the same
+  for train, validation and test); MLP of 512 with ReLU and dropout (0.5), batch 128, 30 epochs
+  (the fixed setup of secs. 6.3.4-6.3.8); binary cross-entropy; Adam, weight decay 1e-3; the
+  rate raised exponentially to its maximum over 10 epochs, held, then linearly down to 1e-7;
+  the weights of the epoch of the highest validation ROC-AUC.
+
+Values the seeds do not give, and what is used (searched in the cited sections):
+- ``ismir2022`` batch size: not stated in seed 000 sec. 4.4 / seed 004 sec. 4.3.4 -> 256 (as
+  ``mean-embedding``); input standardisation: not stated -> kept (train statistics; a linear
+  rescaling per dimension), ``--no-standardize`` turns it off.
+- ``maest`` maximum learning rate for the fixed setup: not stated (the grid of sec. 6.3.3 is
+  {1e-3, 1e-4, 5e-4, 1e-5}) -> 1e-3; how long the rate is held: not stated -> linear decay over
+  the second half of the epochs (``ProbeConfig.rampdown_start``); the formula of the exponential
+  ramp: not stated -> exp(-5 (1 - t)^2) (see ``mlp.schedule_factor``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from ..errors import ConfigError
+from .mlp import ProbeConfig
+
+MEAN, PATCHES = "mean", "patches"
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """A named probe protocol: where its inputs come from and its probe hyper-parameters."""
+
+    name: str
+    inputs: str                 # mean (per-track mean embeddings) | patches (per-patch, needs the backbone)
+    settings: dict[str, Any] = field(default_factory=dict)  # ProbeConfig fields that differ from its defaults
+    source: str = ""
+    crop_hop: int = 64          # patches: grid step of the random training crops (frames)
+
+    def config(self, **overrides: Any) -> ProbeConfig:
+        """The protocol's ProbeConfig; ``overrides`` (None values ignored) replace single fields."""
+        chosen = {k: v for k, v in overrides.items() if v is not None}
+        return replace(ProbeConfig(), **{**self.settings, **chosen})
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, "inputs": self.inputs, "source": self.source,
+                **({"crop_hop": self.crop_hop} if self.inputs == PATCHES else {})}
+
+
+PROTOCOLS: dict[str, Protocol] = {
+    "mean-embedding": Protocol(
+        "mean-embedding", MEAN, {"plateau_patience": 3, "selection": "score"},
+        "this toolkit's default: mean embeddings, selection on the validation score"),
+    "ismir2022": Protocol(
+        "ismir2022", PATCHES,
+        {"hidden": 512, "epochs": 30, "learning_rate": 1e-3, "weight_decay": 1e-5, "plateau_patience": 5,
+         "plateau_factor": 0.5, "selection": "loss", "schedule": "plateau"},
+        "seed 000 sec. 4.4; seed 004 sec. 4.3.4"),
+    "maest": Protocol(
+        "maest", MEAN,
+        {"hidden": 512, "epochs": 30, "batch_size": 128, "dropout": 0.5, "learning_rate": 1e-3,
+         "weight_decay": 1e-3, "schedule": "warmup-hold-linear", "warmup_epochs": 10,
+         "final_learning_rate": 1e-7, "selection": "score"},
+        "seed 004 sec. 6.3.3"),
+}
+DEFAULT = "mean-embedding"
+
+
+def get(name: str) -> Protocol:
+    """The protocol called ``name``; a one-line error listing the known ones otherwise."""
+    try:
+        return PROTOCOLS[name]
+    except KeyError:
+        raise ConfigError(f"unknown probe protocol {name!r}; known: {', '.join(PROTOCOLS)}") from None

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..errors import ConfigError
-from . import mtg_jamendo
-from .common import MULTILABEL, Loaded
+from . import fma, gtzan, mtat, mtg_jamendo
+from .common import MULTICLASS, MULTILABEL, Loaded
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,23 @@ BENCHMARKS: dict[str, Benchmark] = {b.name: b for b in (
     _mtg("instrument", "mtg-jamendo-instrument", "MTG-Jamendo split-0 instrument tags (40)", 25_135, 40, 2.57),
     _mtg("moodtheme", "mtg-jamendo-moodtheme", "MTG-Jamendo split-0 mood/theme tags (56)", 18_486, 56, 1.77),
     _mtg("top50", "mtg-jamendo-top50", "MTG-Jamendo split-0 top-50 tags", 54_380, 50, 3.07),
+    Benchmark(
+        name="mtat", kind=MULTILABEL, needs=mtat.FILES, published=mtat.PUBLISHED, load=mtat.load,
+        description="MagnaTagATune top-50 tags, 12:1:3 split by clip folder (0-b train, c validation, d-f test)",
+        audio="--audio-root: the folder holding the 0..f clip folders of mp3.zip (mp3_path column)",
+        seed={"tracks": 25_860, "classes": 50, "labels_per_track": 2.70,
+              "where": "seed 004 sec. 4.3.3 Table 4.2 and sec. 6.3.3 Table 6.1"}),
+    Benchmark(
+        name="fma-small", kind=MULTICLASS, needs=fma.FILES, published=fma.PUBLISHED, load=fma.load,
+        description="FMA-small, 8 genres (track.genre_top), the authors' split (set.split)",
+        audio="--audio-root: the fma_small folder (NNN/NNNNNN.mp3)",
+        seed={"tracks": 8_000, "classes": 8, "where": "seed 004 sec. 4.3.3 Table 4.2"},
+        checksums="SHA-1 of fma_metadata.zip and fma_small.zip (mdeff/fma README), verified when the zips are in --root"),
+    Benchmark(
+        name="gtzan", kind=MULTICLASS, needs=gtzan.FILES, published=gtzan.PUBLISHED, load=gtzan.load,
+        description="GTZAN fault-filtered split (Kereliuk et al. lists), 10 genres",
+        audio="--audio-root: the folder holding genre/genre.NNNNN.wav",
+        seed={"classes": 10, "where": "seed 004 sec. 3.3.8 (Kereliuk et al. splits), sec. 3.3.1 table of datasets"}),
 )}
 
 

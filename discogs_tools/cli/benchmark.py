@@ -26,8 +26,9 @@ def benchmark_list() -> None:
         typer.echo(f"  published: {b.published}")
         typer.echo(f"  checksums: {b.checksums}")
         if b.seed:
-            typer.echo(f"  seeds: {b.seed.get('tracks', '?'):,} {b.seed.get('unit', 'tracks')}, "
-                       f"{b.seed.get('classes', '?')} classes ({b.seed['where']})")
+            sizes = [f"{b.seed['tracks']:,} {b.seed.get('unit', 'tracks')}"] if "tracks" in b.seed else []
+            sizes += [f"{b.seed['classes']} classes"] if "classes" in b.seed else []
+            typer.echo(f"  seeds: {', '.join(sizes)} ({b.seed['where']})")
 
 
 @benchmark_app.command("prepare")

@@ -5,11 +5,22 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from sklearn.metrics import (accuracy_score, average_precision_score, balanced_accuracy_score,
-                             label_ranking_average_precision_score, recall_score, roc_auc_score)
+from sklearn.metrics import (
+    accuracy_score,
+    average_precision_score,
+    balanced_accuracy_score,
+    label_ranking_average_precision_score,
+    recall_score,
+    roc_auc_score,
+)
 
-from discogs_tools.probe.metrics import (macro_roc_auc, multiclass_scores, multilabel_scores, retrieval_scores,
-                                         triplet_scores)
+from discogs_tools.probe.metrics import (
+    macro_roc_auc,
+    multiclass_scores,
+    multilabel_scores,
+    retrieval_scores,
+    triplet_scores,
+)
 
 
 @pytest.fixture

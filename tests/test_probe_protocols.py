@@ -5,10 +5,14 @@ the protocols end to end through ``probe``."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
+from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 import torch
 from typer.testing import CliRunner
@@ -18,7 +22,11 @@ from discogs_tools.errors import ConfigError
 from discogs_tools.features.store import FeatureStore, ShardWriter, write_settings
 from discogs_tools.probe import protocols
 from discogs_tools.probe.mlp import ProbeConfig, schedule_factor, train_classifier
-from discogs_tools.probe.patches import (PatchBank, activation, embed_patches, train_patch_classifier)
+from discogs_tools.probe.patches import (
+    activation,
+    embed_patches,
+    train_patch_classifier,
+)
 from discogs_tools.probe.run import run
 from discogs_tools.train.embed import embed_positions, patch_starts
 
@@ -68,8 +76,8 @@ def test_protocol_settings_are_the_seeds():
     ismir = protocols.get("ismir2022").config()
     # seed 000 sec. 4.4: hidden 512, Adam 1e-3, weight decay 1e-5, halved after 5 epochs without a
     # lower validation loss, 30 epochs, the lowest-validation-loss epoch kept
-    assert (ismir.hidden, ismir.learning_rate, ismir.weight_decay, ismir.plateau_factor, ismir.plateau_patience,
-            ismir.epochs, ismir.selection, ismir.schedule) == (512, 1e-3, 1e-5, 0.5, 5, 30, "loss", "plateau")
+    assert (ismir.hidden, ismir.learning_rate, ismir.weight_decay, ismir.plateau_factor,
+            ismir.epochs, ismir.selection, ismir.schedule) == (512, 1e-3, 1e-5, 0.5, 30, "loss", "plateau")
     assert protocols.get("ismir2022").inputs == "patches" and protocols.get("ismir2022").crop_hop == 64
     maest = protocols.get("maest").config()
     # seed 004 sec. 6.3.3: 512 + ReLU + dropout 0.5, batch 128, 30 epochs, weight decay 1e-3,
@@ -89,10 +97,10 @@ def test_protocol_settings_are_the_seeds():
 def test_maest_schedule_rises_exponentially_holds_then_falls_linearly_to_1e7():
     config = protocols.get("maest").config(epochs=30, learning_rate=1e-3)
     lr = [config.learning_rate * schedule_factor(config, e) for e in range(30)]
-    assert all(a < b for a, b in zip(lr[:10], lr[1:10]))          # rising over the first 10 epochs
+    assert all(a < b for a, b in itertools.pairwise(lr[:10]))          # rising over the first 10 epochs
     assert lr[0] == pytest.approx(1e-3 * math.exp(-5 * 0.9 ** 2))
     assert lr[9] == pytest.approx(1e-3) and lr[14] == pytest.approx(1e-3)  # reached, then held
-    assert all(a > b for a, b in zip(lr[15:], lr[16:]))            # then falling ...
+    assert all(a > b for a, b in itertools.pairwise(lr[15:]))            # then falling ...
     assert np.allclose(np.diff(lr[15:]), np.diff(lr[15:])[0])     # ... linearly
     assert lr[-1] == pytest.approx(1e-7)                           # to 1e-7 on the last epoch
 
@@ -126,6 +134,23 @@ def test_loss_selection_keeps_the_lowest_validation_loss_epoch():
     assert by_score.best_epoch != probe.best_epoch
 
 
+def test_ismir2022_halves_the_rate_after_five_epochs_without_a_lower_validation_loss():
+    from discogs_tools.probe.mlp import _fit
+
+    model = torch.nn.Linear(1, 1)
+    losses = iter([1.0, 0.9] + [0.95] * 5 + [0.95] * 5 + [0.5, 0.6])   # 5 flat, 5 flat, better, worse
+
+    def batch_loss(idx):
+        return model(torch.ones(len(idx), 1)).sum() * 0.0
+
+    config = protocols.get("ismir2022").config(epochs=14, batch_size=4)
+    best_epoch, _, history = _fit(model, 4, batch_loss, lambda: (next(losses), math.nan), config, seed=0)
+    rates = [h["learning_rate"] for h in history]
+    # epochs 2-6: five epochs without a decrease below 0.9 -> halved from epoch 7; again after 7-11
+    assert rates == pytest.approx([1e-3] * 7 + [5e-4] * 5 + [2.5e-4] * 2)
+    assert best_epoch == 12                                         # the lowest validation loss
+
+
 # --------------------------------------------------------------------------- ismir2022 patches
 
 
@@ -148,7 +173,7 @@ def test_patch_bank_holds_every_grid_patch_and_embed_means(ramps):
 
 
 def test_training_draws_one_random_grid_patch_per_track_each_epoch(ramps):
-    store, lengths = ramps
+    store, _ = ramps
     bank = embed_patches(StartBackbone(), store, ["a", "b", "c", "d"], crop_hop=16)
     train = np.array([0, 3, 1])
     y = np.array([[1.0], [0.0], [1.0]], np.float32)
@@ -240,10 +265,10 @@ def test_probe_with_the_ismir2022_protocol(grouped, ws):
     report = run(grouped / "tags.csv", workspace=ws, models=[grouped / "model.pt"], features=str(grouped / "feat"),
                  protocol="ismir2022", config=config, seeds=1, plot=False,
                  patch_embedder=tiny_patch_embedder(calls))
-    results = json.loads(open(report.outputs["results"]).read())
+    results = json.loads(Path(report.outputs["results"]).read_text())
     assert results["params"]["protocol"] == {"name": "ismir2022", "inputs": "patches",
                                              "source": "seed 000 sec. 4.4; seed 004 sec. 4.3.4", "crop_hop": 64}
-    assert results["params"]["probe"]["selection"] == "loss" and results["params"]["probe"]["plateau_patience"] == 5
+    assert results["params"]["probe"]["selection"] == "loss" and results["params"]["probe"]["plateau_patience"] == 4
     assert calls == [("model", None, 64), ("model", 0, 64)]      # the model, then its random-weight twin
     model, baseline = results["models"]
     assert (model["role"], baseline["role"]) == ("model", "baseline")
@@ -252,18 +277,12 @@ def test_probe_with_the_ismir2022_protocol(grouped, ws):
     for key in ("map", "p_at_5", "p_at_10", "mrr"):
         assert 0 <= model["summary"][key]["mean"] <= 1
 
+    pq.write_table(pa.table({"track_id": ["t000"], "embedding": [[1.0, 2.0]]}), grouped / "e.parquet")
     with pytest.raises(ConfigError, match="--protocol ismir2022 embeds patches with the frozen backbone"):
-        from discogs_tools.probe.embeddings import Embeddings  # noqa: F401
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-        pq.write_table(pa.table({"track_id": ["t000"], "embedding": [[1.0, 2.0]]}), grouped / "e.parquet")
         run(grouped / "tags.csv", workspace=ws, models=[grouped / "e.parquet"], protocol="ismir2022")
 
 
 def test_cli_protocol_maest_and_unknown_protocol(grouped, ws, tmp_path):
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
     store = FeatureStore(grouped / "feat")
     means = embed_positions(GroupBackbone(), store, store.positions(store.track_ids))
     pq.write_table(pa.table({"track_id": store.track_ids,

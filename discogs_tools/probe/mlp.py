@@ -2,7 +2,9 @@
 
 One hidden layer (512 units, ReLU), Adam (learning rate 1e-3, weight decay 1e-5), the learning
 rate halved when the validation score stops improving, 30 epochs, and the weights of the best
-validation epoch kept (DESIGN section 6). Inputs are standardised with the train split's mean
+validation epoch kept (DESIGN section 6). ``ProbeConfig.selection = "loss"`` keeps (and watches for
+the plateau) the lowest validation loss instead, and ``schedule = "warmup-hold-linear"`` replaces the
+plateau rule with the MAEST schedule: the named protocols of :mod:`.protocols` set these. Inputs are standardised with the train split's mean
 and standard deviation. Objectives:
 
 - multi-label: one logit per class, binary cross-entropy; validation score macro ROC-AUC;
@@ -39,7 +41,8 @@ class ProbeConfig:
     learning_rate: float = 1e-3
     weight_decay: float = 1e-5
     batch_size: int = 256
-    plateau_patience: int = 3
+    plateau_patience: int = 3  # PyTorch's ReduceLROnPlateau patience: the rate changes at the end of
+    # the (patience + 1)-th consecutive epoch without improvement
     plateau_factor: float = 0.5
     dropout: float = 0.0
     triplet_dim: int = 128

@@ -25,8 +25,9 @@ benchmarks' 30-s excerpts or for a slice of a large set.
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -86,7 +87,7 @@ class PatchBank:
         np.add.at(sums, owner, self.values[rows])
         return (sums / np.maximum(np.bincount(owner, minlength=len(self.ids)), 1)[:, None]).astype(np.float32)
 
-    def subset(self, track_ids: Sequence[str]) -> "PatchBank":
+    def subset(self, track_ids: Sequence[str]) -> PatchBank:
         """The bank of ``track_ids`` only, in that order (each must be present)."""
         pos = [self.index[t] for t in track_ids]
         pieces = [np.arange(self.offsets[p], self.offsets[p + 1]) for p in pos]

@@ -8,7 +8,7 @@
   layer of 512) trains on random 2-s (128-frame) patches re-drawn every epoch; validation and test
   average the activations of the half-overlapped patches of the whole track; sigmoid / softmax
   for multi-label / multi-class, cross-entropy; Adam 1e-3, weight decay 1e-5; the rate halved
-  when the validation loss has not decreased for 5 epochs; 30 epochs; the weights of the
+  when the validation loss has not decreased for 5 epochs (``ISMIR_PATIENCE``); 30 epochs; the weights of the
   lowest-validation-loss epoch. Needs the backbone (a run or a checkpoint) and its feature set,
   see :mod:`discogs_tools.probe.patches`.
 - ``maest`` (seed 004 sec. 6.3.3): embeddings averaged over half-overlapped segments (the same
@@ -36,6 +36,10 @@ from ..errors import ConfigError
 from .mlp import ProbeConfig
 
 MEAN, PATCHES = "mean", "patches"
+# Seed 000 sec. 4.4: "divided the learning rate by half if the loss had not decreased in five
+# epochs". ``plateau_patience`` counts as PyTorch's ReduceLROnPlateau does (the rate changes after
+# patience + 1 epochs without improvement), so 4 halves it at the end of the 5th such epoch.
+ISMIR_PATIENCE = 4
 
 
 @dataclass(frozen=True)
@@ -64,7 +68,7 @@ PROTOCOLS: dict[str, Protocol] = {
         "this toolkit's default: mean embeddings, selection on the validation score"),
     "ismir2022": Protocol(
         "ismir2022", PATCHES,
-        {"hidden": 512, "epochs": 30, "learning_rate": 1e-3, "weight_decay": 1e-5, "plateau_patience": 5,
+        {"hidden": 512, "epochs": 30, "learning_rate": 1e-3, "weight_decay": 1e-5, "plateau_patience": ISMIR_PATIENCE,
          "plateau_factor": 0.5, "selection": "loss", "schedule": "plateau"},
         "seed 000 sec. 4.4; seed 004 sec. 4.3.4"),
     "maest": Protocol(

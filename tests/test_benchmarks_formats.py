@@ -203,3 +203,85 @@ def test_gtzan_bad_line_and_missing_list(tmp_path: Path) -> None:
     (root / "valid_filtered.txt").unlink()
     out = CliRunner().invoke(app, ["benchmark", "prepare", "gtzan", "--root", str(root)])
     assert out.exit_code == 2 and "missing valid_filtered.txt" in out.output and "coreyker/dnn-mgr" in out.output
+
+
+# --------------------------------------------------------------------------- MSD (Lee et al.) and CALS
+
+
+def _msd_lee(root: Path, n_train: int, n_valid: int, n_test: int) -> list[str]:
+    """MSD_split as distributed: pickles (protocol 2, as Python 2's cPickle writes) + 50tagList.txt."""
+    import pickle
+
+    import numpy as np
+
+    from discogs_tools.benchmarks import msd
+
+    root.mkdir(parents=True, exist_ok=True)
+    ids = [f"TR{chr(65 + i % 26)}{chr(65 + i // 26 % 26)}ZZZ128F4{i:05d}" for i in range(n_train + n_valid + n_test)]
+    vectors = {t: np.array([[1 if (i + j) % 7 == 0 else 0] for j in range(50)], dtype=np.int64)
+               for i, t in enumerate(ids)}
+    dump = {"filtered_list_train.cP": ids[: n_train + n_valid], "filtered_list_test.cP": ids[n_train + n_valid:],
+            "msd_id_to_tag_vector.cP": vectors,
+            "MSD_id_to_7D_id.pkl": {t: 8_000_000 + i for i, t in enumerate(ids)},
+            "7D_id_to_path.pkl": {8_000_000 + i: f"{i % 10}/{i // 10 % 10}/{8_000_000 + i}.clip.mp3"
+                                  for i in range(len(ids))}}
+    for name, obj in dump.items():
+        (root / name).write_bytes(pickle.dumps(obj, protocol=2))
+    (root / "50tagList.txt").write_text("".join(t + "\n" for t in msd.LEE_TAGS))
+    return ids
+
+
+def test_msd_lee_split_first_201680_train_rest_validation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from discogs_tools.benchmarks import msd
+
+    monkeypatch.setattr(msd, "LEE_TRAIN", 6)  # the real list holds 201,680 train ids, then 11,774 validation
+    ids = _msd_lee(tmp_path / "MSD_split", 6, 2, 3)
+    report = prepare("msd", tmp_path / "MSD_split", output=tmp_path / "msd.csv")
+    rows = _rows(tmp_path / "msd.csv")
+    assert [r["split"] for r in rows] == ["train"] * 6 + ["validation"] * 2 + ["test"] * 3
+    assert [r["track_id"] for r in rows] == ids
+    assert rows[0]["path"] == "0/0/8000000.clip.mp3"
+    assert rows[0]["labels"].split(",") == [msd.LEE_TAGS[j] for j in range(50) if j % 7 == 0]
+    assert any("241,889" in w for w in report.warnings)  # the seed's size is shown next to the 11 read
+
+
+def test_msd_pickles_that_would_run_code_are_refused(tmp_path: Path) -> None:
+    import pickle
+
+    _msd_lee(tmp_path / "m", 1, 1, 1)
+
+    class Evil:
+        def __reduce__(self):
+            return (print, ("pwned",))
+
+    (tmp_path / "m" / "filtered_list_test.cP").write_bytes(pickle.dumps([Evil()], protocol=2))
+    with pytest.raises(InputError, match=r"refusing to load (__builtin__|builtins).print"):
+        prepare("msd", tmp_path / "m", output=tmp_path / "m.csv")
+
+
+def test_msd_cals_npy_splits(tmp_path: Path) -> None:
+    import numpy as np
+
+    from discogs_tools.benchmarks.msd import CALS_TAGS
+
+    root = tmp_path / "splits"
+    root.mkdir()
+    sizes = {"train": 5, "valid": 2, "test": 3}
+    for n, (split, size) in enumerate(sizes.items()):
+        ids = np.array([f"TRAB{chr(67 + n)}DE128F{n}{i:05d}" for i in range(size)])
+        binaries = np.zeros((size, 50), dtype=np.int64)
+        binaries[:, n] = 1
+        binaries[0, 49] = 1
+        np.save(root / f"{split}_ids.npy", ids)
+        np.save(root / f"{split}_binaries.npy", binaries)
+    # object arrays (as np.save writes lists of Python strings) load through the restricted unpickler
+    np.save(root / "test_ids.npy", np.array([f"TRABEDE128F2{i:05d}" for i in range(3)], dtype=object),
+            allow_pickle=True)
+    prepare("msd-cals", root, output=tmp_path / "cals.csv")
+    rows = _rows(tmp_path / "cals.csv")
+    assert [r["split"] for r in rows] == ["train"] * 5 + ["validation"] * 2 + ["test"] * 3
+    assert rows[0]["path"] == "A/B/C/TRABCDE128F000000.wav"
+    assert rows[0]["labels"] == f"{CALS_TAGS[0]},{CALS_TAGS[49]}" and rows[8]["labels"] == CALS_TAGS[2]
+    np.save(root / "valid_binaries.npy", np.zeros((2, 49)))
+    with pytest.raises(InputError, match=r"shape \(2, 49\), expected \(2, 50\)"):
+        prepare("msd-cals", root, output=tmp_path / "cals.csv")

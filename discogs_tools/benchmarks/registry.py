@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..errors import ConfigError
-from . import fma, gtzan, mtat, mtg_jamendo
+from . import fma, gtzan, msd, mtat, mtg_jamendo
 from .common import MULTICLASS, MULTILABEL, Loaded
 
 
@@ -67,6 +67,16 @@ BENCHMARKS: dict[str, Benchmark] = {b.name: b for b in (
         description="GTZAN fault-filtered split (Kereliuk et al. lists), 10 genres",
         audio="--audio-root: the folder holding genre/genre.NNNNN.wav",
         seed={"classes": 10, "where": "seed 004 sec. 3.3.8 (Kereliuk et al. splits), sec. 3.3.1 table of datasets"}),
+    Benchmark(
+        name="msd", kind=MULTILABEL, needs=msd.LEE_FILES, published=msd.PUBLISHED_LEE, load=msd.load_lee,
+        description="Million Song Dataset top-50 last.fm tags, the common split (Lee et al.)",
+        audio="--audio-root: the folder of the 7digital clips (N/N/NNNNNNN.clip.mp3, from 7D_id_to_path.pkl)",
+        seed={"tracks": 241_889, "classes": 50, "labels_per_track": 1.72, "where": "seed 004 sec. 6.3.3 Table 6.1"}),
+    Benchmark(
+        name="msd-cals", kind=MULTILABEL, needs=msd.CALS_FILES, published=msd.PUBLISHED_CALS, load=msd.load_cals,
+        description="Million Song Dataset, CALS artist-level split (Won et al.), 50 tags",
+        audio="--audio-root: the folder of A/B/C/<MSD id>.wav",
+        seed={"tracks": 231_782, "classes": 50, "labels_per_track": 1.31, "where": "seed 004 sec. 6.3.3 Table 6.1"}),
 )}
 
 

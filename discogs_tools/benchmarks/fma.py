@@ -17,7 +17,14 @@ import csv
 from pathlib import Path
 
 from ..errors import InputError
-from .common import MULTICLASS, Loaded, Record, require_files, verify_checksums, vocabulary_notes
+from .common import (
+    MULTICLASS,
+    Loaded,
+    Record,
+    require_files,
+    verify_checksums,
+    vocabulary_notes,
+)
 
 PUBLISHED = "https://github.com/mdeff/fma (fma_metadata.zip -> fma_metadata/tracks.csv; audio fma_small.zip)"
 FILES = ("tracks.csv",)

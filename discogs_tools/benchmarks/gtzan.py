@@ -20,7 +20,14 @@ import re
 from pathlib import Path
 
 from ..errors import InputError
-from .common import MULTICLASS, Loaded, Record, read_lines, require_files, vocabulary_notes
+from .common import (
+    MULTICLASS,
+    Loaded,
+    Record,
+    read_lines,
+    require_files,
+    vocabulary_notes,
+)
 
 PUBLISHED = ("https://github.com/coreyker/dnn-mgr (gtzan/*_filtered.txt) or https://github.com/jongpillee/GTZAN_split; "
              "audio: http://marsyas.info/downloads/datasets.html")

@@ -29,7 +29,14 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError
-from .common import MULTILABEL, Loaded, Record, read_lines, require_files, vocabulary_notes
+from .common import (
+    MULTILABEL,
+    Loaded,
+    Record,
+    read_lines,
+    require_files,
+    vocabulary_notes,
+)
 
 PUBLISHED_LEE = "https://github.com/jongpillee/music_dataset_split (MSD_split/); audio: 7digital previews of the MSD"
 PUBLISHED_CALS = ("https://github.com/minzwon/semi-supervised-music-tagging-transformer (data/splits/); "

@@ -7,10 +7,11 @@ that a user can compare the counts of a prepared manifest with the papers' table
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from ..errors import ConfigError
 from . import fma, gtzan, msd, mtat, mtg_jamendo

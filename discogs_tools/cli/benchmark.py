@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -36,9 +36,9 @@ def benchmark_list() -> None:
 def benchmark_prepare(
     name: Annotated[str, typer.Argument(help="Benchmark name (see `discogs-tools benchmark list`).")],
     root: Annotated[Path, typer.Option("--root", help="Folder holding the benchmark's files as distributed.")],
-    audio_root: Annotated[Optional[Path], typer.Option("--audio-root", help="Folder of the benchmark's audio: each "
+    audio_root: Annotated[Path | None, typer.Option("--audio-root", help="Folder of the benchmark's audio: each "
                                                        "track's file is checked and its absolute path written.")] = None,
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Manifest CSV to write "
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Manifest CSV to write "
                                                    "(default: ./NAME.csv).")] = None,
     max_missing_fraction: Annotated[float, typer.Option(help="Largest share of tracks whose audio may be missing or "
                                                         "unreadable (they are left out and listed) before the run "

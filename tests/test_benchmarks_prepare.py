@@ -1,8 +1,5 @@
-"""The manifest writer of `benchmark prepare` for triplet benchmarks, and option checks.
-
-No triplet benchmark reader is registered yet (dim-sim's file format could not be checked), so a
-stand-in benchmark is registered here to test the writer that one will use.
-"""
+"""The manifest writer of `benchmark prepare` for triplet benchmarks (a stand-in benchmark whose
+audio is partly missing), option checks, and dim-sim from a fixture in its file format."""
 
 from __future__ import annotations
 
@@ -61,3 +58,35 @@ def test_options_are_checked(tmp_path: Path, triplet_benchmark: str) -> None:
         prepare(triplet_benchmark, tmp_path, output=tmp_path / "o.parquet")
     with pytest.raises(InputError, match="--audio-root is not a folder"):
         prepare(triplet_benchmark, tmp_path, output=tmp_path / "o.csv", audio_root=tmp_path / "nope")
+
+
+def _dimsim(root: Path, rows: list[tuple[str, str, str, str, str, str, str]]) -> Path:
+    """clean-dim-sim.csv: comma-separated with a header, one triplet of 3-s clips a row."""
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / "clean-dim-sim.csv", "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["triplet_id", "anchor_id", "anchor_start_seconds", "song1_id", "song1_start_seconds",
+                    "song2_id", "song2_start_seconds", "song1_vote", "agreement"])
+        for n, row in enumerate(rows):
+            w.writerow([n, *row, "1.0"])
+    return root
+
+
+def test_dim_sim_votes_pick_the_positive_and_every_triplet_is_test(tmp_path: Path) -> None:
+    root = _dimsim(tmp_path / "dim-sim", [
+        ("TRAAA", "12.0", "TRBBB", "30.5", "TRCCC", "3.0", "1"),
+        ("TRAAA", "40.0", "TRBBB", "30.5", "TRDDD", "0.0", "0"),
+    ])
+    report = prepare("dim-sim", root, output=tmp_path / "sim.csv")
+    assert _rows(tmp_path / "sim.csv") == [
+        {"anchor": "TRAAA@12.0", "positive": "TRBBB@30.5", "negative": "TRCCC@3.0", "split": "test"},
+        {"anchor": "TRAAA@40.0", "positive": "TRDDD@0.0", "negative": "TRBBB@30.5", "split": "test"},
+    ]
+    tracks = {t["track_id"]: t["path"] for t in _rows(tmp_path / "sim.tracks.csv")}
+    assert tracks == {"TRAAA@12.0": "TRAAA.mp3", "TRAAA@40.0": "TRAAA.mp3", "TRBBB@30.5": "TRBBB.mp3",
+                      "TRCCC@3.0": "TRCCC.mp3", "TRDDD@0.0": "TRDDD.mp3"}
+    assert report.counts["triplets_test"] == 2
+    assert any("879" in w for w in report.warnings)  # seed 004 Table 5.2, shown next to the 2 read
+    (root / "clean-dim-sim.csv").write_text("anchor_id,song1_id,song2_id\nA,B,C\n")
+    with pytest.raises(InputError, match="missing column.*anchor_start_seconds"):
+        prepare("dim-sim", root, output=tmp_path / "sim.csv")

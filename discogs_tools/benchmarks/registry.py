@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
-from . import fma, gtzan, msd, mtat, mtg_jamendo
-from .common import MULTICLASS, MULTILABEL, Loaded
+from . import dimsim, fma, gtzan, msd, mtat, mtg_jamendo
+from .common import MULTICLASS, MULTILABEL, TRIPLETS, Loaded
 
 
 @dataclass(frozen=True)
@@ -78,6 +78,11 @@ BENCHMARKS: dict[str, Benchmark] = {b.name: b for b in (
         description="Million Song Dataset, CALS artist-level split (Won et al.), 50 tags",
         audio="--audio-root: the folder of A/B/C/<MSD id>.wav",
         seed={"tracks": 231_782, "classes": 50, "labels_per_track": 1.31, "where": "seed 004 sec. 6.3.3 Table 6.1"}),
+    Benchmark(
+        name="dim-sim", kind=TRIPLETS, needs=dimsim.FILES, published=dimsim.PUBLISHED, load=dimsim.load,
+        description="dim-sim human similarity triplets, clean subset (all test; frozen cosine evaluation)",
+        audio="--audio-root: the folder of <MSD track id>.mp3 (3-s clips at *_start_seconds)",
+        seed={"tracks": 879, "unit": "triplets", "where": "seed 004 sec. 5.3.4 and Table 5.2"}),
 )}
 
 

@@ -34,24 +34,31 @@ def probe(
     seed: SeedOption = 0,
     protocol: Annotated[str, typer.Option(help="How the probe is trained: mean-embedding (default: per-track mean "
                                           "embeddings, selection on the validation score), ismir2022 (random "
-                                          "patches of the frozen backbone, seed 000 sec. 4.4) or maest (seed 004 "
-                                          "sec. 6.3.3). See docs/probe.md.")] = "mean-embedding",
-    epochs: Annotated[Optional[int], typer.Option(help="Probe training epochs (default: the protocol's, 30).")] = None,
-    hidden: Annotated[Optional[int], typer.Option(help="Hidden units of the MLP probe (default 512).")] = None,
+                                          "patches of the frozen backbone, seed 000 sec. 4.4), maest (seed 004 "
+                                          "sec. 6.3.3) or icassp2023-finetune (the backbone fine-tuned, seed 004 "
+                                          "sec. 5.3.5). See docs/probe.md.")] = "mean-embedding",
+    epochs: Annotated[Optional[int], typer.Option(help="Probe training epochs (default: the protocol's; 30, "
+                                                 "icassp2023-finetune at most 50).")] = None,
+    hidden: Annotated[Optional[int], typer.Option(help="Hidden units of the MLP probe (default: the protocol's; 512, "
+                                                "icassp2023-finetune 128).")] = None,
     batch_size: Annotated[Optional[int], typer.Option(help="Probe batch size (default: the protocol's; 256, "
-                                                      "maest 128).")] = None,
-    learning_rate: Annotated[Optional[float], typer.Option(help="Adam learning rate (maest: the maximum) "
-                                                           "(default 1e-3).")] = None,
+                                                      "maest 128, icassp2023-finetune 64).")] = None,
+    learning_rate: Annotated[Optional[float], typer.Option(help="Adam learning rate (maest and "
+                                                           "icassp2023-finetune: the maximum) (default 1e-3; "
+                                                           "icassp2023-finetune 1e-4).")] = None,
     weight_decay: Annotated[Optional[float], typer.Option(help="Adam weight decay (default: the protocol's; "
                                                           "1e-5, maest 1e-3).")] = None,
-    patience: Annotated[Optional[int], typer.Option(help="Epochs without improvement before the rate is halved "
-                                                    "(default: the protocol's; 3, ismir2022 5).")] = None,
+    patience: Annotated[Optional[int], typer.Option(help="Plateau patience as PyTorch counts it: the rate is "
+                                                    "halved after patience + 1 epochs without improvement (default: "
+                                                    "the protocol's; 3, ismir2022 4 = halved after 5).")] = None,
     dropout: Annotated[Optional[float], typer.Option(help="Dropout after the hidden layer (default: the "
                                                      "protocol's; 0, maest 0.5).")] = None,
     standardize: Annotated[Optional[bool], typer.Option(help="Standardise the MLP inputs with train statistics "
                                                         "(default on).")] = None,
     crop_hop: Annotated[Optional[int], typer.Option(help="ismir2022: grid step in frames of the random training "
                                                     "patches (divides 64; default 64).")] = None,
+    from_scratch: Annotated[bool, typer.Option(help="icassp2023-finetune: fine-tune a random initialisation of the "
+                                               "backbone (the From Scratch baseline).")] = False,
     threads: Annotated[int, typer.Option(help="CPU threads used to train the probe.")] = 1,
     baseline: Annotated[bool, typer.Option(help="Also probe a random-weight backbone of the same architecture "
                                            "(needs runs/checkpoints, or --baseline-embeddings).")] = True,
@@ -81,7 +88,7 @@ def probe(
                                              weight_decay=weight_decay, batch_size=batch_size,
                                              plateau_patience=patience, dropout=dropout, standardize=standardize,
                                              threads=threads),
-        protocol=protocol, crop_hop=crop_hop,
+        protocol=protocol, crop_hop=crop_hop, from_scratch=from_scratch,
         seed=seed, seeds=seeds, baseline=baseline, baseline_embeddings=baseline_embeddings or (),
         skip_invalid=skip_invalid, plot=plot,
     )

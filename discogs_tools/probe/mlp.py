@@ -59,6 +59,12 @@ class ProbeConfig:
     warmup_epochs: int = 10
     rampdown_start: int | None = None
     final_learning_rate: float = 1e-7
+    # Fine-tuning (icassp2023-finetune): the cyclical triangular rate runs between min_learning_rate
+    # and learning_rate, half a cycle lasting cycle_epochs epochs of steps; early_stop > 0 ends
+    # training after that many epochs without a better validation score.
+    min_learning_rate: float = 1e-5
+    cycle_epochs: int = 2
+    early_stop: int = 0
     threads: int = 1  # torch CPU threads while training: the MLP is small, and one thread is both
     # faster than several contending ones and independent of the machine's core count
 
@@ -71,8 +77,8 @@ class ProbeConfig:
             raise ConfigError(f"probe selection must be 'score' or 'loss', not {self.selection!r}")
         if self.schedule not in ("plateau", "warmup-hold-linear"):
             raise ConfigError(f"probe schedule must be 'plateau' or 'warmup-hold-linear', not {self.schedule!r}")
-        if self.warmup_epochs < 0 or self.final_learning_rate < 0:
-            raise ConfigError("probe warmup epochs and final learning rate must be >= 0")
+        if self.warmup_epochs < 0 or self.final_learning_rate < 0 or self.early_stop < 0 or self.cycle_epochs < 1:
+            raise ConfigError("probe warmup epochs, final learning rate and early stop must be >= 0, cycle epochs >= 1")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

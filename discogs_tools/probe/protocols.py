@@ -11,6 +11,14 @@
   when the validation loss has not decreased for 5 epochs (``ISMIR_PATIENCE``); 30 epochs; the weights of the
   lowest-validation-loss epoch. Needs the backbone (a run or a checkpoint) and its feature set,
   see :mod:`discogs_tools.probe.patches`.
+- ``icassp2023-finetune`` (seed 004 sec. 5.3.5; :mod:`discogs_tools.probe.finetune`): the backbone
+  is fine-tuned with a new head (one hidden layer of 128, sec. 5.3.2; sigmoid outputs); Adam
+  (0.9, 0.999), cross-entropy, L2 1e-5; at most 50 epochs; cyclical triangular rate 1e-5..1e-4;
+  random patches in training; validation averages non-overlapping patches of the 30 s at the
+  track's centre, test those of the whole track; the epoch of the highest validation average
+  precision; early stop after 10 epochs without improvement; 3 seeds (the default ``--seeds``).
+  ``from_scratch`` fine-tunes a random initialisation instead (the *From Scratch* baseline of
+  sec. 5.4), which is also the random-weight baseline row of a fine-tuned model.
 - ``maest`` (seed 004 sec. 6.3.3): embeddings averaged over half-overlapped segments (the same
   for train, validation and test); MLP of 512 with ReLU and dropout (0.5), batch 128, 30 epochs
   (the fixed setup of secs. 6.3.4-6.3.8); binary cross-entropy; Adam, weight decay 1e-3; the
@@ -35,7 +43,7 @@ from typing import Any
 from ..errors import ConfigError
 from .mlp import ProbeConfig
 
-MEAN, PATCHES = "mean", "patches"
+MEAN, PATCHES, FINETUNE = "mean", "patches", "finetune"
 # Seed 000 sec. 4.4: "divided the learning rate by half if the loss had not decreased in five
 # epochs". ``plateau_patience`` counts as PyTorch's ReduceLROnPlateau does (the rate changes after
 # patience + 1 epochs without improvement), so 4 halves it at the end of the 5th such epoch.
@@ -77,6 +85,11 @@ PROTOCOLS: dict[str, Protocol] = {
          "weight_decay": 1e-3, "schedule": "warmup-hold-linear", "warmup_epochs": 10,
          "final_learning_rate": 1e-7, "selection": "score"},
         "seed 004 sec. 6.3.3"),
+    "icassp2023-finetune": Protocol(
+        "icassp2023-finetune", FINETUNE,
+        {"hidden": 128, "epochs": 50, "learning_rate": 1e-4, "min_learning_rate": 1e-5, "weight_decay": 1e-5,
+         "batch_size": 64, "cycle_epochs": 2, "early_stop": 10, "selection": "score", "standardize": False},
+        "seed 004 sec. 5.3.5 (head: sec. 5.3.2; seeds and From Scratch: sec. 5.4)"),
 }
 DEFAULT = "mean-embedding"
 

@@ -46,7 +46,7 @@ from .metrics import (macro_roc_auc, mean_std, multiclass_scores, multilabel_sco
 from .mlp import ProbeConfig, train_classifier, train_triplet_projection
 from .patches import PatchBank, PatchEmbedder, default_patch_embedder, stack_banks, train_patch_classifier
 from .protocols import DEFAULT as DEFAULT_PROTOCOL
-from .protocols import PATCHES, Protocol
+from .protocols import FINETUNE, PATCHES, Protocol
 from .protocols import get as get_protocol
 
 RANDOM_BASELINE = "random-init"
@@ -68,6 +68,7 @@ class ProbedModel:
     sources: list[dict[str, Any]]
     embeddings: Embeddings
     patches: PatchBank | None = None  # per-patch embeddings (protocols that train on patches)
+    finetune: dict[str, Any] | None = None  # fine-tuning: {"source", "store", "random_init"}
 
 
 def safe_name(text: str) -> str:
@@ -100,6 +101,7 @@ def run(
     protocol: str = DEFAULT_PROTOCOL,
     crop_hop: int | None = None,
     patch_embedder: PatchEmbedder | None = None,
+    from_scratch: bool = False,
     seed: int = 0,
     seeds: int = 3,
     baseline: bool = True,
@@ -113,11 +115,16 @@ def run(
 
     ``config`` defaults to the protocol's (``protocols.get(protocol).config(epochs=...)`` builds
     one with changes); a given ``config`` is used as is. ``crop_hop`` (frames) is the grid of the
-    random training patches of a patch protocol (default the protocol's, 64)."""
+    random training patches of a patch protocol (default the protocol's, 64). ``from_scratch``
+    (icassp2023-finetune only) fine-tunes a random initialisation of the backbone instead of its
+    trained weights."""
     proto = get_protocol(protocol)
     if config is None:
         config = proto.config()
     hop = crop_hop if crop_hop is not None else proto.crop_hop
+    if from_scratch and proto.inputs != FINETUNE:
+        raise ConfigError("--from-scratch fine-tunes a random initialisation: it needs --protocol icassp2023-finetune "
+                          "(a frozen random-weight backbone is the random-init baseline row)")
     if not models:
         raise ConfigError("probe needs at least one model: an embeddings file, a run or a checkpoint")
     if seeds < 1:
@@ -136,7 +143,10 @@ def run(
             with (RejectsWriter(rejects_path) if skip_invalid else nullcontext()) as rejects:
                 bad = BadRecords(dataset_path, rejects)
                 data = load_dataset(dataset_path, options, bad, workspace=workspace)
-                if proto.inputs == PATCHES:
+                if proto.inputs == FINETUNE:
+                    probed = _load_finetune_models(data, sources, name, workspace, features, baseline,
+                                                   baseline_embeddings, from_scratch, proto)
+                elif proto.inputs == PATCHES:
                     probed = _load_patch_models(data, sources, name, workspace, features, seed, baseline,
                                                 baseline_embeddings, patch_embedder, proto, hop)
                 else:
@@ -164,7 +174,8 @@ def run(
                 "unknown_classes": data.notes.get("unknown_classes", {}),
             },
             "params": {"seeds": seed_list, "split_seed": seed, "probe": config.to_dict(),
-                       "protocol": {**proto.describe(), **({"crop_hop": hop} if proto.inputs == PATCHES else {})},
+                       "protocol": {**proto.describe(), **({"crop_hop": hop} if proto.inputs == PATCHES else {}),
+                                    **({"from_scratch": from_scratch} if proto.inputs == FINETUNE else {})},
                        "dataset_options": {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(options).items()}},
             "models": evaluated,
         }
@@ -269,6 +280,42 @@ def _load_patch_models(data: ProbeDataset, sources: list[ModelSource], name: str
     return probed
 
 
+def _load_finetune_models(data: ProbeDataset, sources: list[ModelSource], name: str, workspace: Workspace,
+                          features: str | None, baseline: bool, baseline_embeddings: Sequence[Any],
+                          from_scratch: bool, proto: Protocol) -> list[ProbedModel]:
+    """The backbone to fine-tune (and its From Scratch twin as the baseline): one run or checkpoint,
+    and the feature set its patches are cut from. The embeddings are placeholders (one zero per
+    track with features) that only say which tracks can be used."""
+    from ..features.store import FeatureStore
+
+    if len(sources) != 1 or not sources[0].embeddable:
+        raise ConfigError(f"--protocol {proto.name} fine-tunes one backbone: give one run or checkpoint"
+                          + (f", not the embedding file {sources[0].path}" if not sources[0].embeddable else ""))
+    if data.kind == TRIPLETS:
+        raise ConfigError(f"--protocol {proto.name} is for tagging tasks; similarity triplets are evaluated "
+                          "without fine-tuning (seed 004 sec. 5.3.6): use --protocol mean-embedding")
+    if baseline_embeddings:
+        raise ConfigError(f"--protocol {proto.name} fine-tunes its baseline from a random initialisation; "
+                          "--baseline-embeddings cannot be used with it")
+    feature_dir = resolve_features(features, sources, workspace)
+    store = FeatureStore(feature_dir)
+    present = [t for t in data.track_ids if t in store]
+    if not present:
+        raise ConfigError(f"no track of {data.path} has features in {feature_dir}; check that both use the same "
+                          "track ids")
+    placeholder = Embeddings(present, np.zeros((len(present), 1), np.float32), (str(feature_dir),))
+    source = sources[0]
+
+    def model(label: str, role: str, random_init: bool) -> ProbedModel:
+        return ProbedModel(label, role, [{**source.describe(), "random_init": random_init,
+                                          "features": str(feature_dir)}], placeholder,
+                           finetune={"source": source, "store": store, "random_init": random_init})
+
+    if from_scratch:
+        return [model(name, "model", True)]
+    return [model(name, "model", False)] + ([model(RANDOM_BASELINE, "baseline", True)] if baseline else [])
+
+
 def _drop_tracks_without_embeddings(data: ProbeDataset, probed: list[ProbedModel], bad: BadRecords) -> ProbeDataset:
     track_ids = data.track_ids
     missing: dict[str, str] = {}
@@ -294,14 +341,15 @@ def _evaluate(data: ProbeDataset, model: ProbedModel, config: ProbeConfig, seeds
     if data.kind == TRIPLETS:
         per_seed, extra = _evaluate_triplets(data, model.embeddings, config, seeds)
     else:
-        per_seed, extra = _evaluate_labelled(data, model.embeddings, config, seeds, model.patches)
+        per_seed, extra = _evaluate_labelled(data, model.embeddings, config, seeds, model.patches, model.finetune)
     summary = {metric: mean_std([p[metric] for p in per_seed]) for metric in METRICS[data.kind]}
     return {"name": model.name, "role": model.role, "dim": model.embeddings.dim, "sources": model.sources,
             "summary": summary, "per_seed": per_seed, **extra}
 
 
 def _evaluate_labelled(data: ProbeDataset, emb: Embeddings, config: ProbeConfig, seeds: list[int],
-                       patches: PatchBank | None = None) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+                       patches: PatchBank | None = None, finetune: dict[str, Any] | None = None
+                       ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     multilabel = data.kind == MULTILABEL
     x = emb.rows(data.columns["track_id"])
     bank_rows = (np.array([patches.index[t] for t in data.columns["track_id"]], dtype=np.int64)
@@ -321,7 +369,9 @@ def _evaluate_labelled(data: ProbeDataset, emb: Embeddings, config: ProbeConfig,
     per_class_runs: list[dict[str, dict[str, Any]]] = []
     excluded: dict[str, str] = {}
     for s in seeds:
-        if patches is not None and bank_rows is not None:
+        if finetune is not None:
+            probe, test_scores = _finetune_seed(data, y, finetune, multilabel, len(classes), config, s)
+        elif patches is not None and bank_rows is not None:
             patch_probe = train_patch_classifier(patches, bank_rows[tr], y[tr], bank_rows[va], y[va],
                                                  multilabel=multilabel, n_classes=len(classes), config=config,
                                                  seed=s, score=validation_score)
@@ -343,6 +393,31 @@ def _evaluate_labelled(data: ProbeDataset, emb: Embeddings, config: ProbeConfig,
         entry["test_positives"] = per_class_runs[0][c]["positives"]
         per_class[c] = entry
     return per_seed, {"per_class": per_class, "excluded_classes": excluded}
+
+
+def _finetune_seed(data: ProbeDataset, y: np.ndarray, finetune: dict[str, Any], multilabel: bool, n_classes: int,
+                   config: ProbeConfig, seed: int) -> tuple[Any, np.ndarray]:
+    """One seed of icassp2023-finetune: (an object with best_epoch and best_score, test activations)."""
+    from ..train.backbones import backbone_from_config
+    from ..train.embed import load_backbone, resolve_device
+    from .backbone import checkpoint_path
+    from .finetune import average_precision_score_macro
+    from .finetune import finetune as run_finetune
+
+    store = finetune["store"]
+    path = checkpoint_path(finetune["source"])
+
+    def make_backbone() -> Any:  # runs inside the seeded RNG fork: a random init depends on the seed
+        backbone, cfg = load_backbone(path)
+        return backbone_from_config(cfg, n_mels=store.n_mels) if finetune["random_init"] else backbone
+
+    splits = {s: data.split_indices(s) for s in ("train", "validation", "test")}
+    ids = data.columns["track_id"]
+    positions = {s: store.positions([ids[i] for i in idx]) for s, idx in splits.items()}
+    result = run_finetune(make_backbone, store, positions, {s: y[idx] for s, idx in splits.items()},
+                          multilabel=multilabel, n_classes=n_classes, config=config, seed=seed,
+                          score=average_precision_score_macro, device=resolve_device("auto"))
+    return result, result.test_scores
 
 
 def _evaluate_triplets(data: ProbeDataset, emb: Embeddings, config: ProbeConfig,

@@ -292,7 +292,7 @@ def test_cli_protocol_maest_and_unknown_protocol(grouped, ws, tmp_path):
                               "maest", "--epochs", "12", "--hidden", "16", "--seeds", "1", "--no-plot",
                               "--workspace", str(ws.root)])
     assert out.exit_code == 0, out.output
-    results = json.loads((ws.runs / "m" / "probe" / "tags.json").read_text())
+    results = json.loads((ws.runs / "m" / "probe" / "tags-maest.json").read_text())  # kept apart from tags.json
     assert results["params"]["protocol"]["name"] == "maest"
     probe = results["params"]["probe"]
     assert (probe["epochs"], probe["hidden"], probe["dropout"], probe["weight_decay"], probe["schedule"]) == (

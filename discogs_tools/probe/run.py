@@ -132,7 +132,10 @@ def run(
     dataset_path = Path(dataset)
     sources = [resolve_source(m, workspace) for m in models]
     name = safe_name(name or "+".join(s.label for s in sources))
-    task = safe_name(task) if task else task_name(dataset_path)
+    # A protocol other than the default names its results apart (<manifest>-<protocol>.json), so
+    # probing one task under several protocols keeps every result; --task names them explicitly.
+    task = safe_name(task) if task else task_name(dataset_path) + (
+        f"-{proto.name}" if proto.name != DEFAULT_PROTOCOL else "")
     out_json = results_path(workspace, name, task)
     rejects_path = workspace.rejects / "probe" / f"{name}.{task}.jsonl"
     report = Report(stage="probe")

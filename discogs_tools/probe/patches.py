@@ -17,9 +17,9 @@ Validation and test average the activations (sigmoid or softmax outputs) of the 
 half-overlapped patches of the whole track (starts 0, 64, 128, ... while a patch fits; a track
 shorter than a patch is one zero-padded patch), the same patches ``discogs-tools embed`` averages.
 
-Memory: tracks x patches per track x embedding dim x 4 bytes (MTG-Jamendo genre, 55k tracks of
-~4 min and 1280-d EfficientNet embeddings, is ~65 GB at crop_hop 64): these banks are for the
-benchmarks' 30-s excerpts or for a slice of a large set.
+Memory: tracks x patches per track x embedding dim x 4 bytes, twice that while the probe trains
+(its standardised copy). MTG-Jamendo genre (55k tracks of ~4 min, 1280-d EfficientNet embeddings)
+is ~65 GB at crop_hop 64; MagnaTagATune's 30-s clips (26k x 28 patches) ~3.7 GB.
 """
 
 from __future__ import annotations

@@ -300,3 +300,30 @@ def test_cli_protocol_maest_and_unknown_protocol(grouped, ws, tmp_path):
     out = runner.invoke(app, ["probe", str(grouped / "tags.csv"), "-m", str(tmp_path / "m.parquet"), "--protocol",
                               "nope", "--workspace", str(ws.root)])
     assert out.exit_code == 2 and "unknown probe protocol 'nope'" in out.output
+
+
+def test_maest_grid_is_the_seeds_and_the_search_keeps_the_best_validation_setting(grouped, ws, tmp_path):
+    grid = protocols.get("maest").grid                              # seed 004 sec. 6.3.3
+    assert grid == {"batch_size": (64, 128, 256), "epochs": (30, 40, 50, 60, 70, 80), "dropout": (0.5, 0.75),
+                    "learning_rate": (1e-3, 1e-4, 5e-4, 1e-5)}
+    assert len(protocols.grid_configs(protocols.get("maest").config(), grid)) == 144
+
+    store = FeatureStore(grouped / "feat")
+    means = embed_positions(GroupBackbone(), store, store.positions(store.track_ids))
+    pq.write_table(pa.table({"track_id": store.track_ids,
+                             "embedding": pa.array(list(means), pa.list_(pa.float32()))}), tmp_path / "m.parquet")
+    small = {"learning_rate": (1e-7, 1e-2), "epochs": (3, 12)}     # a rate too small to learn, and a good one
+    report = run(grouped / "tags.csv", workspace=ws, models=[tmp_path / "m.parquet"], protocol="maest",
+                 config=protocols.get("maest").config(hidden=16, warmup_epochs=2), grid=small, seeds=2, seed=4,
+                 plot=False)
+    model = json.loads(Path(report.outputs["results"]).read_text())["models"][0]
+    trials = model["grid_search"]["trials"]
+    assert [(t["learning_rate"], t["epochs"]) for t in trials] == [(1e-7, 3), (1e-7, 12), (1e-2, 3), (1e-2, 12)]
+    best = max(trials, key=lambda t: t["validation_score"])
+    assert model["grid_search"]["chosen"] == {"learning_rate": best["learning_rate"], "epochs": best["epochs"]}
+    assert model["grid_search"]["chosen"]["learning_rate"] == 1e-2 and model["grid_search"]["seed"] == 4
+    assert [p["seed"] for p in model["per_seed"]] == [4, 5]           # the chosen setting, every seed
+    assert model["per_seed"][0]["validation_score"] == pytest.approx(best["validation_score"])
+    with pytest.raises(ConfigError, match="--grid-search: protocol ismir2022 has no grid"):
+        run(grouped / "tags.csv", workspace=ws, models=[tmp_path / "m.parquet"], protocol="ismir2022",
+            grid_search=True)

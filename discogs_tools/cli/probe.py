@@ -57,6 +57,9 @@ def probe(
                                                         "(default on).")] = None,
     crop_hop: Annotated[Optional[int], typer.Option(help="ismir2022: grid step in frames of the random training "
                                                     "patches (divides 64; default 64).")] = None,
+    grid_search: Annotated[bool, typer.Option(help="maest: try the 144 settings of seed 004 sec. 6.3.3 (batch, "
+                                              "epochs, dropout, maximum rate) with the first seed, keep the one of "
+                                              "the best validation ROC-AUC.")] = False,
     from_scratch: Annotated[bool, typer.Option(help="icassp2023-finetune: fine-tune a random initialisation of the "
                                                "backbone (the From Scratch baseline).")] = False,
     threads: Annotated[int, typer.Option(help="CPU threads used to train the probe.")] = 1,
@@ -88,7 +91,7 @@ def probe(
                                              weight_decay=weight_decay, batch_size=batch_size,
                                              plateau_patience=patience, dropout=dropout, standardize=standardize,
                                              threads=threads),
-        protocol=protocol, crop_hop=crop_hop, from_scratch=from_scratch,
+        protocol=protocol, crop_hop=crop_hop, from_scratch=from_scratch, grid_search=grid_search,
         seed=seed, seeds=seeds, baseline=baseline, baseline_embeddings=baseline_embeddings or (),
         skip_invalid=skip_invalid, plot=plot,
     )

@@ -46,7 +46,7 @@ from .metrics import (macro_roc_auc, mean_std, multiclass_scores, multilabel_sco
 from .mlp import ProbeConfig, train_classifier, train_triplet_projection
 from .patches import PatchBank, PatchEmbedder, default_patch_embedder, stack_banks, train_patch_classifier
 from .protocols import DEFAULT as DEFAULT_PROTOCOL
-from .protocols import FINETUNE, PATCHES, Protocol
+from .protocols import FINETUNE, MEAN, PATCHES, Protocol, grid_configs
 from .protocols import get as get_protocol
 
 RANDOM_BASELINE = "random-init"
@@ -102,6 +102,8 @@ def run(
     crop_hop: int | None = None,
     patch_embedder: PatchEmbedder | None = None,
     from_scratch: bool = False,
+    grid_search: bool = False,
+    grid: dict[str, Sequence[Any]] | None = None,
     seed: int = 0,
     seeds: int = 3,
     baseline: bool = True,
@@ -117,7 +119,8 @@ def run(
     one with changes); a given ``config`` is used as is. ``crop_hop`` (frames) is the grid of the
     random training patches of a patch protocol (default the protocol's, 64). ``from_scratch``
     (icassp2023-finetune only) fine-tunes a random initialisation of the backbone instead of its
-    trained weights."""
+    trained weights. ``grid_search`` tries every combination of the protocol's grid (``grid``
+    replaces it) with the first seed and keeps the one of the best validation score."""
     proto = get_protocol(protocol)
     if config is None:
         config = proto.config()
@@ -125,6 +128,14 @@ def run(
     if from_scratch and proto.inputs != FINETUNE:
         raise ConfigError("--from-scratch fine-tunes a random initialisation: it needs --protocol icassp2023-finetune "
                           "(a frozen random-weight backbone is the random-init baseline row)")
+    search = None
+    if grid_search or grid:
+        chosen_grid = {k: tuple(v) for k, v in (grid or proto.grid).items()}
+        if not chosen_grid:
+            raise ConfigError(f"--grid-search: protocol {proto.name} has no grid (maest has: seed 004 sec. 6.3.3)")
+        if proto.inputs != MEAN:
+            raise ConfigError(f"--grid-search works on mean embeddings, not with --protocol {proto.name}")
+        search = grid_configs(config, chosen_grid)
     if not models:
         raise ConfigError("probe needs at least one model: an embeddings file, a run or a checkpoint")
     if seeds < 1:
@@ -158,7 +169,7 @@ def run(
                 data = _drop_tracks_without_embeddings(data, probed, bad)
                 data = assign_splits(data, options, seed)
                 data = fix_vocabulary(data, bad)
-                evaluated = [_evaluate(data, m, config, seed_list) for m in probed]
+                evaluated = [_evaluate(data, m, config, seed_list, search) for m in probed]
 
         results = {
             "task": task,
@@ -340,14 +351,30 @@ def _drop_tracks_without_embeddings(data: ProbeDataset, probed: list[ProbedModel
 # --------------------------------------------------------------------------- evaluation
 
 
-def _evaluate(data: ProbeDataset, model: ProbedModel, config: ProbeConfig, seeds: list[int]) -> dict[str, Any]:
+def _evaluate(data: ProbeDataset, model: ProbedModel, config: ProbeConfig, seeds: list[int],
+              search: list[tuple[dict[str, Any], ProbeConfig]] | None = None) -> dict[str, Any]:
+    searched: dict[str, Any] = {}
+    if search is not None:
+        if data.kind == TRIPLETS:
+            raise ConfigError("--grid-search is for tagging and classification tasks, not triplets")
+        trials = []
+        for choice, candidate in search:  # the first seed only; the test split is not looked at
+            first, _ = _evaluate_labelled(data, model.embeddings, candidate, seeds[:1])
+            trials.append({**choice, "validation_score": first[0]["validation_score"]})
+        best = max(range(len(trials)), key=lambda i: (_finite_or(trials[i]["validation_score"]), -i))
+        config = search[best][1]
+        searched = {"grid_search": {"chosen": search[best][0], "seed": seeds[0], "trials": trials}}
     if data.kind == TRIPLETS:
         per_seed, extra = _evaluate_triplets(data, model.embeddings, config, seeds)
     else:
         per_seed, extra = _evaluate_labelled(data, model.embeddings, config, seeds, model.patches, model.finetune)
     summary = {metric: mean_std([p[metric] for p in per_seed]) for metric in METRICS[data.kind]}
     return {"name": model.name, "role": model.role, "dim": model.embeddings.dim, "sources": model.sources,
-            "summary": summary, "per_seed": per_seed, **extra}
+            "summary": summary, "per_seed": per_seed, **extra, **searched}
+
+
+def _finite_or(value: float, default: float = -math.inf) -> float:
+    return value if value is not None and not math.isnan(value) else default
 
 
 def _evaluate_labelled(data: ProbeDataset, emb: Embeddings, config: ProbeConfig, seeds: list[int],

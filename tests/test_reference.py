@@ -73,7 +73,7 @@ def test_cli_page_documents_every_command_and_option(pages):
 def test_cli_page_shows_types_defaults_and_flags(pages):
     probe = _sections(pages[reference.CLI_FILE])["discogs-tools probe"]
     rows = {line.split(" | ")[0].lstrip("| "): line for line in probe.splitlines() if line.startswith("| `")}
-    assert "| int | `30` |" in rows["`--epochs`"]                      # type and default
+    assert "| int | `3` |" in rows["`--seeds`"]                        # type and default
     assert "| str | required |" in rows["`--model` / `-m`"]            # required option
     assert "(repeatable)" in rows["`--model` / `-m`"]
     assert "| flag | `--baseline` |" in rows["`--baseline` / `--no-baseline`"]  # flag pair, default on

@@ -35,8 +35,9 @@ def probe(
     protocol: Annotated[str, typer.Option(help="How the probe is trained: mean-embedding (default: per-track mean "
                                           "embeddings, selection on the validation score), ismir2022 (random "
                                           "patches of the frozen backbone, seed 000 sec. 4.4), maest (seed 004 "
-                                          "sec. 6.3.3) or icassp2023-finetune (the backbone fine-tuned, seed 004 "
-                                          "sec. 5.3.5). See docs/probe.md.")] = "mean-embedding",
+                                          "sec. 6.3.3), icassp2023-finetune (the backbone fine-tuned, seed 004 "
+                                          "sec. 5.3.5) or 5-fold (stratified cross-validation of a multi-class "
+                                          "task, seed 004 sec. 3.2.2). See docs/probe.md.")] = "mean-embedding",
     epochs: Annotated[Optional[int], typer.Option(help="Probe training epochs (default: the protocol's; 30, "
                                                  "icassp2023-finetune at most 50).")] = None,
     hidden: Annotated[Optional[int], typer.Option(help="Hidden units of the MLP probe (default: the protocol's; 512, "
@@ -109,12 +110,23 @@ def probe_compare(
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Also write the table to this file.")] = None,
     baselines: Annotated[bool, typer.Option(help="Show the baseline rows (random-weight backbones).")] = True,
     percent: Annotated[bool, typer.Option(help="Scores in percent (as in the papers' tables).")] = False,
+    table3: Annotated[Optional[Path], typer.Option(help="Write the seed 000 Table 3 layout (benchmarks in its "
+                                                   "order, percent) to PREFIX.md, PREFIX.csv and PREFIX.png.",
+                                                   metavar="PREFIX")] = None,
     ws: WorkspaceOption = None,
 ) -> None:
     """Put several runs' probe results side by side (rows = models, columns = tasks and metrics)."""
     from ..io import write_text_atomic
     from ..probe.compare import build
 
+    if table3 is not None:
+        from ..probe import table3 as t3
+
+        table3_table = t3.build(runs, workspace(ws), tasks=task or (), baselines=baselines)
+        typer.echo(table3_table.render("markdown" if fmt == "text" else fmt))
+        for path in t3.write(table3_table, table3).values():
+            typer.echo(f"-> {path}", err=True)
+        return
     table = build(runs, workspace(ws), tasks=task or (), baselines=baselines, percent=percent)
     text = table.render(fmt)
     typer.echo(text)

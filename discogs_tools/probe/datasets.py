@@ -300,6 +300,8 @@ def _load_labelled(path: Path, table: pa.Table, kind: str, label_column: str, op
             bad.reject(f"track listed twice (first on line {seen[track_id]})", record=track_id, line=line,
                        kind="duplicate track")
             continue
+        if track_labels is None and kind == MULTILABEL and options.allow_empty_labels:
+            track_labels = []  # an empty field (CSV) or null (JSON): an untagged clip, as in MagnaTagATune
         if track_labels is None or (not track_labels and not (kind == MULTILABEL and options.allow_empty_labels)):
             bad.reject(f"labels missing (column {label_column!r} is empty)", record=track_id, line=line,
                        kind="labels missing")
@@ -438,6 +440,12 @@ def assign_splits(dataset: ProbeDataset, options: DatasetOptions, seed: int) -> 
             dataset.notes["split"] += f"; validation carved from train (seed {seed}, {options.validation_fraction})"
     out = replace(dataset, splits=splits)
     sizes = out.split_sizes()
+    if dataset.kind == TRIPLETS and dataset.fixed_split and sizes["test"] and sizes["test"] == len(dataset):
+        # Every triplet is test (dim-sim as prepared): the similarity of the frozen embeddings is
+        # evaluated without training (seed 004 sec. 5.3.6); see evaluate_frozen_triplets.
+        out.notes = {**dataset.notes, "frozen_only": True}
+        out.notes["split"] += "; every triplet is test: frozen evaluation only, no projection trained"
+        return out
     empty = [s for s in SPLITS if sizes[s] == 0]
     if empty:
         raise InputError(dataset.path, f"split(s) {', '.join(empty)} hold no usable record "
@@ -493,3 +501,29 @@ def reject_records(dataset: ProbeDataset, bad: BadRecords, is_bad: Callable[[int
             bad.reject(reason, record=dataset.record_id(i), line=dataset.lines[i], kind=kind)
         mask.append(not reason)
     return dataset.keep(mask)
+
+
+# --------------------------------------------------------------------------- frozen triplets
+
+
+def evaluate_frozen_triplets(dataset: ProbeDataset, embeddings: Any,
+                             seeds: Sequence[int]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Triplet accuracy and distance gap of the frozen embeddings on the test triplets (cosine
+    distance), with no projection trained: how dim-sim is evaluated when every triplet is test
+    (``notes['frozen_only']``, seed 004 sec. 5.3.6). Returns ``(per_seed, extra)`` in the shape of
+    the trained evaluation: one identical row per seed (nothing is random), ``triplet_accuracy`` and
+    ``distance_gap`` equal to their frozen values, ``extra['projection']`` None."""
+    from .metrics import triplet_scores
+
+    ids = dataset.track_ids
+    x = embeddings.rows(ids)
+    index = {t: i for i, t in enumerate(ids)}
+    test = dataset.split_indices("test")
+    triplets = np.array([[index[dataset.columns[c][i]] for c in TRIPLET_COLUMNS] for i in test],
+                        dtype=np.int64).reshape(-1, 3)
+    frozen = triplet_scores(x[triplets[:, 0]], x[triplets[:, 1]], x[triplets[:, 2]])
+    per_seed = [{"seed": s, "best_epoch": None, "validation_score": None,
+                 "triplet_accuracy": frozen["triplet_accuracy"], "distance_gap": frozen["distance_gap"],
+                 "frozen_triplet_accuracy": frozen["triplet_accuracy"],
+                 "frozen_distance_gap": frozen["distance_gap"]} for s in seeds]
+    return per_seed, {"per_class": {}, "excluded_classes": {}, "frozen": frozen, "projection": None}

@@ -48,3 +48,72 @@ def test_class_with_fewer_records_than_folds_is_an_error():
     keys, labels = _labels({"a": 30, "rare": 3})
     with pytest.raises(ConfigError, match="rare"):
         stratified_folds(keys, labels)
+
+
+# --------------------------------------------------------------------------- probe --protocol 5-fold
+
+def _blobs(tmp_path, n=150, split_column=False):
+    """Three separable classes on dimension 0..2 (model 'good') and pure noise (model 'noise')."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    rng = np.random.default_rng(5)
+    centres = np.array([[4, 0, 0], [0, 4, 0], [0, 0, 4]], dtype=np.float32)
+    y = np.arange(n) % 3
+    x = centres[y] + rng.normal(scale=0.5, size=(n, 3)).astype(np.float32)
+    ids = [f"b{i:03d}" for i in range(n)]
+    for name, values in (("good", x), ("noise", rng.normal(size=(n, 3)).astype(np.float32))):
+        pq.write_table(pa.table({"track_id": ids, "embedding": pa.array(list(values), pa.list_(pa.float32()))}),
+                       tmp_path / f"{name}.parquet")
+    header = "track_id,label" + (",split" if split_column else "")
+    rows = [f"{t},c{k}" + (",test" if split_column and i % 2 else ",train" if split_column else "")
+            for i, (t, k) in enumerate(zip(ids, y))]
+    (tmp_path / "blobs.csv").write_text(header + "\n" + "\n".join(rows) + "\n")
+    return tmp_path
+
+
+def test_run_5_fold_balanced_accuracy_over_folds(tmp_path, ws):
+    from discogs_tools.probe import protocols
+    from discogs_tools.probe.run import run
+    d = _blobs(tmp_path)
+    config = protocols.get("5-fold").config(epochs=8, batch_size=32, learning_rate=1e-2)
+    report = run(d / "blobs.csv", workspace=ws, models=[d / "good.parquet"], protocol="5-fold", config=config,
+                 seeds=1, baseline_embeddings=[d / "noise.parquet"], plot=False)
+    out = report.outputs["results"]
+    assert out.endswith("blobs-5-fold.json")
+    results = json.loads(open(out).read())
+    assert results["primary_metric"] == "balanced_accuracy"
+    assert results["params"]["protocol"]["folds"] == 5
+    assert results["dataset"]["split_sizes"] == {"train": 102, "validation": 18, "test": 30}  # per fold
+    good, noise = results["models"]
+    assert [f["fold"] for f in good["folds"]] == [0, 1, 2, 3, 4]
+    assert [f["split_sizes"]["test"] for f in good["folds"]] == [30] * 5
+    ba = good["summary"]["balanced_accuracy"]
+    assert ba["n"] == 5 and ba["mean"] > 0.95
+    per_fold = [f["summary"]["balanced_accuracy"]["mean"] for f in good["folds"]]
+    assert ba["mean"] == pytest.approx(np.mean(per_fold)) and ba["std"] == pytest.approx(np.std(per_fold, ddof=1))
+    assert noise["summary"]["balanced_accuracy"]["mean"] < 0.6
+    # seeded and deterministic: a rerun rewrites the same bytes
+    first = open(out, "rb").read()
+    run(d / "blobs.csv", workspace=ws, models=[d / "good.parquet"], protocol="5-fold", config=config, seeds=1,
+        baseline_embeddings=[d / "noise.parquet"], plot=False)
+    assert open(out, "rb").read() == first
+
+
+def test_5_fold_ignores_split_column_with_a_note(tmp_path, ws):
+    from discogs_tools.probe import protocols
+    from discogs_tools.probe.run import run
+    d = _blobs(tmp_path, split_column=True)
+    config = protocols.get("5-fold").config(epochs=2)
+    report = run(d / "blobs.csv", workspace=ws, models=[d / "good.parquet"], protocol="5-fold", config=config,
+                 seeds=1, baseline=False, plot=False)
+    results = json.loads(open(report.outputs["results"]).read())
+    assert "5-fold" in results["dataset"]["split"] and "ignored" in results["dataset"]["split"]
+
+
+def test_5_fold_refuses_multilabel(tmp_path, ws):
+    from discogs_tools.probe.run import run
+    d = _blobs(tmp_path)
+    (d / "tags.csv").write_text("track_id,labels\n" + "".join(f'b{i:03d},"x,y"\n' for i in range(150)))
+    with pytest.raises(ConfigError, match="multi-class"):
+        run(d / "tags.csv", workspace=ws, models=[d / "good.parquet"], protocol="5-fold", seeds=1, baseline=False,
+            plot=False)

@@ -17,7 +17,8 @@ timing, so a rerun writes the same bytes; timings go to the report and the manif
 ``mean-embedding`` trains on per-track mean embeddings; ``ismir2022`` trains on per-patch
 embeddings of the frozen backbone (random patches per epoch, track-level averages of the
 activations at validation and test; :mod:`discogs_tools.probe.patches`); ``maest`` trains on mean
-embeddings with the MAEST schedule and dropout.
+embeddings with the MAEST schedule and dropout; ``5-fold`` probes a multi-class task on each of 5
+stratified folds (:mod:`discogs_tools.probe.folds`) and summarises over the folds.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import math
 import os
 import re
 from contextlib import nullcontext
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -39,9 +40,10 @@ from ..locks import output_lock
 from ..report import Report
 from ..workspace import Workspace
 from .backbone import Embedder, ModelSource, embeddings_for, resolve_features, resolve_source
-from .datasets import (MULTILABEL, TRIPLETS, BadRecords, DatasetOptions, ProbeDataset, assign_splits,
+from .datasets import (MULTICLASS, MULTILABEL, TRIPLETS, BadRecords, DatasetOptions, ProbeDataset, assign_splits,
                        fix_vocabulary, load_dataset, reject_records)
 from .embeddings import Embeddings, load_stack
+from .folds import stratified_folds
 from .metrics import (macro_roc_auc, mean_std, multiclass_scores, multilabel_scores, triplet_scores)
 from .mlp import ProbeConfig, train_classifier, train_triplet_projection
 from .patches import PatchBank, PatchEmbedder, default_patch_embedder, stack_banks, train_patch_classifier
@@ -167,15 +169,18 @@ def run(
                     probed = _load_models(data, sources, name, workspace, features, seed, baseline,
                                           baseline_embeddings, embedder, out_json.parent / "embeddings", report)
                 data = _drop_tracks_without_embeddings(data, probed, bad)
-                data = assign_splits(data, options, seed)
-                data = fix_vocabulary(data, bad)
-                evaluated = [_evaluate(data, m, config, seed_list, search) for m in probed]
+                if proto.folds:
+                    data, evaluated = _evaluate_folds(data, probed, config, seed_list, search, proto.folds, seed)
+                else:
+                    data = assign_splits(data, options, seed)
+                    data = fix_vocabulary(data, bad)
+                    evaluated = [_evaluate(data, m, config, seed_list, search) for m in probed]
 
         results = {
             "task": task,
             "kind": data.kind,
             "name": name,
-            "primary_metric": METRICS[data.kind][0],
+            "primary_metric": "balanced_accuracy" if proto.folds else METRICS[data.kind][0],
             "dataset": {
                 "path": str(dataset_path.resolve()),
                 "records_read": data.records_read,
@@ -371,6 +376,45 @@ def _evaluate(data: ProbeDataset, model: ProbedModel, config: ProbeConfig, seeds
     summary = {metric: mean_std([p[metric] for p in per_seed]) for metric in METRICS[data.kind]}
     return {"name": model.name, "role": model.role, "dim": model.embeddings.dim, "sources": model.sources,
             "summary": summary, "per_seed": per_seed, **extra, **searched}
+
+
+def _evaluate_folds(data: ProbeDataset, probed: list[ProbedModel], config: ProbeConfig, seeds: list[int],
+                    search: list[tuple[dict[str, Any], ProbeConfig]] | None, n_folds: int, seed: int
+                    ) -> tuple[ProbeDataset, list[dict[str, Any]]]:
+    """Stratified k-fold cross-validation of a multi-class task (seed 004 sec. 3.2.2): every model
+    is probed on each fold (with every seed); its ``summary`` is the mean and sample std over the
+    folds of each fold's mean over seeds, ``folds`` holds each fold's summary and split sizes.
+    Returns the dataset with the first fold's splits (for the dataset summary) and the entries."""
+    if data.kind != MULTICLASS:
+        raise ConfigError(f"--protocol {n_folds}-fold is for multi-class tasks (one label per track; seed 004 "
+                          f"sec. 3.2.2, whose tasks are all multi-class), not {data.kind}")
+    note = f"stratified {n_folds}-fold (seed {seed}; 20% test, the rest 85/15 train/validation)"
+    if data.fixed_split:
+        note += "; the manifest's split column is ignored"
+    labels = [ls[0] for ls in data.columns["labels"]]
+    fold_splits = stratified_folds(data.columns["track_id"], labels, n_folds=n_folds, seed=seed)
+    no_rejects = BadRecords(data.path)  # stratification puts every class in every train split
+    runs: list[list[dict[str, Any]]] = [[] for _ in probed]
+    first: ProbeDataset | None = None
+    for k, splits in enumerate(fold_splits):
+        fold = fix_vocabulary(replace(data, splits=splits, notes={**data.notes, "split": note}), no_rejects)
+        first = first or fold
+        for j, m in enumerate(probed):
+            entry = _evaluate(fold, m, config, seeds, search)
+            entry.update(fold=k, split_sizes=fold.split_sizes())
+            runs[j].append(entry)
+    assert first is not None
+    evaluated = []
+    for m, per_fold in zip(probed, runs):
+        summary = {metric: mean_std([f["summary"][metric]["mean"] for f in per_fold]) for metric in METRICS[MULTICLASS]}
+        per_class = {c: {"recall": mean_std([f["per_class"][c]["recall"]["mean"] for f in per_fold if c in f["per_class"]])}
+                     for c in first.classes}
+        folds = [{"fold": f["fold"], "split_sizes": f["split_sizes"], "summary": f["summary"],
+                  "per_seed": f["per_seed"], **({"grid_search": f["grid_search"]} if "grid_search" in f else {})}
+                 for f in per_fold]
+        evaluated.append({"name": m.name, "role": m.role, "dim": m.embeddings.dim, "sources": m.sources,
+                          "summary": summary, "folds": folds, "per_class": per_class, "excluded_classes": {}})
+    return first, evaluated
 
 
 def _finite_or(value: float, default: float = -math.inf) -> float:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Annotated, List, Optional
 
@@ -63,6 +64,11 @@ def probe(
                                               "the best validation ROC-AUC.")] = False,
     from_scratch: Annotated[bool, typer.Option(help="icassp2023-finetune: fine-tune a random initialisation of the "
                                                "backbone (the From Scratch baseline).")] = False,
+    stack_search: Annotated[Optional[int], typer.Option(help="Probe every combination of 2..K of the -m models "
+                                                        "as stacks (seed 000 sec. 4.5, Table 4), one result per "
+                                                        "combination, and rank them in runs/<name>/probe/"
+                                                        "<task>-stacks.json/.md (name default stacks-<models>).",
+                                                        metavar="K")] = None,
     threads: Annotated[int, typer.Option(help="CPU threads used to train the probe.")] = 1,
     baseline: Annotated[bool, typer.Option(help="Also probe a random-weight backbone of the same architecture "
                                            "(needs runs/checkpoints, or --baseline-embeddings).")] = True,
@@ -84,7 +90,13 @@ def probe(
         fractions = tuple(float(v) for v in split.split(","))
     except ValueError:
         raise ConfigError(f"--split takes three comma-separated fractions, got {split!r}") from None
-    report = run(
+    if stack_search is not None:
+        from ..probe.stacks import stack_search as search_stacks
+
+        probe_with = partial(search_stacks, max_size=stack_search)
+    else:
+        probe_with = run
+    report = probe_with(
         dataset, workspace=workspace(ws), models=model, name=name, task=task, features=features,
         options=DatasetOptions(kind=kind, label_column=label_column, separator=separator,
                                allow_empty_labels=allow_empty_labels, fractions=fractions),  # type: ignore[arg-type]
@@ -98,6 +110,9 @@ def probe(
     )
     print_report(report)
     typer.echo("")
+    if stack_search is not None:
+        typer.echo(Path(report.outputs["table"]).read_text(encoding="utf-8"))
+        return
     typer.echo(build([report.outputs["results"]], workspace(ws)).render("text"))
 
 

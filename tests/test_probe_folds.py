@@ -117,3 +117,48 @@ def test_5_fold_refuses_multilabel(tmp_path, ws):
     with pytest.raises(ConfigError, match="multi-class"):
         run(d / "tags.csv", workspace=ws, models=[d / "good.parquet"], protocol="5-fold", seeds=1, baseline=False,
             plot=False)
+
+
+# --------------------------------------------------------------------------- few-shot and corrected ranks
+
+def test_few_shot_keeps_n_train_records_per_class_and_every_test_record():
+    from discogs_tools.probe.folds import few_shot
+    keys, labels = _labels({"a": 100, "b": 60, "c": 40})
+    splits = stratified_folds(keys, labels, seed=0)[2]
+    picked = few_shot(keys, labels, splits, 5, seed=7)
+    assert Counter(l for l, s in zip(labels, picked) if s == "train") == {"a": 5, "b": 5, "c": 5}
+    assert all(p == s for p, s in zip(picked, splits) if s != "train")      # validation and test unchanged
+    assert all(s == "train" for p, s in zip(picked, splits) if p == "train")
+    assert picked == few_shot(keys, labels, splits, 5, seed=7) != few_shot(keys, labels, splits, 5, seed=8)
+    everything = few_shot(keys, labels, splits, 1000, seed=7)                # fewer than n: all of the class
+    assert everything == splits
+
+
+def test_corrected_rank_is_the_rank_of_the_best_model_not_significantly_different():
+    from scipy.stats import ttest_ind_from_stats
+
+    from discogs_tools.probe.folds import corrected_ranks
+    stats = {"best": (0.90, 0.01, 5), "close": (0.89, 0.02, 5), "far": (0.70, 0.01, 5), "far2": (0.69, 0.01, 5)}
+    ranks = corrected_ranks(stats)
+    assert ranks == {"best": (1, 1), "close": (2, 1), "far": (3, 3), "far2": (4, 3)}
+    assert ttest_ind_from_stats(0.90, 0.01, 5, 0.89, 0.02, 5).pvalue > 0.05
+    assert ttest_ind_from_stats(0.89, 0.02, 5, 0.70, 0.01, 5).pvalue < 0.05
+
+
+def test_run_5_fold_few_shot(tmp_path, ws):
+    from discogs_tools.probe import protocols
+    from discogs_tools.probe.run import run
+    d = _blobs(tmp_path)
+    config = protocols.get("5-fold").config(epochs=3, batch_size=8)
+    report = run(d / "blobs.csv", workspace=ws, models=[d / "good.parquet"], protocol="5-fold", config=config,
+                 seeds=1, shots=2, few_shot_trials=2, baseline=False, plot=False)
+    assert report.outputs["results"].endswith("blobs-5-fold-2shot.json")
+    results = json.loads(open(report.outputs["results"]).read())
+    assert results["params"]["protocol"]["few_shot"] == 2
+    assert results["dataset"]["split_sizes"] == {"train": 6, "validation": 18, "test": 30}
+    model = results["models"][0]
+    assert [len(f["per_seed"]) for f in model["folds"]] == [2] * 5             # 2 trials x 1 seed per fold
+    assert [p["trial"] for p in model["folds"][0]["per_seed"]] == [0, 1]
+    assert model["summary"]["balanced_accuracy"]["n"] == 5
+    with pytest.raises(ConfigError, match="5-fold"):
+        run(d / "blobs.csv", workspace=ws, models=[d / "good.parquet"], shots=2, baseline=False, plot=False)

@@ -82,3 +82,25 @@ def test_cli_stack_search(models, ws):
     assert result.exit_code == 0, result.output
     assert "A+B" in result.output and "rank" in result.output
     assert (ws.runs / "stacks-A+B+n1" / "probe" / "tags-stacks.json").exists()
+
+
+def test_5_fold_stack_search_has_corrected_ranks(tmp_path, ws):
+    from discogs_tools.probe import protocols
+    rng = np.random.default_rng(1)
+    ids = [f"t{i:03d}" for i in range(100)]
+    y = np.arange(100) % 2
+    signal = (y[:, None] * 3 + rng.normal(scale=0.5, size=(100, 1))).astype(np.float32)
+    for name, x in {"S": signal, "n1": rng.normal(size=(100, 1)), "n2": rng.normal(size=(100, 1))}.items():
+        pq.write_table(pa.table({"track_id": ids, "embedding": pa.array(list(x.astype(np.float32)),
+                                                                         pa.list_(pa.float32()))}),
+                       tmp_path / f"{name}.parquet")
+    (tmp_path / "cls.csv").write_text("track_id,label\n" + "".join(f"{t},c{k}\n" for t, k in zip(ids, y)))
+    report = stack_search(tmp_path / "cls.csv", workspace=ws, models=[tmp_path / f"{m}.parquet" for m in ("S", "n1", "n2")],
+                          max_size=2, protocol="5-fold", config=protocols.get("5-fold").config(epochs=5, batch_size=16),
+                          seeds=1, plot=False)
+    summary = json.loads(open(report.outputs["summary"]).read())
+    assert summary["metric"] == "balanced_accuracy"
+    rows = summary["combinations"]
+    assert [r["models"] for r in rows][-1] == ["n1", "n2"]
+    assert rows[0]["corrected_rank"] == 1 and rows[-1]["corrected_rank"] == 3   # noise pair differs from S pairs
+    assert "corrected rank" in open(report.outputs["table"]).read().splitlines()[0]

@@ -64,6 +64,11 @@ def probe(
                                               "the best validation ROC-AUC.")] = False,
     from_scratch: Annotated[bool, typer.Option(help="icassp2023-finetune: fine-tune a random initialisation of the "
                                                "backbone (the From Scratch baseline).")] = False,
+    few_shot: Annotated[Optional[int], typer.Option(help="5-fold: keep N train examples per class in each fold "
+                                                    "(seed 004 sec. 3.3.5 uses 1, 5, 10, 30); the test split is "
+                                                    "whole.", metavar="N")] = None,
+    few_shot_trials: Annotated[int, typer.Option(help="5-fold --few-shot: draws of the N examples per fold "
+                                                 "(seed 004 sec. 3.3.5: 3).")] = 3,
     stack_search: Annotated[Optional[int], typer.Option(help="Probe every combination of 2..K of the -m models "
                                                         "as stacks (seed 000 sec. 4.5, Table 4), one result per "
                                                         "combination, and rank them in runs/<name>/probe/"
@@ -105,6 +110,7 @@ def probe(
                                              plateau_patience=patience, dropout=dropout, standardize=standardize,
                                              threads=threads),
         protocol=protocol, crop_hop=crop_hop, from_scratch=from_scratch, grid_search=grid_search,
+        shots=few_shot, few_shot_trials=few_shot_trials,
         seed=seed, seeds=seeds, baseline=baseline, baseline_embeddings=baseline_embeddings or (),
         skip_invalid=skip_invalid, plot=plot,
     )

@@ -66,3 +66,60 @@ def stratified_folds(keys: Sequence[str], labels: Sequence[str], *, n_folds: int
                 splits[i] = "validation" if j < n_val else "train"
         out.append(splits)
     return out
+
+
+FEW_SHOT = (1, 5, 10, 30)    # seed 004 sec. 3.3.5: n in {1, 5, 10, 30} examples per class
+FEW_SHOT_TRIALS = 3          # seed 004: sec. 3.3.5, "three trials with a different random seed"
+SIGNIFICANCE = 0.05          # seed 004 sec. 3.3.4: "a t-test with a p-value > 0.05 criterion"
+
+
+def few_shot(keys: Sequence[str], labels: Sequence[str], splits: Sequence[str | None], n: int, *,
+             seed: int | Sequence[int]) -> list[str | None]:
+    """``splits`` with only ``n`` train records per class kept (drawn with ``default_rng(seed)``
+    from the class's train records in key order; a class with fewer keeps all); the other train
+    records get None (left out). Validation and test are unchanged: seed 004 sec. 3.3.5 "randomly choose n
+    samples per class from the training split, but we still use the whole testing split"."""
+    if n < 1:
+        raise ConfigError(f"--few-shot needs at least 1 example per class, got {n}")
+    rng = np.random.default_rng(seed)
+    train: dict[str, list[int]] = defaultdict(list)
+    for i in sorted(range(len(keys)), key=lambda i: keys[i]):
+        if splits[i] == "train":
+            train[labels[i]].append(i)
+    out = list(splits)
+    for c in sorted(train):
+        members = train[c]
+        if len(members) <= n:
+            continue
+        kept = set(rng.choice(len(members), size=n, replace=False).tolist())
+        for j, i in enumerate(members):
+            if j not in kept:
+                out[i] = None
+    return out
+
+
+def corrected_ranks(stats: dict[str, tuple[float, float, int]], *, alpha: float = SIGNIFICANCE
+                    ) -> dict[str, tuple[int, int]]:
+    """(rank, corrected rank) of each model from its (mean, sample std, number of folds).
+
+    Seed 004 sec. 3.3.4: rank 1 is the best mean; "we take advantage of the standard deviations
+    collected on the 5-fold cross-validation to compute a ranking correction ... using a t-test
+    with a p-value > 0.05 criterion ... the corrected rank of an embedding model is the rank of the
+    best model that is not statistically different from it". The seed names no variant; here the
+    two-sample Student t-test from the summary statistics (``scipy.stats.ttest_ind_from_stats``),
+    which is what mean and std allow. Equal means tie in the order given; a test without variance
+    (both std 0) counts the models as equal only when their means are equal."""
+    from scipy.stats import ttest_ind_from_stats
+
+    names = list(stats)
+    order = sorted(range(len(names)), key=lambda i: (-stats[names[i]][0], i))
+    rank = {names[i]: r + 1 for r, i in enumerate(order)}
+
+    def same(a: str, b: str) -> bool:
+        (ma, sa, na), (mb, sb, nb) = stats[a], stats[b]
+        if a == b or ma == mb:
+            return True
+        p = float(ttest_ind_from_stats(ma, sa, na, mb, sb, nb).pvalue)
+        return bool(p > alpha) if not np.isnan(p) else False
+
+    return {m: (rank[m], min(rank[o] for o in names if same(m, o))) for m in names}

@@ -43,7 +43,7 @@ from .backbone import Embedder, ModelSource, embeddings_for, resolve_features, r
 from .datasets import (MULTICLASS, MULTILABEL, TRIPLETS, BadRecords, DatasetOptions, ProbeDataset, assign_splits,
                        fix_vocabulary, load_dataset, reject_records)
 from .embeddings import Embeddings, load_stack
-from .folds import stratified_folds
+from .folds import FEW_SHOT_TRIALS, few_shot, stratified_folds
 from .metrics import (macro_roc_auc, mean_std, multiclass_scores, multilabel_scores, triplet_scores)
 from .mlp import ProbeConfig, train_classifier, train_triplet_projection
 from .patches import PatchBank, PatchEmbedder, default_patch_embedder, stack_banks, train_patch_classifier
@@ -106,6 +106,8 @@ def run(
     from_scratch: bool = False,
     grid_search: bool = False,
     grid: dict[str, Sequence[Any]] | None = None,
+    shots: int | None = None,
+    few_shot_trials: int = FEW_SHOT_TRIALS,
     seed: int = 0,
     seeds: int = 3,
     baseline: bool = True,
@@ -122,7 +124,9 @@ def run(
     random training patches of a patch protocol (default the protocol's, 64). ``from_scratch``
     (icassp2023-finetune only) fine-tunes a random initialisation of the backbone instead of its
     trained weights. ``grid_search`` tries every combination of the protocol's grid (``grid``
-    replaces it) with the first seed and keeps the one of the best validation score."""
+    replaces it) with the first seed and keeps the one of the best validation score. ``shots``
+    (``5-fold`` only): few-shot, ``shots`` train records per class in each fold, drawn
+    ``few_shot_trials`` times (seed 004 sec. 3.3.5)."""
     proto = get_protocol(protocol)
     if config is None:
         config = proto.config()
@@ -130,6 +134,10 @@ def run(
     if from_scratch and proto.inputs != FINETUNE:
         raise ConfigError("--from-scratch fine-tunes a random initialisation: it needs --protocol icassp2023-finetune "
                           "(a frozen random-weight backbone is the random-init baseline row)")
+    if shots is not None and not proto.folds:
+        raise ConfigError("--few-shot cuts the train split of each fold: it needs --protocol 5-fold (seed 004 sec. 3.3.5)")
+    if few_shot_trials < 1:
+        raise ConfigError(f"--few-shot-trials must be at least 1, got {few_shot_trials}")
     search = None
     if grid_search or grid:
         chosen_grid = {k: tuple(v) for k, v in (grid or proto.grid).items()}
@@ -148,7 +156,7 @@ def run(
     # A protocol other than the default names its results apart (<manifest>-<protocol>.json), so
     # probing one task under several protocols keeps every result; --task names them explicitly.
     task = safe_name(task) if task else task_name(dataset_path) + (
-        f"-{proto.name}" if proto.name != DEFAULT_PROTOCOL else "")
+        f"-{proto.name}" if proto.name != DEFAULT_PROTOCOL else "") + (f"-{shots}shot" if shots else "")
     out_json = results_path(workspace, name, task)
     rejects_path = workspace.rejects / "probe" / f"{name}.{task}.jsonl"
     report = Report(stage="probe")
@@ -170,7 +178,8 @@ def run(
                                           baseline_embeddings, embedder, out_json.parent / "embeddings", report)
                 data = _drop_tracks_without_embeddings(data, probed, bad)
                 if proto.folds:
-                    data, evaluated = _evaluate_folds(data, probed, config, seed_list, search, proto.folds, seed)
+                    data, evaluated = _evaluate_folds(data, probed, config, seed_list, search, proto.folds, seed,
+                                                      shots, few_shot_trials)
                 else:
                     data = assign_splits(data, options, seed)
                     data = fix_vocabulary(data, bad)
@@ -194,7 +203,8 @@ def run(
             },
             "params": {"seeds": seed_list, "split_seed": seed, "probe": config.to_dict(),
                        "protocol": {**proto.describe(), **({"crop_hop": hop} if proto.inputs == PATCHES else {}),
-                                    **({"from_scratch": from_scratch} if proto.inputs == FINETUNE else {})},
+                                    **({"from_scratch": from_scratch} if proto.inputs == FINETUNE else {}),
+                                    **({"few_shot": shots, "few_shot_trials": few_shot_trials} if shots else {})},
                        "dataset_options": {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(options).items()}},
             "models": evaluated,
         }
@@ -379,39 +389,55 @@ def _evaluate(data: ProbeDataset, model: ProbedModel, config: ProbeConfig, seeds
 
 
 def _evaluate_folds(data: ProbeDataset, probed: list[ProbedModel], config: ProbeConfig, seeds: list[int],
-                    search: list[tuple[dict[str, Any], ProbeConfig]] | None, n_folds: int, seed: int
+                    search: list[tuple[dict[str, Any], ProbeConfig]] | None, n_folds: int, seed: int,
+                    shots: int | None = None, trials: int = FEW_SHOT_TRIALS
                     ) -> tuple[ProbeDataset, list[dict[str, Any]]]:
     """Stratified k-fold cross-validation of a multi-class task (seed 004 sec. 3.2.2): every model
     is probed on each fold (with every seed); its ``summary`` is the mean and sample std over the
-    folds of each fold's mean over seeds, ``folds`` holds each fold's summary and split sizes.
+    folds of each fold's mean, ``folds`` holds each fold's summary, split sizes and runs.
+    ``shots``: few-shot (seed 004 sec. 3.3.5), each fold's train split cut to ``shots`` records per
+    class, ``trials`` times with different draws (``default_rng([seed, fold, trial])``); the fold's
+    value is then the mean over trials and seeds.
     Returns the dataset with the first fold's splits (for the dataset summary) and the entries."""
     if data.kind != MULTICLASS:
         raise ConfigError(f"--protocol {n_folds}-fold is for multi-class tasks (one label per track; seed 004 "
                           f"sec. 3.2.2, whose tasks are all multi-class), not {data.kind}")
     note = f"stratified {n_folds}-fold (seed {seed}; 20% test, the rest 85/15 train/validation)"
+    if shots:
+        note += f"; few-shot: {shots} train record(s) per class, {trials} trial(s)"
     if data.fixed_split:
         note += "; the manifest's split column is ignored"
+    keys = data.columns["track_id"]
     labels = [ls[0] for ls in data.columns["labels"]]
-    fold_splits = stratified_folds(data.columns["track_id"], labels, n_folds=n_folds, seed=seed)
+    fold_splits = stratified_folds(keys, labels, n_folds=n_folds, seed=seed)
     no_rejects = BadRecords(data.path)  # stratification puts every class in every train split
     runs: list[list[dict[str, Any]]] = [[] for _ in probed]
     first: ProbeDataset | None = None
     for k, splits in enumerate(fold_splits):
-        fold = fix_vocabulary(replace(data, splits=splits, notes={**data.notes, "split": note}), no_rejects)
-        first = first or fold
-        for j, m in enumerate(probed):
-            entry = _evaluate(fold, m, config, seeds, search)
-            entry.update(fold=k, split_sizes=fold.split_sizes())
-            runs[j].append(entry)
+        draws = ([few_shot(keys, labels, splits, shots, seed=[seed, k, t]) for t in range(trials)] if shots
+                 else [list(splits)])
+        entries: list[list[dict[str, Any]]] = [[] for _ in probed]
+        for t, drawn in enumerate(draws):
+            fold = fix_vocabulary(replace(data, splits=drawn, notes={**data.notes, "split": note}), no_rejects)
+            first = first or fold
+            for j, m in enumerate(probed):
+                entry = _evaluate(fold, m, config, seeds, search)
+                entry.update(split_sizes=fold.split_sizes(), per_seed=[{**({"trial": t} if shots else {}), **p}
+                                                                      for p in entry["per_seed"]])
+                entries[j].append(entry)
+        for j, per_trial in enumerate(entries):
+            per_seed = [p for e in per_trial for p in e["per_seed"]]
+            runs[j].append({"fold": k, "split_sizes": per_trial[0]["split_sizes"],
+                            "summary": {metric: mean_std([p[metric] for p in per_seed]) for metric in METRICS[MULTICLASS]},
+                            "per_class": [e["per_class"] for e in per_trial], "per_seed": per_seed,
+                            **({"grid_search": [e["grid_search"] for e in per_trial]} if search is not None else {})})
     assert first is not None
     evaluated = []
     for m, per_fold in zip(probed, runs):
         summary = {metric: mean_std([f["summary"][metric]["mean"] for f in per_fold]) for metric in METRICS[MULTICLASS]}
-        per_class = {c: {"recall": mean_std([f["per_class"][c]["recall"]["mean"] for f in per_fold if c in f["per_class"]])}
-                     for c in first.classes}
-        folds = [{"fold": f["fold"], "split_sizes": f["split_sizes"], "summary": f["summary"],
-                  "per_seed": f["per_seed"], **({"grid_search": f["grid_search"]} if "grid_search" in f else {})}
-                 for f in per_fold]
+        per_class = {c: {"recall": mean_std([pc[c]["recall"]["mean"] for f in per_fold for pc in f["per_class"]
+                                             if c in pc])} for c in first.classes}
+        folds = [{k: v for k, v in f.items() if k != "per_class"} for f in per_fold]
         evaluated.append({"name": m.name, "role": m.role, "dim": m.embeddings.dim, "sources": m.sources,
                           "summary": summary, "folds": folds, "per_class": per_class, "excluded_classes": {}})
     return first, evaluated

@@ -13,7 +13,9 @@ protocol, settings, split and seeds, so each has its own results file
 
 ranked by the task's primary metric (ROC-AUC for tagging as in Table 4; balanced accuracy for
 ``5-fold``; accuracy for multi-class; triplet accuracy), best mean first, ties in combination
-order. ``<name>`` defaults to ``stacks-`` + every model's name joined by ``+``. The combinations
+order. Under ``--protocol 5-fold`` each row also gets its corrected rank (seed 004 sec. 3.3.4,
+used for the combinations of sec. 3.3.6: the rank of the best combination not significantly
+different from it, :func:`discogs_tools.probe.folds.corrected_ranks`). ``<name>`` defaults to ``stacks-`` + every model's name joined by ``+``. The combinations
 are probed without a random-weight baseline (Table 4 has none; probe the single models for it).
 Nothing random is drawn here: a rerun with the same inputs and seed rewrites the same bytes.
 """
@@ -32,6 +34,7 @@ from ..io import write_json_atomic, write_text_atomic
 from ..report import Report
 from ..workspace import Workspace
 from .backbone import resolve_source
+from .folds import corrected_ranks
 from .run import METRICS, run, safe_name
 
 
@@ -82,12 +85,18 @@ def stack_search(
         return (-mean if mean is not None and not math.isnan(mean) else math.inf, i)
 
     ranked = [{"rank": r + 1, **rows[i]} for r, i in enumerate(sorted(range(len(rows)), key=key))]
+    folded = bool(results["params"]["protocol"].get("folds"))
+    if folded:  # seed 004 sec. 3.3.4 / 3.3.6 (Figure 3.2): corrected ranks of the combinations
+        stats = {str(i): (r["summary"][metric]["mean"], r["summary"][metric]["std"], r["summary"][metric]["n"])
+                 for i, r in enumerate(ranked)}
+        for i, (_, corrected) in corrected_ranks(stats).items():
+            ranked[int(i)]["corrected_rank"] = corrected
     out_dir = workspace.runs / name / "probe"
     stem = f"{results['task']}-stacks"
     summary = {"task": results["task"], "kind": results["kind"], "name": name, "metric": metric,
                "max_size": max_size, "models": labels, "params": results["params"], "combinations": ranked}
     json_path = write_json_atomic(out_dir / f"{stem}.json", summary)
-    md_path = write_text_atomic(out_dir / f"{stem}.md", render_markdown(ranked, labels, shown))
+    md_path = write_text_atomic(out_dir / f"{stem}.md", render_markdown(ranked, labels, shown, folded))
     report = Report(stage="probe stacks")
     report.outputs.update({"summary": str(json_path), "table": str(md_path)})
     report.counts.update({"models": len(labels), "combinations": len(ranked)})
@@ -98,12 +107,15 @@ def stack_search(
     return report
 
 
-def render_markdown(ranked: list[dict[str, Any]], labels: list[str], metrics: list[str]) -> str:
-    """The Table-4 layout: rank, a check mark per model in the stack, then ``mean ± std`` per metric."""
-    lines = ["| " + " | ".join(["rank", *labels, *metrics]) + " |",
-             "| " + " | ".join(["---"] * (1 + len(labels) + len(metrics))) + " |"]
+def render_markdown(ranked: list[dict[str, Any]], labels: list[str], metrics: list[str],
+                    corrected: bool = False) -> str:
+    """The Table-4 layout: rank (and corrected rank), a check mark per model in the stack, then
+    ``mean ± std`` per metric."""
+    head = ["rank", *(["corrected rank"] if corrected else []), *labels, *metrics]
+    lines = ["| " + " | ".join(head) + " |", "| " + " | ".join(["---"] * len(head)) + " |"]
     for row in ranked:
         marks = ["✓" if m in row["models"] else "" for m in labels]
         cells = [f"{row['summary'][m]['mean']:.4f} ± {row['summary'][m]['std']:.4f}" for m in metrics]
-        lines.append("| " + " | ".join([str(row["rank"]), *marks, *cells]) + " |")
+        ranks = [str(row["rank"]), *([str(row["corrected_rank"])] if corrected else [])]
+        lines.append("| " + " | ".join([*ranks, *marks, *cells]) + " |")
     return "\n".join(lines) + "\n"

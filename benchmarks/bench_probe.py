@@ -179,8 +179,8 @@ def main() -> None:
 
     per_track = {name: bench_extraction(name, args.extract_tracks, args.track_seconds, args.batch, work)
                  for name in ("small_cnn", "efficientnet_b0")}
-    n_train = int(round(args.mlp_tracks * train_share["Genre"]))
-    n_val = max(1, int(round(args.mlp_tracks * (1 - train_share["Genre"]) / 2)))
+    n_train = round(args.mlp_tracks * train_share["Genre"])
+    n_val = max(1, round(args.mlp_tracks * (1 - train_share["Genre"]) / 2))
     per_track_epoch = bench_mlp(n_train, n_val, args.dim, args.classes, args.epochs, args.threads)
 
     print("extrapolated Table-3 evaluation of one model (extraction once, MLP 3 seeds x 30 epochs, CPU, "

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import json
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -16,8 +17,13 @@ from typer.testing import CliRunner
 
 from discogs_tools.cli import app
 from discogs_tools.probe import table3
-from discogs_tools.probe.datasets import (BadRecords, DatasetOptions, assign_splits, evaluate_frozen_triplets,
-                                          load_dataset)
+from discogs_tools.probe.datasets import (
+    BadRecords,
+    DatasetOptions,
+    assign_splits,
+    evaluate_frozen_triplets,
+    load_dataset,
+)
 from discogs_tools.probe.embeddings import read_embeddings
 from discogs_tools.probe.mlp import ProbeConfig
 from discogs_tools.probe.run import run
@@ -60,7 +66,7 @@ def test_table3_layout_from_probe_results(probed, ws):
     # Benchmarks in the column order of seed 000 Table 3 (Genre before FMA), whatever the input order.
     assert table.columns == [("Genre", "roc_auc"), ("Genre", "pr_auc"), ("FMA", "accuracy")]
     assert list(table.rows) == ["good", "noise"]
-    genre = json.loads(open(next(f for f in files if "good" in f and "genre" in f)).read())
+    genre = json.loads(Path(next(f for f in files if "good" in f and "genre" in f)).read_text())
     assert table.rows["good"][("Genre", "roc_auc")]["mean"] == genre["models"][0]["summary"]["roc_auc"]["mean"]
     assert table.percent  # Table 3 reports percent with one decimal
     assert table.rows["good"][("FMA", "accuracy")]["mean"] > table.rows["noise"][("FMA", "accuracy")]["mean"]
@@ -70,7 +76,7 @@ def test_table3_layout_from_probe_results(probed, ws):
     assert md.splitlines()[0] == "| model | Genre ROC-AUC | Genre PR-AUC | FMA acc. |"
     good_acc = table.rows["good"][("FMA", "accuracy")]
     assert f"**{good_acc['mean'] * 100:.1f} ± {good_acc['std'] * 100:.1f}**" in md
-    rows = list(csv.reader(open(out["csv"])))
+    rows = list(csv.reader(Path(out["csv"]).read_text().splitlines()))
     assert rows[0][:3] == ["model", "Genre:roc_auc", "Genre:roc_auc:std"] and [r[0] for r in rows[1:]] == ["good", "noise"]
     png = (tmp_path / "out" / "table3.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n"

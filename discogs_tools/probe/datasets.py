@@ -8,7 +8,9 @@ Parquet parts). Its columns name what it holds:
   with a separator, ``,`` by default) or ``label`` (multi-class: one class per track);
 - similarity triplets (as in dim-sim): ``anchor``, ``positive``, ``negative`` track ids;
 - optionally ``split`` with fixed ``train`` / ``validation`` / ``test`` values (aliases ``val``,
-  ``valid``, ``dev``, ``training``, ``testing``).
+  ``valid``, ``dev``, ``training``, ``testing``). A triplet manifest whose records are all
+  ``test`` (dim-sim as ``benchmark prepare`` writes it) is evaluated on the frozen embeddings only
+  (seed 004 sec. 5.3.6; :func:`evaluate_frozen_triplets`).
 
 Without a split column a split is drawn per track (per triplet) from a seeded hash of its id, so
 it does not depend on which other records are present: runs probed on different embedding files
@@ -28,9 +30,10 @@ import csv
 import hashlib
 import os
 from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -142,7 +145,7 @@ class ProbeDataset:
             return "/".join(self.columns[c][i] for c in TRIPLET_COLUMNS)
         return self.columns["track_id"][i]
 
-    def keep(self, mask: Sequence[bool]) -> "ProbeDataset":
+    def keep(self, mask: Sequence[bool]) -> ProbeDataset:
         """The records where ``mask`` is true."""
         idx = [i for i, k in enumerate(mask) if k]
         return replace(
@@ -443,8 +446,8 @@ def assign_splits(dataset: ProbeDataset, options: DatasetOptions, seed: int) -> 
     if dataset.kind == TRIPLETS and dataset.fixed_split and sizes["test"] and sizes["test"] == len(dataset):
         # Every triplet is test (dim-sim as prepared): the similarity of the frozen embeddings is
         # evaluated without training (seed 004 sec. 5.3.6); see evaluate_frozen_triplets.
-        out.notes = {**dataset.notes, "frozen_only": True}
-        out.notes["split"] += "; every triplet is test: frozen evaluation only, no projection trained"
+        out.notes = {**dataset.notes, "frozen_only": True,
+                     "split": "fixed in the manifest; every triplet is test: frozen evaluation only, no projection trained"}
         return out
     empty = [s for s in SPLITS if sizes[s] == 0]
     if empty:

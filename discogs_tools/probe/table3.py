@@ -14,8 +14,9 @@ bold (Markdown, PNG).
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from ..io import atomic_path, write_text_atomic
 from ..workspace import Workspace
@@ -109,9 +110,7 @@ def plot_table(table: ComparisonTable, path: str | os.PathLike[str]) -> Path:
     drawn.auto_set_column_width(list(range(len(head2))))
     for (r, c), cell in drawn.get_celld().items():
         cell.set_linewidth(0.3)
-        if r < 2:
-            cell.set_text_props(weight="bold")
-        elif c > 0 and best.get(table.columns[c - 1]) == list(table.rows)[r - 2]:
+        if r < 2 or c > 0 and best.get(table.columns[c - 1]) == list(table.rows)[r - 2]:
             cell.set_text_props(weight="bold")
     ax.set_title("Probe results (seed 000 Table 3 layout; percent, mean ± std over seeds)", fontsize=9)
     fig.tight_layout()

@@ -69,6 +69,11 @@ def probe(
                                                     "whole.", metavar="N")] = None,
     few_shot_trials: Annotated[int, typer.Option(help="5-fold --few-shot: draws of the N examples per fold "
                                                  "(seed 004 sec. 3.3.5: 3).")] = 3,
+    test_collection: Annotated[Optional[Path], typer.Option(help="5-fold: cross-collection evaluation (seed 004 "
+                                                            "sec. 3.2.3): train on 80/20 train/validation of the "
+                                                            "dataset, test on this labelled manifest.")] = None,
+    class_map: Annotated[Optional[Path], typer.Option(help="--test-collection: table with columns source (its "
+                                                      "label) and target (a class); direct matches need no row.")] = None,
     stack_search: Annotated[Optional[int], typer.Option(help="Probe every combination of 2..K of the -m models "
                                                         "as stacks (seed 000 sec. 4.5, Table 4), one result per "
                                                         "combination, and rank them in runs/<name>/probe/"
@@ -110,7 +115,7 @@ def probe(
                                              plateau_patience=patience, dropout=dropout, standardize=standardize,
                                              threads=threads),
         protocol=protocol, crop_hop=crop_hop, from_scratch=from_scratch, grid_search=grid_search,
-        shots=few_shot, few_shot_trials=few_shot_trials,
+        shots=few_shot, few_shot_trials=few_shot_trials, test_collection=test_collection, class_map=class_map,
         seed=seed, seeds=seeds, baseline=baseline, baseline_embeddings=baseline_embeddings or (),
         skip_invalid=skip_invalid, plot=plot,
     )

@@ -43,6 +43,7 @@ from .backbone import Embedder, ModelSource, embeddings_for, resolve_features, r
 from .datasets import (MULTICLASS, MULTILABEL, TRIPLETS, BadRecords, DatasetOptions, ProbeDataset, assign_splits,
                        fix_vocabulary, load_dataset, reject_records)
 from .embeddings import Embeddings, load_stack
+from .crosscollection import TRAIN_FRACTION_NOTE, any_label_scores, holdout_splits, map_labels, read_class_map
 from .folds import FEW_SHOT_TRIALS, few_shot, stratified_folds
 from .metrics import (macro_roc_auc, mean_std, multiclass_scores, multilabel_scores, triplet_scores)
 from .mlp import ProbeConfig, train_classifier, train_triplet_projection
@@ -108,6 +109,8 @@ def run(
     grid: dict[str, Sequence[Any]] | None = None,
     shots: int | None = None,
     few_shot_trials: int = FEW_SHOT_TRIALS,
+    test_collection: str | os.PathLike[str] | None = None,
+    class_map: str | os.PathLike[str] | None = None,
     seed: int = 0,
     seeds: int = 3,
     baseline: bool = True,
@@ -126,7 +129,10 @@ def run(
     trained weights. ``grid_search`` tries every combination of the protocol's grid (``grid``
     replaces it) with the first seed and keeps the one of the best validation score. ``shots``
     (``5-fold`` only): few-shot, ``shots`` train records per class in each fold, drawn
-    ``few_shot_trials`` times (seed 004 sec. 3.3.5)."""
+    ``few_shot_trials`` times (seed 004 sec. 3.3.5). ``test_collection`` (``5-fold`` only):
+    cross-collection evaluation (seed 004 sec. 3.2.3), trained on 80/20 of ``dataset`` and tested
+    on that manifest, its labels mapped through ``class_map``
+    (:mod:`discogs_tools.probe.crosscollection`)."""
     proto = get_protocol(protocol)
     if config is None:
         config = proto.config()
@@ -136,6 +142,11 @@ def run(
                           "(a frozen random-weight backbone is the random-init baseline row)")
     if shots is not None and not proto.folds:
         raise ConfigError("--few-shot cuts the train split of each fold: it needs --protocol 5-fold (seed 004 sec. 3.3.5)")
+    if test_collection is not None and (not proto.folds or shots):
+        raise ConfigError("--test-collection (cross-collection evaluation, seed 004 sec. 3.2.3) needs --protocol "
+                          "5-fold and no --few-shot")
+    if class_map is not None and test_collection is None:
+        raise ConfigError("--class-map maps the labels of --test-collection: give both")
     if few_shot_trials < 1:
         raise ConfigError(f"--few-shot-trials must be at least 1, got {few_shot_trials}")
     search = None
@@ -156,7 +167,8 @@ def run(
     # A protocol other than the default names its results apart (<manifest>-<protocol>.json), so
     # probing one task under several protocols keeps every result; --task names them explicitly.
     task = safe_name(task) if task else task_name(dataset_path) + (
-        f"-{proto.name}" if proto.name != DEFAULT_PROTOCOL else "") + (f"-{shots}shot" if shots else "")
+        f"-{proto.name}" if proto.name != DEFAULT_PROTOCOL and test_collection is None else "") + (
+        f"-{shots}shot" if shots else "") + (f"-cross-{task_name(Path(test_collection))}" if test_collection else "")
     out_json = results_path(workspace, name, task)
     rejects_path = workspace.rejects / "probe" / f"{name}.{task}.jsonl"
     report = Report(stage="probe")
@@ -167,6 +179,12 @@ def run(
             with (RejectsWriter(rejects_path) if skip_invalid else nullcontext()) as rejects:
                 bad = BadRecords(dataset_path, rejects)
                 data = load_dataset(dataset_path, options, bad, workspace=workspace)
+                other, bad_other, loading = None, None, data
+                if test_collection is not None:
+                    bad_other = BadRecords(test_collection, rejects)
+                    other = load_dataset(test_collection, DatasetOptions(separator=options.separator), bad_other,
+                                         workspace=workspace)
+                    loading = _union(data, other)
                 if proto.inputs == FINETUNE:
                     probed = _load_finetune_models(data, sources, name, workspace, features, baseline,
                                                    baseline_embeddings, from_scratch, proto)
@@ -174,10 +192,15 @@ def run(
                     probed = _load_patch_models(data, sources, name, workspace, features, seed, baseline,
                                                 baseline_embeddings, patch_embedder, proto, hop)
                 else:
-                    probed = _load_models(data, sources, name, workspace, features, seed, baseline,
+                    probed = _load_models(loading, sources, name, workspace, features, seed, baseline,
                                           baseline_embeddings, embedder, out_json.parent / "embeddings", report)
                 data = _drop_tracks_without_embeddings(data, probed, bad)
-                if proto.folds:
+                if other is not None and bad_other is not None:
+                    other = _drop_tracks_without_embeddings(other, probed, bad_other)
+                    if search is not None:
+                        raise ConfigError("--grid-search does not combine with --test-collection")
+                    data, evaluated = evaluate_cross_collection(data, other, probed, config, seed_list, seed, class_map)
+                elif proto.folds:
                     data, evaluated = _evaluate_folds(data, probed, config, seed_list, search, proto.folds, seed,
                                                       shots, few_shot_trials)
                 else:
@@ -197,7 +220,9 @@ def run(
                 "rejected": bad.count,
                 "rejected_by_reason": dict(sorted(bad.reasons.items())),
                 "split": data.notes.get("split"),
-                "split_sizes": data.split_sizes(),
+                "split_sizes": data.notes.get("split_sizes") or data.split_sizes(),
+                **({"test_collection": {**data.notes["test_collection"], "rejected": bad_other.count}}
+                   if bad_other is not None else {}),
                 "classes": data.classes,
                 "unknown_classes": data.notes.get("unknown_classes", {}),
             },
@@ -441,6 +466,64 @@ def _evaluate_folds(data: ProbeDataset, probed: list[ProbedModel], config: Probe
         evaluated.append({"name": m.name, "role": m.role, "dim": m.embeddings.dim, "sources": m.sources,
                           "summary": summary, "folds": folds, "per_class": per_class, "excluded_classes": {}})
     return first, evaluated
+
+
+def _union(data: ProbeDataset, other: ProbeDataset) -> ProbeDataset:
+    """The records of both collections, to embed every track once (cross-collection evaluation)."""
+    if other.kind == TRIPLETS:
+        raise ConfigError(f"--test-collection {other.path} holds triplets: it needs labels")
+    shared = set(data.columns["track_id"]) & set(other.columns["track_id"])
+    if shared:
+        raise ConfigError(f"--test-collection shares {len(shared)} track(s) with the training collection, "
+                          f"e.g. {sorted(shared)[0]}: a cross-collection test must be unseen")
+    return replace(data, columns={k: data.columns[k] + other.columns[k] for k in ("track_id", "labels")},
+                   splits=[None] * (len(data) + len(other)), lines=data.lines + other.lines)
+
+
+def evaluate_cross_collection(data: ProbeDataset, other: ProbeDataset, probed: list[ProbedModel],
+                              config: ProbeConfig, seeds: list[int], seed: int,
+                              class_map: str | os.PathLike[str] | None) -> tuple[ProbeDataset, list[dict[str, Any]]]:
+    """Train on a stratified 80/20 train/validation split of ``data`` (multi-class), test on
+    ``other`` with its labels mapped onto the classes (seed 004 sec. 3.2.3, 3.3.1); see
+    :mod:`discogs_tools.probe.crosscollection`. Per model: summary over seeds, per-seed values."""
+    if data.kind != MULTICLASS:
+        raise ConfigError(f"cross-collection evaluation trains a multi-class task (seed 004 sec. 3.2.3), not {data.kind}")
+    keys = data.columns["track_id"]
+    splits = holdout_splits(keys, [ls[0] for ls in data.columns["labels"]], seed=seed)
+    data = fix_vocabulary(replace(data, splits=splits, notes={**data.notes, "split": f"{TRAIN_FRACTION_NOTE} (seed {seed}); "
+                                                             f"test: {other.path.name}"}), BadRecords(data.path))
+    classes = data.classes
+    truth = map_labels(other.columns["labels"], read_class_map(class_map) if class_map else {}, classes)
+    test_ids = [t for t, labels in zip(other.columns["track_id"], truth) if labels]
+    truth = [labels for labels in truth if labels]
+    if not test_ids:
+        raise ConfigError(f"no track of {other.path} has a label matching a class {classes} (directly or through "
+                          "--class-map)")
+    data.notes["test_collection"] = {"path": str(other.path.resolve()), "records_read": other.records_read,
+                                     "records_scored": len(test_ids),
+                                     "records_without_a_class": len(other) - len(test_ids),
+                                     "class_map": str(Path(class_map).resolve()) if class_map else None}
+    data.notes["split_sizes"] = {**data.split_sizes(), "test": len(test_ids)}
+    y = data.label_matrix()
+    tr, va = data.split_indices("train"), data.split_indices("validation")
+    evaluated = []
+    for m in probed:
+        x, xt = m.embeddings.rows(keys), m.embeddings.rows(test_ids)
+        per_seed, per_class_runs = [], []
+        for s in seeds:
+            probe = train_classifier(x[tr], y[tr], x[va], y[va], multilabel=False, n_classes=len(classes),
+                                     config=config, seed=s,
+                                     score=lambda yv, logits: float((logits.argmax(axis=1) == yv).mean()))
+            scores = any_label_scores(truth, probe.predict(xt), classes)
+            per_class_runs.append(scores.pop("per_class"))
+            excluded = scores.pop("excluded_classes")
+            per_seed.append({"seed": s, "best_epoch": probe.best_epoch, "validation_score": probe.best_score, **scores})
+        per_class = {c: {"recall": mean_std([r[c]["recall"] for r in per_class_runs]),
+                         "test_positives": per_class_runs[0][c]["positives"]} for c in per_class_runs[0]}
+        evaluated.append({"name": m.name, "role": m.role, "dim": m.embeddings.dim, "sources": m.sources,
+                          "summary": {k: mean_std([p[k] for p in per_seed]) for k in METRICS[MULTICLASS]},
+                          "per_seed": per_seed, "per_class": per_class, "excluded_classes": excluded})
+    return data, evaluated
 
 
 def _finite_or(value: float, default: float = -math.inf) -> float:

@@ -131,3 +131,17 @@ def test_all_test_triplets_are_evaluated_frozen(tmp_path):
     assert [p["seed"] for p in per_seed] == [0, 1]
     assert per_seed[0]["frozen_triplet_accuracy"] == per_seed[0]["triplet_accuracy"] == 1.0
     assert per_seed[0]["distance_gap"] > 1.5 and extra["projection"] is None
+
+
+def test_probe_command_scores_all_test_triplets_frozen(tmp_path, ws):
+    """End to end through `probe`: an all-test triplet manifest is scored without training."""
+    ids = [f"d{i}" for i in range(40)]
+    x0 = np.where(np.arange(40) % 2 == 0, 1.0, -1.0)
+    emb = np.stack([x0, 0.1 * np.random.default_rng(3).normal(size=40)], axis=1).astype(np.float32)
+    write_embeddings(tmp_path / "e.parquet", ids, emb)
+    rows = [(ids[a], ids[(a + 2) % 40], ids[(a + 1) % 40]) for a in range(40)]
+    (tmp_path / "dim-sim.csv").write_text("anchor,positive,negative,split\n" + "".join(",".join(r) + ",test\n" for r in rows))
+    report = run(tmp_path / "dim-sim.csv", workspace=ws, models=[str(tmp_path / "e.parquet")], name="m", seeds=1,
+                 baseline=False, plot=False)
+    results = json.loads(Path(report.outputs["results"]).read_text())
+    assert results["models"][0]["summary"]["triplet_accuracy"]["mean"] == 1.0

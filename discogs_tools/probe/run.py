@@ -41,7 +41,7 @@ from ..report import Report
 from ..workspace import Workspace
 from .backbone import Embedder, ModelSource, embeddings_for, resolve_features, resolve_source
 from .datasets import (MULTICLASS, MULTILABEL, TRIPLETS, BadRecords, DatasetOptions, ProbeDataset, assign_splits,
-                       fix_vocabulary, load_dataset, reject_records)
+                       evaluate_frozen_triplets, fix_vocabulary, load_dataset, reject_records)
 from .embeddings import Embeddings, load_stack
 from .crosscollection import TRAIN_FRACTION_NOTE, any_label_scores, holdout_splits, map_labels, read_class_map
 from .folds import FEW_SHOT_TRIALS, few_shot, stratified_folds
@@ -605,6 +605,8 @@ def _finetune_seed(data: ProbeDataset, y: np.ndarray, finetune: dict[str, Any], 
 
 def _evaluate_triplets(data: ProbeDataset, emb: Embeddings, config: ProbeConfig,
                        seeds: list[int]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    if data.notes.get("frozen_only"):  # all-test triplets (dim-sim): no projection to train, seed 004 sec. 5.3.6
+        return evaluate_frozen_triplets(data, emb, seeds)
     ids = data.track_ids
     x = emb.rows(ids)
     index = {t: i for i, t in enumerate(ids)}

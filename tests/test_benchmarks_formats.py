@@ -73,13 +73,14 @@ def test_mtat_top50_and_12_1_3_split_by_folder(tmp_path: Path) -> None:
     assert by_folder["mtat-999"]["labels"] == ""
     assert any("5 clip(s) have no top-50 tag" in w for w in report.warnings)  # clips 60-63 and 999
     assert not any("official vocabulary" in w for w in report.warnings)
-    # probe reads the manifest; an empty CSV field reads as missing labels there, so today the
-    # untagged clips are counted into probe's rejects with --skip-invalid (docs/benchmarks.md).
+    # probe reads the manifest with --allow-empty-labels: the untagged clips are kept as
+    # negatives for every tag (docs/benchmarks.md).
     manifest = tmp_path / "mtat.csv"
     with RejectsWriter(tmp_path / "probe-rejects.jsonl") as rejects:
         bad = BadRecords(manifest, rejects)
         dataset = load_dataset(manifest, DatasetOptions(allow_empty_labels=True), bad)
-    assert len(dataset) == 60 and bad.count == 5 and dataset.fixed_split
+    assert len(dataset) == 65 and bad.count == 0 and dataset.fixed_split
+    assert sum(1 for labels in dataset.columns["labels"] if labels == []) == 5
 
 
 def test_mtat_top50_that_differs_from_the_literature_is_reported(tmp_path: Path) -> None:

@@ -33,10 +33,10 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigError
+from ..train.embed import PATCH_FRAMES, patch_batches
 from .mlp import ProbeConfig
 from .patches import activation, average_by_owner
 
-PATCH_FRAMES = 128
 VALIDATION_SECONDS = 30.0
 
 
@@ -84,16 +84,11 @@ def tagger(backbone: Any, hidden: int, n_classes: int) -> Any:
 
 
 def _patches(store: Any, positions: Sequence[int], starts: Sequence[Sequence[int]], patch: int) -> np.ndarray:
+    """Every patch of ``positions`` at their ``starts``, in one (n, 1, patch, mels) array."""
     total = sum(len(s) for s in starts)
-    out = np.zeros((total, 1, patch, store.n_mels), np.float32)
-    k = 0
-    for pos, ss in zip(positions, starts):
-        whole = store.rows(int(pos))
-        for s in ss:
-            piece = whole[s:s + patch]
-            out[k, 0, :len(piece)] = piece
-            k += 1
-    return out
+    if total == 0:
+        return np.zeros((0, 1, patch, store.n_mels), np.float32)
+    return next(patch_batches(store, positions, total, patch, starts))[0]
 
 
 def predict_tracks(model: Any, store: Any, positions: Sequence[int], starts: Sequence[Sequence[int]], patch: int,

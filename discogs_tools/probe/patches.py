@@ -32,9 +32,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigError
+from ..train.embed import PATCH_FRAMES, patch_batches, patch_starts
 from .mlp import ProbeConfig, TrainedProbe, _fit, _mlp, _standardiser
-
-PATCH_FRAMES = 128
 
 
 @dataclass
@@ -103,14 +102,6 @@ def average_by_owner(values: np.ndarray, owner: np.ndarray, n: int) -> np.ndarra
     return (sums / np.maximum(np.bincount(owner, minlength=n), 1)[:, None]).astype(np.float32)
 
 
-def grid_starts(frames: int, patch: int, hop: int) -> list[int]:
-    """Starts of the grid patches of a track: 0, hop, 2 hop, ... while a whole patch fits; [0] for
-    a track no longer than a patch (zero-padded), as ``discogs_tools.train.embed.patch_starts``."""
-    if frames <= patch:
-        return [0]
-    return list(range(0, frames - patch + 1, hop))
-
-
 def embed_patches(backbone: Any, store: Any, track_ids: Sequence[str], *, crop_hop: int = 64,
                   batch_size: int = 64, device: Any = None, patch: int = PATCH_FRAMES) -> PatchBank:
     """Embed every grid patch of ``track_ids`` (those in the feature ``store``) with the frozen
@@ -126,38 +117,18 @@ def embed_patches(backbone: Any, store: Any, track_ids: Sequence[str], *, crop_h
     device = device or torch.device("cpu")
     present = [t for t in track_ids if t in store]
     positions = store.positions(present)
-    starts_all: list[np.ndarray] = []
-    counts: list[int] = []
-    for pos in positions:
-        s = grid_starts(int(store.frames[pos]), patch, crop_hop)
-        starts_all.append(np.asarray(s, np.int64))
-        counts.append(len(s))
-    total = int(sum(counts))
-    values = np.zeros((total, backbone.embedding_dim), np.float32)
-    buf = np.zeros((batch_size, 1, patch, store.n_mels), np.float32)
+    # the grid: 0, hop, 2 hop, ... while a whole patch fits; [0] for a track no longer than a patch
+    starts_all = [np.asarray(patch_starts(int(store.frames[pos]), patch, crop_hop), np.int64) for pos in positions]
+    counts = [len(s) for s in starts_all]
+    values = np.zeros((int(sum(counts)), backbone.embedding_dim), np.float32)
     was_training = backbone.training
     backbone.eval()
-    row = n = 0
+    row = 0
     try:
         with torch.no_grad():
-            def flush() -> None:
-                nonlocal n
-                out = backbone(torch.from_numpy(buf[:n]).to(device))
-                values[row - n:row] = out.float().cpu().numpy()
-                n = 0
-
-            for pos, starts in zip(positions, starts_all):
-                whole = store.rows(int(pos))
-                for start in starts:
-                    piece = whole[start:start + patch]
-                    buf[n, 0, :len(piece)] = piece
-                    buf[n, 0, len(piece):] = 0.0
-                    n += 1
-                    row += 1
-                    if n == batch_size:
-                        flush()
-            if n:
-                flush()
+            for x, _ in patch_batches(store, positions, batch_size, patch, starts_all):
+                values[row:row + len(x)] = backbone(torch.from_numpy(x).to(device)).float().cpu().numpy()
+                row += len(x)
     finally:
         backbone.train(was_training)
     offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)

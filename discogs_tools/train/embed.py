@@ -45,16 +45,18 @@ def resolve_device(device: str) -> "torch.device":  # noqa: F821
     return torch.device(device)
 
 
-def _patch_batches(store: FeatureStore, positions: np.ndarray, batch_size: int, patch: int
-                   ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """(patches (n, 1, patch, mels) float32, owner index into ``positions``) in batches."""
+def patch_batches(store: FeatureStore, positions: Sequence[int], batch_size: int, patch: int,
+                  starts: Sequence[Sequence[int]] | None = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(patches (n, 1, patch, mels) float32, owner index into ``positions``) in batches of at most
+    ``batch_size``, in track order. ``starts`` gives each position's patch starts (default: the
+    half-overlapped :func:`patch_starts`); a patch running past the track's end is zero-padded."""
     buf = np.zeros((batch_size, 1, patch, store.n_mels), dtype=np.float32)
     owner = np.zeros(batch_size, dtype=np.int64)
     n = 0
     for i, pos in enumerate(positions):
-        frames = int(store.frames[pos])
         whole = store.rows(int(pos))
-        for start in patch_starts(frames, patch):
+        track_starts = patch_starts(int(store.frames[pos]), patch) if starts is None else starts[i]
+        for start in track_starts:
             piece = whole[start:start + patch]
             buf[n, 0, : len(piece)] = piece
             buf[n, 0, len(piece):] = 0.0
@@ -87,7 +89,7 @@ def embed_positions(backbone, store: FeatureStore, positions: np.ndarray, *, bat
     use_amp = amp and device.type == "cuda"
     try:
         with torch.no_grad():
-            for patches, owner in _patch_batches(store, positions, batch_size, patch):
+            for patches, owner in patch_batches(store, positions, batch_size, patch):
                 x = torch.from_numpy(patches).to(device, non_blocking=True)
                 if channels_last:
                     x = x.to(memory_format=torch.channels_last)
@@ -200,4 +202,4 @@ def run(ws: Workspace, checkpoint: str, *, features: str | None = None, output: 
     return report
 
 
-__all__ = ["embed_positions", "make_embedder", "patch_starts", "run", "load_backbone", "resolve_checkpoint"]
+__all__ = ["embed_positions", "make_embedder", "patch_batches", "patch_starts", "run", "load_backbone", "resolve_checkpoint"]

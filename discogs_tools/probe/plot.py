@@ -16,6 +16,19 @@ from typing import Any
 from ..io import atomic_path
 
 
+def save_png(fig: Any, path: str | os.PathLike[str]) -> Path:
+    """Write a matplotlib figure as PNG atomically, without a timestamp (same figure, same bytes),
+    and close it."""
+    from matplotlib import pyplot as plt
+
+    fig.tight_layout()
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=100, metadata={"Software": None})
+    plt.close(fig)
+    return path
+
+
 def plot_results(results: dict[str, Any], path: str | os.PathLike[str]) -> Path:
     """Write the plot of a results dict (as in runs/<run>/probe/<task>.json) to ``path``."""
     import matplotlib
@@ -55,9 +68,4 @@ def plot_results(results: dict[str, Any], path: str | os.PathLike[str]) -> Path:
     ax.set_ylabel(ylabel)
     ax.set_title(title, fontsize=10)
     ax.legend(fontsize=8, loc="lower right")
-    fig.tight_layout()
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=100, metadata={"Software": None})
-    plt.close(fig)
-    return path
+    return save_png(fig, path)

@@ -18,10 +18,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ..io import atomic_path, write_text_atomic
+from ..io import write_text_atomic
 from ..workspace import Workspace
 from .compare import METRIC_LABELS, ComparisonTable
 from .compare import build as build_comparison
+from .plot import save_png
 
 # (benchmark name of `benchmark prepare`, column header). The first six are seed 000 Table 3's
 # columns in its order; the rest are the issue's other benchmarks, after them.
@@ -113,9 +114,4 @@ def plot_table(table: ComparisonTable, path: str | os.PathLike[str]) -> Path:
         if r < 2 or c > 0 and best.get(table.columns[c - 1]) == list(table.rows)[r - 2]:
             cell.set_text_props(weight="bold")
     ax.set_title("Probe results (seed 000 Table 3 layout; percent, mean ± std over seeds)", fontsize=9)
-    fig.tight_layout()
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=100, metadata={"Software": None})
-    plt.close(fig)
-    return path
+    return save_png(fig, path)

@@ -13,7 +13,6 @@ import pytest
 import torch
 
 from discogs_tools.errors import ConfigError
-from discogs_tools.features.store import FeatureStore, ShardWriter, write_settings
 from discogs_tools.probe import protocols
 from discogs_tools.probe.finetune import (
     centre_window,
@@ -25,6 +24,7 @@ from discogs_tools.probe.run import run
 from discogs_tools.train import checkpoint as ckpt_io
 from discogs_tools.train.backbones import backbone_from_config
 from discogs_tools.train.config import TrainConfig
+from test_probe_protocols import write_store as write_feature_set
 
 MELS = 96
 SETTINGS = {"n_mels": MELS, "front_end": {"sample_rate": 16000, "hop_size": 256, "n_mels": MELS}}
@@ -65,13 +65,7 @@ class MeanBackbone(torch.nn.Module):
 
 
 def write_store(root, tracks):
-    write_settings(root, SETTINGS)
-    (root / "index").mkdir(parents=True)
-    writer = ShardWriter(root, 0, MELS)
-    for t, mel in tracks.items():
-        writer.add(t, mel.astype(np.float32))
-    writer.commit()
-    return FeatureStore(root)
+    return write_feature_set(root, tracks, SETTINGS)
 
 
 @pytest.fixture

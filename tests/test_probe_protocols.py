@@ -43,11 +43,12 @@ class StartBackbone(torch.nn.Module):
         return torch.stack([x[:, 0, 0, 0], x[:, 0, :, 1].mean(dim=1)], dim=1)
 
 
-def write_store(root, tracks):
-    """A feature set: {track_id: (frames, mels) array}."""
-    write_settings(root, {"n_mels": MELS, "sample_rate": 16000, "hop": 256})
+def write_store(root, tracks, settings=None):
+    """A feature set: {track_id: (frames, mels) array}, with ``settings`` as its features.json."""
+    mels = next(iter(tracks.values())).shape[1]
+    write_settings(root, settings or {"n_mels": mels, "sample_rate": 16000, "hop": 256})
     (root / "index").mkdir(parents=True)
-    writer = ShardWriter(root, 0, MELS)
+    writer = ShardWriter(root, 0, mels)
     for t, mel in tracks.items():
         writer.add(t, mel.astype(np.float32))
     writer.commit()

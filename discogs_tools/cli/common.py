@@ -67,15 +67,10 @@ _USER_OS_ERRORS = {
 
 def os_error_line(exc: OSError) -> str | None:
     """One-line description of a user-caused OS error, or None for anything else (a bug)."""
-    reason = _USER_OS_ERRORS.get(exc.errno or -1)
+    # Arrow raises OSError without an errno for disk problems: then the text tells.
+    reason = _USER_OS_ERRORS.get(exc.errno or -1) or disk_problem(exc)
     if reason is None:
-        text = str(exc)
-        if "No space left on device" in text:
-            reason = "no space left on device"
-        elif "Read-only file system" in text:
-            reason = "read-only file system"
-        else:
-            return None
+        return None
     where = exc.filename if getattr(exc, "filename", None) else None
     line = f"{where}: {reason}" if where else reason
     return line + "; nothing was replaced (the previous output, if any, is kept)"

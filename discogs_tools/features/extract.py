@@ -144,7 +144,7 @@ def _run_locked(ws: Workspace, name: str, *, dataset: str | None, crop_s: float 
         if staging is not None:
             shutil.rmtree(staging, ignore_errors=True)
         raise
-    settings = report.details.pop()["settings"]
+    settings = read_settings(final_root)  # what _compute wrote into the feature set
     manifest.record(ws.manifest_path, f"features {name}",
                     {**report.to_dict(), "params": {"dataset": dataset, "crop_s": crop_s, "workers": workers,
                                                      "tracks_per_shard": tracks_per_shard, "force": force},
@@ -225,5 +225,4 @@ def _compute(ws: Workspace, name: str, root: Path, *, dataset: str | None, crop_
         report.warnings.append(f"removed {orphans} leftover files of an interrupted run")
     report.figures.update({"seconds": timer.seconds, "audio_seconds": audio_seconds,
                            "audio_seconds_per_second": audio_seconds / timer.seconds if timer.seconds else 0.0})
-    report.details.append({"settings": settings})
     return report

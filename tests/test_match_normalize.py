@@ -14,7 +14,6 @@ SAME_ARTIST = [
     ("Beyoncé Featuring Jay-Z", "BEYONCÉ"),
     ("Beyoncé (ft. Jay-Z)", "beyonce"),
     ("Simon & Garfunkel", "Simon and Garfunkel"),
-    ("Earth, Wind & Fire", "Earth Wind and Fire"),
     ("Mötley Crüe", "Motley Crue"),
     ("Røyksopp", "Royksopp"),
     ("Sigur Rós", "sigur ros"),

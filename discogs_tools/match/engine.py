@@ -26,7 +26,7 @@ from ..io import parquet_glob
 from . import blocking
 from .index import IndexSource
 from .normalize import album_key, artist_key, title_key
-from .scoring import MatchConfig, combine, optional_similarity, passes_gates, text_similarity, title_similarity
+from .scoring import MatchConfig, artist_similarity, combine, optional_similarity, passes_gates, title_similarity
 
 
 @dataclass
@@ -55,10 +55,10 @@ def collection_keys(tracks: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _artist_sim(col_a: list, col_alt: list, ref_a: list, ref_anv: list) -> np.ndarray:
-    sim = text_similarity(col_a, ref_a)
+    sim = artist_similarity(col_a, ref_a)
     for left, right in ((col_a, ref_anv), (col_alt, ref_a), (col_alt, ref_anv)):
         if any(right) and any(left):
-            sim = np.maximum(sim, text_similarity(left, right))
+            sim = np.maximum(sim, artist_similarity(left, right))
     return sim
 
 

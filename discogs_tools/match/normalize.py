@@ -14,7 +14,15 @@ same name give the same key. The rules follow Discogs conventions:
   removed; version info that does (``"(Live)"``, ``"(Radio Edit)"``, ``"(Dub Mix)"``) is kept
   as words of the title key
 - case, accents (including ``ø æ ł đ``), punctuation and spacing; apostrophes vanish
-  (``"Don't"`` -> ``dont``); ``"Pt."`` -> ``part``
+  (``"Don't"`` -> ``dont``)
+- mojibake, text that was UTF-8 decoded with the wrong code page once or twice
+  (``"SandÃ©"``, ``"SandÌ©"`` -> ``"Sandé"``), repaired first (:func:`repair_text`, ftfy plus the
+  cp1252-to-Mac-Roman chain that ftfy does not undo)
+- part numbers: ``"Pt. II"``, ``"Part Two"``, ``"pt 2"`` -> ``part 2``; ``"No. 3"``, ``"Number 3"``
+  -> ``no 3``; a trailing roman numeral ``"Rocky II"`` -> ``rocky 2``. Numbers stay in the title
+  key and :func:`distinguishing_marks` makes them decisive: ``"Song, Pt. II"`` is not ``"Song"``
+- several names of one credit (``"A & B"``, ``"A, B"``, ``"A + B"``) are joined by ``and`` so that
+  :func:`credit_names` can split them again (``"A"`` is one of the names of ``"A & B"``)
 
 Each function is pure and cached, since artist names and titles repeat a lot in dumps.
 """
@@ -24,6 +32,8 @@ from __future__ import annotations
 import re
 import unicodedata
 from functools import lru_cache
+
+import ftfy
 
 ARTICLES = ("the", "a", "an", "les", "le", "la", "los", "las", "el", "die", "der", "das", "il", "de")
 """Articles Discogs moves to the end of a name (``"Beatles, The"``) and that keys drop at the start."""
@@ -42,12 +52,16 @@ _NEUTRAL_VERSION = re.compile(
     r"""^(?:
         (?:\d{4}\s+)?(?:digital(?:ly)?\s+)?re-?master(?:ed)?(?:\s+(?:version|edition|mix))?(?:\s+\d{4})?(?:\s+version)?
       | (?:\d{4}\s+)?(?:digital\s+)?remaster
-      | (?:album|lp|single|original|main|stereo|mono|explicit|clean|dirty|full\s+length)\s+version
+      | (?:album|lp|single|original|main|stereo|mono|explicit|clean|dirty|full\s+length|edited|censored)\s+version
       | original(?:\s+mix)?
       | album\s+mix
-      | bonus(?:\s+track)?
-      | explicit | clean | mono | stereo
+      | bonus(?:\s+track)?(?:\s+version)?
+      | explicit | clean | dirty | mono | stereo | edited | censored | uncensored | explicit\s+content
+      | (?:clean|explicit|album)\s+edit
+      | (?:\w+\s+){0,3}edition
+      | deluxe(?:\s+\w+)? | expanded | anniversary | single | ep
       | (?:feat|ft|featuring|with)\b.*
+      | and\s.+
       | from\s+.*
       | remastered
     )$""",
@@ -60,11 +74,52 @@ _APOSTROPHE = re.compile(r"(?<=\w)'(?=\w)")
 _SPACES = re.compile(r"\s+")
 _AND = re.compile(r"\s*(?:&|\+|\band\b|\bet\b|\bund\b|\by\b)\s*", re.IGNORECASE)
 _PART = re.compile(r"\bpt\b\.?", re.IGNORECASE)
+_ROMAN = {"i": 1, "ii": 2, "iii": 3, "iv": 4, "v": 5, "vi": 6, "vii": 7, "viii": 8, "ix": 9, "x": 10,
+          "xi": 11, "xii": 12, "xiii": 13, "xiv": 14, "xv": 15, "xvi": 16, "xvii": 17, "xviii": 18, "xix": 19,
+          "xx": 20}
+_NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
+                 "nine": 9, "ten": 10}
+_PART_WORDS = {"part": "part", "parts": "part", "no": "no", "number": "no", "nr": "no", "vol": "vol",
+               "volume": "vol", "chapter": "chapter", "ch": "chapter", "act": "act", "movement": "movement",
+               "mvt": "movement", "op": "op", "opus": "op", "book": "book", "episode": "episode", "ep": "episode"}
+"""Words after which a number (digits, roman numeral or a word up to ten) names a part: ``part 2``."""
+_MOJIBAKE_RUN = re.compile(r"[^\x00-\x7f](?: ?[^\x00-\x7f])*")
+
+
+def _undo_mac_roman_chain(run: str) -> str | None:
+    """``run`` read back through cp1252 -> Mac Roman -> UTF-8, or None when that is not valid UTF-8.
+
+    Text that went UTF-8 -> read as cp1252 -> written as Mac Roman -> read as cp1252 turns "é"
+    into "Ì©" and "℗" into "‰ãÑ"; ftfy does not undo this chain (it guesses another one).
+    Only a multi-byte UTF-8 sequence decoding cleanly is accepted, which plain text almost never is.
+    """
+    for candidate in (run, run.replace(" ", "")):
+        try:
+            raw = candidate.encode("cp1252").decode("mac_roman").encode("cp1252")
+            fixed = raw.decode("utf-8")
+        except (UnicodeEncodeError, UnicodeDecodeError):
+            continue
+        if fixed != candidate and any(ord(c) > 127 for c in fixed):
+            return fixed
+    return None
+
+
+@lru_cache(maxsize=1 << 16)
+def repair_text(text: str) -> str:
+    """Text with mojibake repaired (double-encoded UTF-8); plain ASCII is returned as is, quickly."""
+    if text.isascii():
+        return text
+
+    def run(m: re.Match[str]) -> str:
+        return _undo_mac_roman_chain(m.group(0)) or m.group(0)
+
+    text = _MOJIBAKE_RUN.sub(run, text)
+    return ftfy.fix_text(text, normalization="NFC")
 
 
 def fold(text: str) -> str:
-    """Lower case without accents, with typographic apostrophes made plain."""
-    text = unicodedata.normalize("NFKC", text).casefold().translate(_SPECIAL_LETTERS)
+    """Lower case without accents, with typographic apostrophes made plain and mojibake repaired."""
+    text = unicodedata.normalize("NFKC", repair_text(text)).casefold().translate(_SPECIAL_LETTERS)
     text = unicodedata.normalize("NFKD", text)
     return "".join(c for c in text if not unicodedata.combining(c))
 
@@ -77,6 +132,26 @@ def _words(text: str) -> str:
     text = _PART.sub("part", text)
     text = _PUNCT.sub(" ", text).replace("_", " ")
     return _SPACES.sub(" ", text).strip()
+
+
+def _numbered_parts(words: str) -> str:
+    """``part ii`` / ``pt two`` -> ``part 2``, ``number 3`` -> ``no 3``, a trailing ``ii`` -> ``2``."""
+    tokens = words.split(" ")
+    out: list[str] = []
+    for i, tok in enumerate(tokens):
+        prev = out[-1] if out else ""
+        if prev in _PART_WORDS.values() and i > 0 and tokens[i - 1] in _PART_WORDS:
+            if tok in _ROMAN:
+                tok = str(_ROMAN[tok])
+            elif tok in _NUMBER_WORDS:
+                tok = str(_NUMBER_WORDS[tok])
+        if tok in _PART_WORDS and i + 1 < len(tokens) and (
+                tokens[i + 1].isdigit() or tokens[i + 1] in _ROMAN or tokens[i + 1] in _NUMBER_WORDS):
+            tok = _PART_WORDS[tok]
+        out.append(tok)
+    if len(out) > 1 and out[-1] in _ROMAN and len(out[-1]) >= 2:
+        out[-1] = str(_ROMAN[out[-1]])
+    return " ".join(out)
 
 
 def _drop_leading_article(words: str) -> str:
@@ -122,14 +197,23 @@ def artist_key(credit: str | None) -> str:
         return ""
     # Keys of the individual names, split at the Discogs join characters that never occur
     # inside a key ("," and "/"), so that each name's suffix and article are handled.
-    parts = [artist_name_key(p) for p in re.split(r"\s*[,/;]\s*(?![^()]*\))", credit) if p.strip()]
+    # "/" joins the halves of one name (AC/DC) as before; "," and ";" separate names.
+    parts = [" ".join(k for k in (artist_name_key(q) for q in re.split(r"\s*/\s*(?![^()]*\))", p)) if k)
+             for p in re.split(r"\s*[,;]\s*(?![^()]*\))", credit) if p.strip()]
     if not parts or (len(parts) == 1 and not parts[0]):
         # "Beatles, The" splits at its comma: treat the whole credit as one name instead.
         parts = [artist_name_key(credit)]
     if len(parts) == 2 and parts[1] in ARTICLES:
         parts = [artist_name_key(credit)]
-    key = " ".join(p for p in parts if p)
+    key = " and ".join(p for p in parts if p)
     return "" if key in VARIOUS_ARTISTS else key
+
+
+def credit_names(key: str | None) -> tuple[str, ...]:
+    """The names of an artist key, in credit order: ``"beyonce and jay z"`` -> ("beyonce", "jay z")."""
+    if not key:
+        return ()
+    return tuple(n for n in key.split(" and ") if n)
 
 
 def _strip_versions(title: str) -> str:
@@ -158,11 +242,11 @@ def title_key(title: str | None) -> str:
     """Key of a track (or album) title: neutral version info removed, ``"Song, The"`` = ``"The Song"``."""
     if not title:
         return ""
-    stripped = _strip_versions(uninvert(title.strip()))
+    stripped = _strip_versions(uninvert(repair_text(title.strip())))
     key = _drop_leading_article(_words(stripped))
     if not key:  # a title made only of brackets, e.g. "(Untitled)"
         key = _words(title)
-    return key
+    return _numbered_parts(key)
 
 
 VERSION_WORDS = frozenset({
@@ -180,6 +264,19 @@ def version_words(key: str | None) -> frozenset[str]:
     if not key:
         return frozenset()
     return frozenset(w for w in key.split(" ") if w in VERSION_WORDS)
+
+
+@lru_cache(maxsize=1 << 18)
+def distinguishing_marks(key: str | None) -> frozenset[str]:
+    """What must be equal for two title keys to be one recording: version words and numbers.
+
+    ``"crack in the pearl part 2"`` -> {"2"}; ``"song live"`` -> {"live"}; ``"song"`` -> {}.
+    A part, number or volume (``Pt. II``, ``No. 3``) names another piece of music, so
+    "Song, Pt. II" differs from "Song" and from "Song, Part 3" however alike the strings are.
+    """
+    if not key:
+        return frozenset()
+    return frozenset(w for w in key.split(" ") if w in VERSION_WORDS or w.isdigit())
 
 
 def album_key(title: str | None) -> str:

@@ -90,12 +90,39 @@ def text_similarity(a: Sequence[str | None], b: Sequence[str | None]) -> np.ndar
 
 def title_similarity(a: Sequence[str | None], b: Sequence[str | None], config: MatchConfig) -> np.ndarray:
     """Text similarity of title keys, capped at ``version_mismatch_sim`` when their version words
-    differ: "song" and "song live" are different recordings however alike the strings are."""
-    from .normalize import version_words
+    or numbers differ: "song" and "song live", or "song part 2" and "song", are different
+    recordings however alike the strings are (:func:`~.normalize.distinguishing_marks`)."""
+    from .normalize import distinguishing_marks
 
     sim = text_similarity(a, b)
-    differ = np.fromiter((version_words(x) != version_words(y) for x, y in zip(a, b)), dtype=bool, count=len(a))
+    differ = np.fromiter((distinguishing_marks(x) != distinguishing_marks(y) for x, y in zip(a, b)), dtype=bool,
+                         count=len(a))
     return np.where(differ, np.minimum(sim, config.version_mismatch_sim), sim)
+
+
+SUBSET_CREDIT_SIM = 0.95
+"""Artist similarity of a credit whose names are some of the other's, led by the same name
+("Beyoncé" and "Beyoncé & Jay-Z"): nearly equal, below an exact credit so that one wins ties."""
+
+
+def _subset_credit(x: str, y: str) -> bool:
+    from .normalize import credit_names
+
+    nx, ny = credit_names(x), credit_names(y)
+    if not nx or not ny or nx == ny:
+        return False
+    short, long_ = (nx, ny) if len(nx) <= len(ny) else (ny, nx)
+    return short[0] == long_[0] and set(short) <= set(long_)
+
+
+def artist_similarity(a: Sequence[str | None], b: Sequence[str | None]) -> np.ndarray:
+    """Text similarity of artist keys, at least :data:`SUBSET_CREDIT_SIM` when one credit's names
+    are some of the other's with the same first name (``"a"`` ~ ``"a and b"``, not ``"b"`` ~ ``"a and b"``)."""
+    sim = text_similarity(a, b)
+    for i, (x, y) in enumerate(zip(a, b)):
+        if sim[i] < SUBSET_CREDIT_SIM and x and y and " and " in (x + y) and _subset_credit(x, y):
+            sim[i] = SUBSET_CREDIT_SIM
+    return sim
 
 
 def optional_similarity(a: Sequence[str | None], b: Sequence[str | None]) -> np.ndarray:
@@ -128,6 +155,25 @@ def combine(title_sim: np.ndarray, artist_sim: np.ndarray, album_sim: np.ndarray
         num = num + np.where(known, config.weight_duration * pen, 0.0)
         den = den + np.where(known, config.weight_duration, 0.0)
     return np.clip(1.0 - num / den, 0.0, 1.0)
+
+
+def pair_score(track: dict[str, Any], ref: dict[str, Any], config: MatchConfig | None = None) -> float:
+    """Score of one collection record against one reference record (raw fields artist, title,
+    album, duration_s), exactly as the engine scores them; 0 when a gate fails.
+
+    For reading and testing single pairs; the engine works on columns.
+    """
+    from .normalize import album_key, artist_key, title_key
+
+    config = config or MatchConfig()
+    t_sim = title_similarity([title_key(track.get("title"))], [title_key(ref.get("title"))], config)
+    a_sim = artist_similarity([artist_key(track.get("artist"))], [artist_key(ref.get("artist"))])
+    if not passes_gates(t_sim, a_sim, config)[0]:
+        return 0.0
+    alb = optional_similarity([album_key(track.get("album")) or None], [album_key(ref.get("album")) or None])
+    da, db = track.get("duration_s"), ref.get("duration_s")
+    dur = np.array([abs(da - db) if da is not None and db is not None else np.nan])
+    return float(combine(t_sim, a_sim, alb, dur, config)[0])
 
 
 def passes_gates(title_sim: np.ndarray, artist_sim: np.ndarray, config: MatchConfig) -> np.ndarray:

@@ -47,7 +47,7 @@ from .crosscollection import TRAIN_FRACTION_NOTE, any_label_scores, holdout_spli
 from .folds import FEW_SHOT_TRIALS, few_shot, stratified_folds
 from .metrics import (macro_roc_auc, mean_std, multiclass_scores, multilabel_scores, triplet_scores)
 from .mlp import ProbeConfig, train_classifier, train_triplet_projection
-from .patches import PatchBank, PatchEmbedder, default_patch_embedder, stack_banks, train_patch_classifier
+from .patches import PatchBank, PatchEmbedder, cached_patch_embedder, stack_banks, train_patch_classifier
 from .protocols import DEFAULT as DEFAULT_PROTOCOL
 from .protocols import FINETUNE, MEAN, PATCHES, Protocol, grid_configs
 from .protocols import get as get_protocol
@@ -190,7 +190,8 @@ def run(
                                                    baseline_embeddings, from_scratch, proto)
                 elif proto.inputs == PATCHES:
                     probed = _load_patch_models(data, sources, name, workspace, features, seed, baseline,
-                                                baseline_embeddings, patch_embedder, proto, hop)
+                                                baseline_embeddings, patch_embedder, proto, hop,
+                                                out_json.parent / "patches")
                 else:
                     probed = _load_models(loading, sources, name, workspace, features, seed, baseline,
                                           baseline_embeddings, embedder, out_json.parent / "embeddings", report)
@@ -303,9 +304,11 @@ def _load_models(data: ProbeDataset, sources: list[ModelSource], name: str, work
 
 def _load_patch_models(data: ProbeDataset, sources: list[ModelSource], name: str, workspace: Workspace,
                        features: str | None, seed: int, baseline: bool, baseline_embeddings: Sequence[Any],
-                       patch_embedder: PatchEmbedder | None, proto: Protocol, crop_hop: int) -> list[ProbedModel]:
+                       patch_embedder: PatchEmbedder | None, proto: Protocol, crop_hop: int,
+                       cache_dir: Path) -> list[ProbedModel]:
     """Per-patch embeddings of the probed stack and of its random-weight baseline (patch protocols):
-    these need the backbone, so every model must be a run or a checkpoint."""
+    these need the backbone, so every model must be a run or a checkpoint. The banks are kept on
+    disk under ``cache_dir`` (memory-mapped, reused by the next probe of the same inputs)."""
     files = [s for s in sources if not s.embeddable]
     if files:
         raise ConfigError(f"--protocol {proto.name} embeds patches with the frozen backbone: give a run or a "
@@ -315,7 +318,7 @@ def _load_patch_models(data: ProbeDataset, sources: list[ModelSource], name: str
                           "--baseline-embeddings cannot be used with it")
     track_ids = data.track_ids
     feature_dir = resolve_features(features, sources, workspace)
-    embed = patch_embedder or default_patch_embedder
+    embed = patch_embedder or cached_patch_embedder(cache_dir)
 
     def probed_model(label: str, role: str, init_seeds: list[int | None]) -> ProbedModel:
         banks = [embed(s, feature_dir, track_ids, k, crop_hop) for s, k in zip(sources, init_seeds)]

@@ -27,8 +27,13 @@ def write_parts(folder, table, parts=1):
         pq.write_table(table.slice(i * step, step if i < parts - 1 else None), folder / f"part-{i:05d}.parquet")
 
 
+def open_warehouse(path):
+    """Read-only connection resolving the views' workspace-relative paths, as the toolkit opens it."""
+    return duckdb.connect(str(path), read_only=True, config={"file_search_path": str(path.parent)})
+
+
 def views_in(path) -> set[str]:
-    con = duckdb.connect(str(path), read_only=True)
+    con = open_warehouse(path)
     try:
         return {r[0] for r in con.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()}
     finally:
@@ -41,7 +46,7 @@ def staging_leftovers(ws) -> list[str]:
 
 
 def scalar(path, sql):
-    con = duckdb.connect(str(path), read_only=True)
+    con = open_warehouse(path)
     try:
         return con.execute(sql).fetchone()[0]
     finally:
@@ -123,7 +128,7 @@ def test_rebuild_is_atomic_and_picks_up_new_tables(ws):
     write_parts(ws.table("discogs/artists"), pa.table({"artist_id": [1]}))
     build.run(ws)
     assert build.is_current(ws)
-    reader = duckdb.connect(str(ws.warehouse_path), read_only=True)  # a query running meanwhile
+    reader = open_warehouse(ws.warehouse_path)  # a query running meanwhile
 
     write_parts(ws.table("playlists/playlist_tracks"), pa.table({"playlist_id": ["p"], "pos": [0], "track_key": ["k"]}))
     assert not build.is_current(ws)

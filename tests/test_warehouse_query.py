@@ -233,7 +233,7 @@ def test_library_run_reports_rows(filled, tmp_path):
     buffer = io.StringIO()
     report = query.run(filled, SELECT, fmt="jsonl", stream=buffer)
     assert report.counts["rows"] == 6 and len(buffer.getvalue().splitlines()) == 6
-    con = duckdb.connect(str(filled.warehouse_path), read_only=True)
+    con = query.connect(filled)
     with pytest.raises(QueryError, match="^query: Parser Error"):
         query.execute(con, "SELEC", "query")
     con.close()

@@ -16,7 +16,7 @@ from discogs_tools.discogs import ingest
 from discogs_tools.io import read_table
 from discogs_tools.resources import sample_data_dir
 from discogs_tools.warehouse import build
-from discogs_tools.warehouse.query import execute
+from discogs_tools.warehouse.query import connect, execute
 from discogs_tools.warehouse.readme import render_readme
 from discogs_tools.warehouse.views import queries_dir, sql_words
 from discogs_tools.workspace import Workspace
@@ -66,7 +66,7 @@ def warehouses(tmp_path_factory) -> dict[str, Workspace]:
 @pytest.fixture(scope="module")
 def q(warehouses):
     """``q(era, sql)`` -> list of row tuples from that era's warehouse (read-only)."""
-    cons = {era: duckdb.connect(str(ws.warehouse_path), read_only=True) for era, ws in warehouses.items()}
+    cons = {era: connect(ws) for era, ws in warehouses.items()}
 
     def run(era: str, sql: str) -> list[tuple]:
         return cons[era].execute(sql).fetchall()
@@ -250,7 +250,7 @@ def discogs_only(path) -> bool:
 
 @pytest.mark.parametrize("query_file", sorted(p.name for p in queries_dir().glob("*.sql") if discogs_only(p)))
 def test_ready_queries_run_on_real_tables(warehouses, query_file):
-    con = duckdb.connect(str(warehouses["xml2db_20200806"].warehouse_path), read_only=True)
+    con = connect(warehouses["xml2db_20200806"])
     try:
         rel = execute(con, (queries_dir() / query_file).read_text(), query_file)
         assert rel is not None and len(rel.fetchall()) > 0

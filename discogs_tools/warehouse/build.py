@@ -1,7 +1,10 @@
 """Build ``workspace/warehouse.duckdb``: one view per Parquet table, then the flat views.
 
-The warehouse holds no data, only views over the workspace's Parquet files (absolute
-paths), so it is cheap to rebuild and always shows the current files. It is built into a
+The warehouse holds no data, only views over the workspace's Parquet files, by paths relative
+to the workspace (resolved through DuckDB's ``file_search_path``, set to the workspace by every
+connection that opens it), so it is cheap to rebuild, always shows the current files, and a
+copied or moved workspace reads its own files. (Opened by hand, e.g. in the ``duckdb`` shell,
+start it in the workspace folder.) It is built into a
 temporary file next to its final place and renamed over it, so a reader sees either the old
 or the new warehouse, never a half-built one. One build runs at a time (the ``warehouse`` lock
 of :mod:`discogs_tools.locks`): a second ``warehouse`` fails at once naming the holder, while a
@@ -32,7 +35,7 @@ from ..io import atomic_path
 from ..locks import OutputLockedError, output_lock
 from ..report import Report
 from ..workspace import Workspace
-from .discover import SourceTable, discover_tables, fingerprint
+from .discover import SourceTable, discover_tables, fingerprint, search_path
 from .hints import producer_of
 from .views import ViewDef, load_views, views_dir
 
@@ -142,7 +145,7 @@ def _build(ws: Workspace, *, views_folder: Path | None = None) -> Report:
         with atomic_path(ws.warehouse_path) as tmp:
             tmp_wal = tmp.with_name(tmp.name + ".wal")
             try:
-                con = duckdb.connect(str(tmp))
+                con = duckdb.connect(str(tmp), config={"file_search_path": search_path(ws.root)})
                 try:
                     for table in tables:
                         try:

@@ -5,6 +5,8 @@ The warehouse has one view per table, found by walking ``tables/``, ``datasets/`
 
 * a folder of part files (``part-*.parquet``, what :class:`~discogs_tools.io.TableWriter`
   writes) is one table: ``tables/discogs/releases/`` -> ``discogs_releases``;
+* so is a folder named like a Parquet file, named without the suffix: the pairs' epoch files
+  ``datasets/d20/pairs/artist/train.parquet/epoch-*.parquet`` -> ``dataset_d20_pairs_artist_train``;
 * any other Parquet file is a table of its own, named by its path without ``.parquet``:
   ``datasets/d20/word2vec/vectors.parquet`` -> ``dataset_d20_word2vec_vectors``;
 * a folder whose child tables all have the same columns (at least two of them, e.g. the
@@ -37,7 +39,9 @@ PART_FILE = re.compile(r"^part-.*\.parquet$")
 class SourceTable:
     """One Parquet table (or union of same-shaped tables) that becomes a warehouse view.
 
-    ``paths`` are absolute DuckDB ``read_parquet`` patterns (a folder glob or a file);
+    ``paths`` are DuckDB ``read_parquet`` patterns (a folder glob or a file) relative to the
+    workspace root, so a copied or moved workspace's views read its own files (connections
+    resolve them with DuckDB's ``file_search_path`` set to the workspace, see :func:`search_path`);
     ``relpath`` is the table's place relative to the workspace root, for messages;
     ``kind`` is ``"folder"``, ``"file"`` or ``"union"``; ``schema`` is the Arrow schema
     text of its first file (used to notice when a table changed shape).
@@ -51,7 +55,7 @@ class SourceTable:
     schema: str = field(repr=False, default="")
 
     def select_sql(self) -> str:
-        """``SELECT`` over the table's Parquet files (absolute paths)."""
+        """``SELECT`` over the table's Parquet files (paths relative to the workspace root)."""
         patterns = ", ".join(_sql_string(p) for p in self.paths)
         if len(self.paths) == 1:
             return f"SELECT * FROM read_parquet({patterns})"
@@ -60,6 +64,12 @@ class SourceTable:
 
 def _sql_string(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
+
+
+def search_path(root: Path) -> str:
+    """DuckDB ``file_search_path`` that resolves the views' relative paths in workspace ``root``
+    first, then in the current folder (where a user's own relative paths in a query point)."""
+    return ",".join(dict.fromkeys([str(Path(root).resolve()), os.getcwd()]))
 
 
 def view_name(parts: list[str]) -> str:
@@ -111,17 +121,21 @@ class _Scanner:
         files = [e for e in entries if e.is_file() and e.name.endswith(".parquet")]
         relpath = str(folder.relative_to(self.root))
 
-        if files and all(PART_FILE.match(e.name) for e in files):
-            # A table folder of part files; anything nested in it belongs to it.
-            return self.add(SourceTable(view_name(parts), "folder", relpath, (str(folder / "*.parquet"),),
+        if files and (all(PART_FILE.match(e.name) for e in files) or folder.name.endswith(".parquet")):
+            # A table folder of part files, or a folder named like a Parquet file holding the
+            # table's pieces (the pairs' <split>.parquet/epoch-*.parquet): one table, named
+            # without the suffix; anything nested in it belongs to it.
+            if parts and parts[-1].endswith(".parquet"):
+                parts = parts[:-1] + [parts[-1][: -len(".parquet")]]
+            return self.add(SourceTable(view_name(parts), "folder", relpath, (f"{relpath}/*.parquet",),
                                         len(files), _schema_text(Path(files[0].path))))
 
         children: list[SourceTable | None] = []
         for entry in files:
             stem = entry.name[: -len(".parquet")]
+            rel = str(Path(entry.path).relative_to(self.root))
             children.append(self.add(SourceTable(
-                view_name(parts + [stem]), "file", str(Path(entry.path).relative_to(self.root)),
-                (entry.path,), 1, _schema_text(Path(entry.path)))))
+                view_name(parts + [stem]), "file", rel, (rel,), 1, _schema_text(Path(entry.path)))))
         for entry in entries:
             if entry.is_dir():
                 children.append(self.scan(Path(entry.path), parts + [entry.name]))

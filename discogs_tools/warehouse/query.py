@@ -30,6 +30,7 @@ from ..io import atomic_path
 from ..report import Report
 from ..workspace import Workspace
 from . import build, guard
+from .discover import search_path
 from .hints import producer_of
 from .views import queries_dir
 
@@ -170,8 +171,8 @@ def connect(ws: Workspace, echo: Callable[[str], None] | None = None) -> Any:
         echo(f"warehouse rebuilt: {c['tables']} tables, {c['views_created']} views "
              f"({c['views_skipped']} skipped) -> {ws.warehouse_path}")
     try:
-        return duckdb.connect(str(ws.warehouse_path), read_only=True,
-                              config=guard.connection_config(duckdb_config()))
+        config = {**duckdb_config(), "file_search_path": search_path(ws.root)}
+        return duckdb.connect(str(ws.warehouse_path), read_only=True, config=guard.connection_config(config))
     except duckdb.Error as exc:
         raise QueryError(f"{ws.warehouse_path}: cannot open the warehouse: {str(exc).splitlines()[0]}") from None
 

@@ -106,14 +106,69 @@ def test_csv_manifest_with_bad_rows_and_duplicates(ws, tmp_path):
         "a4,X,Bad Duration,,soon,\n", encoding="utf-8")
     report = ingest.run(manifest, ws)
     rows = read_table(ws.table("collection/tracks")).to_pylist()
-    assert [r["track_id"] for r in rows] == ["a1", "a2"]
+    # a row without an artist is kept: matching reads its title as the whole record
+    assert [r["track_id"] for r in rows] == ["a1", "a2", "a3"]
     assert rows[0]["duration_s"] == 285.0 and rows[0]["tags"] == [{"key": "mood", "value": "dark"}]
     assert rows[1]["album"] is None
-    assert report.counts["read"] == 5 and report.counts["rejected"] == 3
+    assert rows[2]["artist"] is None and rows[2]["title"] == "No Artist"
+    assert report.counts["read"] == 5 and report.counts["rejected"] == 2
     reasons = [json.loads(l)["reason"] for l in (ws.rejects / "collection" / "tracks.jsonl").read_text().splitlines()]
-    assert reasons[0] == "artist is empty"
-    assert reasons[1].startswith("duplicate track_id 'a1'")
-    assert "duration_ms 'soon' is not a number" in reasons[2]
+    assert reasons[0].startswith("duplicate track_id 'a1'")
+    assert "duration_ms 'soon' is not a number" in reasons[1]
+
+
+def test_untagged_files_take_artist_and_title_from_their_path(ws, tmp_path):
+    root = tmp_path / "music"
+    (root / "Portishead" / "Dummy").mkdir(parents=True)
+    (root / "loose").mkdir()
+    _tone(root / "Portishead" / "Dummy" / "03 - Sour Times.wav", 1.0)
+    _tone(root / "loose" / "Massive Attack - Teardrop.wav", 1.0)
+    _flac(root / "Portishead" / "Dummy" / "04 - Strangers.flac", 1.0, title="Strangers (Tagged)")
+    _tone(root / "loose" / "01.wav", 1.0)
+    report = ingest.run(root, ws)
+    rows = {Path(r["path"]).relative_to(root).as_posix(): r for r in read_table(ws.table("collection/tracks")).to_pylist()}
+    sour = rows["Portishead/Dummy/03 - Sour Times.wav"]
+    assert (sour["artist"], sour["title"], sour["album"], sour["track_number"]) == \
+        ("Portishead", "Sour Times", "Dummy", 3)
+    assert {"key": "discogs_tools:from_path", "value": "artist,title,album"} in sour["tags"]
+    tear = rows["loose/Massive Attack - Teardrop.wav"]
+    assert (tear["artist"], tear["title"], tear["album"]) == ("Massive Attack", "Teardrop", None)
+    tagged = rows["Portishead/Dummy/04 - Strangers.flac"]  # the tag wins, the path fills the rest
+    assert (tagged["artist"], tagged["title"], tagged["album"]) == ("Portishead", "Strangers (Tagged)", "Dummy")
+    assert rows["loose/01.wav"]["title"] is None  # a bare number says nothing
+    assert report.counts["from_filename"] == 3
+
+
+def test_manifest_rows_without_title_use_their_path(ws, tmp_path):
+    manifest = tmp_path / "m.csv"
+    manifest.write_text("path,artist,title\n"
+                        "Björk/Post/01 - Army of Me.mp3,,\n"
+                        "x/Army of Me.mp3,Björk,\n"
+                        "x/07.mp3,Björk,\n", encoding="utf-8")
+    report = ingest.run(manifest, ws)
+    rows = read_table(ws.table("collection/tracks")).to_pylist()
+    assert [(r["artist"], r["title"], r["album"], r["track_number"]) for r in rows] == [
+        ("Björk", "Army of Me", "Post", 1), ("Björk", "Army of Me", None, None)]
+    reasons = [json.loads(l)["reason"] for l in (ws.rejects / "collection" / "tracks.jsonl").read_text().splitlines()]
+    assert reasons == ["title is empty and the path gives none"]
+    assert report.counts["from_filename"] == 2
+
+
+@pytest.mark.parametrize(("path", "expected"), [
+    ("Portishead/Dummy/03 - Sour Times.flac", ("Portishead", "Sour Times", "Dummy", 3)),
+    ("Portishead - Dummy/03. Sour Times.flac", ("Portishead", "Sour Times", "Dummy", 3)),
+    ("Portishead/Dummy/03 - Portishead - Sour Times.flac", ("Portishead", "Sour Times", "Dummy", 3)),
+    ("Portishead - Sour Times.mp3", ("Portishead", "Sour Times", None, None)),
+    ("50 Cent - In Da Club.mp3", ("50 Cent", "In Da Club", None, None)),
+    ("01 Sour_Times.mp3", (None, "Sour Times", None, 1)),
+    ("Sour Times by Portishead.ogg", ("Portishead", "Sour Times", None, None)),
+    ("Track 01.mp3", (None, None, None, None)),
+])
+def test_fields_from_path_layouts(path, expected):
+    from discogs_tools.collection.filename import fields_from_path
+
+    got = fields_from_path(path)
+    assert (got["artist"], got["title"], got["album"], got["track_number"]) == expected
 
 
 def test_parquet_manifest_ids_from_paths(ws, tmp_path):

@@ -1,7 +1,11 @@
 """Stage ``ingest collection``: register the user's audio as the table collection/tracks.
 
 The source is either a folder of audio files (tags and duration read with mutagen, files
-visited in sorted order) or a manifest (CSV/TSV/Parquet, see :mod:`.manifest_input`).
+visited in sorted order) or a manifest (CSV/TSV/Parquet, see :mod:`.manifest_input`). A file
+whose tags lack an artist or a title gets them from its path (:mod:`.filename`:
+``Artist - Title.ext``, ``Artist/Album/NN - Title.ext``); the tag ``discogs_tools:from_path``
+says which fields came from there, and the count ``from_filename`` (present when
+not 0) how many tracks.
 Unreadable files, rows without artist or title, bad numbers and duplicate track ids go to
 ``rejects/collection/tracks.jsonl`` with their reason, so that
 ``files (or rows) read = tracks written + rejects``.
@@ -32,6 +36,7 @@ from ..locks import output_lock
 from ..progress import Progress
 from ..report import Report
 from ..workspace import Workspace
+from .filename import fill_from_path
 from .manifest_input import BadManifestRow, iter_manifest, manifest_row_fields
 from .tags import AUDIO_EXTENSIONS, UnreadableAudio, read_audio_file
 
@@ -113,6 +118,7 @@ def _run_locked(source: Path, ws: Workspace, batch_rows: int) -> Report:
     report = Report(stage=STAGE)
     is_folder = source.is_dir() and not any(source.glob("*.parquet"))
     counts = {"read": 0, "tracks": 0, "rejected": 0, "skipped_not_audio": 0}
+    from_path = 0
     reasons: Counter = Counter()
     seen: dict[str, str] = {}
     rejects_path = ws.rejects / "collection" / "tracks.jsonl"
@@ -151,6 +157,12 @@ def _run_locked(source: Path, ws: Workspace, batch_rows: int) -> Report:
                 except UnreadableAudio as exc:
                     reject(file=str(file), record=rel, reason=str(exc))
                     continue
+                missing = [n for n in ("artist", "title", "album") if not fields.get(n)]
+                if (not fields.get("artist") or not fields.get("title")) and fill_from_path(fields, rel):
+                    from_path += 1
+                    filled = [n for n in missing if fields.get(n)]
+                    fields["tags"] = [*fields.get("tags", []),
+                                      {"key": "discogs_tools:from_path", "value": ",".join(filled)}]
                 emit(_row(path_track_id(rel), str(file.resolve()), fields), rel, rel)
                 bar.update(records=counts["read"])
         else:
@@ -162,6 +174,8 @@ def _run_locked(source: Path, ws: Workspace, batch_rows: int) -> Report:
                 except BadManifestRow as exc:
                     reject(file=str(source), record=number, reason=str(exc), raw=repr(raw))
                     continue
+                if any(t["key"] == "discogs_tools:from_path" for t in fields["tags"]):
+                    from_path += 1
                 path = raw.get("path")
                 path = str(path).strip() if path not in (None, "") else None
                 track_id = raw.get("track_id")
@@ -192,6 +206,8 @@ def _run_locked(source: Path, ws: Workspace, batch_rows: int) -> Report:
         report.warnings.append(f"{counts['rejected']} rejected; see {rejects_path}")
         report.outputs["rejects"] = str(rejects_path)
     report.counts.update(counts)
+    if from_path:  # only when it happened, so a fully tagged collection reports what it always did
+        report.counts["from_filename"] = from_path
     report.outputs["tracks"] = str(ws.table(TABLE))
     report.figures["seconds"] = round(timer.seconds, 3)
     report.figures["tracks_per_s"] = round(counts["read"] / timer.seconds, 1) if timer.seconds else 0.0

@@ -1,7 +1,9 @@
 """Read a collection manifest (CSV or Parquet) row by row, bounded memory.
 
 A manifest lists tracks instead of audio files: columns ``artist`` and ``title`` and one of
-``track_id`` / ``path`` are required; ``album``, ``album_artist``, ``track_number``,
+``track_id`` / ``path`` are required (an empty title or artist is taken from the path when it
+reads ``Artist - Title.ext`` or ``Artist/Album/NN - Title.ext``, :mod:`.filename`; a row with a
+title but no artist is kept for matching's mixed-up-field fallback); ``album``, ``album_artist``, ``track_number``,
 ``disc_number``, ``year``, ``duration_s`` (or ``duration_ms``), ``isrc``, ``barcode``,
 ``catalog_number``, ``discogs_release_id`` and ``discogs_master_id`` are used when present;
 any other column is kept in ``tags``.
@@ -20,6 +22,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from ..errors import InputError
+from .filename import fill_from_path
 from .tags import discogs_id, leading_int
 
 REQUIRED = ("artist", "title")
@@ -109,10 +112,19 @@ def _clean_text(value: Any) -> str | None:
 def manifest_row_fields(row: dict[str, Any]) -> dict[str, Any]:
     """Fields of a collection/tracks row from one manifest row (raises :class:`BadManifestRow`)."""
     out: dict[str, Any] = {name: _clean_text(row.get(name)) for name in TEXT_FIELDS}
+    path = _clean_text(row.get("path"))
+    guessed = {name: out.get(name) for name in ("artist", "title", "album")}
+    if path and not (out["artist"] and out["title"]):
+        guessed["track_number"] = None
+        fill_from_path(guessed, path)
     if not out["title"]:
-        raise BadManifestRow("title is empty")
-    if not out["artist"]:
-        raise BadManifestRow("artist is empty")
+        if not guessed["title"]:
+            raise BadManifestRow("title is empty" + (" and the path gives none" if path else ""))
+    # A row without an artist is kept: its title may hold the whole record (artist, title,
+    # album, duration...), which matching reads as one text (the mixed-up-field fallback).
+    from_path = [n for n in ("artist", "title", "album") if not out[n] and guessed.get(n)]
+    for name in from_path:
+        out[name] = guessed[name]
     for name in INT_FIELDS:
         text = _clean_text(row.get(name))
         out[name] = leading_int(text) if text else None
@@ -137,6 +149,10 @@ def manifest_row_fields(row: dict[str, Any]) -> dict[str, Any]:
         break
     out["duration_s"] = duration
     out["format"] = out["sample_rate"] = out["channels"] = None
+    if out["track_number"] is None and from_path and guessed.get("track_number") is not None:
+        out["track_number"] = guessed["track_number"]
     out["tags"] = [{"key": str(k), "value": str(v)} for k, v in row.items()
                    if k not in KNOWN and k and _clean_text(v) is not None]
+    if from_path:
+        out["tags"].append({"key": "discogs_tools:from_path", "value": ",".join(from_path)})
     return out

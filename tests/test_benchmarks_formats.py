@@ -286,3 +286,41 @@ def test_msd_cals_npy_splits(tmp_path: Path) -> None:
     np.save(root / "valid_binaries.npy", np.zeros((2, 49)))
     with pytest.raises(InputError, match=r"shape \(2, 49\), expected \(2, 50\)"):
         prepare("msd-cals", root, output=tmp_path / "cals.csv")
+
+
+def _clean_lists(root: Path, lists: dict[str, list[str]], binary, tags) -> Path:
+    """Won et al.'s split/mtat files: unicode arrays of "<row>\\t<mp3_path>", binary.npy, tags.npy."""
+    import numpy as np
+
+    for name, entries in lists.items():
+        np.save(root / name, np.array(entries))
+    np.save(root / "binary.npy", np.array(binary, dtype=np.int64))
+    np.save(root / "tags.npy", np.array(tags))
+    return root
+
+
+def test_mtat_clean_reads_the_published_clip_lists(tmp_path: Path) -> None:
+    clips = _mtat_clips()
+    root = _mtat(tmp_path / "mtat", clips)
+    tags = list(OFFICIAL_TOP50)
+    paths = [mp3 for _, mp3, _ in clips]
+    binary = [[1 if t in on else 0 for t in tags] for _, _, on in clips]
+    # the lists pick clips regardless of their folder: clip 0 (folder 0) is a test clip here
+    _clean_lists(root, {"train.npy": [f"{i}\t{paths[i]}" for i in range(1, 40)],
+                        "valid.npy": [f"{i}\t{paths[i]}" for i in range(40, 45)],
+                        "test.npy": [f"0\t{paths[0]}"] + [f"{i}\t{paths[i]}" for i in range(45, 55)]},
+                 binary, tags)
+    report = prepare("mtat-clean", root, output=tmp_path / "clean.csv")
+    rows = {r["track_id"]: r for r in _rows(tmp_path / "clean.csv")}
+    assert len(rows) == 55 and (report.counts["tracks_train"], report.counts["tracks_validation"],
+                                report.counts["tracks_test"]) == (39, 5, 11)
+    assert rows["mtat-2"]["split"] == "test" and rows["mtat-2"]["path"] == paths[0]
+    assert rows["mtat-2"]["labels"].split(",") == [t for t in tags if t in clips[0][2]]
+    assert "mtat-999" not in rows                                    # not listed: not in the clean split
+    assert not any("official vocabulary" in w for w in report.warnings)
+    (root / "valid.npy").unlink()
+    with pytest.raises(InputError, match="valid.npy"):
+        prepare("mtat-clean", root, output=tmp_path / "clean2.csv")
+    _clean_lists(root, {"valid.npy": ["40 " + paths[40]]}, binary, tags)
+    with pytest.raises(InputError, match="is not '<row of binary.npy>"):
+        prepare("mtat-clean", root, output=tmp_path / "clean3.csv")

@@ -89,6 +89,8 @@ def test_benchmark_of_task_names():
     assert table3.benchmark_of("mtg-jamendo-top50") == ("mtg-jamendo-top50", "Top50")
     assert table3.benchmark_of("mtg-jamendo-moodtheme-ismir2022") == ("mtg-jamendo-moodtheme", "Mood (ismir2022)")
     assert table3.benchmark_of("msd-cals") == ("msd-cals", "MSD-CALS")
+    # the two MTAT splits are not comparable: separate columns, not "MTAT (clean)" as a protocol of mtat
+    assert table3.benchmark_of("mtat-clean-ismir2022") == ("mtat-clean", "MTAT (clean) (ismir2022)")
     assert table3.benchmark_of("my-task") == (None, "my-task")
 
 

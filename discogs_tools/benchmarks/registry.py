@@ -58,6 +58,14 @@ BENCHMARKS: dict[str, Benchmark] = {b.name: b for b in (
         seed={"tracks": 25_860, "classes": 50, "labels_per_track": 2.70,
               "where": "seed 004 sec. 4.3.3 Table 4.2 and sec. 6.3.3 Table 6.1"}),
     Benchmark(
+        name="mtat-clean", kind=MULTILABEL, needs=mtat.CLEAN_FILES, published=mtat.PUBLISHED_CLEAN,
+        load=mtat.load_clean,
+        description="MagnaTagATune top-50, the clean split of the published clip lists (Lee et al. 2017 / Won et "
+                    "al. 2020: clips with a top-50 tag, ~21k)",
+        audio="--audio-root: the folder holding the 0..f clip folders of mp3.zip (paths of the lists)",
+        seed={"tracks": 21_000, "classes": 50, "where": "seed 003 sec. 3.2.1, 'Data split' and 'Our solution': "
+              "about 21k clips, the exact count is not given"}),
+    Benchmark(
         name="fma-small", kind=MULTICLASS, needs=fma.FILES, published=fma.PUBLISHED, load=fma.load,
         description="FMA-small, 8 genres (track.genre_top), the authors' split (set.split)",
         audio="--audio-root: the fma_small folder (NNN/NNNNNN.mp3)",

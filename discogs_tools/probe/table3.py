@@ -33,6 +33,7 @@ BENCHMARKS: tuple[tuple[str, str], ...] = (
     ("mtg-jamendo-top50", "Top50"),
     ("mtat", "MTAT"),
     ("fma-small", "FMA"),
+    ("mtat-clean", "MTAT (clean)"),
     ("msd", "MSD"),
     ("msd-cals", "MSD-CALS"),
     ("gtzan", "GTZAN"),

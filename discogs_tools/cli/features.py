@@ -17,11 +17,23 @@ def features_command(
     crop_s: Annotated[Optional[float], typer.Option("--crop-s", help="Keep only the centre N seconds of each track (e.g. 30).")] = None,
     workers: Annotated[int, typer.Option("--workers", "-j", help="Parallel worker processes.")] = 1,
     tracks_per_shard: Annotated[int, typer.Option("--tracks-per-shard", help="Tracks per shard file (unit of work and of resume).")] = 64,
-    force: Annotated[bool, typer.Option("--force", help="Recompute everything instead of resuming.")] = False,
+    force: Annotated[bool, typer.Option("--force/--no-force", help="Recompute everything instead of resuming.")] = False,
+    mel: Annotated[str, typer.Option("--mel", help="Mel front end: numpy (Essentia-exact), torch (GPU-capable, "
+                                                   "within 1e-5 of numpy), or auto: torch on a GPU if there is one, "
+                                                   "else numpy.")] = "auto",
+    device: Annotated[str, typer.Option("--device", help="Device of the torch front end: auto (this rank's GPU "
+                                                         "if any, else cpu), cpu, cuda, cuda:N.")] = "auto",
     ws: WorkspaceOption = None,
 ) -> None:
-    """Compute 96-band log-mel spectrograms (Essentia MusiCNN front end) as float16 shards + index; resumable."""
+    """Compute 96-band log-mel spectrograms (Essentia MusiCNN front end) as float16 shards + index; resumable.
+
+    Under torchrun (several processes or machines sharing the workspace) each rank computes its own
+    share of the tracks and rank 0 merges the counts and rejects."""
+    import os
+
     from ..features.extract import run
 
-    print_report(run(workspace(ws).ensure(), name, dataset=dataset, crop_s=crop_s, workers=workers,
-                     tracks_per_shard=tracks_per_shard, force=force))
+    report = run(workspace(ws).ensure(), name, dataset=dataset, crop_s=crop_s, workers=workers,
+                 tracks_per_shard=tracks_per_shard, force=force, mel=mel, device=device)
+    if os.environ.get("RANK", "0") == "0":  # under torchrun rank 0 prints the merged report
+        print_report(report)

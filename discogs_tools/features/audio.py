@@ -1,7 +1,7 @@
 """Decode an audio file to a mono float32 signal at 16 kHz.
 
 soundfile (libsndfile) reads wav/flac/ogg and, from libsndfile 1.1 on, mp3; channels are
-averaged to mono and soxr resamples with its high-quality filter. With ``crop_s`` only the
+averaged to mono (:func:`downmix`) and soxr resamples with its high-quality filter. With ``crop_s`` only the
 centre ``crop_s`` seconds are read from disk (a seek), so long files cost little.
 
 Problems are raised as :class:`AudioError` with a short reason; the features stage turns
@@ -38,6 +38,28 @@ class Decoded:
     offset_s: float             # where the decoded part starts in the file
 
 
+def downmix(data: np.ndarray) -> np.ndarray:
+    """Mono float32 of a (frames, channels) float32 array: the mean of the channels, the same values
+    as ``data.mean(axis=1)``.
+
+    ``mean(axis=1)`` reduces along the short, strided channel axis one frame at a time: 57 ms of a
+    ~210 ms feature extraction of a 60-s 44.1 kHz stereo track (issue 17). Adding whole channel
+    columns and scaling once is a few vectorised passes (7 ms) and gives bit-identical floats
+    (numpy's mean also adds the channels in order, then divides by their count).
+    """
+    channels = data.shape[1]
+    if channels == 1:
+        return data[:, 0]
+    mono = data[:, 0] + data[:, 1]
+    for c in range(2, channels):
+        mono += data[:, c]
+    if channels == 2:
+        mono *= np.float32(0.5)  # exact: the same float as dividing by 2
+    else:
+        mono /= np.float32(channels)
+    return mono
+
+
 def load_audio(path: str | os.PathLike[str], *, crop_s: float | None = None,
                sample_rate: int = SAMPLE_RATE, silence_peak: float = SILENCE_PEAK) -> Decoded:
     """Mono float32 signal at ``sample_rate`` (optionally only the centre ``crop_s`` seconds)."""
@@ -60,7 +82,7 @@ def load_audio(path: str | os.PathLike[str], *, crop_s: float | None = None,
         raise AudioError("corrupt", f"cannot decode: {str(exc).strip().splitlines()[0]}") from None
     if data.size == 0:
         raise AudioError("empty", "no audio samples")
-    mono = data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]
+    mono = downmix(data)
     if not np.all(np.isfinite(mono)):
         raise AudioError("corrupt", "decoded samples are not finite")
     if float(np.max(np.abs(mono))) < silence_peak:

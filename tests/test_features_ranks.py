@@ -1,0 +1,93 @@
+"""``features`` under torchrun on CPU (gloo, 2 ranks): each rank computes its blocks of tracks into
+its own shards, rank 0 merges counts and rejects, and each rank resumes its own share."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from discogs_tools.features.extract import run
+from discogs_tools.features.ranks import owns_block
+from discogs_tools.features.store import FeatureStore, index_part_path
+from discogs_tools.io import read_table
+from test_features import write_collection
+
+SCRIPT = """
+import json, os, sys
+from pathlib import Path
+from discogs_tools.workspace import Workspace
+from discogs_tools.features.extract import run
+r = run(Workspace(Path({root!r})), "d", tracks_per_shard=2, workers={workers})
+sys.stdout.write("REPORT " + os.environ["RANK"] + " " + json.dumps(r.counts, sort_keys=True) + "\\n")
+sys.stdout.flush()
+"""
+
+
+def torchrun(script: Path) -> dict[int, dict]:
+    exe = shutil.which("torchrun", path=str(Path(sys.executable).parent))
+    if exe is None:
+        pytest.skip("torchrun not installed next to this python")
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    out = subprocess.run([exe, "--standalone", "--nproc_per_node", "2", str(script)], capture_output=True,
+                         text=True, timeout=240, env=env)
+    assert out.returncode == 0, out.stderr[-3000:]
+    reports = {}
+    for line in out.stdout.splitlines():
+        if line.startswith("REPORT "):
+            _, rank, counts = line.split(" ", 2)
+            reports[int(rank)] = json.loads(counts)
+    assert sorted(reports) == [0, 1]
+    return reports
+
+
+def test_blocks_go_round_robin_over_ranks():
+    assert [b for b in range(7) if owns_block(b, 1, 3)] == [1, 4]
+    assert all(sum(owns_block(b, r, 4) for r in range(4)) == 1 for b in range(20))
+
+
+@pytest.mark.slow
+def test_two_ranks_write_their_own_shards_merge_and_resume(ws, tmp_path: Path):
+    audio = tmp_path / "audio"
+    audio.mkdir()
+    write_collection(ws, audio)  # 10 tracks: 7 usable, 3 rejected (corrupt, silent, missing)
+    script = tmp_path / "features_ranks.py"
+    script.write_text(SCRIPT.format(root=str(ws.root), workers=1))
+
+    reports = torchrun(script)
+    merged = reports[0]
+    assert merged["tracks_in"] == 10 and merged["written"] == 7 and merged["rejected"] == 3
+    assert reports[0]["tracks_in"] > 0 and reports[0] != reports[1]
+    # blocks of 2 tracks in collection order: rank 0 blocks 0, 2, 4 (even shards), rank 1 blocks 1, 3 (odd)
+    index = read_table(ws.features / "d" / "index").to_pylist()
+    order = [f"t{i}" for i in range(7)] + ["broken", "silent", "gone"]
+    for row in index:
+        block = order.index(row["track_id"]) // 2
+        assert row["shard"] % 2 == block % 2
+    rejects = (ws.rejects / "features" / "d.jsonl").read_text().splitlines()
+    assert sorted(json.loads(r)["record"] for r in rejects) == ["broken", "gone", "silent"]
+    assert not list((ws.rejects / "features").glob("d.rank-*"))
+    manifest = json.loads(ws.manifest_path.read_text())
+    assert manifest["stages"]["features d"]["params"]["ranks"] == 2
+
+    single = run(ws, "single", tracks_per_shard=2)
+    a, b = FeatureStore(ws.features / "d"), FeatureStore(ws.features / "single")
+    assert sorted(a.track_ids) == sorted(b.track_ids)
+    for t in b.track_ids:
+        assert np.array_equal(a.get(t), b.get(t))
+    assert merged == single.counts
+
+    # resume: rank 1 lost a shard's index part; only its tracks are computed again, by rank 1
+    odd = sorted({row["shard"] for row in index if row["shard"] % 2 == 1})[0]
+    lost = [row["track_id"] for row in index if row["shard"] == odd]
+    index_part_path(ws.features / "d", odd).unlink()
+    again = torchrun(script)
+    assert again[1]["written"] == len(lost)  # rank 1 redid its lost shard
+    assert again[0]["written"] == len(lost) and again[0]["already_done"] == 7 - len(lost)  # merged: rank 0 redid none
+    assert sorted(FeatureStore(ws.features / "d").track_ids) == sorted(b.track_ids)

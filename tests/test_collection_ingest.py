@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-from pathlib import Path
-
 import pytest
 import soundfile as sf
 from typer.testing import CliRunner

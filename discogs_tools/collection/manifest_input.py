@@ -117,9 +117,8 @@ def manifest_row_fields(row: dict[str, Any]) -> dict[str, Any]:
     if path and not (out["artist"] and out["title"]):
         guessed["track_number"] = None
         fill_from_path(guessed, path)
-    if not out["title"]:
-        if not guessed["title"]:
-            raise BadManifestRow("title is empty" + (" and the path gives none" if path else ""))
+    if not out["title"] and not guessed["title"]:
+        raise BadManifestRow("title is empty" + (" and the path gives none" if path else ""))
     # A row without an artist is kept: its title may hold the whole record (artist, title,
     # album, duration...), which matching reads as one text (the mixed-up-field fallback).
     from_path = [n for n in ("artist", "title", "album") if not out[n] and guessed.get(n)]

@@ -119,19 +119,24 @@ def build_index_tables(staging: Path, paths: dict[str, Path], index_table: str, 
 
 
 def candidate_recordings(con: Any, collection: pa.Table, paths: dict[str, Path], max_block_size: int,
-                         max_candidates: int = 50, batch_rows: int = 200_000) -> Iterator[pa.RecordBatch]:
+                         max_candidates: int = 50, batch_rows: int = 200_000,
+                         extra_keys: pa.Table | None = None) -> Iterator[pa.RecordBatch]:
     """(track_id, recording_id) pairs sharing a blocking key, with the recording's keys.
 
     Per track, at most ``max_candidates`` recordings: those sharing the most keys (ties: the
     rarer key, then the lower id), so the work per track is bounded whatever the reference size.
 
-    ``collection`` has columns track_id, artist_key, anv_key, title_key.
+    ``collection`` has columns track_id, artist_key, anv_key, title_key; ``extra_keys``
+    (track_id, block_key) adds keys computed elsewhere (the mixed-up-field fallback's, :mod:`.mixed`).
     """
+    if extra_keys is None:
+        extra_keys = pa.table({"track_id": pa.array([], pa.string()), "block_key": pa.array([], pa.string())})
     con.register("col_chunk", collection)
+    con.register("extra_keys", extra_keys)
     try:
         keys = BLOCK_KEYS.format(id="track_id", src="col_chunk")
         sql = f"""
-            with cb as ({keys}),
+            with cb as ({keys} union all select track_id as id, block_key from extra_keys),
             shared as (
                 select cb.id as track_id, b.recording_id, count(*) as n_keys, min(b.block_size) as rarest
                 from cb join read_parquet('{parquet_glob(paths['blocks'])}') b on b.block_key = cb.block_key
@@ -150,3 +155,4 @@ def candidate_recordings(con: Any, collection: pa.Table, paths: dict[str, Path],
         yield from arrow_reader(con, sql, batch_rows)
     finally:
         con.unregister("col_chunk")
+        con.unregister("extra_keys")

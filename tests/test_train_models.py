@@ -98,7 +98,7 @@ def _fc(n_in: int, n_out: int) -> int:
 
 
 def test_backbone_names_are_exported_in_order():
-    assert BACKBONE_NAMES == ("efficientnet_b0", "small_cnn", "vggish", "resnet50")
+    assert BACKBONE_NAMES == ("efficientnet_b0", "small_cnn", "vggish", "resnet50", "maest")
     from discogs_tools.train.config import BACKBONES
 
     assert BACKBONES == BACKBONE_NAMES  # config validates names without importing torch

@@ -44,6 +44,10 @@ def _numbers(text: str | None, option: str, kind: type, count: int | None = None
     return values
 
 
+def _names(text: str | None) -> tuple[str, ...]:
+    return tuple(t.strip() for t in (text or "").split(",") if t.strip())
+
+
 def _pair(values: tuple) -> str:
     return ",".join(f"{v:g}" for v in values)
 
@@ -71,7 +75,7 @@ def train_command(
     plateau_patience: Annotated[int, typer.Option("--plateau-patience", help="plateau: epochs without a lower validation loss before the LR is multiplied (ISMIR: 10).")] = _D["plateau_patience"],
     plateau_factor: Annotated[float, typer.Option("--plateau-factor", help="plateau: LR multiplier (ISMIR: 0.1).")] = _D["plateau_factor"],
     warmup_steps: Annotated[int, typer.Option("--warmup-steps", help="warmup_cosine: optimiser steps of linear warm-up from 0 (ICASSP: 5000).")] = _D["warmup_steps"],
-    min_lr: Annotated[float, typer.Option("--min-lr", help="warmup_cosine: LR at the end of training.")] = _D["min_lr"],
+    min_lr: Annotated[float, typer.Option("--min-lr", help="warmup_cosine, warmup_constant_linear: the final LR (MAEST: 1e-7).")] = _D["min_lr"],
     adam_betas: Annotated[str, typer.Option("--adam-betas", help="Adam beta1,beta2 (ICASSP: 0.9,0.999).")] = _pair(_D["adam_betas"]),
     weight_decay: Annotated[float, typer.Option("--weight-decay", help="Adam weight decay (L2).")] = _D["weight_decay"],
     swa_start: Annotated[Optional[int], typer.Option("--swa-start", help="First epoch (0-based) of weight averaging (SWA; ISMIR: the last 25 epochs).")] = None,
@@ -86,6 +90,25 @@ def train_command(
     w2v_vectors: Annotated[Optional[str], typer.Option("--w2v-vectors", help="Parquet (track_key|track_id, vector) for objective w2v.")] = None,
     top_styles: Annotated[int, typer.Option("--top-styles", help="Style vocabulary size (classification).")] = _D["top_styles"],
     max_steps: Annotated[Optional[int], typer.Option("--max-steps-per-epoch", help="Cap on optimiser steps per epoch (quick runs).")] = None,
+    maest_width: Annotated[int, typer.Option("--maest-width", help="maest: token width (MAEST: 768, seed 004 sec. 6.2).")] = _D["maest_width"],
+    maest_depth: Annotated[int, typer.Option("--maest-depth", help="maest: transformer blocks (MAEST: 12).")] = _D["maest_depth"],
+    maest_heads: Annotated[int, typer.Option("--maest-heads", help="maest: attention heads (MAEST: 12).")] = _D["maest_heads"],
+    patchout_time: Annotated[Optional[int], typer.Option("--patchout-time", help="maest: time patches dropped in training (default 15 per 5 s: 15/30/60/90 for 5/10/20/30 s, seed 004 sec. 6.3.6).")] = None,
+    patchout_freq: Annotated[int, typer.Option("--patchout-freq", help="maest: frequency patches dropped in training (MAEST: 3).")] = _D["patchout_freq"],
+    embed_block: Annotated[int, typer.Option("--embed-block", help="maest: block whose tokens embed writes (MAEST: 7, seed 004 sec. 6.3.4).")] = _D["embed_block"],
+    embed_tokens: Annotated[str, typer.Option("--embed-tokens", help="maest: tokens stacked by embed, comma-separated from cls, dist, avg.")] = ",".join(_D["embed_tokens"]),
+    init_weights: Annotated[Optional[str], typer.Option("--init-weights", help="maest: local weights file in the DeiT-B/384 or PaSST-S-S16 layout (MAEST: PaSST); nothing is downloaded.")] = None,
+    input_norm_tracks: Annotated[Optional[int], typer.Option("--input-norm-tracks", help="maest: training tracks (seeded subset) for the input mean/std (default: all).")] = None,
+    epoch_tracks: Annotated[Optional[int], typer.Option("--epoch-tracks", help="classification: balanced sample of tracks per epoch, weighted by inverse label frequency (MAEST: 200000).")] = None,
+    mixup_alpha: Annotated[float, typer.Option("--mixup-alpha", help="classification: mixup alpha, 0 for none (MAEST: 0.3).")] = _D["mixup_alpha"],
+    specaugment_time_masks: Annotated[int, typer.Option("--specaugment-time-masks", help="SpecAugment time masks per patch (MAEST: 20).")] = _D["specaugment_time_masks"],
+    specaugment_time_width: Annotated[int, typer.Option("--specaugment-time-width", help="Largest time mask in frames (MAEST: 8).")] = _D["specaugment_time_width"],
+    specaugment_freq_masks: Annotated[int, typer.Option("--specaugment-freq-masks", help="SpecAugment frequency masks per patch (MAEST: 5).")] = _D["specaugment_freq_masks"],
+    specaugment_freq_width: Annotated[int, typer.Option("--specaugment-freq-width", help="Largest frequency mask in bands (MAEST: 8).")] = _D["specaugment_freq_width"],
+    warmup_epochs: Annotated[int, typer.Option("--warmup-epochs", help="warmup_constant_linear: warm-up epochs (MAEST: 5).")] = _D["warmup_epochs"],
+    decay_start_epoch: Annotated[int, typer.Option("--decay-start-epoch", help="warmup_constant_linear: constant LR until this epoch (MAEST: 50).")] = _D["decay_start_epoch"],
+    decay_epochs: Annotated[int, typer.Option("--decay-epochs", help="warmup_constant_linear: epochs of linear decay to --min-lr (MAEST: 50).")] = _D["decay_epochs"],
+    swa_every: Annotated[int, typer.Option("--swa-every", help="Average the weights every N epochs from --swa-start (MAEST: 5).")] = _D["swa_every"],
     device: Annotated[str, typer.Option("--device", help="auto | cpu | cuda | cuda:N.")] = _D["device"],
     amp: Annotated[bool, typer.Option("--amp/--no-amp", help="Mixed precision on GPU (ignored on CPU).")] = _D["amp"],
     channels_last: Annotated[bool, typer.Option("--channels-last/--no-channels-last", help="channels_last memory format (GPU speed).")] = False,
@@ -116,6 +139,14 @@ def train_command(
                       mix_gain_beta=_numbers(mix_gain_beta, "--mix-gain-beta", float, 2),
                       keep_epoch_checkpoints=keep_epoch_checkpoints, w2v_vectors=w2v_vectors,
                       top_styles=top_styles, max_steps_per_epoch=max_steps, seed=seed, strict=strict,
+                      maest_width=maest_width, maest_depth=maest_depth, maest_heads=maest_heads,
+                      patchout_time=patchout_time, patchout_freq=patchout_freq, embed_block=embed_block,
+                      embed_tokens=_names(embed_tokens), init_weights=init_weights,
+                      input_norm_tracks=input_norm_tracks, epoch_tracks=epoch_tracks, mixup_alpha=mixup_alpha,
+                      specaugment_time_masks=specaugment_time_masks, specaugment_time_width=specaugment_time_width,
+                      specaugment_freq_masks=specaugment_freq_masks, specaugment_freq_width=specaugment_freq_width,
+                      warmup_epochs=warmup_epochs, decay_start_epoch=decay_start_epoch, decay_epochs=decay_epochs,
+                      swa_every=swa_every,
                       device=device, amp=amp, channels_last=channels_last, num_workers=num_workers)
     print_report(train(workspace(ws).ensure(), cfg, resume=resume, force=force, init_from=init_from))
 
@@ -131,10 +162,16 @@ def embed_command(
     output: Annotated[Optional[str], typer.Option("--output", "-o", help="Output table folder (default: runs/<run>/embeddings/...).")] = None,
     batch_size: Annotated[int, typer.Option("--batch-size", help="Patches per forward pass.")] = 64,
     device: Annotated[str, typer.Option("--device")] = "auto",
+    block: Annotated[Optional[int], typer.Option("--block", help="maest: block n of the cls^n, dist^n, avg^n tokens (default: the run's, 7).")] = None,
+    tokens: Annotated[Optional[str], typer.Option("--tokens", help="maest: tokens to stack, comma-separated from cls, dist, avg (default: the run's).")] = None,
+    time_stride: Annotated[int, typer.Option("--time-stride", help="maest inference patchout: keep one time patch in N (seed 004 sec. 6.3.8).")] = 1,
+    drop_freq: Annotated[Optional[str], typer.Option("--drop-freq", help="maest inference patchout: frequency patch rows to drop, comma-separated, 0 = lowest.")] = None,
     ws: WorkspaceOption = None,
 ) -> None:
-    """Write track embeddings (mean over half-overlapping 128-frame patches) as Parquet: track_id, embedding."""
+    """Write track embeddings (mean over half-overlapping patches: 128 frames, or the run's segment) as Parquet: track_id, embedding."""
     from ..train.embed import run as embed
 
     print_report(embed(workspace(ws).ensure(), checkpoint, features=features, output=output, dataset=dataset,
-                       split=split, which=which, batch_size=batch_size, device=device))
+                       split=split, which=which, batch_size=batch_size, device=device, block=block,
+                       tokens=_names(tokens) or None, time_stride=time_stride,
+                       drop_freq=_numbers(drop_freq, "--drop-freq", int)))

@@ -15,6 +15,8 @@
   see backbones_vgg.py.
 - ``resnet50``: the standard ResNet50 with a 1-channel stem and max+mean pooling to 4,096 values
   (seed 004 sec. 5.3.2); see backbones_resnet.py.
+- ``maest``: the spectrogram transformer with patchout of seed 004 ch. 6 (12 blocks at width 768,
+  ~87M parameters; width and depth selectable); see backbones_maest.py.
 
 ``build_backbone`` builds one by name; ``backbone_from_config`` builds the one a TrainConfig names
 (use it wherever a checkpoint's backbone is rebuilt, so that the head, its size and the patch
@@ -31,7 +33,7 @@ from torch import nn
 from ..errors import ConfigError
 from .backbones_base import Backbone, ceil_halvings
 
-BACKBONE_NAMES = ("efficientnet_b0", "small_cnn", "vggish", "resnet50")
+BACKBONE_NAMES = ("efficientnet_b0", "small_cnn", "vggish", "resnet50", "maest")
 # (expand ratio, kernel, stride, out channels, repeats) per stage of EfficientNet-B0.
 B0_STAGES = ((1, 3, 1, 16, 1), (6, 3, 2, 24, 2), (6, 5, 2, 40, 2), (6, 3, 2, 80, 3),
              (6, 5, 1, 112, 3), (6, 5, 2, 192, 4), (6, 3, 1, 320, 1))
@@ -175,12 +177,20 @@ def build_backbone(name: str, cnn_width: int = 32, *, embedding_head: str = "poo
         from .backbones_resnet import ResNet50
 
         return ResNet50(**kw)
+    if name == "maest":
+        from .backbones_maest import Maest
+
+        return Maest(input_frames=input_frames, n_mels=n_mels)
     raise ConfigError(f"unknown backbone {name!r}; choose one of {', '.join(BACKBONE_NAMES)}")
 
 
 def backbone_from_config(cfg: Any, n_mels: int = 96) -> Backbone:
     """The backbone a TrainConfig describes (name, small_cnn width, head, head size, patch length).
     Configs saved before embedding heads existed lack those fields and get the earlier architecture."""
+    if cfg.backbone == "maest":
+        from .backbones_maest import maest_from_config
+
+        return maest_from_config(cfg, n_mels=n_mels)
     return build_backbone(cfg.backbone, cfg.cnn_width, embedding_head=getattr(cfg, "embedding_head", "pool"),
                           embedding_dim=getattr(cfg, "embedding_dim", None),
                           input_frames=getattr(cfg, "crop_frames", 128), n_mels=n_mels)

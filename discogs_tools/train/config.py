@@ -12,10 +12,15 @@ OBJECTIVES = ("cola", "simclr", "multitask", "w2v", "ico", "classification")
 # Backbones (train/backbones.py BACKBONE_NAMES; kept here so that config needs no torch):
 # EfficientNet-B0 (ISMIR 2022, seed 000 sec. 4.2), a small CNN for tests and quick runs, VGGish and
 # ResNet50 (ICASSP 2023, seed 004 sec. 5.3.2).
-BACKBONES = ("efficientnet_b0", "small_cnn", "vggish", "resnet50")
+# ResNet50 (ICASSP 2023, seed 004 sec. 5.3.2), and MAEST, the spectrogram transformer with
+# patchout (seed 004 ch. 6, train/backbones_maest.py).
+BACKBONES = ("efficientnet_b0", "small_cnn", "vggish", "resnet50", "maest")
 # LR schedules: plateau (ISMIR 2022: /10 after 10 epochs without a lower validation loss),
-# warmup_cosine (ICASSP 2023: linear warm-up then cosine decay to the end of training), constant.
-SCHEDULES = ("plateau", "warmup_cosine", "constant")
+# warmup_cosine (ICASSP 2023: linear warm-up then cosine decay to the end of training), constant,
+# warmup_constant_linear (MAEST, seed 004 sec. 6.3.2: warm-up, constant, linear decay, per epoch).
+SCHEDULES = ("plateau", "warmup_cosine", "constant", "warmup_constant_linear")
+# MAEST embedding tokens (seed 004 sec. 6.3.3): cls^n, dist^n, avg^n (mean of the patch tokens).
+EMBED_TOKEN_NAMES = ("cls", "dist", "avg")
 # How the backbone's last feature map becomes the embedding: global average pooling, or a
 # fully-connected layer on the flattened map (ISMIR 2022, seed 000 sec. 4.2: 1280 units).
 EMBEDDING_HEADS = ("pool", "flatten_fc")
@@ -25,7 +30,7 @@ SIMCLR_AUGMENTS = ("none", "mix")
 # Default multi-task weights (DESIGN section 6); other associations default to 1.
 DEFAULT_TASK_WEIGHTS = {"track": 0.1, "release": 0.15, "artist": 0.6, "label": 0.15}
 # Fields stored as JSON lists and held as tuples.
-TUPLE_FIELDS = ("associations", "task_weights", "adam_betas", "batch_shares", "mix_gain_beta")
+TUPLE_FIELDS = ("associations", "task_weights", "adam_betas", "batch_shares", "mix_gain_beta", "embed_tokens")
 # Fields that may differ between a run and its resumption.
 RESUMABLE_CHANGES = ("epochs", "device", "amp", "channels_last", "num_workers", "strict")
 
@@ -69,6 +74,26 @@ class TrainConfig:
     simclr_augment: str = "none"               # one of SIMCLR_AUGMENTS
     mix_gain_beta: tuple[float, float] = (5.0, 2.0)
     max_steps_per_epoch: int | None = None     # cap (quick runs, benchmarks)
+    # MAEST (seed 004 ch. 6; train/backbones_maest.py). Defaults: the published model.
+    maest_width: int = 768                     # sec. 6.2: ViT-B width (12 blocks, ~87M parameters)
+    maest_depth: int = 12                      # sec. 6.2: 12 blocks of self-attention
+    maest_heads: int = 12
+    patchout_time: int | None = None           # sec. 6.3.6: time patches dropped (None: 15 per 5 s)
+    patchout_freq: int = 3                     # sec. 6.2: 3 frequency patches dropped
+    embed_block: int = 7                       # sec. 6.3.4: embeddings of block 7 ...
+    embed_tokens: tuple[str, ...] = ("cls", "dist", "avg")  # ... stacked as (cls^7, dist^7, avg^7)
+    init_weights: str | None = None            # sec. 6.2 / 6.3.5: local DeiT-B/384 or PaSST-S-S16 weights file
+    input_norm_tracks: int | None = None       # sec. 6.3.1: training tracks for the mean/std (None: all)
+    epoch_tracks: int | None = None            # sec. 6.3.1: balanced sample per epoch (200,000; None: all)
+    mixup_alpha: float = 0.0                   # sec. 6.3.2: mixup alpha 0.3 (0: off)
+    specaugment_time_masks: int = 0            # sec. 6.3.2: up to 20 groups ...
+    specaugment_time_width: int = 8            # ... of 8 frames
+    specaugment_freq_masks: int = 0            # sec. 6.3.2: up to 5 groups ...
+    specaugment_freq_width: int = 8            # ... of 8 bands
+    warmup_epochs: int = 0                     # warmup_constant_linear: sec. 6.3.2, 5 epochs
+    decay_start_epoch: int = 0                 # warmup_constant_linear: constant until epoch 50
+    decay_epochs: int = 0                      # warmup_constant_linear: linear to min_lr over 50 epochs
+    swa_every: int = 1                         # SWA averages every N epochs from swa_start (sec. 6.3.2: 5)
     seed: int = 0
     strict: bool = False                       # fail on pairs whose tracks lack features
     device: str = "auto"                       # auto | cpu | cuda | cuda:N
@@ -99,6 +124,7 @@ class TrainConfig:
                                    ("SimCLR augmentation", self.simclr_augment, SIMCLR_AUGMENTS)):
             if value not in valid:
                 raise ConfigError(f"unknown {name} {value!r}; choose one of {', '.join(valid)}")
+        self._check_maest()
         if self.accumulate < 1:
             raise ConfigError(f"accumulate must be at least 1, got {self.accumulate}")
         self._check_recipe_numbers()
@@ -109,7 +135,8 @@ class TrainConfig:
                   ("plateau_factor", 0.0 < self.plateau_factor <= 1.0, "in (0, 1]"),
                   ("lr", self.lr >= 0.0, ">= 0"),
                   ("warmup_steps", self.warmup_steps >= 0, ">= 0"),
-                  ("min_lr", 0.0 <= self.min_lr <= self.lr or self.schedule != "warmup_cosine", "in [0, lr]"),
+                  ("min_lr", 0.0 <= self.min_lr <= self.lr
+                   or self.schedule not in ("warmup_cosine", "warmup_constant_linear"), "in [0, lr]"),
                   ("weight_decay", self.weight_decay >= 0.0, ">= 0"),
                   ("adam_betas", len(self.adam_betas) == 2 and all(0.0 <= b < 1.0 for b in self.adam_betas),
                    "two numbers in [0, 1)"),
@@ -123,6 +150,29 @@ class TrainConfig:
                 raise ConfigError(f"{name} must be {what}, got {getattr(self, name)!r}")
         if self.swa_lr is not None and self.swa_start is None:
             raise ConfigError("swa_lr needs swa_start (the first epoch of the SWA phase)")
+
+    def _check_maest(self) -> None:
+        checks = (("mixup_alpha", self.mixup_alpha >= 0.0, ">= 0"),
+                  ("swa_every", self.swa_every >= 1, "at least 1"),
+                  ("epoch_tracks", self.epoch_tracks is None or self.epoch_tracks >= 1, "at least 1"),
+                  ("input_norm_tracks", self.input_norm_tracks is None or self.input_norm_tracks >= 1, "at least 1"),
+                  ("warmup_epochs", self.warmup_epochs >= 0, ">= 0"),
+                  ("decay_start_epoch", self.decay_start_epoch >= self.warmup_epochs, "at least warmup_epochs"),
+                  ("decay_epochs", self.decay_epochs >= 0, ">= 0"))
+        checks += tuple((name, getattr(self, name) >= 0, ">= 0") for name in (
+            "specaugment_time_masks", "specaugment_time_width", "specaugment_freq_masks", "specaugment_freq_width",
+            "patchout_freq"))
+        for name, ok, what in checks:
+            if not ok:
+                raise ConfigError(f"{name} must be {what}, got {getattr(self, name)!r}")
+        bad = [t for t in self.embed_tokens if t not in EMBED_TOKEN_NAMES]
+        if bad or not self.embed_tokens:
+            raise ConfigError(f"embed_tokens must be some of {', '.join(EMBED_TOKEN_NAMES)}, got {list(self.embed_tokens)}")
+        if self.mixup_alpha > 0 and self.objective != "classification":
+            raise ConfigError("mixup mixes labels too: it needs objective classification")
+        if self.backbone == "maest" and not 1 <= self.embed_block <= self.maest_depth:
+            raise ConfigError(f"embed_block must be one of the {self.maest_depth} blocks (1..{self.maest_depth}), "
+                              f"got {self.embed_block}")
 
     def task_sizes(self) -> list[int]:
         """Pairs of each task (association) in one batch of ``batch_size`` pairs.

@@ -4,6 +4,12 @@ A track's embedding is the mean of the backbone outputs of its half-overlapping 
 frames, or of the length the backbone was built for (VGGish, a ``flatten_fc`` head): starts 0,
 64, 128, ... while a full patch fits; a track shorter than one patch is zero-padded to one patch. Patches of many tracks are batched together; memory is bounded by
 the batch size and the number of tracks written per output part.
+
+MAEST (seed 004 sec. 6.3.3): its segments are the run's segment length (5-30 s), half-overlapped
+across the whole track, and each segment gives the backbone's ``track_embedding`` (by default the
+stack (cls^7, dist^7, avg^7), sec. 6.3.4) instead of its training output; ``block`` / ``tokens``
+choose another block and stack, ``time_stride`` / ``drop_freq`` the inference patchout of
+sec. 6.3.8. The table has the same two columns, so ``probe`` reads it unchanged.
 """
 
 from __future__ import annotations
@@ -83,7 +89,8 @@ def embed_positions(backbone, store: FeatureStore, positions: np.ndarray, *, bat
     device = device or torch.device("cpu")
     was_training = backbone.training
     backbone.eval()
-    dim = backbone.embedding_dim
+    dim = getattr(backbone, "track_embedding_dim", backbone.embedding_dim)
+    forward = getattr(backbone, "track_embedding", backbone)
     sums = np.zeros((len(positions), dim), dtype=np.float64)
     counts = np.zeros(len(positions), dtype=np.int64)
     use_amp = amp and device.type == "cuda"
@@ -94,7 +101,7 @@ def embed_positions(backbone, store: FeatureStore, positions: np.ndarray, *, bat
                 if channels_last:
                     x = x.to(memory_format=torch.channels_last)
                 with torch.autocast(device_type=device.type, dtype=torch.float16, enabled=use_amp):
-                    out = backbone(x)
+                    out = forward(x)
                 np.add.at(sums, owner, out.float().cpu().numpy())
                 np.add.at(counts, owner, 1)
     finally:
@@ -150,13 +157,24 @@ def features_root(ws: Workspace, features: str) -> Path:
 
 def run(ws: Workspace, checkpoint: str, *, features: str | None = None, output: str | None = None,
         dataset: str | None = None, split: str | None = None, which: str = "best", batch_size: int = 64,
-        tracks_per_chunk: int = 1024, device: str = "auto") -> Report:
-    """Write ``track_id, embedding`` for the tracks of a feature set (optionally one dataset split)."""
+        tracks_per_chunk: int = 1024, device: str = "auto", block: int | None = None,
+        tokens: Sequence[str] | None = None, time_stride: int = 1, drop_freq: Sequence[int] = ()) -> Report:
+    """Write ``track_id, embedding`` for the tracks of a feature set (optionally one dataset split).
+
+    MAEST runs only: ``block`` and ``tokens`` override the run's embedding (default its
+    ``embed_block`` / ``embed_tokens``), ``time_stride`` and ``drop_freq`` set inference patchout."""
     import torch
 
     path = resolve_checkpoint(ws, checkpoint, which)
     dev = resolve_device(device)
     backbone, cfg = load_backbone(path, dev)
+    maest_options = block is not None or tokens is not None or time_stride != 1 or bool(drop_freq)
+    if maest_options and not hasattr(backbone, "set_embedding"):
+        raise ConfigError(f"block, tokens and inference patchout apply to maest runs; run {cfg.run} is {cfg.backbone}")
+    if hasattr(backbone, "set_embedding"):
+        backbone.set_embedding(block if block is not None else backbone.embed_block,
+                               tuple(tokens) if tokens else backbone.embed_tokens)
+        backbone.set_inference_patchout(time_stride, drop_freq)
     features = features or cfg.features
     store = FeatureStore(features_root(ws, features))
     track_ids: list[str] = store.track_ids
@@ -192,13 +210,16 @@ def run(ws: Workspace, checkpoint: str, *, features: str | None = None, output: 
             bar.update(advance=len(chunk), records=start + len(chunk))
     report = Report(stage="embed", counts={"tracks": len(track_ids), "missing_features": missing},
                     outputs={"embeddings": str(out), "checkpoint": str(path)},
-                    figures={"seconds": timer.seconds, "dim": int(backbone.embedding_dim),
+                    figures={"seconds": timer.seconds,
+                             "dim": int(getattr(backbone, "track_embedding_dim", backbone.embedding_dim)),
                              "tracks_per_second": len(track_ids) / timer.seconds if timer.seconds else 0.0})
     if missing:
         report.warnings.append(f"{missing} tracks of dataset {dataset} have no features and were not embedded")
     manifest.record(ws.manifest_path, f"embed {cfg.run}", {**report.to_dict(), "params": {
         "checkpoint": str(path), "features": features, "dataset": dataset, "split": split,
-        "batch_size": batch_size, "device": str(dev)}})
+        "batch_size": batch_size, "device": str(dev),
+        **({"block": backbone.embed_block, "tokens": list(backbone.embed_tokens), "time_stride": time_stride,
+            "drop_freq": list(drop_freq)} if hasattr(backbone, "set_embedding") else {})}})
     return report
 
 

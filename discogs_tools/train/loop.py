@@ -10,6 +10,10 @@
    of ``accumulate`` micro-batches (:mod:`.steps`), validate on fixed crops, let the schedule
    see the epoch's loss, write metrics.jsonl, checkpoints/last.pt, best.pt (lowest validation
    loss) and, with ``keep_epoch_checkpoints``, checkpoints/epoch-NNN.pt;
+   MAEST (seed 004 ch. 6) adds: initial weights from a DeiT/PaSST file (:mod:`.maest_init`), the
+   training set's input mean/std stored in the backbone (:mod:`.input_stats`), a balanced sample
+   of ``epoch_tracks`` tracks per epoch (:mod:`.balanced_sampler`), mixup and SpecAugment on the
+   training batches (:mod:`.augment`), SWA every ``swa_every`` epochs;
 4. with SWA: recompute batch-norm statistics of the averaged model and save checkpoints/swa.pt;
 5. report the run's Table-1 figures (seed 000 Table 1) per association: pairs, diversity,
    training time, validation top-1.
@@ -136,6 +140,13 @@ def _plan(cfg: TrainConfig, inputs: Inputs, split: str, epoch: int, dist: DistIn
                 raise InputError(features_root_hint(cfg), what + " (--strict)")
             counts[f"skipped_{split}_pairs"] = counts.get(f"skipped_{split}_pairs", 0) + missing + no_vector
         index = np.flatnonzero(ok)
+        if split == "train" and inputs.styles is not None and cfg.epoch_tracks is not None:
+            # seed 004 sec. 6.3.1: a balanced sample without replacement, weighted by inverse label frequency
+            from .balanced_sampler import balanced_epoch
+
+            chosen = balanced_epoch([extra_all[i] for i in index], len(inputs.styles.vocabulary), cfg.epoch_tracks,
+                                    np.random.default_rng([cfg.seed, epoch, 6]))
+            index = index[chosen]
         if split == "train":
             index = index[rng.permutation(len(index))]
         dropped = len(index) % dist.world_size
@@ -157,11 +168,13 @@ def _mixes_views(cfg: TrainConfig) -> bool:
 
 
 def _batches(cfg: TrainConfig, model, inputs: Inputs, plans: list[TaskPlan], rng: np.random.Generator | None,
-             sizes: list[int], steps: int, view_rng: np.random.Generator | None = None):
+             sizes: list[int], steps: int, view_rng: np.random.Generator | None = None,
+             aug_rng: np.random.Generator | None = None):
     """Yield (x_anchor, x_positive | None, sizes, side | None, n_pairs) as numpy arrays.
 
     ``steps`` micro-batches of ``sizes[i]`` pairs of task i; with ``simclr_augment = mix`` the two
-    views come from :func:`~.data.apply_view_augmentation` (drawing from ``view_rng``)."""
+    views come from :func:`~.data.apply_view_augmentation` (drawing from ``view_rng``); with
+    ``aug_rng`` (training only) SpecAugment and mixup of the MAEST recipe (:mod:`.augment`)."""
     store = inputs.store
     mix = _mixes_views(cfg)
     for step in range(steps):
@@ -182,7 +195,23 @@ def _batches(cfg: TrainConfig, model, inputs: Inputs, plans: list[TaskPlan], rng
             side = np.zeros((len(anchors), len(inputs.styles.vocabulary)), dtype=np.float32)
             for row, labels in enumerate(l for *_, e in parts for l in e):
                 side[row, labels] = 1.0
+        if aug_rng is not None:
+            xa, xp, side = _augment(cfg, xa, xp, side, aug_rng)
         yield xa, xp, [len(a) for _, a, _, _ in parts], side, len(anchors)
+
+
+def _augment(cfg: TrainConfig, xa, xp, side, rng: np.random.Generator):
+    """SpecAugment, then mixup (seed 004 sec. 6.3.2), as the run's config asks."""
+    from .augment import mixup, spec_augment
+
+    if cfg.specaugment_time_masks or cfg.specaugment_freq_masks:
+        for x in (xa, xp):
+            if x is not None:
+                spec_augment(x, rng, time_masks=cfg.specaugment_time_masks, time_width=cfg.specaugment_time_width,
+                             freq_masks=cfg.specaugment_freq_masks, freq_width=cfg.specaugment_freq_width)
+    if cfg.mixup_alpha > 0 and side is not None and len(xa) > 1:
+        xa, side, _, _ = mixup(xa, side, cfg.mixup_alpha, rng)
+    return xa, xp, side
 
 
 class _Echo:
@@ -265,6 +294,7 @@ def _train(ws, cfg, saved, init_from, source, ico_fn, device, dist, say, run_dir
     if cfg.channels_last:
         model = model.to(memory_format=torch.channels_last)
     init_path = _init_backbone(ws, model, init_from) if init_from else None
+    maest_notes = _prepare_maest(cfg, model, inputs, saved is not None, say)
     # Adam (seed 000 sec. 4.2; betas 0.9/0.999 in seed 004 sec. 5.3.3); weight decay as torch's Adam (L2)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=tuple(cfg.adam_betas),
                                  weight_decay=cfg.weight_decay)
@@ -296,6 +326,8 @@ def _train(ws, cfg, saved, init_from, source, ico_fn, device, dist, say, run_dir
         _check_stored_pairs(cfg, inputs)  # a run refused for stale pairs leaves no run folder
         run_dir.mkdir(parents=True, exist_ok=True)
         write_text_atomic(run_dir / "config.json", cfg.to_json())
+        if maest_notes.get("input_stats"):
+            write_text_atomic(run_dir / "input_stats.json", json.dumps(maest_notes["input_stats"], indent=2) + "\n")
     counts: dict[str, int] = {}
     notes: list[str] = []
     sizes = cfg.task_sizes()
@@ -328,7 +360,8 @@ def _train(ws, cfg, saved, init_from, source, ico_fn, device, dist, say, run_dir
         task_pairs = np.zeros(len(model.tasks), dtype=np.int64)
         taken = micro_done = 0
         t0 = time.perf_counter()
-        batches = iter(_batches(cfg, model, inputs, plans, rng, sizes, micro, view_rng))
+        aug_rng = np.random.default_rng([cfg.seed, epoch, 8])
+        batches = iter(_batches(cfg, model, inputs, plans, rng, sizes, micro, view_rng, aug_rng))
         with Progress(f"epoch {epoch}", total=steps, unit="steps") as bar:
             for first in batches:
                 group = itertools.chain([first], itertools.islice(batches, cfg.accumulate - 1))
@@ -355,8 +388,10 @@ def _train(ws, cfg, saved, init_from, source, ico_fn, device, dist, say, run_dir
         val_seconds = time.perf_counter() - t1
         lr_used = schedule.last_lr
         schedule.end_epoch(epoch, val_loss if val_loss is not None else train_loss)
-        if swa is not None and epoch >= cfg.swa_start:
-            swa.update_parameters(model)  # once per epoch (Izmailov et al. 2018), seed 000 sec. 4.2
+        if swa is not None and epoch >= cfg.swa_start and (epoch - cfg.swa_start) % cfg.swa_every == 0:
+            # once per epoch (Izmailov et al. 2018), seed 000 sec. 4.2; every 5 from epoch 50 for MAEST,
+            # seed 004 sec. 6.3.2
+            swa.update_parameters(model)
         entry = {"epoch": epoch, "train_loss": train_loss, "train_top1": train_acc, "val_loss": val_loss,
                  "val_top1": val_acc, "lr": lr_used, "pairs_per_s": float(totals[3] / seconds) if seconds else 0.0,
                  "pairs": int(totals[3]), "steps": taken, "optimizer_steps": taken, "micro_batches": micro_done,
@@ -411,7 +446,8 @@ def _train(ws, cfg, saved, init_from, source, ico_fn, device, dist, say, run_dir
         made_from = provenance() if callable(provenance) else {}
         manifest.record(ws.manifest_path, f"train {cfg.run}", {**report.to_dict(), "config": cfg.to_dict(),
                                                                "pairs_made_from": made_from, "table1": table1,
-                                                               "init_from": str(init_path) if init_path else None})
+                                                               "init_from": str(init_path) if init_path else None,
+                                                               **maest_notes})
     return report
 
 
@@ -551,6 +587,35 @@ def _init_backbone(ws: Workspace, model, init_from: str):
     state = {k[len("backbone."):]: v for k, v in other["model"].items() if k.startswith("backbone.")}
     ckpt_io.load_state(model.backbone, state, path, "backbone")
     return path
+
+
+def _prepare_maest(cfg: TrainConfig, model, inputs: Inputs, resumed: bool, say) -> dict[str, Any]:
+    """Before the first step of a new run (and before SWA copies the model): load ``init_weights``
+    (DeiT/PaSST file, :mod:`.maest_init`) and set the backbone's input statistics from the
+    training tracks (:mod:`.input_stats`). A resumed run has both in its checkpoint."""
+    notes: dict[str, Any] = {}
+    backbone = model.backbone
+    if resumed:
+        return notes
+    if cfg.init_weights:
+        if not hasattr(backbone, "n_time"):
+            raise ConfigError(f"init_weights loads DeiT/PaSST weights into maest, not {cfg.backbone}")
+        from .maest_init import load_initial_weights
+
+        notes["init_weights"] = load_initial_weights(backbone, cfg.init_weights)
+        say(f"initial weights: {notes['init_weights']['layout']} layout from {cfg.init_weights}")
+    if hasattr(backbone, "set_input_stats"):
+        from .input_stats import training_stats
+
+        if inputs.styles is not None:
+            positions = inputs.store.positions(inputs.styles.by_split.get("train", ([], []))[0])
+        else:
+            positions = np.arange(len(inputs.store))
+        stats = training_stats(inputs.store, positions, limit=cfg.input_norm_tracks, seed=cfg.seed)
+        backbone.set_input_stats(stats["mean"], stats["std"])
+        notes["input_stats"] = {**stats, "from": "train split" if inputs.styles is not None else "all tracks"}
+        say(f"input normalisation: mean {stats['mean']:.4f}, std {stats['std']:.4f} over {stats['tracks']} tracks")
+    return notes
 
 
 def _share_ico_similarity(model, inputs: Inputs) -> None:

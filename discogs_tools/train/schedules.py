@@ -16,6 +16,14 @@ Three kinds (``TrainConfig.schedule``):
   ICASSP 2023: "increased linearly from 0 to 1e-4 for the first 5,000 steps and then decreased
   following a cosine decay until the models complete 50 epochs" (seed 004 sec. 5.3.3).
 - ``constant``: ``lr`` throughout.
+- ``warmup_constant_linear`` (MAEST, seed 004 sec. 6.3.2: "We warm up the model for 5 epochs and
+  then keep the learning rate at 1e-4 until epoch 50. Then the learning rate is linearly decreased
+  to 1e-7 during 50 additional epochs"), set per epoch ``e`` (0-based) as MAEST's per-epoch
+  schedule: ``lr * (e + 1) / W`` for ``e < W = warmup_epochs`` (linear warm-up; the seed gives
+  its length, not its shape), ``lr`` until ``S = decay_start_epoch``, then
+  ``lr + (min_lr - lr) * (e - S) / D`` reaching ``min_lr`` at ``e = S + D`` (``D =
+  decay_epochs``), and ``min_lr`` from there to the end of training (epochs 100-129 of 130).
+  :func:`warmup_constant_linear_lr`.
 
 SWA (``swa_start``, ``swa_lr``): from epoch ``swa_start`` (0-based) on, every optimiser step uses
 ``swa_lr`` and the base schedule no longer moves. ISMIR 2022: "for the last 25 epochs, we imposed a
@@ -47,6 +55,18 @@ def warmup_cosine_lr(step: int, *, lr: float, warmup_steps: int, total_steps: in
         return lr if step <= warmup_steps else min_lr
     progress = min(max(step - warmup_steps, 0) / span, 1.0)
     return min_lr + (lr - min_lr) * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+def warmup_constant_linear_lr(epoch: int, *, lr: float, warmup_epochs: int, decay_start: int,
+                              decay_epochs: int, min_lr: float) -> float:
+    """LR of 0-based ``epoch`` under warm-up, constant, then linear decay (see module doc)."""
+    if epoch < warmup_epochs:
+        return lr * (epoch + 1) / warmup_epochs
+    if epoch < decay_start:
+        return lr
+    if decay_epochs <= 0 or epoch >= decay_start + decay_epochs:
+        return min_lr
+    return lr + (min_lr - lr) * (epoch - decay_start) / decay_epochs
 
 
 class Plateau:
@@ -87,6 +107,9 @@ class LrSchedule:
         self.epochs = cfg.epochs
         self.swa_start = cfg.swa_start
         self.swa_lr = cfg.swa_lr
+        self.warmup_epochs = cfg.warmup_epochs
+        self.decay_start = cfg.decay_start_epoch
+        self.decay_epochs = cfg.decay_epochs
         self.plateau = Plateau(cfg.lr, cfg.plateau_factor, cfg.plateau_patience)
         self.steps = 0                    # optimiser steps taken
         self.steps_per_epoch: int | None = None
@@ -123,6 +146,10 @@ class LrSchedule:
                                     total_steps=self.total_steps, min_lr=self.min_lr)
         if self.kind == "plateau":
             return self.plateau.lr
+        if self.kind == "warmup_constant_linear":
+            return warmup_constant_linear_lr(epoch, lr=self.lr, warmup_epochs=self.warmup_epochs,
+                                             decay_start=self.decay_start, decay_epochs=self.decay_epochs,
+                                             min_lr=self.min_lr)
         return self.lr
 
     def before_step(self, epoch: int, optimizer) -> float:
@@ -154,4 +181,4 @@ class LrSchedule:
         self.plateau.lr, self.plateau.best, self.plateau.bad_epochs = p["lr"], p["best"], p["bad_epochs"]
 
 
-__all__ = ["LrSchedule", "Plateau", "warmup_cosine_lr"]
+__all__ = ["LrSchedule", "Plateau", "warmup_constant_linear_lr", "warmup_cosine_lr"]

@@ -150,3 +150,101 @@ def test_probe_ismir2022_end_to_end_with_a_real_checkpoint_keeps_its_banks(tmp_p
     assert [b.name for b in banks] == ["tiny.feat.hop64.bank", "tiny.random-init-0.feat.hop64.bank"]
     assert all(load_bank(b).rows >= 60 for b in banks)
     assert [m["role"] for m in results["models"]] == ["model", "baseline"]
+
+
+# --------------------------------------------------------------------------- 5-fold on 1-Hz timestamps
+
+
+def test_timestamp_grid_is_one_patch_per_second():
+    from discogs_tools.probe.patches import timestamp_starts
+
+    # 16 kHz, hop 256: 62.5 frames a second -> starts 0, 62 (62.5 rounds to even), 125, 188, 250
+    assert timestamp_starts(400, 128, 62.5) == [0, 62, 125, 188, 250]
+    assert timestamp_starts(128 + 250, 128, 62.5)[-1] == 250           # the last patch that fits
+    assert timestamp_starts(100, 128, 62.5) == [0]                     # shorter than a patch
+    assert timestamp_starts(400, 128, 62.5, rate_hz=2.0)[:3] == [0, 31, 62]
+
+
+def test_a_timestamp_bank_averages_every_timestamp_at_test(ramps):
+    store, lengths = ramps
+    bank = embed_patches(StartBackbone(), store, ["a", "b", "c", "d"], rate_hz=1.0)
+    for i, t in enumerate(bank.ids):
+        rows, _ = bank.eval_rows([i])
+        assert bank.values[rows, 0].tolist() == [s + 1.0 for s in
+                                                 patches_mod.timestamp_starts(lengths[t], 128, 62.5)]
+    assert bank.eval_all and bank.is_eval.all()
+
+
+def _two_groups(tmp_path, n=40):
+    rng = np.random.default_rng(2)
+    tracks, lines = {}, ["track_id,label"]
+    for i in range(n):
+        mel = rng.normal(size=(int(rng.integers(100, 400)), 96)).astype(np.float32)
+        mel[:, 1] += 2.0 * (i % 2)
+        tracks[f"t{i:02d}"] = mel
+        lines.append(f"t{i:02d},{'up' if i % 2 else 'down'}")
+    write_store(tmp_path / "feat", tracks)
+    (tmp_path / "blobs.csv").write_text("\n".join(lines) + "\n")
+    return tmp_path / "blobs.csv"
+
+
+def test_five_fold_on_a_checkpoint_trains_on_one_second_timestamps(tmp_path, ws):
+    from discogs_tools.probe import protocols
+
+    manifest = _two_groups(tmp_path)
+    model = save_checkpoint(tmp_path / "tiny.pt")
+    config = protocols.get("5-fold").config(hidden=8, epochs=2, batch_size=8)
+    report = run(manifest, workspace=ws, models=[model], features=str(tmp_path / "feat"), protocol="5-fold",
+                 config=config, seeds=1, plot=False)
+    results = json.loads(open(report.outputs["results"]).read())
+    assert results["params"]["protocol"]["inputs"] == "timestamps" and results["params"]["protocol"]["rate_hz"] == 1.0
+    banks = sorted(p.name for p in (ws.runs / "tiny" / "probe" / "patches").iterdir())
+    assert banks == ["tiny.feat.1hz.bank", "tiny.random-init-0.feat.1hz.bank"]
+    bank = load_bank(ws.runs / "tiny" / "probe" / "patches" / banks[0])
+    store = FeatureStore(tmp_path / "feat")
+    for i in (0, 7):
+        rows = slice(bank.offsets[i], bank.offsets[i + 1])
+        frames = int(store.frames[store.position[bank.ids[i]]])
+        assert bank.starts[rows].tolist() == patches_mod.timestamp_starts(frames, 128, 62.5)
+    assert bank.eval_all
+    assert len(results["models"][0]["folds"]) == 5
+    assert not any("per-track embeddings" in w for w in report.warnings)
+
+
+def test_five_fold_on_an_embedding_file_says_it_is_not_on_timestamps(tmp_path, ws):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    manifest = _two_groups(tmp_path)
+    rng = np.random.default_rng(0)
+    ids = [f"t{i:02d}" for i in range(40)]
+    pq.write_table(pa.table({"track_id": ids, "embedding": [list(rng.normal(size=4) + (i % 2)) for i in range(40)]}),
+                   tmp_path / "e.parquet")
+    from discogs_tools.probe import protocols
+
+    report = run(manifest, workspace=ws, models=[tmp_path / "e.parquet"], protocol="5-fold", seeds=1, plot=False,
+                 config=protocols.get("5-fold").config(epochs=2))
+    assert any("1-Hz timestamps (seed 004 sec. 3.2.1)" in w and "per-track embeddings" in w for w in report.warnings)
+
+
+def test_cross_collection_on_a_checkpoint_tests_each_track_on_its_averaged_timestamps(tmp_path, ws, monkeypatch):
+    from discogs_tools.probe import run as run_mod
+
+    trained = []
+    real = run_mod.train_patch_classifier
+    monkeypatch.setattr(run_mod, "train_patch_classifier", lambda bank, *a, **k: trained.append(bank) or real(bank, *a, **k))
+    manifest = _two_groups(tmp_path, n=60)
+    lines = manifest.read_text().splitlines()
+    (tmp_path / "train.csv").write_text("\n".join(lines[:41]) + "\n")
+    (tmp_path / "other.csv").write_text("\n".join([lines[0], *lines[41:]]) + "\n")
+    model = save_checkpoint(tmp_path / "tiny.pt")
+    from discogs_tools.probe import protocols
+
+    report = run(tmp_path / "train.csv", workspace=ws, models=[model], features=str(tmp_path / "feat"),
+                 protocol="5-fold", test_collection=tmp_path / "other.csv", seeds=1, plot=False,
+                 config=protocols.get("5-fold").config(hidden=8, epochs=3, batch_size=8))
+    results = json.loads(open(report.outputs["results"]).read())
+    assert results["params"]["protocol"]["inputs"] == "timestamps"
+    assert results["dataset"]["test_collection"]["records_scored"] == 20
+    assert len(trained) == 2 and all(b.eval_all for b in trained)     # the model and its random twin, on timestamps
+    assert 0.0 <= results["models"][0]["summary"]["accuracy"]["mean"] <= 1.0

@@ -17,6 +17,12 @@ Validation and test average the activations (sigmoid or softmax outputs) of the 
 half-overlapped patches of the whole track (starts 0, 64, 128, ... while a patch fits; a track
 shorter than a patch is one zero-padded patch), the same patches ``discogs-tools embed`` averages.
 
+The ``5-fold`` protocol (seed 004 sec. 3.2.1) uses the same machinery on another grid: one
+embedding per second ("a target rate of 1Hz ... one embedding per second"), a training sample
+being one random timestamp of the track (sec. 3.3.6: "choosing a random time index t"). Such a
+bank (``rate_hz``) has a patch starting every second (:func:`timestamp_starts`) and validation and
+test average over all of them (``eval_all``).
+
 Memory: a bank is tracks x patches per track x embedding dim x 4 bytes: MTG-Jamendo genre (55k
 tracks of ~4 min, 1280-d EfficientNet embeddings) is ~65 GB at crop_hop 64, more than the RAM of
 the machines this runs on. So a bank may live on disk (:func:`embed_patches` with ``directory``:
@@ -30,6 +36,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -61,12 +68,16 @@ class PatchBank:
     offsets: np.ndarray            # (tracks + 1,) int64
     starts: np.ndarray             # (patches,) int64
     patch: int
-    crop_hop: int
+    crop_hop: int                  # grid step in frames (0 for a timestamp grid)
+    eval_all: bool = False         # validation and test average every row (timestamp grids)
     index: dict[str, int] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.index = {t: i for i, t in enumerate(self.ids)}
-        self.is_eval = self.starts % max(self.patch // 2, 1) == 0  # the half-overlapped patches
+        if self.eval_all:
+            self.is_eval = np.ones(len(self.starts), dtype=bool)
+        else:
+            self.is_eval = self.starts % max(self.patch // 2, 1) == 0  # the half-overlapped patches
 
     @property
     def values(self) -> np.ndarray:
@@ -133,6 +144,17 @@ class PatchBank:
         return average_rows(lambda r: self.read(r), rows, owner, len(self.ids))
 
 
+def timestamp_starts(frames: int, patch: int, frames_per_second: float, rate_hz: float = 1.0) -> list[int]:
+    """Starts (frames) of one patch every 1 / ``rate_hz`` seconds, rounded to the nearest frame,
+    while a whole patch fits; [0] for a track no longer than a patch."""
+    if frames <= patch:
+        return [0]
+    step = frames_per_second / rate_hz
+    count = int(math.floor((frames - patch) / step + 1e-9)) + 1
+    starts = [int(round(k * step)) for k in range(count)]
+    return [t for t in starts if t + patch <= frames]
+
+
 def chunks(n: int, size: int | None = None) -> Iterator[slice]:
     """Slices of 0..n of at most ``size`` (default :data:`CHUNK_ROWS`) items."""
     size = size or CHUNK_ROWS
@@ -182,11 +204,14 @@ def streamed_standardiser(bank: PatchBank, rows: np.ndarray, config: ProbeConfig
 
 def embed_patches(backbone: Any, store: Any, track_ids: Sequence[str], *, crop_hop: int = 64,
                   batch_size: int = 64, device: Any = None, patch: int = PATCH_FRAMES,
-                  directory: str | os.PathLike[str] | None = None, key: dict[str, Any] | None = None) -> PatchBank:
+                  directory: str | os.PathLike[str] | None = None, key: dict[str, Any] | None = None,
+                  rate_hz: float | None = None) -> PatchBank:
     """Embed every grid patch of ``track_ids`` (those in the feature ``store``) with the frozen
     ``backbone`` (eval mode, no gradient). A backbone built for one patch length (``input_frames``)
     takes that length. ``crop_hop`` must divide half the patch, so the half-overlapped patches of
-    validation and test are on the grid.
+    validation and test are on the grid. With ``rate_hz`` the grid is one patch every 1 / rate_hz
+    seconds instead (the store's sample rate / hop frames a second; ``crop_hop`` is then unused)
+    and validation and test average every patch.
 
     With ``directory`` the bank is written there (atomically: a folder holding ``values.npy``,
     ``offsets.npy``, ``starts.npy`` and ``bank.json`` with ``key``, what identifies its inputs) and
@@ -196,13 +221,25 @@ def embed_patches(backbone: Any, store: Any, track_ids: Sequence[str], *, crop_h
 
     patch = getattr(backbone, "input_frames", None) or patch
     half = max(patch // 2, 1)
-    if crop_hop < 1 or half % crop_hop:
-        raise ConfigError(f"--crop-hop must divide half the patch ({half} frames), got {crop_hop}")
+    if rate_hz is not None:
+        if rate_hz <= 0:
+            raise ConfigError(f"the timestamp rate must be positive, got {rate_hz} Hz")
+        fps = float(store.settings["sample_rate"]) / float(store.settings["hop"])
+        crop_hop = 0
+
+        def grid(frames: int) -> list[int]:
+            return timestamp_starts(frames, patch, fps, rate_hz)
+    else:
+        if crop_hop < 1 or half % crop_hop:
+            raise ConfigError(f"--crop-hop must divide half the patch ({half} frames), got {crop_hop}")
+
+        def grid(frames: int) -> list[int]:
+            # 0, hop, 2 hop, ... while a whole patch fits; [0] for a track no longer than a patch
+            return patch_starts(frames, patch, crop_hop)
     device = device or torch.device("cpu")
     present = [t for t in track_ids if t in store]
     positions = store.positions(present)
-    # the grid: 0, hop, 2 hop, ... while a whole patch fits; [0] for a track no longer than a patch
-    starts_all = [np.asarray(patch_starts(int(store.frames[pos]), patch, crop_hop), np.int64) for pos in positions]
+    starts_all = [np.asarray(grid(int(store.frames[pos])), np.int64) for pos in positions]
     counts = [len(s) for s in starts_all]
     offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
     starts_flat = np.concatenate(starts_all) if starts_all else np.zeros(0, np.int64)
@@ -223,7 +260,7 @@ def embed_patches(backbone: Any, store: Any, track_ids: Sequence[str], *, crop_h
     if directory is None:
         values = np.zeros(shape, np.float32)
         fill(values)
-        return PatchBank(present, (values,), offsets, starts_flat, patch, crop_hop)
+        return PatchBank(present, (values,), offsets, starts_flat, patch, crop_hop, eval_all=rate_hz is not None)
     with atomic_path(directory, is_dir=True) as tmp:
         values = np.lib.format.open_memmap(tmp / "values.npy", mode="w+", dtype=np.float32, shape=shape)
         fill(values)
@@ -232,8 +269,8 @@ def embed_patches(backbone: Any, store: Any, track_ids: Sequence[str], *, crop_h
         np.save(tmp / "offsets.npy", offsets)
         np.save(tmp / "starts.npy", starts_flat)
         (tmp / "bank.json").write_text(json.dumps({
-            "format": BANK_FORMAT, "ids": present, "patch": patch, "crop_hop": crop_hop, "rows": shape[0],
-            "dim": shape[1], "key": key}) + "\n", encoding="utf-8")
+            "format": BANK_FORMAT, "ids": present, "patch": patch, "crop_hop": crop_hop, "rate_hz": rate_hz,
+            "rows": shape[0], "dim": shape[1], "key": key}) + "\n", encoding="utf-8")
     return load_bank(directory)
 
 
@@ -258,7 +295,8 @@ def load_bank(directory: str | os.PathLike[str]) -> PatchBank:
         raise InputError(directory, f"not a readable patch bank ({exc})") from None
     if values.shape != (meta["rows"], meta["dim"]) or len(offsets) != len(meta["ids"]) + 1 or len(starts) != meta["rows"]:
         raise InputError(directory, "patch bank files disagree with bank.json (an interrupted write?); delete the folder")
-    return PatchBank(list(meta["ids"]), (values,), offsets, starts, int(meta["patch"]), int(meta["crop_hop"]))
+    return PatchBank(list(meta["ids"]), (values,), offsets, starts, int(meta["patch"]), int(meta["crop_hop"]),
+                     eval_all=meta.get("rate_hz") is not None)
 
 
 def stack_banks(banks: Sequence[PatchBank]) -> PatchBank:
@@ -270,9 +308,9 @@ def stack_banks(banks: Sequence[PatchBank]) -> PatchBank:
         return first
     for b in banks[1:]:
         if b.patch != first.patch or b.ids != first.ids or not np.array_equal(b.starts, first.starts):
-            raise ConfigError("a stack under the ismir2022 protocol needs backbones with the same patch length")
+            raise ConfigError("a stack of per-patch embeddings needs backbones with the same patch length")
     return PatchBank(first.ids, tuple(p for b in banks for p in b.parts), first.offsets, first.starts,
-                     first.patch, first.crop_hop)
+                     first.patch, first.crop_hop, eval_all=first.eval_all)
 
 
 # --------------------------------------------------------------------------- the probe
@@ -369,11 +407,12 @@ def train_patch_classifier(bank: PatchBank, train_tracks: np.ndarray, y_train: n
 PatchEmbedder = Callable[[Any, Any, Sequence[str], "int | None", int], PatchBank]
 
 
-def cached_patch_embedder(cache_dir: str | os.PathLike[str]) -> PatchEmbedder:
+def cached_patch_embedder(cache_dir: str | os.PathLike[str], rate_hz: float | None = None) -> PatchEmbedder:
     """The patch embedder of the backbone of a run or checkpoint ``source`` (a seeded random
     initialisation of the same architecture with ``random_init_seed``: the baseline), its banks
     stored on disk under ``cache_dir`` (one folder per model, initialisation and grid) and reused
-    while the checkpoint, the feature set, the tracks and the grid are the same."""
+    while the checkpoint, the feature set, the tracks and the grid are the same. With ``rate_hz``
+    the grid is one patch every 1 / rate_hz seconds (the hop argument is then unused)."""
     cache = Path(cache_dir)
 
     def embed(source: Any, features: Any, track_ids: Sequence[str], random_init_seed: int | None,
@@ -392,9 +431,10 @@ def cached_patch_embedder(cache_dir: str | os.PathLike[str]) -> PatchEmbedder:
         checkpoint = checkpoint_path(source)
         features = Path(features)
         name = _safe(source.label) + (f".random-init-{random_init_seed}" if random_init_seed is not None else "")
-        directory = cache / f"{name}.{_safe(features.name)}.hop{crop_hop}.bank"
+        grid = f"{rate_hz:g}hz" if rate_hz is not None else f"hop{crop_hop}"
+        directory = cache / f"{name}.{_safe(features.name)}.{grid}.bank"
         key = {"source": _stamp(checkpoint), "features": _stamp(features), "random_init_seed": random_init_seed,
-               "crop_hop": crop_hop, "tracks": hashlib.sha256("\n".join(track_ids).encode()).hexdigest()}
+               "grid": grid, "tracks": hashlib.sha256("\n".join(track_ids).encode()).hexdigest()}
         if bank_key(directory) == json.loads(json.dumps(key)):
             try:
                 return load_bank(directory)
@@ -408,6 +448,6 @@ def cached_patch_embedder(cache_dir: str | os.PathLike[str]) -> PatchEmbedder:
         device = resolve_device("auto")
         backbone.to(device)
         return embed_patches(backbone, FeatureStore(features), track_ids, crop_hop=crop_hop, device=device,
-                             directory=directory, key=key)
+                             directory=directory, key=key, rate_hz=rate_hz)
 
     return embed

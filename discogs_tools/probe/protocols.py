@@ -44,9 +44,13 @@ Values the seeds do not give, and what is used (searched in the cited sections):
   1e-5}); each is trained with the first seed and the one of the highest validation score
   (ROC-AUC) is then run with every seed. How the seed picks the combination is not stated ->
   the validation score, as for the epochs.
-- ``5-fold``: the rate schedule (sec. 3.3.2 states none -> constant); the MLP input: sec. 3.2.1
-  trains on one random 1-Hz timestamp per track and epoch and averages the predictions at test,
-  here the per-track mean embedding (as ``mean-embedding``); how folds are drawn (see
+- ``5-fold``: the rate schedule (sec. 3.3.2 states none -> constant); the MLP input: given a run or
+  a checkpoint, one embedding per second (sec. 3.2.1; 128-frame patches starting every second),
+  one random timestamp per track and epoch (sec. 3.3.6, "choosing a random time index t"); how
+  validation and test turn timestamps into one prediction per track is not stated -> the
+  activations are averaged over all of the track's timestamps (as ``ismir2022`` does over its
+  patches). Embedding files hold one vector per track: they are probed on those (a warning
+  says so); how folds are drawn (see
   :mod:`discogs_tools.probe.folds`); multi-label tasks: the tasks of sec. 3.2.5 are all
   multi-class and the seed gives no multi-label stratification -> refused.
 """
@@ -78,6 +82,7 @@ class Protocol:
     crop_hop: int = 64          # patches: grid step of the random training crops (frames)
     grid: dict[str, tuple[Any, ...]] = field(default_factory=dict)  # the seed's hyper-parameter grid, if any
     folds: int = 0              # k-fold cross-validation (multi-class) instead of one split; 0: one split
+    timestamps_hz: float = 0.0  # > 0: given a backbone, train on per-timestamp embeddings at this rate
 
     def config(self, **overrides: Any) -> ProbeConfig:
         """The protocol's ProbeConfig; ``overrides`` (None values ignored) replace single fields."""
@@ -121,7 +126,9 @@ PROTOCOLS: dict[str, Protocol] = {
         "5-fold", MEAN,
         {"hidden": 100, "epochs": 30, "learning_rate": 1e-3, "weight_decay": 1e-5, "selection": "loss",
          "schedule": "plateau", "plateau_patience": 1_000_000},
-        "seed 004 sec. 3.2.2 (MLP: sec. 3.3.2)", folds=5),
+        "seed 004 sec. 3.2.2 (MLP: sec. 3.3.2; 1-Hz timestamps: sec. 3.2.1)", folds=5,
+        # seed 004 sec. 3.2.1: "a target rate of 1Hz (i.e., one embedding per second)"
+        timestamps_hz=1.0),
 }
 DEFAULT = "mean-embedding"
 

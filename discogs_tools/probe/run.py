@@ -185,16 +185,25 @@ def run(
                     other = load_dataset(test_collection, DatasetOptions(separator=options.separator), bad_other,
                                          workspace=workspace)
                     loading = _union(data, other)
+                # 5-fold on a backbone: per-timestamp embeddings (seed 004 sec. 3.2.1)
+                timestamps = bool(proto.timestamps_hz) and all(s.embeddable for s in sources) and \
+                    not baseline_embeddings
                 if proto.inputs == FINETUNE:
                     probed = _load_finetune_models(data, sources, name, workspace, features, baseline,
                                                    baseline_embeddings, from_scratch, proto)
-                elif proto.inputs == PATCHES:
-                    probed = _load_patch_models(data, sources, name, workspace, features, seed, baseline,
+                elif proto.inputs == PATCHES or timestamps:
+                    probed = _load_patch_models(loading, sources, name, workspace, features, seed, baseline,
                                                 baseline_embeddings, patch_embedder, proto, hop,
-                                                out_json.parent / "patches")
+                                                out_json.parent / "patches",
+                                                rate_hz=proto.timestamps_hz if timestamps else None)
                 else:
                     probed = _load_models(loading, sources, name, workspace, features, seed, baseline,
                                           baseline_embeddings, embedder, out_json.parent / "embeddings", report)
+                    if proto.timestamps_hz:
+                        report.warnings.append(
+                            f"--protocol {proto.name} trains on {proto.timestamps_hz:g}-Hz timestamps (seed 004 sec. "
+                            "3.2.1) when given runs or checkpoints; embedding files hold one vector per track, so "
+                            "these were probed on per-track embeddings")
                 data = _drop_tracks_without_embeddings(data, probed, bad)
                 if other is not None and bad_other is not None:
                     other = _drop_tracks_without_embeddings(other, probed, bad_other)
@@ -229,6 +238,8 @@ def run(
             },
             "params": {"seeds": seed_list, "split_seed": seed, "probe": config.to_dict(),
                        "protocol": {**proto.describe(), **({"crop_hop": hop} if proto.inputs == PATCHES else {}),
+                                    **({"inputs": "timestamps", "rate_hz": proto.timestamps_hz} if timestamps
+                                       else {}),
                                     **({"from_scratch": from_scratch} if proto.inputs == FINETUNE else {}),
                                     **({"few_shot": shots, "few_shot_trials": few_shot_trials} if shots else {})},
                        "dataset_options": {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(options).items()}},
@@ -305,10 +316,11 @@ def _load_models(data: ProbeDataset, sources: list[ModelSource], name: str, work
 def _load_patch_models(data: ProbeDataset, sources: list[ModelSource], name: str, workspace: Workspace,
                        features: str | None, seed: int, baseline: bool, baseline_embeddings: Sequence[Any],
                        patch_embedder: PatchEmbedder | None, proto: Protocol, crop_hop: int,
-                       cache_dir: Path) -> list[ProbedModel]:
+                       cache_dir: Path, rate_hz: float | None = None) -> list[ProbedModel]:
     """Per-patch embeddings of the probed stack and of its random-weight baseline (patch protocols):
     these need the backbone, so every model must be a run or a checkpoint. The banks are kept on
-    disk under ``cache_dir`` (memory-mapped, reused by the next probe of the same inputs)."""
+    disk under ``cache_dir`` (memory-mapped, reused by the next probe of the same inputs). With
+    ``rate_hz`` the banks hold one embedding every 1 / rate_hz seconds (the 5-fold timestamps)."""
     files = [s for s in sources if not s.embeddable]
     if files:
         raise ConfigError(f"--protocol {proto.name} embeds patches with the frozen backbone: give a run or a "
@@ -318,7 +330,7 @@ def _load_patch_models(data: ProbeDataset, sources: list[ModelSource], name: str
                           "--baseline-embeddings cannot be used with it")
     track_ids = data.track_ids
     feature_dir = resolve_features(features, sources, workspace)
-    embed = patch_embedder or cached_patch_embedder(cache_dir)
+    embed = patch_embedder or cached_patch_embedder(cache_dir, rate_hz)
 
     def probed_model(label: str, role: str, init_seeds: list[int | None]) -> ProbedModel:
         banks = [embed(s, feature_dir, track_ids, k, crop_hop) for s, k in zip(sources, init_seeds)]
@@ -510,14 +522,24 @@ def evaluate_cross_collection(data: ProbeDataset, other: ProbeDataset, probed: l
     y = data.label_matrix()
     tr, va = data.split_indices("train"), data.split_indices("validation")
     evaluated = []
+    def accuracy(yv: np.ndarray, outputs: np.ndarray) -> float:
+        return float((outputs.argmax(axis=1) == yv).mean())
+
     for m in probed:
-        x, xt = m.embeddings.rows(keys), m.embeddings.rows(test_ids)
         per_seed, per_class_runs = [], []
         for s in seeds:
-            probe = train_classifier(x[tr], y[tr], x[va], y[va], multilabel=False, n_classes=len(classes),
-                                     config=config, seed=s,
-                                     score=lambda yv, logits: float((logits.argmax(axis=1) == yv).mean()))
-            scores = any_label_scores(truth, probe.predict(xt), classes)
+            if m.patches is not None:  # per-timestamp embeddings: activations averaged per test track
+                bank = m.patches
+                rows = np.array([bank.index[t] for t in keys], np.int64)
+                patch_probe = train_patch_classifier(bank, rows[tr], y[tr], rows[va], y[va], multilabel=False,
+                                                     n_classes=len(classes), config=config, seed=s, score=accuracy)
+                probe, outputs = patch_probe, patch_probe.predict_tracks([bank.index[t] for t in test_ids])
+            else:
+                x = m.embeddings.rows(keys)
+                probe = train_classifier(x[tr], y[tr], x[va], y[va], multilabel=False, n_classes=len(classes),
+                                         config=config, seed=s, score=accuracy)
+                outputs = probe.predict(m.embeddings.rows(test_ids))
+            scores = any_label_scores(truth, outputs, classes)
             per_class_runs.append(scores.pop("per_class"))
             excluded = scores.pop("excluded_classes")
             per_seed.append({"seed": s, "best_epoch": probe.best_epoch, "validation_score": probe.best_score, **scores})

@@ -51,3 +51,10 @@ def test_version_words_cap_title_similarity():
 def test_invalid_config_is_rejected(kwargs):
     with pytest.raises(ConfigError):
         MatchConfig(**kwargs)
+
+
+def test_duration_tolerance_grows_with_long_tracks():
+    # Frampton Comes Alive!, two pressings in the 2020-08 sample: "Do You Feel Like We Do" 826 s and 855 s
+    long_pair = duration_penalty(np.array([29.0]), CFG, np.array([855.0]))[0]
+    short_pair = duration_penalty(np.array([29.0]), CFG, np.array([240.0]))[0]
+    assert long_pair < 0.25 and short_pair > 0.9

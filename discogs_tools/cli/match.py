@@ -72,9 +72,16 @@ def match_command(
 @app.command("match-eval")
 @handle_errors
 def match_eval_command(
+    eval_set: Annotated[str, typer.Option("--set", help="synthetic: perturbed copies of reference tracks; "
+                                                        "same-master: each master's first release matched "
+                                                        "against its other releases, fields in place and "
+                                                        "mixed up (real, independently entered tracklists).")
+                        ] = "synthetic",
     positives: Annotated[int, typer.Option(help="Tracks sampled from the reference and perturbed.")] = 1500,
-    negatives: Annotated[int, typer.Option(help="Tracks that are not in the reference (held out or look-alikes).")] = 500,
-    holdout: Annotated[float, typer.Option(help="Share of releases held out of the reference.")] = 0.15,
+    negatives: Annotated[int, typer.Option(help="Tracks that are not in the reference (held out or look-alikes); "
+                                                "same-master: held-out tracks queried at most.")] = 500,
+    holdout: Annotated[float, typer.Option(help="Share of releases held out of the reference (same-master: of the "
+                                                "releases without a sibling).")] = 0.15,
     threshold: Threshold = 0.85,
     min_title_sim: MinTitle = 0.75,
     min_artist_sim: MinArtist = 0.75,
@@ -83,13 +90,21 @@ def match_eval_command(
     seed: SeedOption = 0,
     workspace_dir: WorkspaceOption = None,
 ) -> None:
-    """Precision / recall / F1 and PR curve of `match --against discogs` on a labelled set derived
-    from the workspace's discogs/releases (e.g. the bundled samples after `ingest discogs`)."""
-    from ..match import evaluate
+    """Precision / recall / F1 of `match --against discogs` on a labelled set derived from the
+    workspace's discogs/releases (e.g. the bundled samples after `ingest discogs`): synthetic
+    perturbations with a PR curve, or real sibling releases of one master (--set same-master)."""
+    from ..errors import ConfigError
+    from ..match import evaluate, realworld
 
     config = _config(threshold=threshold, min_title_sim=min_title_sim, min_artist_sim=min_artist_sim)
-    report = evaluate.run(workspace(workspace_dir), out_dir=output, positives=positives, negatives=negatives,
-                          holdout=holdout, seed=seed, config=config)
+    if eval_set == "same-master":
+        report = realworld.run(workspace(workspace_dir), out_dir=output, seed=seed, holdout=holdout,
+                               negatives=negatives, config=config)
+    elif eval_set == "synthetic":
+        report = evaluate.run(workspace(workspace_dir), out_dir=output, positives=positives, negatives=negatives,
+                              holdout=holdout, seed=seed, config=config)
+    else:
+        raise ConfigError(f"--set must be synthetic or same-master, got {eval_set!r}")
     for detail in report.details:
         typer.echo(detail.get("summary", ""))
     print_report(report)

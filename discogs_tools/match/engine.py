@@ -101,6 +101,15 @@ def _similarities(col: list[dict[str, Any]], refs: dict[str, list], config: Matc
     return t_sim, a_sim
 
 
+def _durations(col: list[dict[str, Any]], rows: list[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
+    """Absolute duration differences and the longer duration of aligned pairs (NaN when unknown)."""
+    both = [(c["duration_s"], r["duration_s"]) if c["duration_s"] is not None and r["duration_s"] is not None
+            else (np.nan, np.nan) for c, r in zip(col, rows)]
+    a = np.array([x for x, _ in both], dtype=np.float64)
+    b = np.array([y for _, y in both], dtype=np.float64)
+    return np.abs(a - b), np.fmax(a, b)
+
+
 def _columns(rows: list[dict[str, Any]]) -> dict[str, list]:
     """Row dicts as columns of the keys :func:`_similarities` reads."""
     names = [k for k in ("artist_key", "anv_key", "title_key", "album_key") if rows and k in rows[0]]
@@ -172,9 +181,8 @@ def match_chunk(con: Any, tracks: list[dict[str, Any]], source: IndexSource, pat
                 key = (r["track_id"], r["recording_id"])
                 best_album[key] = max(best_album.get(key, 0.0), float(s))
         rec_album = np.array([best_album.get((r["track_id"], r["recording_id"]), np.nan) for r in rows])
-        dur = np.array([abs(c["duration_s"] - r["duration_s"]) if c["duration_s"] is not None
-                        and r["duration_s"] is not None else np.nan for c, r in zip(col, rows)], dtype=np.float64)
-        score = combine(t_sim, a_sim, rec_album, dur, config)
+        dur, longer = _durations(col, rows)
+        score = combine(t_sim, a_sim, rec_album, dur, config, longer)
         for i, r in enumerate(rows):
             tid = r["track_id"]
             c = col[i]
@@ -321,11 +329,11 @@ def _expand_masters(con: Any, links: dict[tuple[str, str], dict[str, Any]], by_i
     for i, (c, r) in enumerate(zip(col, rows)):
         if "mixed" in c:
             alb[i] = mixed.coverage(r["album_key"], c["mixed"]) if r["album_key"] else np.nan
-    dur = np.array([abs(c["duration_s"] - r["duration_s"]) if c["duration_s"] is not None
-                    and r["duration_s"] is not None else np.nan for c, r in zip(col, rows)], dtype=np.float64)
-    score = combine(t_sim, a_sim, alb, dur, config)
+    dur, longer = _durations(col, rows)
+    score = combine(t_sim, a_sim, alb, dur, config, longer)
     for i, r in enumerate(rows):
-        if t_sim[i] < config.expand_title_min or (not np.isnan(dur[i]) and dur[i] > config.duration_tolerance_s):
+        tolerance = max(config.duration_tolerance_s, config.duration_tolerance_share * np.nan_to_num(longer[i]))
+        if t_sim[i] < config.expand_title_min or (not np.isnan(dur[i]) and dur[i] > tolerance):
             continue
         key = (r["track_id"], str(r["release_id"]))
         s = float(score[i])

@@ -5,17 +5,22 @@ as ``"Adele Rolling in the Deep 21 Pop $1.29 3:48 Jan 24, 2011"``: artist, title
 price, duration and date run together, and the artist field is empty. Such a track cannot be
 keyed as artist + title, so it is matched as one text:
 
-1. :func:`parse` takes out what is not a name (prices, dates, years, ``m:ss`` durations; the
+1. :func:`parse` takes out what is not a name (prices, dates, years, ``m:ss`` durations,
+   Discogs' ``(3)`` artist numbers; the
    first ``m:ss`` becomes the track's duration when it has none) and keeps the words,
    normalised like every key (:mod:`.normalize`);
 2. :func:`block_keys` gives the blocking keys the reference's artist-word x title-word keys
    can meet: every ordered pair of the text's words, and every run of words as a whole title;
 3. a candidate is scored by how much of its artist, title and album is found in the text
-   (:func:`coverage`, per word, a typo allowed in long words); its title numbers and version
+   (:func:`coverage`, per word, a typo allowed in long words; the title's words in their order,
+   :func:`ordered_coverage`); its title numbers and version
    words must be in the text, and the text's part numbers / version words must be explained by
    the candidate's title, artist or album, else the title similarity is capped as usual;
-4. among a track's candidates only the recording(s) explaining most of the text are linked,
-   so "Song Part 2" wins over "Song" and a title track over the album's name.
+4. the title must come where the recipe puts it, after the artist with at most featured
+   artists, linking words or the album between (:func:`_title_follows_artist`), so the album's
+   name does not pass for a song of that name;
+5. among a track's candidates only the recording(s) explaining most of the text are linked,
+   so "Song Part 2" wins over "Song".
 """
 
 from __future__ import annotations
@@ -42,6 +47,8 @@ _DATE = re.compile(
     rf"|\b{_MONTHS}\s+\d{{1,2}},?\s+\d{{4}}\b|\b\d{{1,2}}[\s-]+{_MONTHS}[\s-]+\d{{2,4}}\b"
     rf"|\b(?:19|20)\d{{2}}\b|[℗©]\s*)",
     re.IGNORECASE)
+_DISAMBIGUATION = re.compile(r"\(\d{1,3}\)")
+"""Discogs' artist number ``"Maypole (3)"``: never a word of a name or title."""
 _PART_MARK = re.compile(r"\b(?:part|no|vol|chapter|act|movement|op|book|episode)\s+(\d+)\b")
 
 
@@ -71,7 +78,7 @@ def parse(text: str) -> MixedText:
     if m:
         hours, minutes, seconds = m.group(1), int(m.group(2)), int(m.group(3))
         duration = float((int(hours) * 3600 if hours else 0) + minutes * 60 + seconds)
-    cleaned = _DURATION.sub(" ", text)
+    cleaned = _DISAMBIGUATION.sub(" ", _DURATION.sub(" ", text))
     cleaned = _PRICE.sub(" ", cleaned)
     cleaned = _DATE.sub(" ", cleaned)
     words = _numbered_parts(_words(cleaned))
@@ -110,6 +117,28 @@ def coverage(key: str | None, mixed: MixedText) -> float:
     return sum(_word_found(w, found) for w in words) / len(words)
 
 
+def ordered_coverage(key: str | None, mixed: MixedText) -> float:
+    """Share of the words of ``key`` found in the text in their order (longest common subsequence).
+
+    A title is pasted as one field, so its words come in order: "So Long! (Off Vocal Ver.)"
+    is not in "Ruby (Off Vocal Ver.) So Long!" although every word is.
+    """
+    if not key:
+        return 0.0
+    words = [w for w in key.split(" ") if w and w != "and"]
+    if not words:
+        return 0.0
+    text = mixed.words
+    prev = [0] * (len(text) + 1)
+    for w in words:
+        cur = [0] * (len(text) + 1)
+        for j, t in enumerate(text, start=1):
+            same = w == t or (len(w) >= 5 and _word_found(w, frozenset((t,))))
+            cur[j] = prev[j - 1] + 1 if same else max(prev[j], cur[j - 1])
+        prev = cur
+    return prev[-1] / len(words)
+
+
 def artist_coverage(key: str | None, mixed: MixedText) -> float:
     """Coverage of an artist credit: the whole credit, or (a little less) its first name alone."""
     full = coverage(key, mixed)
@@ -143,15 +172,59 @@ def marks_explained(title_key: str | None, other_keys: list[str | None], mixed: 
     return mixed.marks <= own
 
 
+def _occurrences(phrase: list[str], words: tuple[str, ...]) -> list[int]:
+    n = len(phrase)
+    return [i for i in range(len(words) - n + 1) if list(words[i:i + n]) == phrase] if n else []
+
+
+_FEAT_WORDS = frozenset({"feat", "ft", "featuring", "with"})
+_LINK_WORDS = frozenset({"the", "a", "an", "and", "vs", "by"})
+
+
+def _title_follows_artist(ref: dict[str, Any], mixed: MixedText) -> bool:
+    """Whether the candidate's title comes where the recipe puts it: after the artist, with only
+    featured artists, the album or linking words between (or before the artist, "Title - Artist").
+
+    ``"Howard Jones The Brutality Of Fact Everlasting Love Pop"`` names the song "The Brutality
+    Of Fact" on the album "Everlasting Love", not the single "Everlasting Love"; likewise
+    ``"AKB48 Ruby So Long!"`` names the album "So Long!", not its title track. When the artist or
+    the title is not found as a phrase (a typo), nothing can be told and the answer is yes.
+    """
+    title = (ref.get("title_key") or "").split()
+    words = mixed.words
+    at_title = set(_occurrences(title, words))
+    if not at_title:
+        return True
+    album = set((ref.get("album_key") or "").split())
+    found_artist = False
+    for key in (ref.get("artist_key"), ref.get("anv_key")):
+        artist = (key or "").split()
+        for start in _occurrences(artist, words):
+            found_artist = True
+            if min(at_title) < start:  # "Title - Artist"
+                return True
+            j, featured, foreign = start + len(artist), False, 0
+            while j < len(words) and j not in at_title:
+                w = words[j]
+                if w in _FEAT_WORDS:
+                    featured = True
+                elif not (featured or w in _LINK_WORDS or w in album):
+                    foreign += 1
+                j += 1
+            if j in at_title and foreign == 0:
+                return True
+    return not found_artist
+
+
 def similarities(mixed: MixedText, ref: dict[str, Any], version_mismatch_sim: float) -> tuple[float, float]:
     """(title similarity, artist similarity) of a reference recording against a mixed-up text."""
     from .normalize import distinguishing_marks
 
     a_sim = max(artist_coverage(ref.get("artist_key"), mixed), artist_coverage(ref.get("anv_key"), mixed))
-    t_sim = coverage(ref.get("title_key"), mixed)
+    t_sim = ordered_coverage(ref.get("title_key"), mixed)
     if "album_key" in ref:  # a release track: the text's marks must be explained too
         ok = marks_explained(ref.get("title_key"), [ref.get("artist_key"), ref.get("anv_key"), ref.get("album_key")],
-                             mixed)
+                             mixed) and _title_follows_artist(ref, mixed)
     else:  # a recording (no album known yet): only the title's own marks are checked
         ok = distinguishing_marks(ref.get("title_key")) <= mixed.word_set
     if not ok:

@@ -39,6 +39,11 @@ class MatchConfig:
     """Duration differences up to this are not penalised."""
     duration_max_s: float = 30.0
     """A difference this large or larger is the full duration penalty."""
+    duration_tolerance_share: float = 0.02
+    """For long tracks the tolerance is this share of the longer duration when that is more than
+    ``duration_tolerance_s`` (pressings of one live album split and fade a 14-minute track ~30 s apart)."""
+    duration_max_share: float = 0.1
+    """Likewise the full penalty needs at least this share of the longer duration."""
     max_block_size: int = 1000
     """Blocking keys shared by more recordings than this are ignored (too common to be useful)."""
     max_candidates: int = 50
@@ -51,7 +56,8 @@ class MatchConfig:
     """Collection tracks matched per DuckDB round (bounds memory)."""
 
     def __post_init__(self) -> None:
-        for name in ("threshold", "min_title_sim", "min_artist_sim", "expand_title_min", "version_mismatch_sim"):
+        for name in ("threshold", "min_title_sim", "min_artist_sim", "expand_title_min", "version_mismatch_sim",
+                     "duration_tolerance_share", "duration_max_share"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ConfigError(f"{name} must be in [0, 1], got {value}")
@@ -133,14 +139,26 @@ def optional_similarity(a: Sequence[str | None], b: Sequence[str | None]) -> np.
     return sim
 
 
-def duration_penalty(diff_s: np.ndarray, config: MatchConfig) -> np.ndarray:
-    """0 within the tolerance, linear to 1 at ``duration_max_s``; NaN stays NaN (unknown)."""
-    span = config.duration_max_s - config.duration_tolerance_s
-    return np.clip((np.asarray(diff_s, dtype=np.float64) - config.duration_tolerance_s) / span, 0.0, 1.0)
+def duration_penalty(diff_s: np.ndarray, config: MatchConfig, longer_s: np.ndarray | None = None) -> np.ndarray:
+    """0 within the tolerance, linear to 1 at the maximum; NaN stays NaN (unknown).
+
+    Tolerance and maximum are ``duration_tolerance_s`` / ``duration_max_s``, or the shares of
+    ``longer_s`` (the longer of the two durations) when those are larger.
+    """
+    diff = np.asarray(diff_s, dtype=np.float64)
+    tol = np.full(diff.shape, config.duration_tolerance_s)
+    top = np.full(diff.shape, config.duration_max_s)
+    if longer_s is not None:
+        longer = np.nan_to_num(np.asarray(longer_s, dtype=np.float64))
+        tol = np.maximum(tol, config.duration_tolerance_share * longer)
+        top = np.maximum(top, config.duration_max_share * longer)
+    top = np.maximum(top, tol + 1e-9)
+    return np.clip((diff - tol) / (top - tol), 0.0, 1.0)
 
 
 def combine(title_sim: np.ndarray, artist_sim: np.ndarray, album_sim: np.ndarray | None,
-            duration_diff_s: np.ndarray | None, config: MatchConfig) -> np.ndarray:
+            duration_diff_s: np.ndarray | None, config: MatchConfig,
+            longer_s: np.ndarray | None = None) -> np.ndarray:
     """Score = 1 - sum(w * penalty) / sum(w) over the components known for each pair."""
     n = len(title_sim)
     num = config.weight_title * (1.0 - title_sim) + config.weight_artist * (1.0 - artist_sim)
@@ -151,7 +169,7 @@ def combine(title_sim: np.ndarray, artist_sim: np.ndarray, album_sim: np.ndarray
         den = den + np.where(known, config.weight_album, 0.0)
     if duration_diff_s is not None:
         known = ~np.isnan(duration_diff_s)
-        pen = duration_penalty(np.nan_to_num(duration_diff_s), config)
+        pen = duration_penalty(np.nan_to_num(duration_diff_s), config, longer_s)
         num = num + np.where(known, config.weight_duration * pen, 0.0)
         den = den + np.where(known, config.weight_duration, 0.0)
     return np.clip(1.0 - num / den, 0.0, 1.0)
@@ -173,7 +191,8 @@ def pair_score(track: dict[str, Any], ref: dict[str, Any], config: MatchConfig |
     alb = optional_similarity([album_key(track.get("album")) or None], [album_key(ref.get("album")) or None])
     da, db = track.get("duration_s"), ref.get("duration_s")
     dur = np.array([abs(da - db) if da is not None and db is not None else np.nan])
-    return float(combine(t_sim, a_sim, alb, dur, config)[0])
+    longer = np.array([max(da, db) if da is not None and db is not None else np.nan])
+    return float(combine(t_sim, a_sim, alb, dur, config, longer)[0])
 
 
 def passes_gates(title_sim: np.ndarray, artist_sim: np.ndarray, config: MatchConfig) -> np.ndarray:

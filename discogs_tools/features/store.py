@@ -134,6 +134,7 @@ class FeatureStore:
         if len(self.position) != len(self.track_ids):
             raise InputError(self.root / "index", "a track appears twice in the feature index")
         self._maps: dict[int, np.memmap] = {}
+        self._arrays: dict[int, np.ndarray] = {}
 
     def __len__(self) -> int:
         return len(self.track_ids)
@@ -156,6 +157,14 @@ class FeatureStore:
             self._maps[shard] = m
         return m
 
+    def array(self, shard: int) -> np.ndarray:
+        """Shard ``shard`` as a plain (rows, n_mels) float16 ndarray over the same memory map: slicing
+        it skips np.memmap's per-slice bookkeeping (the trainer's crop loop slices it per crop)."""
+        a = self._arrays.get(shard)
+        if a is None:
+            a = self._arrays[shard] = self._shard(shard).view(np.ndarray)
+        return a
+
     def rows(self, position: int, start: int = 0, length: int | None = None) -> np.ndarray:
         """float16 view of frames [start, start+length) of the track at ``position``."""
         frames = int(self.frames[position])
@@ -170,4 +179,5 @@ class FeatureStore:
     def __getstate__(self) -> dict[str, Any]:  # memmaps are reopened in worker processes
         state = self.__dict__.copy()
         state["_maps"] = {}
+        state["_arrays"] = {}
         return state

@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Protocol, Sequence
+from typing import Callable, Iterator, Protocol, Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -250,15 +250,27 @@ class StyleTargets:
 
 
 def crops(store: FeatureStore, positions: np.ndarray, length: int, rng: np.random.Generator | None) -> np.ndarray:
-    """(n, 1, length, n_mels) float32 crops: random starts with ``rng``, centred without."""
-    out = np.zeros((len(positions), 1, length, store.n_mels), dtype=np.float32)
-    for i, pos in enumerate(positions):
-        frames = int(store.frames[pos])
-        spare = max(frames - length, 0)
-        start = int(rng.integers(0, spare + 1)) if rng is not None else spare // 2
-        rows = store.rows(int(pos), start, min(length, frames))
-        out[i, 0, : len(rows)] = rows
-    return out
+    """(n, 1, length, n_mels) float32 crops: random starts with ``rng``, centred without; a track
+    shorter than ``length`` is zero padded after its frames.
+
+    Built by :func:`~.loader.build_crops` (one vectorised draw of the batch's starts, the same
+    numbers as one draw per crop; float16 copies, one float32 conversion). Inside
+    :func:`~.loader.prefetch_batches` the crops come from its worker threads and reusable buffers."""
+    from .loader import build_crops
+
+    return build_crops(store, positions, length, rng)
+
+
+def prefetch(batches, store: FeatureStore, cfg) -> Iterator:
+    """The trainer's hook: ``batches`` built ahead by :func:`~.loader.prefetch_batches` with
+    ``cfg.num_workers`` crop threads (0: in process, as before) and ``cfg.prefetch`` batches of
+    depth (2 where the config has no such field); pinned buffers when training on CUDA."""
+    from .loader import prefetch_batches
+
+    workers = int(getattr(cfg, "num_workers", 0) or 0)
+    depth = int(getattr(cfg, "prefetch", 2) or 2)
+    pin = str(getattr(cfg, "device", "cpu")).startswith(("cuda", "auto"))
+    return prefetch_batches(batches, store, workers=workers, depth=depth, pin=pin)
 
 
 @dataclass

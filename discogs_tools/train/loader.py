@@ -1,0 +1,231 @@
+"""The training input pipeline: mel crops built while the model steps.
+
+Three parts, each usable alone:
+
+- :func:`build_crops` is what :func:`~.data.crops` does: the crop starts of a whole batch in one
+  vectorised draw (``rng.integers(0, spare + 1)`` over the batch gives the very numbers, and leaves
+  the generator in the very state, of one scalar draw per crop), a float16 ``memcpy`` per crop
+  from the shard's memory map into a staging buffer, then one torch float16 -> float32 conversion
+  (vectorised, GIL released) into the output. numpy's own float16 cast, row by row, was the
+  largest cost of the first trainer's crops.
+- :class:`CropBuilder` does the same with ``workers`` threads, each filling a contiguous slice
+  of the batch (the copies and the conversion release the GIL), into reusable output buffers
+  (pinned when CUDA is available, so that ``.to(device, non_blocking=True)`` is a real async
+  copy), and can hint the kernel to read each crop's bytes ahead (``posix_fadvise WILLNEED``:
+  all the crops of a batch are requested at once, so shards that are not in page cache are read
+  with a deep I/O queue instead of one page fault per worker at a time).
+- :func:`prefetch_batches` runs the trainer's batch generator in a background thread,
+  ``depth`` batches ahead of the model step, with a :class:`CropBuilder` active in that thread:
+  every :func:`~.data.crops` call the generator makes goes through the builder.
+
+Determinism: the generator runs in one thread, in order, so every random draw (crop starts, view
+mixing) happens in the same order as without prefetching; workers only copy bytes whose
+positions are already decided. Batches are identical with 0, 1 or N workers and any depth.
+
+Buffer lifetime: an array handed out by :func:`prefetch_batches` stays valid until ``depth + 3``
+further batches have been taken (the trainer holds at most two: ``with_last`` looks one ahead).
+Copy it to keep it longer.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+
+from ..features.store import FeatureStore, shard_path
+
+_ACTIVE = threading.local()  # the CropBuilder of the prefetching thread, if any
+
+
+def plan_crops(store: FeatureStore, positions: np.ndarray, length: int,
+               rng: np.random.Generator | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(shard, first row in the shard, rows to copy) of each crop: random starts with ``rng``,
+    centred without; a track shorter than ``length`` is copied whole (the rest is zero padding)."""
+    positions = np.asarray(positions, dtype=np.int64)
+    frames = store.frames[positions]
+    spare = np.maximum(frames - length, 0)
+    starts = rng.integers(0, spare + 1) if rng is not None else spare // 2
+    return store.shards[positions], store.offsets[positions] + starts, np.minimum(frames, length)
+
+
+def fill_crops(store: FeatureStore, shards: np.ndarray, begins: np.ndarray, counts: np.ndarray,
+               out: np.ndarray, staging: np.ndarray) -> None:
+    """Copy the crops into ``out`` ((n, 1, length, n_mels) float32) through ``staging``
+    (at least (n, length, n_mels) float16)."""
+    import torch
+
+    n, length = len(shards), out.shape[2]
+    if n == 0:
+        return
+    array = store.array
+    for j, (s, b, c) in enumerate(zip(shards.tolist(), begins.tolist(), counts.tolist())):
+        staging[j, :c] = array(s)[b:b + c]
+        if c < length:
+            staging[j, c:] = 0
+    torch.from_numpy(out).view(n, length, -1).copy_(torch.from_numpy(staging[:n]))
+
+
+def build_crops(store: FeatureStore, positions: np.ndarray, length: int,
+                rng: np.random.Generator | None) -> np.ndarray:
+    """(n, 1, length, n_mels) float32 crops; through this thread's :class:`CropBuilder` when one is
+    active for ``store`` (inside :func:`prefetch_batches`), else built here into a new array."""
+    builder = getattr(_ACTIVE, "builder", None)
+    if builder is not None and builder.store is store:
+        return builder(positions, length, rng)
+    shards, begins, counts = plan_crops(store, positions, length, rng)
+    out = np.empty((len(shards), 1, length, store.n_mels), dtype=np.float32)
+    fill_crops(store, shards, begins, counts, out, np.empty((len(shards), length, store.n_mels), np.float16))
+    return out
+
+
+class CropBuilder:
+    """Crops of a feature store built by ``workers`` threads into a ring of reusable buffers.
+
+    ``ring``: buffers per output shape (0: a new array per call); ``pin``: page-locked buffers
+    (only where CUDA is available); ``readahead``: one ``posix_fadvise(WILLNEED)`` per crop before
+    the copies (``advised`` counts them)."""
+
+    def __init__(self, store: FeatureStore, workers: int = 1, *, ring: int = 0, pin: bool = False,
+                 readahead: bool = True) -> None:
+        import torch
+
+        self.store = store
+        self.workers = max(1, workers)
+        self.ring = ring
+        self.pin = bool(pin) and torch.cuda.is_available()
+        self.readahead = readahead and hasattr(os, "posix_fadvise")
+        self.advised = 0
+        self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="crops") if self.workers > 1 else None
+        self._buffers: dict[tuple, list[np.ndarray]] = {}
+        self._turn: dict[tuple, int] = {}
+        self._staging = threading.local()
+        self._fds: dict[int, int] = {}
+        self._row_bytes = store.n_mels * 2
+
+    def _output(self, shape: tuple) -> np.ndarray:
+        import torch
+
+        if self.ring <= 0:
+            return np.empty(shape, dtype=np.float32)
+        ring = self._buffers.setdefault(shape, [])
+        turn = self._turn.get(shape, 0)
+        self._turn[shape] = (turn + 1) % self.ring
+        if turn == len(ring):
+            ring.append(torch.empty(shape, dtype=torch.float32, pin_memory=self.pin).numpy())
+        return ring[turn]
+
+    def _stage(self, rows: int, length: int) -> np.ndarray:
+        buf = getattr(self._staging, "buf", None)
+        if buf is None or buf.shape[0] < rows or buf.shape[1] != length:
+            buf = self._staging.buf = np.empty((rows, length, self.store.n_mels), dtype=np.float16)
+        return buf
+
+    def _advise(self, shards: np.ndarray, begins: np.ndarray, counts: np.ndarray) -> None:
+        rb = self._row_bytes
+        for s, b, c in zip(shards.tolist(), begins.tolist(), counts.tolist()):
+            fd = self._fds.get(s)
+            if fd is None:
+                fd = self._fds[s] = os.open(shard_path(self.store.root, s), os.O_RDONLY)
+            os.posix_fadvise(fd, b * rb, c * rb, os.POSIX_FADV_WILLNEED)
+        self.advised += len(shards)
+
+    def __call__(self, positions: np.ndarray, length: int, rng: np.random.Generator | None) -> np.ndarray:
+        shards, begins, counts = plan_crops(self.store, positions, length, rng)
+        n = len(shards)
+        if self.readahead:
+            self._advise(shards, begins, counts)
+        out = self._output((n, 1, length, self.store.n_mels))
+        if self._pool is None or n < 2 * self.workers:
+            fill_crops(self.store, shards, begins, counts, out, self._stage(n, length))
+            return out
+        cuts = np.linspace(0, n, self.workers + 1).astype(int)
+
+        def part(k: int) -> None:
+            a, b = cuts[k], cuts[k + 1]
+            fill_crops(self.store, shards[a:b], begins[a:b], counts[a:b], out[a:b], self._stage(b - a, length))
+
+        for f in [self._pool.submit(part, k) for k in range(self.workers)]:
+            f.result()
+        return out
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+        for fd in self._fds.values():
+            os.close(fd)
+        self._fds.clear()
+
+
+class _Failed:
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+
+_END = object()
+
+
+def prefetch_batches(batches: Iterator[Any], store: FeatureStore, *, workers: int = 0, depth: int = 2,
+                     pin: bool | None = None, readahead: bool = True) -> Iterator[Any]:
+    """Items of ``batches`` (a generator that calls :func:`~.data.crops` on ``store``), built
+    ``depth`` items ahead in a background thread whose crops ``workers`` threads fill.
+
+    ``workers = 0`` is the in-process path: the generator itself, nothing ahead. ``pin``: page-locked
+    buffers (default: when CUDA is available). An exception in the generator is raised here, at the
+    item where it happened; closing this iterator early stops the thread."""
+    if workers <= 0:
+        yield from batches
+        return
+    import torch
+
+    depth = max(1, depth)
+    pin = torch.cuda.is_available() if pin is None else pin
+    builder = CropBuilder(store, workers, ring=2 * (depth + 4), pin=pin, readahead=readahead)
+    ready: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item: Any) -> bool:
+        while not stop.is_set():
+            try:
+                ready.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        _ACTIVE.builder = builder
+        try:
+            for item in batches:
+                if not put(item):
+                    break
+            else:
+                put(_END)
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
+            put(_Failed(exc))
+        finally:
+            _ACTIVE.builder = None
+            close = getattr(batches, "close", None)
+            if close is not None:
+                close()
+
+    thread = threading.Thread(target=produce, name="batch-prefetch", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = ready.get()
+            if item is _END:
+                return
+            if isinstance(item, _Failed):
+                raise item.error
+            yield item
+    finally:
+        stop.set()
+        thread.join()
+        builder.close()

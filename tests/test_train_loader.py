@@ -1,0 +1,102 @@
+"""The training input pipeline: crops built by worker threads into reusable buffers, a batch
+generator run ``depth`` batches ahead, identical batches whatever the number of workers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from discogs_tools.features.store import FeatureStore
+from discogs_tools.train.data import crops
+from discogs_tools.train.loader import CropBuilder, prefetch_batches
+from test_train_data import N_MELS, make_feature_set
+
+
+def reference_crops(store: FeatureStore, positions, length: int, rng) -> np.ndarray:
+    """The crops of the first trainer (one scalar draw per crop, float16 rows cast on copy)."""
+    out = np.zeros((len(positions), 1, length, store.n_mels), dtype=np.float32)
+    for i, pos in enumerate(positions):
+        frames = int(store.frames[pos])
+        spare = max(frames - length, 0)
+        start = int(rng.integers(0, spare + 1)) if rng is not None else spare // 2
+        rows = store.rows(int(pos), start, min(length, frames))
+        out[i, 0, : len(rows)] = rows
+    return out
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> FeatureStore:
+    make_feature_set(tmp_path / "f", n_groups=4, per_group=6, short=3)  # two shards, three short tracks
+    return FeatureStore(tmp_path / "f")
+
+
+def test_crops_equal_the_reference_and_leave_the_generator_in_the_same_state(store: FeatureStore):
+    pos = np.random.default_rng(0).permutation(len(store))
+    for rng_seed in (None, 7):
+        r1 = None if rng_seed is None else np.random.default_rng(rng_seed)
+        r2 = None if rng_seed is None else np.random.default_rng(rng_seed)
+        assert np.array_equal(crops(store, pos, 128, r1), reference_crops(store, pos, 128, r2))
+        if rng_seed is not None:
+            assert r1.integers(0, 2**62) == r2.integers(0, 2**62)
+
+
+def steps(store: FeatureStore, seed: int, n_steps: int = 6, batch: int = 5):
+    """A trainer-like batch generator: anchors then positives cropped with one generator."""
+    rng = np.random.default_rng([seed, 3])
+    order = np.random.default_rng(seed).permutation(len(store))
+    for s in range(n_steps):
+        a = order[(s * batch) % len(order):][:batch]
+        yield crops(store, a, 64, rng), crops(store, a[::-1], 64, rng), s
+
+
+def test_identical_batches_with_0_1_and_2_workers(store: FeatureStore):
+    plain = [(a.copy(), p.copy(), s) for a, p, s in steps(store, 1)]
+    for workers in (0, 1, 2):
+        for depth in (1, 3):
+            got = [(a.copy(), p.copy(), s) for a, p, s in
+                   prefetch_batches(steps(store, 1), store, workers=workers, depth=depth)]
+            assert len(got) == len(plain)
+            for (a, p, s), (ea, ep, es) in zip(got, plain):
+                assert s == es and np.array_equal(a, ea) and np.array_equal(p, ep)
+
+
+def test_buffers_are_reused_but_not_while_the_trainer_holds_them(store: FeatureStore):
+    """The trainer looks one batch ahead (with_last): the last two batches must stay intact."""
+    held: list[tuple] = []
+    seen_buffers: set[int] = set()
+    for batch in prefetch_batches(steps(store, 2, n_steps=24), store, workers=2, depth=2):
+        held = (held + [(batch, batch[0].copy(), batch[1].copy())])[-2:]
+        for (a, p, _), ca, cp in held:
+            assert np.array_equal(a, ca) and np.array_equal(p, cp)
+        seen_buffers.add(batch[0].__array_interface__["data"][0])
+    assert len(seen_buffers) < 24  # the same memory serves again
+
+
+def test_errors_reach_the_trainer_and_an_early_stop_ends_the_thread(store: FeatureStore):
+    import threading
+
+    def broken():
+        yield from steps(store, 3, n_steps=2)
+        raise ValueError("bad batch")
+
+    with pytest.raises(ValueError, match="bad batch"):
+        list(prefetch_batches(broken(), store, workers=1, depth=2))
+    before = threading.active_count()
+    it = prefetch_batches(steps(store, 4, n_steps=50), store, workers=2, depth=2)
+    next(it)
+    it.close()
+    assert threading.active_count() <= before
+
+
+def test_builder_reads_ahead_and_crops_like_the_reference(store: FeatureStore):
+    builder = CropBuilder(store, workers=2, readahead=True)
+    pos = np.arange(len(store))
+    try:
+        got = builder(pos, 128, np.random.default_rng(5))
+        assert got.shape == (len(store), 1, 128, N_MELS) and got.dtype == np.float32
+        assert np.array_equal(got, reference_crops(store, pos, 128, np.random.default_rng(5)))
+        assert builder.advised == len(store)  # one read-ahead hint per crop
+    finally:
+        builder.close()

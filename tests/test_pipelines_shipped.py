@@ -32,11 +32,11 @@ PAPER_PIPELINES = {
     "ismir2022_multitask", "ismir2022_styles",
     "icassp2023_co", "icassp2023_tco", "icassp2023_w2v", "icassp2023_ico", "icassp2023_simclr",
     "icassp2023_artist_co",
-    "discogs20",
+    "discogs20", "maest_discogs20",
 }
 # The smoke runs of the default suite, one per paper: the multi-task pipeline also trains the
 # artist model it starts from; icassp2023_co trains both backbones with the SimCLR objective.
-SMOKE_DEFAULT = ("ismir2022_multitask", "icassp2023_co", "discogs20")
+SMOKE_DEFAULT = ("ismir2022_multitask", "icassp2023_co", "discogs20", "maest_discogs20")
 ALL_SMOKE = os.environ.get("DISCOGS_TOOLS_ALL_SMOKE") == "1"
 
 

@@ -7,8 +7,10 @@
    of that recording) scored with album and duration too; the album part is the best album
    similarity over the recording's rows, so a track from a compilation still links to the
    original album. Rows scoring at least ``threshold`` become links;
-4. tracks tagged with a Discogs release id: the best-titled track of that release is linked
-   with method ``id`` whatever its score (the tag is the user's own statement);
+4. identifiers first: releases sharing the track's ISRC, barcode or catalogue number
+   (:mod:`.identifiers`, methods ``isrc`` / ``barcode`` / ``catno``), then the release named by a
+   Discogs release id tag (method ``id``): the best-titled track of each is linked whatever its
+   score (the tag is the user's own statement);
 5. Discogs: other releases of a linked master with a track of the same title and a compatible
    duration are linked with method ``master``.
 """
@@ -23,7 +25,7 @@ import numpy as np
 import pyarrow as pa
 
 from ..io import parquet_glob
-from . import blocking, mixed
+from . import blocking, identifiers, mixed
 from .index import IndexSource
 from .normalize import album_key, artist_key, title_key
 from .scoring import (
@@ -121,7 +123,8 @@ def _ref_id(row: dict[str, Any], source: IndexSource) -> str:
 
 
 def match_chunk(con: Any, tracks: list[dict[str, Any]], source: IndexSource, paths: dict[str, Path],
-                config: MatchConfig) -> ChunkResult:
+                config: MatchConfig, identifier_links: dict[str, list[tuple[int, str]]] | None = None
+                ) -> ChunkResult:
     """Links and best candidates of one chunk of collection tracks (see module docstring)."""
     result = ChunkResult(counts={"candidates": 0, "candidates_gated": 0, "rows_scored": 0})
     keyed = collection_keys(tracks)
@@ -155,12 +158,12 @@ def match_chunk(con: Any, tracks: list[dict[str, Any]], source: IndexSource, pat
                                  "ref_title": cols["title_key"][i], "title_sim": float(t_sim[i]),
                                  "artist_sim": float(a_sim[i])}
     result.counts["candidates_gated"] = len(survivors)
-    # -- 4. (first half) tracks tagged with a Discogs release id: their release's best-titled track
-    tagged = {k["track_id"]: k["discogs_release_id"] for k in keyed if k.get("discogs_release_id")} \
-        if source.name == "discogs" else {}
-    id_rows: dict[str, tuple[int, int]] = {}  # track_id -> (release_id, recording_id)
-    if tagged:
-        id_rows = _tagged_release_rows(con, tagged, by_id, paths, config, survivors)
+    # -- 4. (first half) releases named by identifiers (ISRC, barcode, catno) or a Discogs release
+    # id tag: each release's best-titled track, linked whatever its score
+    named = _named_releases(keyed, identifier_links or {}) if source.name == "discogs" else {}
+    id_rows: dict[str, dict[tuple[int, int], str]] = {}  # track_id -> {(release_id, recording_id): method}
+    if named:
+        id_rows = _tagged_release_rows(con, named, by_id, paths, config, survivors)
     # -- 3. every index row of the surviving recordings, scored in full
     rows = _index_rows(con, survivors, paths)
     result.counts["rows_scored"] = len(rows)
@@ -190,20 +193,22 @@ def match_chunk(con: Any, tracks: list[dict[str, Any]], source: IndexSource, pat
                 c["artist_key"] in (r["artist_key"], r["anv_key"]) or
                 (c["anv_key"] is not None and c["anv_key"] in (r["artist_key"], r["anv_key"])))
             method = "text" if "mixed" in c else ("key" if exact else "fuzzy")
-            by_tag = source.name == "discogs" and id_rows.get(tid) == (r["release_id"], r["recording_id"])
+            tag_method = id_rows.get(tid, {}).get((r["release_id"], r["recording_id"])) \
+                if source.name == "discogs" else None
+            by_tag = tag_method is not None
             if by_tag:
-                method = "id"
+                method = tag_method
             s = float(score[i])
             candidate = {**r, "score": s, "method": method, "title_sim": float(t_sim[i]),
                          "artist_sim": float(a_sim[i]), "album_sim": None if np.isnan(alb[i]) else float(alb[i]),
                          "duration_diff_s": None if np.isnan(dur[i]) else float(dur[i])}
             prev = best.get(tid)
-            if prev is None or (s, by_tag) > (prev["score"], prev["method"] == "id"):
+            if prev is None or (s, by_tag) > (prev["score"], prev["method"] in identifiers.RANK):
                 best[tid] = candidate
             if s >= config.threshold or by_tag:
                 key = (tid, _ref_id(r, source))
                 old = links.get(key)
-                if old is None or (by_tag, s) > (old["method"] == "id", old["score"]):
+                if old is None or (by_tag, s) > (old["method"] in identifiers.RANK, old["score"]):
                     links[key] = candidate
     _keep_best_explained(links, by_id)
     # -- 5. other releases of linked masters
@@ -270,19 +275,39 @@ def _index_rows(con: Any, pairs: dict[tuple[str, int], Any], paths: dict[str, Pa
         con.unregister("wanted_pairs")
 
 
-def _tagged_release_rows(con: Any, tagged: dict[str, int], by_id: dict[str, dict[str, Any]], paths: dict[str, Path],
-                         config: MatchConfig, survivors: dict[tuple[str, int], tuple[float, float]]
-                         ) -> dict[str, tuple[int, int]]:
-    """For tracks tagged with a release id: the release's track whose title is most similar.
+def _named_releases(keyed: list[dict[str, Any]], identifier_links: dict[str, list[tuple[int, str]]]
+                    ) -> dict[str, list[tuple[int, str]]]:
+    """track_id -> [(release_id, method)]: identifier matches, then the Discogs release id tag."""
+    out: dict[str, list[tuple[int, str]]] = {}
+    for k in keyed:
+        found = list(identifier_links.get(k["track_id"], []))
+        tag = k.get("discogs_release_id")
+        if tag and all(rid != tag for rid, _ in found):
+            found.append((int(tag), "id"))
+        if found:
+            out[k["track_id"]] = found
+    return out
 
-    The chosen (track, recording) joins the survivors so that the recording's other releases
-    are scored as usual. Returns track_id -> (release_id, recording_id).
+
+def _tagged_release_rows(con: Any, named: dict[str, list[tuple[int, str]]], by_id: dict[str, dict[str, Any]],
+                         paths: dict[str, Path], config: MatchConfig,
+                         survivors: dict[tuple[str, int], tuple[float, float]]
+                         ) -> dict[str, dict[tuple[int, int], str]]:
+    """For each release named for a track: the release's track whose title is most similar.
+
+    The title must reach ``min_title_sim`` (a catalogue number, reused across labels, also
+    needs the artist to reach ``min_artist_sim``). The chosen (track, recording) joins the
+    survivors so that the recording's other releases are scored as usual. Returns
+    track_id -> {(release_id, recording_id): method}.
     """
-    wanted = pa.table({"track_id": list(tagged), "release_id": pa.array(list(tagged.values()), pa.int64())})
+    pairs = [(tid, rid, method) for tid, found in named.items() for rid, method in found]
+    wanted = pa.table({"track_id": [p[0] for p in pairs], "release_id": pa.array([p[1] for p in pairs], pa.int64()),
+                       "method": [p[2] for p in pairs]})
     con.register("tagged_tracks", wanted)
     try:
         rows = blocking.arrow_table(con, f"""
-            select t.track_id, i.release_id, i.recording_id, i.title_key, i.artist_key, i.anv_key
+            select t.track_id, t.method, i.release_id, i.recording_id, i.title_key, i.artist_key, i.anv_key,
+                   i.album_key
             from tagged_tracks t join read_parquet('{parquet_glob(paths['rows'])}') i using (release_id)
             order by all
         """).to_pylist()
@@ -292,15 +317,18 @@ def _tagged_release_rows(con: Any, tagged: dict[str, int], by_id: dict[str, dict
         return {}
     col = [by_id[r["track_id"]] for r in rows]
     t_sim, a_sim = _similarities(col, _columns(rows), config)
-    chosen: dict[str, tuple[float, int]] = {}
+    chosen: dict[tuple[str, int], tuple[float, int]] = {}
     for i, r in enumerate(rows):
-        if t_sim[i] >= config.min_title_sim and (r["track_id"] not in chosen or t_sim[i] > chosen[r["track_id"]][0]):
-            chosen[r["track_id"]] = (float(t_sim[i]), i)
-    out = {}
-    for tid, (_, i) in chosen.items():
+        if t_sim[i] < config.min_title_sim or (r["method"] == "catno" and a_sim[i] < config.min_artist_sim):
+            continue
+        key = (r["track_id"], r["release_id"])
+        if key not in chosen or t_sim[i] > chosen[key][0]:
+            chosen[key] = (float(t_sim[i]), i)
+    out: dict[str, dict[tuple[int, int], str]] = {}
+    for (tid, rid), (_, i) in sorted(chosen.items()):
         r = rows[i]
         survivors.setdefault((tid, r["recording_id"]), (float(t_sim[i]), float(a_sim[i])))
-        out[tid] = (r["release_id"], r["recording_id"])
+        out.setdefault(tid, {})[(rid, r["recording_id"])] = r["method"]
     return out
 
 

@@ -69,7 +69,7 @@ def _held_out(release_id: int, seed: int, share: float) -> bool:
 def _mss(seconds: float | None) -> str | None:
     if seconds is None:
         return None
-    s = int(round(seconds))
+    s = round(seconds)
     return f"{s // 60}:{s % 60:02d}"
 
 

@@ -28,13 +28,14 @@ from ..locks import output_lock
 from ..progress import Progress
 from ..report import Report
 from ..workspace import Workspace
-from . import blocking, index
+from . import blocking, identifiers, index
 from .engine import match_chunk
 from .scoring import MatchConfig
 from .summary import MatchSummary
 
 COLLECTION = "collection/tracks"
 COLLECTION_COLUMNS = ["track_id", "artist", "title", "album", "album_artist", "duration_s", "discogs_release_id"]
+"""Columns matching reads per chunk (identifiers are read once, :mod:`.identifiers`)."""
 LINK_TABLES = {"discogs": "links/track_releases", "playlists": "links/track_playlist_tracks"}
 
 
@@ -112,11 +113,14 @@ def _run_locked(ws: Workspace, against: str, config: MatchConfig, source: index.
         con = blocking.connect(threads, memory_limit, temp_dir=ws.tables / "match" / ".duckdb_tmp")
         with manifest.Timer() as match_timer:
             try:
+                named = identifiers.release_matches(con, collection, ws.table(source.input_table)) \
+                    if against == "discogs" else {}
+                counts["tracks_with_identifier_match"] = len(named)
                 with TableWriter(ws.table(LINK_TABLES[against]), LINK_TABLES[against]) as links_out, \
                         TableWriter(best_path, "match/best_candidates") as best_out, \
                         Progress(f"match {against}") as bar:
                     for batch in iter_batches(collection, columns=COLLECTION_COLUMNS, batch_size=config.chunk_tracks):
-                        result = match_chunk(con, batch.to_pylist(), source, paths, config)
+                        result = match_chunk(con, batch.to_pylist(), source, paths, config, named)
                         for k, v in result.counts.items():
                             counts[k] += v
                         if result.links:

@@ -48,6 +48,13 @@ def match_command(
     max_candidates: MaxCand = 50,
     expand_masters: Expand = True,
     chunk_tracks: Chunk = 2_000,
+    duration_tolerance_share: Annotated[float, typer.Option(help="For long tracks: tolerance as a share of the "
+                                                                 "longer duration, when larger.")] = 0.02,
+    duration_max_share: Annotated[float, typer.Option(help="For long tracks: full-penalty difference as a share of "
+                                                           "the longer duration, when larger.")] = 0.1,
+    overrides: Annotated[Optional[Path], typer.Option(help="CSV of forced / forbidden links (track_id, ref_id, "
+                                                           "action force|forbid); kept in the workspace and "
+                                                           "applied on every later run.")] = None,
     rebuild_index: Annotated[bool, typer.Option(help="Rebuild the reference index even if it is current.")] = False,
     threads: Annotated[Optional[int], typer.Option(help="DuckDB threads (default: min(4, CPUs)).")] = None,
     memory_limit: Annotated[Optional[str], typer.Option(help="DuckDB memory limit, e.g. 4GB (default: 2GB; spills to disk beyond).")] = None,
@@ -60,12 +67,13 @@ def match_command(
                      weight_title=weight_title, weight_artist=weight_artist, weight_album=weight_album,
                      weight_duration=weight_duration, duration_tolerance_s=duration_tolerance_s,
                      duration_max_s=duration_max_s, max_block_size=max_block_size, max_candidates=max_candidates,
-                     expand_masters=expand_masters,
-                     chunk_tracks=chunk_tracks)
+                     expand_masters=expand_masters, duration_tolerance_share=duration_tolerance_share,
+                     duration_max_share=duration_max_share, chunk_tracks=chunk_tracks)
     report = stage.run(workspace(workspace_dir), against, config, rebuild_index=rebuild_index, threads=threads,
-                       memory_limit=memory_limit)
+                       memory_limit=memory_limit, overrides=overrides)
     for detail in report.details:
-        typer.echo(detail.get("summary", ""))
+        if "summary" in detail:
+            typer.echo(detail["summary"])
     print_report(report)
 
 

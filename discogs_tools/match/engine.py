@@ -27,6 +27,7 @@ import pyarrow as pa
 from ..io import parquet_glob
 from . import blocking, identifiers, mixed
 from .index import IndexSource
+from .overrides import Overrides
 from .normalize import album_key, artist_key, title_key
 from .scoring import (
     MatchConfig,
@@ -123,8 +124,8 @@ def _ref_id(row: dict[str, Any], source: IndexSource) -> str:
 
 
 def match_chunk(con: Any, tracks: list[dict[str, Any]], source: IndexSource, paths: dict[str, Path],
-                config: MatchConfig, identifier_links: dict[str, list[tuple[int, str]]] | None = None
-                ) -> ChunkResult:
+                config: MatchConfig, identifier_links: dict[str, list[tuple[int, str]]] | None = None,
+                user: Overrides | None = None) -> ChunkResult:
     """Links and best candidates of one chunk of collection tracks (see module docstring)."""
     result = ChunkResult(counts={"candidates": 0, "candidates_gated": 0, "rows_scored": 0})
     keyed = collection_keys(tracks)
@@ -160,12 +161,15 @@ def match_chunk(con: Any, tracks: list[dict[str, Any]], source: IndexSource, pat
     result.counts["candidates_gated"] = len(survivors)
     # -- 4. (first half) releases named by identifiers (ISRC, barcode, catno) or a Discogs release
     # id tag: each release's best-titled track, linked whatever its score
-    named = _named_releases(keyed, identifier_links or {}) if source.name == "discogs" else {}
+    user = user or Overrides()
+    named = _named_releases(keyed, identifier_links or {}, user) if source.name == "discogs" else {}
     id_rows: dict[str, dict[tuple[int, int], str]] = {}  # track_id -> {(release_id, recording_id): method}
     if named:
         id_rows = _tagged_release_rows(con, named, by_id, paths, config, survivors)
     # -- 3. every index row of the surviving recordings, scored in full
     rows = _index_rows(con, survivors, paths)
+    forced_keys = _forced_playlist_rows(con, keyed, user, paths, survivors, rows, config) \
+        if source.name != "discogs" else set()
     result.counts["rows_scored"] = len(rows)
     links: dict[tuple[str, str], dict[str, Any]] = {}
     best: dict[str, dict[str, Any]] = {}
@@ -194,7 +198,7 @@ def match_chunk(con: Any, tracks: list[dict[str, Any]], source: IndexSource, pat
                 (c["anv_key"] is not None and c["anv_key"] in (r["artist_key"], r["anv_key"])))
             method = "text" if "mixed" in c else ("key" if exact else "fuzzy")
             tag_method = id_rows.get(tid, {}).get((r["release_id"], r["recording_id"])) \
-                if source.name == "discogs" else None
+                if source.name == "discogs" else ("override" if (tid, r["track_key"]) in forced_keys else None)
             by_tag = tag_method is not None
             if by_tag:
                 method = tag_method
@@ -214,6 +218,10 @@ def match_chunk(con: Any, tracks: list[dict[str, Any]], source: IndexSource, pat
     # -- 5. other releases of linked masters
     if source.name == "discogs" and config.expand_masters and links:
         _expand_masters(con, links, by_id, paths, config)
+    for key in [k for k in links if k in user.forbidden]:  # the user's word is final
+        del links[key]
+        result.counts["forbidden_removed"] = result.counts.get("forbidden_removed", 0) + 1
+    result.counts["forced_linked"] = sum(1 for l in links.values() if l["method"] == "override")
     # Collection order, then reference id: the same whatever the chunk size.
     order = {k["track_id"]: i for i, k in enumerate(keyed)}
     result.links = [links[k] for k in sorted(links, key=lambda k: (order[k[0]], _sort_ref(k[1])))]
@@ -275,12 +283,14 @@ def _index_rows(con: Any, pairs: dict[tuple[str, int], Any], paths: dict[str, Pa
         con.unregister("wanted_pairs")
 
 
-def _named_releases(keyed: list[dict[str, Any]], identifier_links: dict[str, list[tuple[int, str]]]
-                    ) -> dict[str, list[tuple[int, str]]]:
-    """track_id -> [(release_id, method)]: identifier matches, then the Discogs release id tag."""
+def _named_releases(keyed: list[dict[str, Any]], identifier_links: dict[str, list[tuple[int, str]]],
+                    user: Overrides) -> dict[str, list[tuple[int, str]]]:
+    """track_id -> [(release_id, method)]: the user's forced releases, identifier matches, then
+    the Discogs release id tag."""
     out: dict[str, list[tuple[int, str]]] = {}
     for k in keyed:
-        found = list(identifier_links.get(k["track_id"], []))
+        found = [(int(r), "override") for r in user.forced.get(k["track_id"], []) if r.isdigit()]
+        found += [(rid, m) for rid, m in identifier_links.get(k["track_id"], []) if all(rid != f for f, _ in found)]
         tag = k.get("discogs_release_id")
         if tag and all(rid != tag for rid, _ in found):
             found.append((int(tag), "id"))
@@ -319,7 +329,9 @@ def _tagged_release_rows(con: Any, named: dict[str, list[tuple[int, str]]], by_i
     t_sim, a_sim = _similarities(col, _columns(rows), config)
     chosen: dict[tuple[str, int], tuple[float, int]] = {}
     for i, r in enumerate(rows):
-        if t_sim[i] < config.min_title_sim or (r["method"] == "catno" and a_sim[i] < config.min_artist_sim):
+        forced = r["method"] == "override"
+        if not forced and (t_sim[i] < config.min_title_sim or (r["method"] == "catno"
+                                                               and a_sim[i] < config.min_artist_sim)):
             continue
         key = (r["track_id"], r["release_id"])
         if key not in chosen or t_sim[i] > chosen[key][0]:
@@ -330,6 +342,35 @@ def _tagged_release_rows(con: Any, named: dict[str, list[tuple[int, str]]], by_i
         survivors.setdefault((tid, r["recording_id"]), (float(t_sim[i]), float(a_sim[i])))
         out.setdefault(tid, {})[(rid, r["recording_id"])] = r["method"]
     return out
+
+
+def _forced_playlist_rows(con: Any, keyed: list[dict[str, Any]], user: Overrides, paths: dict[str, Path],
+                          survivors: dict[tuple[str, int], tuple[float, float]], rows: list[dict[str, Any]],
+                          config: MatchConfig) -> set[tuple[str, str]]:
+    """Playlist tracks the user forced for this chunk's tracks: their index rows join ``rows``
+    (scored as usual, linked whatever the score). Returns the forced (track_id, track_key) pairs."""
+    pairs = [(k["track_id"], ref) for k in keyed for ref in user.forced.get(k["track_id"], [])]
+    if not pairs:
+        return set()
+    wanted = pa.table({"track_id": [p[0] for p in pairs], "track_key": [p[1] for p in pairs]})
+    con.register("forced_pairs", wanted)
+    try:
+        extra = blocking.arrow_table(con, f"""
+            select w.track_id, i.* from forced_pairs w
+            join read_parquet('{parquet_glob(paths['rows'])}') i using (track_key) order by all
+        """).to_pylist()
+    finally:
+        con.unregister("forced_pairs")
+    have = {(r["track_id"], r["track_key"]) for r in rows}
+    by_id = {k["track_id"]: k for k in keyed}
+    new = [r for r in extra if (r["track_id"], r["track_key"]) not in have]
+    if new:
+        t_sim, a_sim = _similarities([by_id[r["track_id"]] for r in new], _columns(new), config)
+        for i, r in enumerate(new):
+            survivors.setdefault((r["track_id"], r["recording_id"]), (float(t_sim[i]), float(a_sim[i])))
+        rows.extend(new)
+        rows.sort(key=lambda r: (r["track_id"], r["recording_id"], r["track_key"]))
+    return {(r["track_id"], r["track_key"]) for r in extra}
 
 
 def _expand_masters(con: Any, links: dict[tuple[str, str], dict[str, Any]], by_id: dict[str, dict[str, Any]],

@@ -30,8 +30,9 @@ from ..io import iter_batches, parquet_glob
 METHODS = ("isrc", "barcode", "catno")
 """Link methods of identifier links, strongest first."""
 
-RANK = {"isrc": 0, "barcode": 1, "catno": 2, "id": 3}
-"""Precedence of the methods that link whatever the text score (lower wins)."""
+RANK = {"override": -1, "isrc": 0, "barcode": 1, "catno": 2, "id": 3}
+"""Precedence of the methods that link whatever the text score (lower wins; a user's forced
+link, :mod:`.overrides`, before everything)."""
 
 _NOT_CODE = re.compile(r"[^0-9A-Z]+")
 

@@ -10,6 +10,10 @@ The reference index is built on first use and reused while its input table is un
 order is the collection's order then the reference id, whatever the chunk size, so reruns
 give identical tables.
 
+User overrides (:mod:`.overrides`, ``--overrides FILE``, kept and reapplied on later runs)
+force or forbid single links after matching; the report lists what they changed and the ids
+they name that do not exist.
+
 An empty collection or reference table (or a reference whose tracks all lack an artist or
 title) is an error naming the table and the command that fills it, not a run that writes 0
 links. A run holds the output lock ``match``/``<against>``; DuckDB running out of memory and
@@ -29,6 +33,7 @@ from ..progress import Progress
 from ..report import Report
 from ..workspace import Workspace
 from . import blocking, identifiers, index
+from . import overrides as overrides_mod
 from .engine import match_chunk
 from .scoring import MatchConfig
 from .summary import MatchSummary
@@ -70,8 +75,33 @@ def require_rows(ws: Workspace, name: str, produced_by: str) -> Path:
     return folder
 
 
+def _unknown_override_ids(con: Any, user: overrides_mod.Overrides, collection: Path, paths: dict[str, Path],
+                          against: str) -> tuple[list[str], list[str]]:
+    """Override track ids not in the collection and reference ids not in the index (listed, not fatal)."""
+    pairs = user.pairs()
+    if not pairs:
+        return [], []
+    import pyarrow as pa
+
+    from ..io import parquet_glob
+
+    cast = "cast(i.release_id as varchar)" if against == "discogs" else "i.track_key"
+    con.register("override_ids", pa.table({"track_id": [p[0] for p in pairs], "ref_id": [p[1] for p in pairs]}))
+    try:
+        tracks = [r[0] for r in con.execute(f"""
+            select distinct o.track_id from override_ids o
+            anti join read_parquet('{parquet_glob(collection)}') c on c.track_id = o.track_id order by 1""").fetchall()]
+        refs = [r[0] for r in con.execute(f"""
+            select distinct o.ref_id from override_ids o
+            anti join (select distinct {cast} as ref from read_parquet('{parquet_glob(paths['rows'])}') i) x
+              on x.ref = o.ref_id order by 1""").fetchall()]
+    finally:
+        con.unregister("override_ids")
+    return tracks, refs
+
+
 def run(ws: Workspace, against: str = "discogs", config: MatchConfig | None = None, *, rebuild_index: bool = False,
-        threads: int | None = None, memory_limit: str | None = None) -> Report:
+        threads: int | None = None, memory_limit: str | None = None, overrides: Path | None = None) -> Report:
     """Match every collection track against ``against`` ("discogs" or "playlists")."""
     if against not in index.SOURCES:
         raise ConfigError(f"--against must be one of {', '.join(index.SOURCES)}, got {against!r}")
@@ -83,8 +113,10 @@ def run(ws: Workspace, against: str = "discogs", config: MatchConfig | None = No
 
     with output_lock(ws.root, "match", against):
         try:
+            prefix = "playlist" if against == "playlists" else against
+            user = overrides_mod.load(ws.tables, prefix, Path(overrides) if overrides is not None else None)
             return _run_locked(ws, against, config, source, collection, rebuild_index=rebuild_index,
-                               threads=threads, memory_limit=memory_limit)
+                               threads=threads, memory_limit=memory_limit, user=user)
         except duckdb.OutOfMemoryException as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             temp = ws.tables / "match" / ".duckdb_tmp"
@@ -95,7 +127,8 @@ def run(ws: Workspace, against: str = "discogs", config: MatchConfig | None = No
 
 
 def _run_locked(ws: Workspace, against: str, config: MatchConfig, source: index.IndexSource, collection: Path, *,
-                rebuild_index: bool, threads: int | None, memory_limit: str | None) -> Report:
+                rebuild_index: bool, threads: int | None, memory_limit: str | None,
+                user: overrides_mod.Overrides) -> Report:
     report = Report(stage=f"match {against}")
     with manifest.Timer() as timer:
         index_stats = index.ensure(source, ws, rebuild=rebuild_index, threads=threads, memory_limit=memory_limit)
@@ -115,14 +148,15 @@ def _run_locked(ws: Workspace, against: str, config: MatchConfig, source: index.
             try:
                 named = identifiers.release_matches(con, collection, ws.table(source.input_table)) \
                     if against == "discogs" else {}
+                unknown_tracks, unknown_refs = _unknown_override_ids(con, user, collection, paths, against)
                 counts["tracks_with_identifier_match"] = len(named)
                 with TableWriter(ws.table(LINK_TABLES[against]), LINK_TABLES[against]) as links_out, \
                         TableWriter(best_path, "match/best_candidates") as best_out, \
                         Progress(f"match {against}") as bar:
                     for batch in iter_batches(collection, columns=COLLECTION_COLUMNS, batch_size=config.chunk_tracks):
-                        result = match_chunk(con, batch.to_pylist(), source, paths, config, named)
+                        result = match_chunk(con, batch.to_pylist(), source, paths, config, named, user)
                         for k, v in result.counts.items():
-                            counts[k] += v
+                            counts[k] = counts.get(k, 0) + v
                         if result.links:
                             links_out.write([_link_row(l, against) for l in result.links])
                         best_out.write([_best_row(b) for b in result.best])
@@ -131,7 +165,19 @@ def _run_locked(ws: Workspace, against: str, config: MatchConfig, source: index.
             finally:
                 con.close()
     details = summary.to_dict()
-    write_json_atomic(report_path, {"against": against, "config": config.to_dict(), "index": index_stats, **details})
+    applied = {"forced_linked": counts.pop("forced_linked", 0), "forbidden_removed": counts.pop("forbidden_removed", 0)}
+    user_report = overrides_mod.report(user, applied, unknown_tracks, unknown_refs) if user else None
+    write_json_atomic(report_path, {"against": against, "config": config.to_dict(), "index": index_stats,
+                                    "overrides": user_report, **details})
+    if user_report:
+        report.details.append({"overrides": user_report})
+        report.counts.update({"overrides_forced_linked": applied["forced_linked"],
+                              "overrides_forbidden_removed": applied["forbidden_removed"]})
+        if unknown_tracks or unknown_refs:
+            report.warnings.append(
+                f"overrides name {len(unknown_tracks)} unknown track id(s) and {len(unknown_refs)} unknown "
+                f"{'release id' if against == 'discogs' else 'track key'}(s), ignored: "
+                + ", ".join([*unknown_tracks[:3], *unknown_refs[:3]]) + f"; see {report_path}")
     report.counts.update({"tracks": summary.tracks, "matched": summary.matched, "links": summary.links, **counts})
     report.figures.update({
         "matched_share": details["matched_share"],

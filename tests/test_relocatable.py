@@ -4,11 +4,13 @@ and the pairs' views carry the documented names (docs/warehouse.md)."""
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from discogs_tools.pipeline import load_pipeline, run_pipeline
 from discogs_tools.warehouse import build, query
 from discogs_tools.workspace import Workspace
 
@@ -79,3 +81,61 @@ def test_a_moved_workspace_reads_its_own_files(tmp_path, monkeypatch):
     assert rows(copy, "SELECT anchor FROM dataset_demo_pairs_artist_train") == [("a",)]
     paths = [r[0] for r in rows(copy, "SELECT path FROM _warehouse_tables")]
     assert all(not p.startswith("/") for p in paths), paths
+
+
+PIPE = """
+[pipeline]
+name = "toy"
+[[stage]]
+name = "first"
+command = "copy"
+args = ["{workspace}/in.txt"]
+inputs = ["{workspace}/in.txt"]
+outputs = ["{workspace}/out1"]
+[[stage]]
+name = "second"
+command = "copy again"
+inputs = ["{workspace}/out1"]
+outputs = ["{workspace}/out2"]
+"""
+
+
+def toy_invoker(ws: Path, calls: list[list[str]]):
+    def invoke(argv: list[str]) -> int:
+        calls.append(argv)
+        out = "out2" if argv[1] == "again" else "out1"
+        (ws / out).write_text("done")
+        return 0
+    return invoke
+
+
+def test_a_copied_workspace_keeps_its_pipeline_state_and_a_dry_run_says_why(tmp_path):
+    path = tmp_path / "toy.toml"
+    path.write_text(PIPE)
+    original = tmp_path / "original"
+    original.mkdir()
+    (original / "in.txt").write_text("x")
+    calls: list[list[str]] = []
+    run_pipeline(load_pipeline(path, original), original, invoke=toy_invoker(original, calls), echo=lambda s: None)
+    assert len(calls) == 2
+
+    # A plain copy (new modification times, new absolute paths) is still up to date.
+    copy = tmp_path / "copy"
+    shutil.copytree(original, copy, copy_function=shutil.copy)
+    lines: list[str] = []
+    rep = run_pipeline(load_pipeline(path, copy), copy, dry_run=True, echo=lines.append)
+    assert [d["status"] for d in rep.details] == ["skipped", "skipped"], lines
+
+    # A dry run lists every stage that would run, and why.
+    (copy / "out1").write_text("edited by hand")
+    rep = run_pipeline(load_pipeline(path, copy), copy, dry_run=True, echo=lines.append)
+    assert [(d["stage"], d["status"]) for d in rep.details] == [("first", "skipped"), ("second", "would run")]
+    assert "out1" in rep.details[1]["why"] and "changed" in rep.details[1]["why"]
+    (copy / "out1").unlink()
+    rep = run_pipeline(load_pipeline(path, copy), copy, dry_run=True, echo=lines.append)
+    assert [d["status"] for d in rep.details] == ["would run", "would run"]
+    assert "out1" in rep.details[0]["why"] and "missing" in rep.details[0]["why"]
+    assert "first" in rep.details[1]["why"]
+    assert rep.counts["stages_would_run"] == 2
+    assert any("would run" in line and "missing" in line for line in lines)
+    assert len(calls) == 2  # a dry run runs nothing

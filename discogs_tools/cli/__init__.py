@@ -18,6 +18,7 @@ from . import pairs  # noqa: F401,E402
 from . import collection  # noqa: F401,E402
 from . import match  # noqa: F401,E402
 from . import benchmark  # noqa: F401,E402
+from . import similar  # noqa: F401,E402
 
 
 def main() -> None:

@@ -1,0 +1,271 @@
+"""The approximate-nearest-neighbour index over a run's collection embeddings.
+
+Library: usearch (HNSW graph, vectors stored as float16, cosine distance). It was chosen over
+faiss-cpu (HNSW with a float16 scalar quantiser, and IVF) and hnswlib by ``benchmarks/bench_similar.py``
+(docs/similarity.md gives the figures): at the same recall@10 it builds as fast or faster on 2 cores,
+stores float16 vectors (half of hnswlib's float32), installs as a wheel (hnswlib compiles from
+source), and a saved index is opened as a memory-mapped *view*, so a one-off ``similar`` query
+does not read the whole index into memory.
+
+Distance: cosine, as cosine.club compares a query with its database (seed 004 sec. 8.2.1).
+
+Layout, one folder per embeddings table, next to the run::
+
+    runs/<run>/similar/<embeddings table>/
+        index.usearch   the HNSW graph and float16 vectors; key i = row i of ids.parquet
+        ids.parquet     track_id per key
+        index.json      what it was built from (embeddings path and version), settings, counts
+
+The folder is built in a staging folder and renamed into place (a reader sees the old or the
+new index, never half of one), under the output lock ``index-embeddings``/``<run>/<table>``.
+An index whose recorded embeddings version differs from the table's current one is stale and
+is rebuilt by :func:`open_index` (or ``index-embeddings``).
+
+Memory while building: the index itself (n x dim x 2 bytes plus the graph, about 2.6 GB per
+million 1280-d tracks) and one batch of embeddings; the float32 table is streamed, never loaded whole.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from .. import manifest
+from ..errors import InputError
+from ..io import atomic_path, iter_batches, write_json_atomic
+from ..locks import output_lock
+from ..manifest import Timer
+from ..progress import Progress
+from ..report import Report
+from ..workspace import Workspace
+from .source import embeddings_path, embeddings_version
+
+FORMAT_VERSION = 1
+STAGE = "index-embeddings"
+LIBRARY = "usearch"
+METRIC = "cos"  # cosine distance: seed 004 sec. 8.2.1
+INDEX_FILE = "index.usearch"
+IDS_FILE = "ids.parquet"
+INFO_FILE = "index.json"
+BATCH_ROWS = 16_384
+
+
+@dataclass(frozen=True)
+class IndexSettings:
+    """HNSW parameters (M, efConstruction, ef in the HNSW paper's words).
+
+    The defaults reach recall@10 >= 0.95 against exact search on the benchmark's 1M generated
+    1280-d embeddings (docs/similarity.md, benchmarks/bench_similar.py)."""
+
+    connectivity: int = 16
+    expansion_add: int = 128
+    expansion_search: int = 128
+    dtype: str = "f16"
+
+
+def index_folder(ws: Workspace, run: str, table: Path) -> Path:
+    """``runs/<run>/similar/<embeddings table name>``."""
+    return ws.runs / run / "similar" / table.name
+
+
+def new_index(dim: int, settings: IndexSettings):
+    from usearch.index import Index
+
+    return Index(ndim=dim, metric=METRIC, dtype=settings.dtype, connectivity=settings.connectivity,
+                 expansion_add=settings.expansion_add, expansion_search=settings.expansion_search)
+
+
+def embedding_batches(path: Path, batch_rows: int = BATCH_ROWS) -> Iterator[tuple[list[str], np.ndarray]]:
+    """(track ids, float32 vectors) of an embeddings table, batch by batch; a null, empty or
+    non-finite vector, or vectors of different lengths, are one-line errors naming the track."""
+    dim: int | None = None
+    for batch in iter_batches(path, columns=["track_id", "embedding"], batch_size=batch_rows):
+        ids = batch.column(0).cast(pa.string()).to_pylist()
+        vectors = batch.column(1)
+        if not ids:
+            continue
+        if vectors.null_count:
+            raise InputError(path, "embedding is null", record=ids[vectors.is_null().to_pylist().index(True)])
+        lengths = pc.list_value_length(vectors).to_numpy(zero_copy_only=False)
+        dim = int(lengths[0]) if dim is None else dim
+        if dim == 0 or (lengths != dim).any():
+            bad = int(np.argmax(lengths != dim)) if dim else 0
+            raise InputError(path, f"embedding has {int(lengths[bad])} values, others have {dim}", record=ids[bad])
+        values = np.asarray(vectors.flatten().to_numpy(zero_copy_only=False), dtype=np.float32).reshape(-1, dim)
+        finite = np.isfinite(values).all(axis=1)
+        if not finite.all():
+            raise InputError(path, "embedding holds NaN or infinite values", record=ids[int(np.argmin(finite))])
+        yield ids, values
+
+
+def build_index(batches: Iterable[tuple[list[str], np.ndarray]], settings: IndexSettings = IndexSettings(),
+                *, threads: int = 0, on_batch: Callable[[int], None] | None = None):
+    """An in-memory usearch index and the track ids of its keys (key i = ids[i])."""
+    index = None
+    ids: list[str] = []
+    for batch_ids, values in batches:
+        if index is None:
+            index = new_index(values.shape[1], settings)
+        keys = np.arange(len(ids), len(ids) + len(batch_ids), dtype=np.uint64)
+        index.add(keys, values, threads=threads)
+        ids.extend(batch_ids)
+        if on_batch is not None:
+            on_batch(len(batch_ids))
+    return index, ids
+
+
+def _info(folder: Path) -> dict | None:
+    try:
+        return json.loads((folder / INFO_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def is_current(folder: Path, table: Path, settings: IndexSettings | None = None) -> bool:
+    """True when ``folder`` holds a complete index built from the current version of ``table``
+    (and, when given, with ``settings``)."""
+    info = _info(folder)
+    if not info or info.get("format_version") != FORMAT_VERSION:
+        return False
+    if not all((folder / f).exists() for f in (INDEX_FILE, IDS_FILE)):
+        return False
+    if info.get("embeddings_version") != embeddings_version(table):
+        return False
+    return settings is None or info.get("settings") == asdict(settings)
+
+
+def build(ws: Workspace, run: str, *, embeddings: str | None = None, settings: IndexSettings = IndexSettings(),
+          force: bool = False, threads: int = 0) -> Report:
+    """Build (or keep, when up to date) the index of a run's embeddings table."""
+    table = embeddings_path(ws, run, embeddings)
+    folder = index_folder(ws, run, table)
+    report = Report(stage=STAGE, outputs={"index": str(folder), "embeddings": str(table)})
+    with output_lock(ws.root, STAGE, f"{run}/{table.name}"):
+        if not force and is_current(folder, table, settings):
+            info = _info(folder) or {}
+            report.counts["tracks"] = int(info.get("count", 0))
+            report.details.append({"up_to_date": True, "embeddings_version": info.get("embeddings_version")})
+            report.warnings.append("index is up to date (built from this version of the embeddings); "
+                                   "--force rebuilds it")
+            return report
+        version = embeddings_version(table)
+        with Timer() as timer, atomic_path(folder, is_dir=True) as staging, \
+                Progress(f"index {run}", unit="tracks") as bar:
+            done = 0
+
+            def advance(n: int) -> None:
+                nonlocal done
+                done += n
+                bar.update(advance=n, records=done)
+
+            index, ids = build_index(embedding_batches(table), settings, threads=threads, on_batch=advance)
+            if index is None:
+                raise InputError(table, "embeddings table has no rows: nothing to index (run `discogs-tools embed` "
+                                        "on a feature set with tracks)")
+            index.save(str(staging / INDEX_FILE))
+            pq.write_table(pa.table({"track_id": pa.array(ids, pa.string())}), staging / IDS_FILE)
+            info = {"format_version": FORMAT_VERSION, "library": LIBRARY, "library_version": _library_version(),
+                    "metric": METRIC, "dim": int(index.ndim), "count": len(ids), "run": run,
+                    "embeddings": str(table), "embeddings_version": version, "settings": asdict(settings),
+                    "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+            write_json_atomic(staging / INFO_FILE, info)
+            del index
+    report.counts["tracks"] = len(ids)
+    report.figures.update({"seconds": round(timer.seconds, 3), "dim": info["dim"],
+                           "tracks_per_s": round(len(ids) / timer.seconds, 1) if timer.seconds else 0.0,
+                           "index_mb": round((folder / INDEX_FILE).stat().st_size / 2**20, 1)})
+    manifest.record(ws.manifest_path, f"{STAGE} {run}/{table.name}", {**report.to_dict(), "params": {
+        "run": run, "embeddings": str(table), "embeddings_version": version, **asdict(settings)}})
+    return report
+
+
+def _library_version() -> str:
+    import usearch
+
+    return str(getattr(usearch, "__version__", "?"))
+
+
+class EmbeddingIndex:
+    """A saved index opened for search: memory-mapped (``view``), with the track id of each key."""
+
+    def __init__(self, folder: Path) -> None:
+        from usearch.index import Index
+
+        self.folder = folder
+        self.info = _info(folder) or {}
+        self.ids: pa.Array = pq.read_table(folder / IDS_FILE).column("track_id").combine_chunks()
+        self.index = Index.restore(str(folder / INDEX_FILE), view=True)
+        self.index.expansion_search = int(self.info.get("settings", {}).get("expansion_search",
+                                                                             IndexSettings.expansion_search))
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @property
+    def dim(self) -> int:
+        return int(self.index.ndim)
+
+    def key_of(self, track_id: str) -> int | None:
+        """The key of a track, or None when it is not in the index."""
+        at = pc.index(self.ids, pa.scalar(track_id, pa.string())).as_py()
+        return None if at < 0 else int(at)
+
+    def vector(self, key: int) -> np.ndarray:
+        """The stored (float16-rounded) vector of a key, as float32."""
+        return np.asarray(self.index.get(np.uint64(key)), dtype=np.float32).reshape(-1)
+
+    def track_ids(self, keys: np.ndarray) -> list[str]:
+        return self.ids.take(pa.array(np.asarray(keys, dtype=np.int64))).to_pylist()
+
+    def search(self, vector: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
+        """(keys, cosine distances) of the ``count`` nearest entries, nearest first."""
+        count = max(1, min(int(count), len(self)))
+        self.index.expansion_search = max(self.index.expansion_search, count)
+        found = self.index.search(np.asarray(vector, dtype=np.float32).reshape(-1), count)
+        return np.asarray(found.keys, dtype=np.int64), np.asarray(found.distances, dtype=np.float64)
+
+
+def open_index(ws: Workspace, run: str, *, embeddings: str | None = None, rebuild: bool = True,
+               echo: Callable[[str], None] | None = None) -> EmbeddingIndex:
+    """The run's index, built first when missing or stale (the embeddings changed)."""
+    table = embeddings_path(ws, run, embeddings)
+    folder = index_folder(ws, run, table)
+    if not is_current(folder, table):
+        if not rebuild:
+            raise InputError(folder, f"index missing or out of date; run `discogs-tools index-embeddings {run}`")
+        if echo is not None:
+            echo(f"indexing the embeddings of run {run} ({table.name}): missing or out of date")
+        build(ws, run, embeddings=embeddings)
+    return EmbeddingIndex(folder)
+
+
+def exact_search(vectors: np.ndarray, queries: np.ndarray, k: int, chunk: int = 65_536) -> np.ndarray:
+    """Keys of the ``k`` nearest rows of ``vectors`` by cosine distance for each query, computed
+    exactly in chunks (the reference the ANN index is measured against)."""
+    q = np.asarray(queries, dtype=np.float32)
+    q = q / np.maximum(np.linalg.norm(q, axis=1, keepdims=True), 1e-12)
+    best_sim = np.full((len(q), 0), -np.inf, dtype=np.float32)
+    best_key = np.zeros((len(q), 0), dtype=np.int64)
+    for start in range(0, len(vectors), chunk):
+        block = np.asarray(vectors[start:start + chunk], dtype=np.float32)
+        block = block / np.maximum(np.linalg.norm(block, axis=1, keepdims=True), 1e-12)
+        sims = q @ block.T
+        keys = np.broadcast_to(np.arange(start, start + len(block)), sims.shape)
+        sims = np.concatenate([best_sim, sims], axis=1)
+        keys = np.concatenate([best_key, keys], axis=1)
+        top = np.argsort(-sims, axis=1, kind="stable")[:, :k]
+        best_sim = np.take_along_axis(sims, top, axis=1)
+        best_key = np.take_along_axis(keys, top, axis=1)
+    return best_key
+
+
+__all__ = ["EmbeddingIndex", "IndexSettings", "build", "build_index", "exact_search", "index_folder", "is_current",
+           "open_index"]

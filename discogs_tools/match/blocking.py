@@ -1,11 +1,12 @@
 """Blocking in DuckDB: which reference recordings a collection track is compared with.
 
-Both sides get their blocking keys from the same SQL macros over their normalised keys:
-every artist word or affix crossed with every title word or affix (``'beatles|yesterday'``,
-``'^beat|$rday'``; affixes are the first / last four letters of the key without spaces) and,
-for short titles, every one-letter deletion of the title (``'beatles|~wrd'`` from both "word"
-and "werd"), so a typo in a one-word title still shares a key; plus ``'*|<title_key>'`` for
-artist typos.
+Both sides get their blocking keys from the same SQL macros over their normalised keys
+(:data:`LEAN_BLOCK_KEYS`, at most 5 per recording): the artist's first word crossed with the
+title's first word and with the title's first and last 2-3 letters (``'beatles|yesterday'``,
+``'beatles|<yes'``, ``'beatles|>day'``: one typo breaks at most one of them), the artist's first
+four letters with the title's first word (``'^beat|yesterday'``, for artist typos), and
+``'*|<title_key>'`` (any artist). The first scheme (:data:`WIDE_BLOCK_KEYS`, ~35 keys per
+recording) gave the same links on the samples and is kept for that check.
 A track is compared with the recordings that share at least one key, ignoring keys carried
 by more than ``max_block_size`` recordings, and keeping per track the ``max_candidates``
 recordings that share the most keys with it. Memory is bounded by the candidates of one chunk
@@ -48,9 +49,32 @@ create or replace macro title_block_words(k) as
   case when k is null or k = '' then []::varchar[] else
   list_distinct(list_concat(key_affixes(k), compact_variants(replace(k, ' ', '')))) end;
 create or replace macro artist_affixes(a, b) as list_distinct(list_concat(key_affixes(a), key_affixes(b)));
+
+create or replace macro first_word(k) as
+  coalesce([x for x in string_split(k, ' ') if length(x) >= 2 and x <> 'and'][1], string_split(k, ' ')[1]);
+create or replace macro end_len(n) as greatest(1, least(3, (n - 1) // 2));
+create or replace macro lean_keys(a, t) as
+  case when a is null or a = '' or t is null or t = '' then []::varchar[] else
+  list_distinct([
+      first_word(a) || '|' || first_word(t),
+      first_word(a) || '|<' || left(replace(t, ' ', ''), end_len(length(replace(t, ' ', '')))),
+      first_word(a) || '|>' || right(replace(t, ' ', ''), end_len(length(replace(t, ' ', '')))),
+      '^' || left(replace(a, ' ', ''), 4) || '|' || first_word(t)]) end;
+create or replace macro query_ends(t) as
+  list_distinct(flatten([['<' || left(replace(t, ' ', ''), end_len(length(replace(t, ' ', '')) + d)),
+                          '>' || right(replace(t, ' ', ''), end_len(length(replace(t, ' ', '')) + d))]
+                         for d in [-1, 0, 1]]));
+create or replace macro artist_words(a) as
+  list_distinct([x for x in string_split(a, ' ') if length(x) >= 2 and x <> 'and']);
+create or replace macro lean_query_keys(a, t) as
+  case when a is null or a = '' or t is null or t = '' then []::varchar[] else
+  list_distinct(flatten([
+      [w || '|' || first_word(t) for w in artist_words(a)],
+      [first_word(a) || '|' || e for e in query_ends(t)],
+      ['^' || left(replace(a, ' ', ''), 4) || '|' || x for x in string_split(t, ' ') if length(x) >= 2]])) end;
 """
 
-BLOCK_KEYS = """
+WIDE_BLOCK_KEYS = """
 select distinct {id} as id, block_key from (
   select {id}, a || '|' || t as block_key
   from (select {id}, unnest(artist_affixes(artist_key, anv_key)) as a, title_key from {src}) s,
@@ -59,7 +83,42 @@ select distinct {id} as id, block_key from (
   select {id}, '*|' || title_key from {src} where title_key <> ''
 )
 """
-"""Blocking keys of every row of ``{src}`` (columns artist_key, anv_key, title_key), by ``{id}``."""
+"""The first scheme (index version 1): every artist word or affix crossed with every title word or
+affix and the one-letter deletions of short titles, about 35 keys per recording. Kept to check
+that the lean scheme gives the same links (tests/test_match_blocking.py)."""
+
+LEAN_BLOCK_KEYS = """
+select distinct {id} as id, block_key from (
+  select {id}, unnest(list_distinct(list_concat(lean_keys(artist_key, title_key), lean_keys(anv_key, title_key))))
+         as block_key from {src}
+  union all
+  select {id}, '*|' || title_key from {src} where title_key <> ''
+)
+"""
+"""At most 5 keys per recording (9 with a distinct ANV credit): with the artist's first word A,
+``A|<first title word>``, ``A|<`` + the title's first 2-3 letters, ``A|>`` + its last 2-3 letters
+(one typo breaks at most one of the two), ``^<artist's first 4 letters>|<first title word>``
+(a typo in the artist's first word), and ``*|<title key>`` (any artist)."""
+
+SCHEME = "lean"
+"""Blocking scheme of new indexes and of matching ("lean", or "wide" for comparison)."""
+
+
+LEAN_QUERY_KEYS = LEAN_BLOCK_KEYS.replace("lean_keys(", "lean_query_keys(")
+"""The collection side asks with more keys than the index stores (they cost no index rows):
+every artist word in the first-word place (an extra or reordered word, "DJ Shadow" for
+"Shadow"), the title's end letters for the lengths one shorter and longer (a deletion or
+insertion changes how many letters are taken) and the artist prefix with every title word."""
+
+
+def block_keys_sql(id_column: str, src: str, query: bool = False) -> str:
+    """Blocking keys of every row of ``src`` (columns artist_key, anv_key, title_key), by ``id_column``;
+    ``query``: the collection side's keys (a superset of what the index stores for the same keys)."""
+    if SCHEME == "wide":
+        template = WIDE_BLOCK_KEYS
+    else:
+        template = LEAN_QUERY_KEYS if query else LEAN_BLOCK_KEYS
+    return template.format(id=id_column, src=src)
 
 
 def connect(threads: int | None = None, memory_limit: str | None = None, temp_dir: Path | None = None) -> Any:
@@ -98,7 +157,7 @@ def build_index_tables(staging: Path, paths: dict[str, Path], index_table: str, 
         """)
         n_recordings = _stream_into(con, "select * from recs order by recording_id", paths["recordings"],
                                     "match/recordings")
-        keys = BLOCK_KEYS.format(id="recording_id", src="recs")
+        keys = block_keys_sql("recording_id", "recs")
         n_blocks = _stream_into(con, f"""
             with k as ({keys}), sizes as (select block_key, count(*)::bigint as block_size from k group by block_key)
             select k.block_key, k.id as recording_id, sizes.block_size
@@ -134,7 +193,7 @@ def candidate_recordings(con: Any, collection: pa.Table, paths: dict[str, Path],
     con.register("col_chunk", collection)
     con.register("extra_keys", extra_keys)
     try:
-        keys = BLOCK_KEYS.format(id="track_id", src="col_chunk")
+        keys = block_keys_sql("track_id", "col_chunk", query=True)
         sql = f"""
             with cb as ({keys} union all select track_id as id, block_key from extra_keys),
             shared as (

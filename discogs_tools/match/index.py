@@ -12,11 +12,13 @@ uses); the grouping, ids and blocking keys are computed in DuckDB by the macros 
 :mod:`.blocking`, also shared by both sides. A small ``<source>_index.json`` holds a
 fingerprint of the input table and the code version: while it matches, the index is reused.
 Reference tracks are streamed batch by batch, so building needs memory for one batch plus
-DuckDB's (spilling) sort, not for the reference.
+DuckDB's (spilling) sort, not for the reference. The keyed rows of each input part file are
+kept, so after a change to some dump parts only those are keyed again (:func:`build`).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,14 +26,14 @@ from typing import Any, Callable, Iterator
 
 import pyarrow as pa
 
-from ..io import TableWriter, iter_batches, table_files, write_json_atomic
+from ..io import atomic_path, iter_batches, table_files, write_json_atomic
 from ..manifest import Timer
 from ..progress import Progress
 from ..workspace import Workspace
 from . import blocking
 from .normalize import album_key, artist_key, credit_string, title_key
 
-INDEX_VERSION = 2
+INDEX_VERSION = 3
 """Bump when normalisation or blocking changes, so stored indexes are rebuilt."""
 
 
@@ -156,34 +158,70 @@ def is_current(source: IndexSource, ws: Workspace) -> bool:
     return meta.get("fingerprint") == fingerprint(ws.table(source.input_table))
 
 
+def _part_tag(f: Path) -> str:
+    """What a keyed part was made from: the input part's name, size, mtime and the code version."""
+    st = f.stat()
+    return hashlib.sha1(f"{INDEX_VERSION}:{f.name}:{st.st_size}:{st.st_mtime_ns}".encode()).hexdigest()[:16]
+
+
+def _key_part(source: IndexSource, part: Path, out: Path, schema: pa.Schema, batch_size: int,
+              stats: dict[str, int]) -> None:
+    """Key the rows of one input part file into ``out`` (one Parquet file, written atomically)."""
+    import pyarrow.parquet as pq
+
+    with atomic_path(out) as tmp, pq.ParquetWriter(tmp, schema) as writer:
+        for rows in source.rows(part, batch_size):
+            keyed, dropped = _keyed(rows)
+            stats["reference_rows"] += len(keyed)
+            stats["dropped_no_artist_or_title"] += dropped
+            if keyed:
+                writer.write_table(pa.Table.from_pylist(keyed, schema=schema))
+
+
 def build(source: IndexSource, ws: Workspace, *, batch_size: int = 2_000, threads: int | None = None,
           memory_limit: str | None = None) -> dict[str, Any]:
-    """Build (or rebuild) the index of ``source``; returns counts and timing."""
+    """Build (or rebuild) the index of ``source``; returns counts and timing.
+
+    Incremental: the keyed rows of every input part file are kept in ``tables/match/.<source>_keys``
+    under a tag of the part's name, size and mtime (and the code version), so a rebuild after a
+    change to some dump parts keys only those parts again (the Python half of the build); the
+    grouping and blocking in DuckDB run over all keyed parts.
+    """
     folder = ws.require_table(source.input_table, source.produced_by)
     paths = source.tables(ws)
-    stats = {"reference_rows": 0, "dropped_no_artist_or_title": 0}
+    stats = {"reference_rows": 0, "dropped_no_artist_or_title": 0, "parts_keyed": 0, "parts_reused": 0}
     with Timer() as timer:
-        staging = paths["rows"].with_name(f".{paths['rows'].name}.keys")
-        staging_schema = _staging_schema(source)
-        with TableWriter(staging, schema=staging_schema) as writer, Progress(f"index {source.name}") as bar:
-            for rows in source.rows(folder, batch_size):
-                keyed, dropped = _keyed(rows)
-                stats["reference_rows"] += len(keyed)
-                stats["dropped_no_artist_or_title"] += dropped
-                if keyed:
-                    writer.write(pa.Table.from_pylist(keyed, schema=staging_schema))
+        cache = paths["rows"].parent / f".{paths['rows'].name.replace('_track_index', '')}_keys"
+        cache.mkdir(parents=True, exist_ok=True)
+        schema = _staging_schema(source)
+        wanted = set()
+        with Progress(f"index {source.name}") as bar:
+            for part in table_files(folder):
+                out = cache / f"{part.stem}-{_part_tag(part)}.parquet"
+                wanted.add(out.name)
+                if out.exists():
+                    stats["parts_reused"] += 1
+                    meta = _part_meta(out)
+                    stats["reference_rows"] += meta
+                    continue
+                _key_part(source, part, out, schema, batch_size, stats)
+                stats["parts_keyed"] += 1
                 bar.update(records=stats["reference_rows"])
-        try:
-            counts = blocking.build_index_tables(staging, paths, source.index_table, source.id_columns,
-                                                 threads=threads, memory_limit=memory_limit)
-        finally:
-            import shutil
-
-            shutil.rmtree(staging, ignore_errors=True)
+        for stale in cache.glob("*.parquet"):
+            if stale.name not in wanted:
+                stale.unlink()
+        counts = blocking.build_index_tables(cache, paths, source.index_table, source.id_columns,
+                                             threads=threads, memory_limit=memory_limit)
     stats.update(counts)
     stats["seconds"] = round(timer.seconds, 3)
     write_json_atomic(paths["meta"], {"fingerprint": fingerprint(folder), "stats": stats})
     return stats
+
+
+def _part_meta(path: Path) -> int:
+    import pyarrow.parquet as pq
+
+    return pq.ParquetFile(path).metadata.num_rows
 
 
 def _staging_schema(source: IndexSource) -> pa.Schema:

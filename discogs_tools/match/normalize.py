@@ -216,20 +216,64 @@ def credit_names(key: str | None) -> tuple[str, ...]:
     return tuple(n for n in key.split(" and ") if n)
 
 
+_OPEN, _CLOSE = "([{", ")]}"
+
+
+def _top_groups(text: str) -> list[tuple[int, int]]:
+    """(start, end) of the top-level bracket groups of ``text``, end exclusive; unbalanced ones ignored."""
+    groups, depth, start = [], 0, 0
+    for i, c in enumerate(text):
+        if c in _OPEN:
+            if depth == 0:
+                start = i
+            depth += 1
+        elif c in _CLOSE and depth:
+            depth -= 1
+            if depth == 0:
+                groups.append((start, i + 1))
+    return groups
+
+
 def _strip_versions(title: str) -> str:
-    """Remove recording-neutral version info in brackets or after a dash; keep the rest as words."""
+    """Remove recording-neutral version info in brackets or after a dash; keep the rest as words.
+
+    Brackets are read outermost first: a neutral group is dropped whole, whatever it nests
+    ("(feat. Tim Brown (32), Choir)"); otherwise its nested groups are judged the same way
+    ("(Album Version (Edited))" -> "Album Version" -> neutral; "(Live at Wembley (1986))" keeps both).
+    """
     kept: list[str] = []
 
-    def bracket(m: re.Match[str]) -> str:
-        inner = m.group(1).strip()
-        if inner and not _NEUTRAL_VERSION.match(_words(inner)):
+    def judge(inner: str) -> None:
+        inner = inner.strip()
+        if not inner:
+            return
+        if _NEUTRAL_VERSION.match(_words(inner)):
+            return
+        groups = _top_groups(inner)
+        if not groups:
             kept.append(inner)
-        return " "
+            return
+        rest, last = [], 0
+        for a, b in groups:
+            rest.append(inner[last:a])
+            last = b
+        rest.append(inner[last:])
+        outer = " ".join(rest)
+        if not _NEUTRAL_VERSION.match(_words(outer)):
+            if outer.strip():
+                kept.append(outer.strip())
+            for a, b in groups:
+                judge(inner[a + 1:b - 1])
 
-    previous = None
-    while previous != title:  # nested brackets: innermost first
-        previous = title
-        title = _BRACKETED.sub(bracket, title)
+    groups = _top_groups(title)
+    if groups:
+        rest, last = [], 0
+        for a, b in groups:
+            rest.append(title[last:a])
+            judge(title[a + 1:b - 1])
+            last = b
+        rest.append(title[last:])
+        title = " ".join(rest)
     m = _DASH_SUFFIX.search(title)
     if m and _NEUTRAL_VERSION.match(_words(m.group(1))):
         title = title[: m.start()]

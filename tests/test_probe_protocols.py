@@ -46,7 +46,8 @@ class StartBackbone(torch.nn.Module):
 def write_store(root, tracks, settings=None):
     """A feature set: {track_id: (frames, mels) array}, with ``settings`` as its features.json."""
     mels = next(iter(tracks.values())).shape[1]
-    write_settings(root, settings or {"n_mels": mels, "sample_rate": 16000, "hop": 256})
+    write_settings(root, settings or {"n_mels": mels, "front_end": {"sample_rate": 16000, "hop_size": 256,
+                                                                     "n_mels": mels}})
     (root / "index").mkdir(parents=True)
     writer = ShardWriter(root, 0, mels)
     for t, mel in tracks.items():

@@ -101,13 +101,19 @@ class PatchBank:
         """The embeddings (float32) of bank rows ``rows``, in that order. Rows are fetched in
         ascending order (sequential reads on a memory-mapped bank) and put back in place."""
         rows = np.asarray(rows, np.int64)
-        order = np.argsort(rows, kind="stable")
-        ordered = rows[order]
+        ascending = bool(np.all(rows[1:] >= rows[:-1]))  # chunks of eval / track rows already are
+        order = None if ascending else np.argsort(rows, kind="stable")
+        ordered = rows if order is None else rows[order]
+        if len(self.parts) == 1 and order is None:
+            return np.asarray(self.parts[0][ordered], dtype=np.float32)
         out = np.empty((len(rows), self.dim), np.float32)
         column = 0
         for part in self.parts:
             width = part.shape[1]
-            out[order, column:column + width] = part[ordered]
+            if order is None:
+                out[:, column:column + width] = part[ordered]
+            else:
+                out[order, column:column + width] = part[ordered]
             column += width
         return out
 
@@ -190,9 +196,10 @@ def streamed_standardiser(bank: PatchBank, rows: np.ndarray, config: ProbeConfig
     total = np.zeros(bank.dim, np.float64)
     squares = np.zeros(bank.dim, np.float64)
     for piece in chunks(len(rows)):
-        x = bank.read(rows[piece]).astype(np.float64)
-        total += x.sum(axis=0)
-        squares += (x * x).sum(axis=0)
+        x = bank.read(rows[piece])
+        total += x.sum(axis=0, dtype=np.float64)
+        np.multiply(x, x, out=x)
+        squares += x.sum(axis=0, dtype=np.float64)
     mean = total / len(rows)
     scale = np.sqrt(np.maximum(squares / len(rows) - mean * mean, 0.0)).astype(np.float32)
     scale[scale < 1e-8] = 1.0
@@ -224,7 +231,9 @@ def embed_patches(backbone: Any, store: Any, track_ids: Sequence[str], *, crop_h
     if rate_hz is not None:
         if rate_hz <= 0:
             raise ConfigError(f"the timestamp rate must be positive, got {rate_hz} Hz")
-        fps = float(store.settings["sample_rate"]) / float(store.settings["hop"])
+        from .finetune import frames_per_second
+
+        fps = frames_per_second(store.settings)
         crop_hop = 0
 
         def grid(frames: int) -> list[int]:
@@ -370,7 +379,10 @@ def train_patch_classifier(bank: PatchBank, train_tracks: np.ndarray, y_train: n
     del train_rows_all
 
     def standardised(rows: np.ndarray) -> Any:
-        return torch.from_numpy(((bank.read(rows) - mean) / scale).astype(np.float32))
+        x = bank.read(rows)  # a fresh float32 array: standardised in place
+        np.subtract(x, mean, out=x)
+        np.divide(x, scale, out=x)
+        return torch.from_numpy(x)
 
     yt = torch.from_numpy(y_train.astype(np.float32 if multilabel else np.int64))
     val_rows, val_owner = bank.eval_rows(val_tracks)

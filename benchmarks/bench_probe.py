@@ -15,6 +15,11 @@ one model.
   the real split-0 genre files when they are in ``--split-root``; the toolkit's ``train_classifier``
   (hidden 512, batch 256, Adam, validation every epoch: seed 000 sec. 4.4) against a bare torch loop
   (same MLP, batches and optimiser, no validation).
+- Patch bank (``ismir2022``): a ``--bank-tracks`` x ``--bank-patches`` x 1280 bank of random values
+  written to disk as the probe stores it, the probe trained on it memory-mapped (chunked reads),
+  next to a bare loop drawing the same rows from the bank loaded into RAM; the probe's largest
+  anonymous memory while training is sampled (page-cache pages of the mapped file are not counted:
+  the kernel drops them under pressure).
 - Extrapolation: for each Table-3 benchmark, tracks x (seconds per track of extraction, scaled by
   its duration) + 3 seeds x 30 epochs of the MLP at the measured rate, scaled by its train size.
   Durations: the mean ``DURATION`` of the real split-0 files (full tracks); MTAT clips 29 s and FMA
@@ -139,10 +144,114 @@ def bench_mlp(n_train: int, n_val: int, dim: int, classes: int, epochs: int, thr
             loss_fn(model(xt[idx]), yt[idx]).backward()
             opt.step()
     bare = time.perf_counter() - t0
+    # the same bare loop plus what every probe epoch also does: a validation pass scored by macro
+    # ROC-AUC, and a copy of the weights when they are the best so far
+    xv, yv = torch.from_numpy(x[n_train:]), y[n_train:]
+    t0 = time.perf_counter()
+    for _ in range(epochs):
+        for idx in torch.randperm(n_train, generator=gen).split(256):
+            opt.zero_grad()
+            loss_fn(model(xt[idx]), yt[idx]).backward()
+            opt.step()
+        with torch.no_grad():
+            macro_roc_auc(yv, model(xv).numpy())
+        {k: v.clone() for k, v in model.state_dict().items()}
+    validated = time.perf_counter() - t0
     print(f"MLP probe: {n_train:,} train + {n_val:,} validation tracks x {dim}-d, {classes} classes, {epochs} "
           f"epochs, {threads} thread(s): toolkit {epochs / toolkit:.3f} epochs/s (peak RSS {rss_toolkit:,.0f} MB) | "
-          f"bare torch loop {epochs / bare:.3f} epochs/s (peak RSS {peak_rss_mb():,.0f} MB)")
+          f"bare torch loop {epochs / bare:.3f} epochs/s | bare loop + validation and best-weights copy "
+          f"{epochs / validated:.3f} epochs/s (peak RSS {peak_rss_mb():,.0f} MB)")
     return toolkit / (epochs * n_train)
+
+
+def anon_rss_mb() -> float:
+    """The process's anonymous resident memory now (RssAnon: not the clean page-cache pages of a
+    memory-mapped file, which the kernel drops under pressure)."""
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("RssAnon:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def bench_patch_bank(tracks: int, patches: int, dim: int, classes: int, epochs: int, work: Path) -> None:
+    """The ismir2022 probe on a bank on disk (memory-mapped) against a bare loop on the same rows
+    held in RAM: epochs/s, and the largest anonymous memory seen while training (sampled)."""
+    import threading
+
+    import torch
+    from torch import nn
+
+    from discogs_tools.probe.metrics import macro_roc_auc
+    from discogs_tools.probe.mlp import ProbeConfig
+    from discogs_tools.probe.patches import PatchBank, train_patch_classifier
+
+    rng = np.random.default_rng(0)
+    path = work / f"bank-{tracks}x{patches}x{dim}.npy"
+    if not path.exists():
+        values = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=(tracks * patches, dim))
+        for start in range(0, tracks * patches, 65536):
+            stop = min(start + 65536, tracks * patches)
+            values[start:stop] = rng.normal(size=(stop - start, dim)).astype(np.float32)
+        values.flush()
+        del values
+    values = np.load(path, mmap_mode="r")
+    offsets = np.arange(tracks + 1, dtype=np.int64) * patches
+    starts = np.tile(np.arange(patches, dtype=np.int64) * 64, tracks)
+    bank = PatchBank([f"t{i}" for i in range(tracks)], (values,), offsets, starts, 128, 64)
+    y = (rng.random((tracks, classes)) < 0.05).astype(np.float32)
+    n_train = int(tracks * 0.7)
+    n_val = tracks - n_train
+    peak = {"anon": anon_rss_mb()}
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.wait(0.05):
+            peak["anon"] = max(peak["anon"], anon_rss_mb())
+
+    from discogs_tools.probe.patches import streamed_standardiser
+
+    # warm-up: torch's and scipy's one-off imports and start-up are not the probe's per-epoch cost
+    train_patch_classifier(bank, np.arange(8), y[:8], np.arange(8, 16), y[8:16], multilabel=True,
+                           n_classes=classes, config=ProbeConfig(epochs=1), seed=0, score=macro_roc_auc)
+    t0 = time.perf_counter()  # the one-off pass over the train patches (its share shrinks with epochs)
+    streamed_standardiser(bank, np.arange(offsets[n_train]), ProbeConfig())
+    standardiser = time.perf_counter() - t0
+    watcher = threading.Thread(target=sample, daemon=True)
+    before = anon_rss_mb()
+    watcher.start()
+    t0 = time.perf_counter()
+    train_patch_classifier(bank, np.arange(n_train), y[:n_train], np.arange(n_train, tracks), y[n_train:],
+                           multilabel=True, n_classes=classes, config=ProbeConfig(epochs=epochs, selection="loss"),
+                           seed=0, score=macro_roc_auc)
+    toolkit = time.perf_counter() - t0
+    done.set()
+    watcher.join()
+    toolkit_anon = peak["anon"] - before
+
+    in_ram = np.asarray(values)  # the bare reference holds the whole bank in memory
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(dim, 512), nn.ReLU(), nn.Linear(512, classes))
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3, weight_decay=1e-5)
+    loss_fn = nn.BCEWithLogitsLoss()
+    yt = torch.from_numpy(y[:n_train])
+    val_rows = np.arange(offsets[n_train], offsets[-1])
+    t0 = time.perf_counter()
+    for epoch in range(epochs):
+        drawn = offsets[:n_train] + np.random.default_rng([0, epoch]).integers(0, patches, n_train)
+        for idx in torch.randperm(n_train).split(256):
+            opt.zero_grad()
+            loss_fn(model(torch.from_numpy(in_ram[drawn[idx.numpy()]])), yt[idx]).backward()
+            opt.step()
+        with torch.no_grad():
+            out = torch.sigmoid(model(torch.from_numpy(in_ram[val_rows]))).numpy()
+        macro_roc_auc(y[n_train:], out.reshape(n_val, patches, classes).mean(axis=1))
+    bare = time.perf_counter() - t0
+    print(f"ismir2022 patch probe: {tracks:,} tracks x {patches} patches x {dim}-d = {values.nbytes / 1e9:.2f} GB bank "
+          f"on disk, {classes} classes, {epochs} epochs: toolkit (memory-mapped, chunked) {epochs / toolkit:.3f} epochs/s "
+          f"(of which {standardiser:.1f} s once for the standardiser), "
+          f"largest anonymous memory while training +{toolkit_anon:,.0f} MB | bare loop with the bank in RAM "
+          f"{epochs / bare:.3f} epochs/s (+{values.nbytes / 2**20:,.0f} MB for the bank)")
 
 
 def main() -> None:
@@ -155,6 +264,10 @@ def main() -> None:
     ap.add_argument("--classes", type=int, default=87)
     ap.add_argument("--epochs", type=int, default=2, help="MLP epochs timed (the protocol trains 30)")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--bank-tracks", type=int, default=4000, help="tracks of the on-disk ismir2022 patch bank")
+    ap.add_argument("--bank-patches", type=int, default=60, help="patches per track in that bank (a 2-min track "
+                    "at the default hop of 64 frames has ~116)")
+    ap.add_argument("--skip-bank", action="store_true", help="skip the patch-bank part")
     ap.add_argument("--split-root", type=Path, default=SPLIT_ROOT)
     ap.add_argument("--workdir", type=Path, default=None)
     args = ap.parse_args()
@@ -182,6 +295,8 @@ def main() -> None:
     n_train = round(args.mlp_tracks * train_share["Genre"])
     n_val = max(1, round(args.mlp_tracks * (1 - train_share["Genre"]) / 2))
     per_track_epoch = bench_mlp(n_train, n_val, args.dim, args.classes, args.epochs, args.threads)
+    if not args.skip_bank:
+        bench_patch_bank(args.bank_tracks, args.bank_patches, args.dim, args.classes, args.epochs, work)
 
     print("extrapolated Table-3 evaluation of one model (extraction once, MLP 3 seeds x 30 epochs, CPU, "
           f"{args.threads} thread(s)):")

@@ -11,6 +11,7 @@ from . import demo  # noqa: F401,E402
 from . import warehouse  # noqa: F401,E402
 from . import features  # noqa: F401,E402
 from . import train  # noqa: F401,E402
+from . import export  # noqa: F401,E402
 from . import probe  # noqa: F401,E402
 from . import playlists  # noqa: F401,E402
 from . import dataset  # noqa: F401,E402

@@ -65,3 +65,35 @@ def similar_command(
     found_query, found = find_similar(workspace(ws), query, run=run, embeddings=embeddings, k=k, filters=filters,
                                       echo=lambda line: typer.echo(line, err=True))
     typer.echo(render(found_query, found, fmt))
+
+
+@app.command("serve")
+@handle_errors
+def serve_command(
+    run: RunOption = None,
+    embeddings: EmbeddingsOption = None,
+    host: Annotated[str, typer.Option("--host", help="Address to listen on (127.0.0.1: this machine only).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="Port to listen on (0: any free port).")] = 8765,
+    allow_remote: Annotated[bool, typer.Option("--allow-remote/--no-allow-remote",
+                                               help="Allow a --host other machines can reach.")] = False,
+    audio_root: Annotated[Optional[List[Path]], typer.Option(
+        "--audio-root", help="Another folder audio may be played from (besides the collection's own).")] = None,
+    ws: WorkspaceOption = None,
+) -> None:
+    """A local web page: search a track, see and play its neighbours from your own audio files,
+    and browse a 2-D map of the collection coloured by style, label or artist. Ctrl-C stops it."""
+    from ..similar.server import SimilarService, start
+    from ..similar.source import default_run
+
+    space = workspace(ws)
+    name = run or default_run(space)
+    echo = lambda line: typer.echo(line, err=True)  # noqa: E731
+    service = SimilarService(space, name, embeddings=embeddings, audio_roots=audio_root or (), echo=echo)
+    server = start(service, host, port, allow_remote=allow_remote)
+    typer.echo(f"serving run {name} ({len(service.index):,} tracks) at http://{host}:{server.server_port}/ "
+               f"(audio from {', '.join(map(str, service.roots)) or 'nowhere'}); Ctrl-C stops it")
+    try:
+        server.serve_forever()
+    finally:
+        server.server_close()
+        service.close()

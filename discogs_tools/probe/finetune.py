@@ -36,6 +36,7 @@ from ..errors import ConfigError
 from ..train.embed import PATCH_FRAMES, patch_batches
 from .mlp import ProbeConfig
 from .patches import activation, average_by_owner
+from .ticker import tick
 
 VALIDATION_SECONDS = 30.0
 
@@ -167,6 +168,7 @@ def finetune(make_backbone: Callable[[], Any], store: Any, positions: dict[str, 
             value = float(score(y["validation"], val))
             history.append({"epoch": epoch, "train_loss": total / steps_per_epoch, "validation_score": value,
                             "learning_rate": optimizer.param_groups[0]["lr"]})
+            tick()
             if value > best_score:
                 best_state, best_epoch, best_score, waited = copy.deepcopy(model.state_dict()), epoch, value, 0
             else:

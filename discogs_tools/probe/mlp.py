@@ -26,6 +26,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..errors import ConfigError, DiscogsToolsError
+from .ticker import tick
 
 
 class ProbeTrainingError(DiscogsToolsError):
@@ -210,6 +211,7 @@ def _loop(model: Any, n_items: int, batch_loss: Callable[[Any], Any], validate: 
             best_state, best_epoch, best_score, best_value = copy.deepcopy(model.state_dict()), epoch, score, value
         if plateau is not None:
             plateau.step(val_loss if config.selection == "loss" else score)
+        tick()
     if best_state is None:
         raise ProbeTrainingError(f"probe training gave no finite validation score in {config.epochs} epochs "
                                  f"(last: {history[-1]}); lower --learning-rate or check the embeddings")

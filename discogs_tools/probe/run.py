@@ -26,7 +26,7 @@ from __future__ import annotations
 import math
 import os
 import re
-from contextlib import nullcontext
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Sequence
@@ -39,18 +39,54 @@ from ..io import table_files, write_json_atomic
 from ..locks import output_lock
 from ..report import Report
 from ..workspace import Workspace
-from .backbone import Embedder, ModelSource, embeddings_for, resolve_features, resolve_source
-from .datasets import (MULTICLASS, MULTILABEL, TRIPLETS, BadRecords, DatasetOptions, ProbeDataset, assign_splits,
-                       evaluate_frozen_triplets, fix_vocabulary, load_dataset, reject_records)
+from .backbone import (
+    Embedder,
+    ModelSource,
+    embeddings_for,
+    resolve_features,
+    resolve_source,
+)
+from .crosscollection import (
+    TRAIN_FRACTION_NOTE,
+    any_label_scores,
+    holdout_splits,
+    map_labels,
+    read_class_map,
+)
+from .datasets import (
+    MULTICLASS,
+    MULTILABEL,
+    TRIPLETS,
+    BadRecords,
+    DatasetOptions,
+    ProbeDataset,
+    assign_splits,
+    evaluate_frozen_triplets,
+    fix_vocabulary,
+    load_dataset,
+    reject_records,
+)
 from .embeddings import Embeddings, load_stack
-from .crosscollection import TRAIN_FRACTION_NOTE, any_label_scores, holdout_splits, map_labels, read_class_map
 from .folds import FEW_SHOT_TRIALS, few_shot, stratified_folds
-from .metrics import (macro_roc_auc, mean_std, multiclass_scores, multilabel_scores, triplet_scores)
+from .metrics import (
+    macro_roc_auc,
+    mean_std,
+    multiclass_scores,
+    multilabel_scores,
+    triplet_scores,
+)
 from .mlp import ProbeConfig, train_classifier, train_triplet_projection
-from .patches import PatchBank, PatchEmbedder, cached_patch_embedder, stack_banks, train_patch_classifier
+from .patches import (
+    PatchBank,
+    PatchEmbedder,
+    cached_patch_embedder,
+    stack_banks,
+    train_patch_classifier,
+)
 from .protocols import DEFAULT as DEFAULT_PROTOCOL
 from .protocols import FINETUNE, MEAN, PATCHES, Protocol, grid_configs
 from .protocols import get as get_protocol
+from .ticker import counting
 
 RANDOM_BASELINE = "random-init"
 # Metrics summarised over seeds, per task kind (the first is the primary one).
@@ -176,7 +212,8 @@ def run(
 
     with output_lock(workspace.root, "probe", f"{name}.{task}"):  # one writer per result file
         with manifest.Timer() as timer:
-            with (RejectsWriter(rejects_path) if skip_invalid else nullcontext()) as rejects:
+            with ExitStack() as stack:
+                rejects = stack.enter_context(RejectsWriter(rejects_path)) if skip_invalid else None
                 bad = BadRecords(dataset_path, rejects)
                 data = load_dataset(dataset_path, options, bad, workspace=workspace)
                 other, bad_other, loading = None, None, data
@@ -205,6 +242,9 @@ def run(
                             "3.2.1) when given runs or checkpoints; embedding files hold one vector per track, so "
                             "these were probed on per-track embeddings")
                 data = _drop_tracks_without_embeddings(data, probed, bad)
+                trainings = len(probed) * ((len(search) + len(seed_list)) if search is not None else len(seed_list))
+                trainings *= (proto.folds or 1) * (few_shot_trials if shots else 1)
+                stack.enter_context(counting(f"probe {name}/{task}", total=trainings * config.epochs))
                 if other is not None and bad_other is not None:
                     other = _drop_tracks_without_embeddings(other, probed, bad_other)
                     if search is not None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import errno
 import functools
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any, Callable, Optional
@@ -23,9 +24,28 @@ app = typer.Typer(
     help="Build training data for music representation learning from Discogs dumps and playlists; "
     "train contrastive models on it and probe them.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
 )
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        from .. import __version__
+
+        typer.echo(f"discogs-tools {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option("--version", callback=_show_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+) -> None:
+    """Build training data for music representation learning from Discogs dumps and playlists;
+    train contrastive models on it and probe them."""
+
+
 ingest_app = typer.Typer(help="Bring raw inputs into the workspace as Parquet tables.", no_args_is_help=True)
 app.add_typer(ingest_app, name="ingest")
 
@@ -35,6 +55,21 @@ WorkspaceOption = Annotated[
                  help="Workspace folder holding all tables and outputs (default: ./workspace)."),
 ]
 SeedOption = Annotated[int, typer.Option("--seed", help="Seed of every random choice.")]
+WorkersOption = Annotated[
+    Optional[int],
+    typer.Option("--workers", "-j", show_default=False,
+                 help="Processes working in parallel (default: every core available to this process)."),
+]
+
+
+def workers_or_default(workers: Optional[int]) -> int:
+    """``--workers`` as given, or every core this process may use (the vocabulary's one default)."""
+    if workers is not None:
+        return workers
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
 
 
 def workspace(path: Optional[Path]) -> Workspace:

@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from .common import SeedOption, WorkspaceOption, app, handle_errors, print_report, workspace
+from .common import (SeedOption, WorkersOption, WorkspaceOption, app, handle_errors, print_report,
+                     workers_or_default, workspace)
 
 
 @app.command("demo-data")
@@ -19,7 +20,7 @@ def demo_data(
     tracks_per_release: Annotated[int, typer.Option(help="Recordings taken from each chosen release.")] = 2,
     duration: Annotated[float, typer.Option(help="Seconds of audio per track.")] = 21.0,
     playlists: Annotated[int, typer.Option(help="Number of synthetic playlists.")] = 300,
-    workers: Annotated[int, typer.Option(help="Processes writing audio.")] = 2,
+    workers: WorkersOption = None,
     seed: SeedOption = 0,
 ) -> None:
     """Generate the demo's synthetic audio collection, playlists and probe task from the ingested
@@ -28,7 +29,7 @@ def demo_data(
 
     report = generate(workspace(workspace_dir), out_dir, n_other_releases=other_releases,
                       tracks_per_release=tracks_per_release, duration_s=duration, n_playlists=playlists,
-                      seed=seed, workers=workers)
+                      seed=seed, workers=workers_or_default(workers))
     print_report(report)
 
 

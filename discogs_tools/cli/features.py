@@ -6,7 +6,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from .common import WorkspaceOption, app, handle_errors, print_report, workspace
+from .common import WorkersOption, WorkspaceOption, app, handle_errors, print_report, workers_or_default, workspace
 
 
 @app.command("features")
@@ -15,7 +15,7 @@ def features_command(
     name: Annotated[str, typer.Option("--name", help="Feature set name: features/<name>/.")] = "default",
     dataset: Annotated[Optional[str], typer.Option("--dataset", help="Only the tracks of datasets/<name>/tracks.")] = None,
     crop_s: Annotated[Optional[float], typer.Option("--crop-s", help="Keep only the centre N seconds of each track (e.g. 30).")] = None,
-    workers: Annotated[int, typer.Option("--workers", "-j", help="Parallel worker processes.")] = 1,
+    workers: WorkersOption = None,
     tracks_per_shard: Annotated[int, typer.Option("--tracks-per-shard", help="Tracks per shard file (unit of work and of resume).")] = 64,
     force: Annotated[bool, typer.Option("--force/--no-force", help="Recompute everything instead of resuming.")] = False,
     mel: Annotated[str, typer.Option("--mel", help="Mel front end: numpy (Essentia-exact), torch (GPU-capable, "
@@ -33,7 +33,7 @@ def features_command(
 
     from ..features.extract import run
 
-    report = run(workspace(ws).ensure(), name, dataset=dataset, crop_s=crop_s, workers=workers,
+    report = run(workspace(ws).ensure(), name, dataset=dataset, crop_s=crop_s, workers=workers_or_default(workers),
                  tracks_per_shard=tracks_per_shard, force=force, mel=mel, device=device)
     if os.environ.get("RANK", "0") == "0":  # under torchrun rank 0 prints the merged report
         print_report(report)

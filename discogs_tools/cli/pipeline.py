@@ -29,7 +29,7 @@ def run_command(
     only: Annotated[list[str] | None, typer.Option(help="Run only these stages (repeatable).")] = None,
     dry_run: Annotated[bool, typer.Option(help="Print what would run.")] = False,
     smoke: Annotated[bool, typer.Option(
-        "--smoke", help="Every stage at tiny scale on the bundled demo data (the file's [smoke] table), "
+        "--smoke/--no-smoke", help="Every stage at tiny scale on the bundled demo data (the file's [smoke] table), "
                         "in <workspace>/smoke/ so it never touches the workspace's own data.")] = False,
 ) -> None:
     """Execute a declarative pipeline, skipping stages whose outputs are up to date."""

@@ -8,7 +8,8 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from .common import SeedOption, WorkspaceOption, app, handle_errors, ingest_app, print_report, workspace
+from .common import (SeedOption, WorkersOption, WorkspaceOption, app, handle_errors, ingest_app, print_report,
+                     workspace)
 
 def _column(what: str, default: str, optional: bool = True) -> Any:
     text = f"Tabular inputs: column holding the {what} (default: '{default}'"
@@ -41,8 +42,8 @@ def ingest_playlists(
                                                "a UTF-8 byte-order mark is skipped, and a byte that does not "
                                                "decode is an error naming file, line and byte offset.")] = "utf-8",
     id_prefix: Annotated[str, typer.Option(help="Text put before every playlist id (to combine datasets).")] = "",
-    workers: Annotated[Optional[int], typer.Option(help="Processes parsing MPD slices (default: all cores).")] = None,
-    strict: Annotated[bool, typer.Option("--strict", help="Stop at the first bad record or file instead of "
+    workers: WorkersOption = None,
+    strict: Annotated[bool, typer.Option("--strict/--no-strict", help="Stop at the first bad record or file instead of "
                                                           "rejecting it into rejects/playlists/ingest.jsonl.")] = False,
     checksum: Annotated[bool, typer.Option(help="Record sha256 checksums of inputs in the manifest.")] = True,
 ) -> None:
@@ -70,7 +71,7 @@ def cooccurrence(
     ws: WorkspaceOption = None,
     top_k: Annotated[int, typer.Option(help="Neighbours kept per track.")] = 10,
     min_count: Annotated[int, typer.Option(help="Least number of shared playlists for a neighbour.")] = 1,
-    workers: Annotated[Optional[int], typer.Option(help="Processes computing blocks (default: all cores).")] = None,
+    workers: WorkersOption = None,
     block_budget: Annotated[int, typer.Option(help="Work units (≈ non-zeros) per block; memory per worker is "
                                                    "about 50 bytes per unit.")] = 25_000_000,
     memory_limit: Annotated[str, typer.Option(help="DuckDB memory limit while indexing.")] = "4GB",
@@ -88,7 +89,7 @@ def word2vec(
     ws: WorkspaceOption = None,
     name: Annotated[str, typer.Option(help="Dataset name: output goes to <workspace>/datasets/NAME/word2vec.")]
     = "playlists",
-    out: Annotated[Optional[Path], typer.Option(help="Output folder instead of the dataset folder.")] = None,
+    out: Annotated[Optional[Path], typer.Option("--output", "-o", help="Output folder instead of the dataset folder.")] = None,
     vector_size: Annotated[int, typer.Option(help="Dimensions of the track vectors.")] = 100,
     window: Annotated[Optional[int], typer.Option(help="Context window (default: the longest playlist, i.e. "
                                                        "the whole playlist).")] = None,
@@ -97,8 +98,10 @@ def word2vec(
     min_count: Annotated[int, typer.Option(help="Ignore tracks with fewer occurrences.")] = 1,
     negative: Annotated[int, typer.Option(help="Negative samples per positive.")] = 5,
     sample: Annotated[float, typer.Option(help="Down-sampling threshold of frequent tracks.")] = 0.001,
-    skip_gram: Annotated[bool, typer.Option("--skip-gram", help="Skip-gram instead of CBOW.")] = False,
-    workers: Annotated[int, typer.Option(help="Training threads; 1 gives bit-identical vectors per seed.")] = 1,
+    skip_gram: Annotated[bool, typer.Option("--skip-gram/--no-skip-gram", help="Skip-gram instead of CBOW.")] = False,
+    workers: Annotated[int, typer.Option("--workers", "-j", help="Training threads; 1 (the default here, unlike "
+                                                                  "other commands) gives bit-identical vectors "
+                                                                  "per seed.")] = 1,
     seed: SeedOption = 0,
 ) -> None:
     """Train Word2Vec track vectors on playlists (CBOW, whole-playlist window); save KeyedVectors + Parquet."""

@@ -52,9 +52,9 @@ def sql_command(
     limit: Annotated[Optional[int], typer.Option(
         help="Rows to write, in any format (0: all) (default: 50 rows shown by the table format, "
         "every row in the other formats).", show_default=False)] = None,
-    list_queries: Annotated[bool, typer.Option("--list", help="List the ready queries and exit.")] = False,
+    list_queries: Annotated[bool, typer.Option("--list/--no-list", help="List the ready queries and exit.")] = False,
     allow_writes: Annotated[bool, typer.Option(
-        "--allow-writes", help="Let the SQL write files (COPY ... TO, EXPORT DATABASE, ATTACH) and install or "
+        "--allow-writes/--no-allow-writes", help="Let the SQL write files (COPY ... TO, EXPORT DATABASE, ATTACH) and install or "
         "load extensions; never inside the workspace's tables, datasets, features, runs, rejects, warehouse "
         "or manifest. Without it the SQL only reads (use --output to save a result).")] = False,
     workspace_dir: WorkspaceOption = None,

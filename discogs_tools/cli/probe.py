@@ -45,7 +45,7 @@ def probe(
                                                 "icassp2023-finetune 128).")] = None,
     batch_size: Annotated[Optional[int], typer.Option(help="Probe batch size (default: the protocol's; 256, "
                                                       "maest 128, icassp2023-finetune 64).")] = None,
-    learning_rate: Annotated[Optional[float], typer.Option(help="Adam learning rate (maest and "
+    learning_rate: Annotated[Optional[float], typer.Option("--lr", help="Adam learning rate (maest and "
                                                            "icassp2023-finetune: the maximum) (default 1e-3; "
                                                            "icassp2023-finetune 1e-4).")] = None,
     weight_decay: Annotated[Optional[float], typer.Option(help="Adam weight decay (default: the protocol's; "
@@ -79,7 +79,9 @@ def probe(
                                                         "combination, and rank them in runs/<name>/probe/"
                                                         "<task>-stacks.json/.md (name default stacks-<models>).",
                                                         metavar="K")] = None,
-    threads: Annotated[int, typer.Option(help="CPU threads used to train the probe.")] = 1,
+    threads: Annotated[int, typer.Option("--workers", "-j", help="CPU threads used to train the probe (default 1: "
+                                         "the MLP is small, one thread is as fast as several contending ones, and "
+                                         "results do not depend on the machine's core count).")] = 1,
     baseline: Annotated[bool, typer.Option(help="Also probe a random-weight backbone of the same architecture "
                                            "(needs runs/checkpoints, or --baseline-embeddings).")] = True,
     baseline_embeddings: Annotated[Optional[List[Path]], typer.Option(
@@ -132,7 +134,7 @@ def probe(
 def probe_compare(
     runs: Annotated[List[str], typer.Argument(help="Runs (names or folders) or probe results JSON files.")],
     task: Annotated[Optional[List[str]], typer.Option("--task", "-t", help="Only these tasks (repeatable).")] = None,
-    fmt: Annotated[str, typer.Option("--format", "-f", help="text, markdown or csv.")] = "text",
+    fmt: Annotated[str, typer.Option("--format", help="text, markdown or csv.")] = "text",
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Also write the table to this file.")] = None,
     baselines: Annotated[bool, typer.Option(help="Show the baseline rows (random-weight backbones).")] = True,
     percent: Annotated[bool, typer.Option(help="Scores in percent (as in the papers' tables).")] = False,

@@ -214,7 +214,7 @@ def _loop(model: Any, n_items: int, batch_loss: Callable[[Any], Any], validate: 
         tick()
     if best_state is None:
         raise ProbeTrainingError(f"probe training gave no finite validation score in {config.epochs} epochs "
-                                 f"(last: {history[-1]}); lower --learning-rate or check the embeddings")
+                                 f"(last: {history[-1]}); lower --lr or check the embeddings")
     model.load_state_dict(best_state)
     model.eval()
     return best_epoch, float(best_score), history

@@ -43,6 +43,20 @@ def describe_input(path: str | os.PathLike[str], checksum: bool = True) -> dict[
     return entry
 
 
+def describe_table(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Path, files, bytes and fingerprint of an input table folder (or Parquet file): its version id
+    (``_table.json``, new at every commit) when it has one, else a SHA-256 over the names, sizes and
+    modification times of its files (no data is read: tables can be far larger than RAM)."""
+    p = Path(path)
+    files = sorted(f for f in p.rglob("*") if f.is_file() and not f.name.startswith(".")) if p.is_dir() else [p]
+    stats = [(str(f.relative_to(p)) if p.is_dir() else f.name, f.stat().st_size, f.stat().st_mtime_ns)
+             for f in files if f.exists()]
+    version = table_version(p) if p.is_dir() else None
+    fingerprint = f"version:{version}" if version else "sha256:" + hashlib.sha256(json.dumps(stats).encode()).hexdigest()
+    return {"path": str(p.resolve()), "files": len(stats), "bytes": sum(s[1] for s in stats),
+            "fingerprint": fingerprint}
+
+
 @contextmanager
 def _locked(manifest_path: Path) -> Iterator[None]:
     manifest_path.parent.mkdir(parents=True, exist_ok=True)

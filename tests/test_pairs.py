@@ -169,6 +169,13 @@ def test_cli_make_pairs_epochs_and_manifest(ws):
     assert set(both.column("epoch").to_pylist()) >= {3, 4}
     manifest = (ws.root / "manifest.json").read_text()
     assert "make-pairs discogs20/release/test/epoch-4" in manifest and "table1" in manifest
+    # The manifest records what the pairs were read from: the dataset's tracks, with a fingerprint.
+    import json
+
+    entry = json.loads(manifest)["stages"]["make-pairs discogs20/release/test/epoch-4"]
+    [tracks] = entry["inputs"]
+    assert tracks["path"] == str((ws.dataset(DS) / "tracks").resolve())
+    assert tracks["files"] >= 1 and tracks["bytes"] > 0 and tracks["fingerprint"].startswith(("version:", "sha256:"))
 
 
 def test_rank_weights_follow_gaussian_over_rank():

@@ -95,6 +95,11 @@ def test_discovery_finds_folders_files_and_split_unions(ws):
     assert scalar(path, "SELECT count(*) FROM dataset_d20_pairs_artist") == 5
     assert scalar(path, "SELECT count(*) FROM _warehouse_tables") == 9
     assert manifest.get(ws.manifest_path, "warehouse")["counts"]["tables"] == 9
+    # ... and what it was built from: every table with its size and fingerprint (unions are views of those).
+    inputs = {i["view"]: i for i in manifest.get(ws.manifest_path, "warehouse")["inputs"]}
+    assert set(inputs) == set(by_name) - {"dataset_d20_pairs_artist"}
+    assert inputs["discogs_releases"]["files"] == 2 and inputs["discogs_releases"]["bytes"] > 0
+    assert inputs["discogs_releases"]["path"] == str(ws.table("discogs/releases").resolve())
 
 
 def test_name_clash_is_reported_not_silent(ws):

@@ -166,10 +166,16 @@ def make_pairs_epochs(ws: Workspace, dataset: str, association: str, split: str 
                 "epochs": every, "files": [epoch_name(e) for e in every],
                 "stats": {str(e): stats_by_epoch[str(e)] for e in every},
                 **({"kept_from_run": stored.get("run"), "kept_epochs": kept} if kept else {})})
-        # Committed: the manifest says what was written (one entry per epoch, as Table 1 reads them).
+        # Committed: the manifest says what was written (one entry per epoch, as Table 1 reads them)
+        # and what it was read from.
+        recorded_inputs = [manifest.describe_table(p) for p in
+                           [ws.dataset(dataset) / "tracks", *(ws.table(t) for t in tables),
+                            *([w2v] if association == "playlist-w2v" and w2v.exists() else [])]
+                           if Path(p).exists()]
         for epoch, report in zip(epoch_list, reports):
             manifest.record(ws.manifest_path, f"make-pairs {dataset}/{association}/{split}/epoch-{epoch}", {
                 **report.to_dict(), "params": {**params, "epoch": epoch, VERSION_KEY: dataset_now.version},
+                "inputs": recorded_inputs,
                 "table1": {k: v for k, v in stats_by_epoch[str(epoch)].items() if k != "table5_1"},
                 **({"table5_1": stats_by_epoch[str(epoch)]["table5_1"]} if "table5_1" in stats_by_epoch[str(epoch)] else {})})
     return reports

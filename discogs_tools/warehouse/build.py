@@ -181,6 +181,8 @@ def _build(ws: Workspace, *, views_folder: Path | None = None) -> Report:
         manifest.record(ws.manifest_path, STAGE, {
             **report.to_dict(),
             "params": {"views_folder": str(views_folder or views_dir())},
+            "inputs": [{**manifest.describe_table(ws.root / t.relpath), "view": t.name} for t in tables
+                       if t.kind != "union"],
         })
     except OSError as exc:
         # The warehouse is already in place (and carries its own fingerprint); only the

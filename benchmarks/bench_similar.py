@@ -223,13 +223,16 @@ def run_child(args: argparse.Namespace) -> None:
                                         "hnswlib": child_hnswlib}[args.child](data, queries, args.threads, params)
         build_cpu_s = cpu_seconds() - cpu
         rss_after_build = peak_rss_mb()
-        latencies, found = [], []
+        latencies, cpu_latencies, found = [], [], []
         for q in queries:
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.thread_time()
             found.append(search(q))
+            cpu_latencies.append(time.thread_time() - c)
             latencies.append(time.perf_counter() - t)
         lat = np.array(latencies) * 1000
+        cpu_lat = np.array(cpu_latencies) * 1000
         result = {"build_s": build_s, "build_cpu_s": build_cpu_s, "p50_ms": float(np.percentile(lat, 50)), "p99_ms": float(np.percentile(lat, 99)),
+                  "cpu_p50_ms": float(np.percentile(cpu_lat, 50)), "cpu_p99_ms": float(np.percentile(cpu_lat, 99)),
                   "keys": [k.tolist() for k in found], "peak_rss_build_mb": rss_after_build,
                   "index_mb": index_bytes / 2**20 if index_bytes else None}
     result["peak_rss_mb"] = peak_rss_mb()
@@ -293,13 +296,16 @@ def main() -> None:
                 r = child(["--child", lib, *base])
                 rec = recall(r["keys"], exact["keys"])
                 extra = f"  index {r['index_mb']:.0f} MB" if r.get("index_mb") else ""
+                if "cpu_p99_ms" in r:
+                    extra += f"  (query CPU time p50 {r['cpu_p50_ms']:.2f} ms p99 {r['cpu_p99_ms']:.2f} ms)"
                 print(f"{lib:28s} build {r['build_s']:8.1f} s ({n / r['build_s']:8.0f} /s; {r['build_cpu_s']:.0f} CPU-s)  "
                       f"query p50 {r['p50_ms']:6.2f} ms p99 {r['p99_ms']:6.2f} ms  recall@10 {rec:.3f}  "
                       f"peak RSS {r['peak_rss_mb']:8.0f} MB{extra}   [{load()}]", flush=True)
                 scale = FULL_COLLECTION / n
                 print(f"{'':28s} extrapolated to {FULL_COLLECTION:,}: build >= {r['build_s'] * scale / 60:.1f} min "
                       f"(on {args.threads} idle cores >= {r['build_cpu_s'] / args.threads * scale / 60:.1f} min), "
-                      f"peak RSS >= {r['peak_rss_mb'] * scale / 1024:.1f} GB", flush=True)
+                      f"peak RSS >= {r['peak_rss_mb'] * scale / 1024:.1f} GB"
+                      + (f", index {r['index_mb'] * scale / 1024:.1f} GB" if r.get("index_mb") else ""), flush=True)
 
 
 if __name__ == "__main__":

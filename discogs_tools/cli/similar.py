@@ -22,14 +22,17 @@ def index_embeddings_command(
     run: Annotated[str, typer.Argument(help="Training run (runs/RUN) whose embeddings are indexed.")],
     embeddings: EmbeddingsOption = None,
     force: Annotated[bool, typer.Option("--force/--no-force", help="Rebuild even when the index is up to date.")] = False,
-    workers: Annotated[int, typer.Option("--workers", "-j", help="Threads that build the index (0 = all cores).")] = 0,
+    workers: Annotated[Optional[int], typer.Option("--workers", "-j", help="Threads that build the index "
+                                                   "(default: every core).")] = None,
     ws: WorkspaceOption = None,
 ) -> None:
     """Build the nearest-neighbour index (usearch HNSW, cosine) of a run's embeddings, stored in
     runs/RUN/similar/; rebuilt only when the embeddings changed."""
     from ..similar.index import build
+    from .common import workers_or_default
 
-    print_report(build(workspace(ws).ensure(), run, embeddings=embeddings, force=force, threads=workers))
+    print_report(build(workspace(ws).ensure(), run, embeddings=embeddings, force=force,
+                       threads=workers_or_default(workers)))
 
 
 @app.command("similar")

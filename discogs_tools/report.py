@@ -9,6 +9,17 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 
+def float_text(value: float) -> str:
+    """A float as a report prints it: up to 6 decimals (trailing zeros dropped), thousands grouped,
+    and 6 significant digits below 1e-4, so that 0.9967 is not shown as 1.00 nor 1e-05 as 0.00."""
+    if value != value or value in (float("inf"), float("-inf")):
+        return str(value)
+    if value == 0 or abs(value) >= 1e-4:
+        text = f"{value:,.6f}".rstrip("0").rstrip(".")
+        return "0" if text in ("", "-0") else text
+    return f"{value:.6g}"
+
+
 @dataclass
 class Report:
     """Outcome of one stage run.
@@ -35,7 +46,7 @@ class Report:
         for k, v in self.counts.items():
             out.append(f"  {k}: {v:,}" if isinstance(v, int) else f"  {k}: {v}")
         for k, v in self.figures.items():
-            out.append(f"  {k}: {v:,.2f}" if isinstance(v, float) else f"  {k}: {v}")
+            out.append(f"  {k}: {float_text(v)}" if isinstance(v, float) else f"  {k}: {v}")
         for k, v in self.outputs.items():
             out.append(f"  -> {k}: {v}")
         for w in self.warnings:

@@ -98,3 +98,12 @@ def test_rejects_writer(tmp_path):
 def test_input_error_message_names_everything():
     err = InputError("dump.xml.gz", "unexpected end of stream", record=42, offset=1024)
     assert str(err) == "dump.xml.gz: byte offset 1024: record 42: unexpected end of stream"
+
+
+def test_reports_print_floats_at_full_precision():
+    from discogs_tools.report import Report
+
+    text = str(Report(stage="s", figures={"recall": 0.9966666666, "lr": 1e-05, "peak_lr": 0.001, "rows": 493914.0,
+                                          "seconds": 10.6612, "zero": 0.0, "ratio": float("nan")}))
+    assert text.splitlines()[1:] == ["  recall: 0.996667", "  lr: 1e-05", "  peak_lr: 0.001", "  rows: 493,914",
+                                     "  seconds: 10.6612", "  zero: 0", "  ratio: nan"]

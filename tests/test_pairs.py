@@ -276,3 +276,11 @@ def test_ico_scores_candidates_with_the_bilinear_layer_when_given():
     assert with_w.equals(by_hand)
     assert not with_w.equals(cosine)
     assert with_w.num_rows == 4 * n_playlists
+
+
+def test_cli_make_pairs_prints_one_summary_for_many_epochs(ws):
+    result = CliRunner().invoke(app, ["make-pairs", "-a", "release", "--split", "test", "--epochs", "4",
+                                      "-w", str(ws.root)])
+    assert result.exit_code == 0, result.output
+    assert result.output.count("make-pairs release") == 1, result.output
+    assert "epochs: 4" in result.output and "pairs_per_epoch_min" in result.output

@@ -171,3 +171,36 @@ def test_bad_input_one_line_errors(sim_ws, tmp_path):
     assert out.exit_code == 2 and "no collection track has that artist and title" in out.output
     out = cli(ws, "similar", "x", "--run", RUN, "--years", "2000-1990")
     assert out.exit_code == 2 and "is empty" in out.output
+
+
+def test_build_is_locked_and_a_failed_build_keeps_the_previous_index(sim_ws):
+    import pyarrow as pa
+
+    from discogs_tools.errors import InputError
+    from discogs_tools.io import write_table
+    from discogs_tools.locks import OutputLockedError, output_lock
+    from discogs_tools.similar.index import EmbeddingIndex
+
+    ws = sim_ws
+    good = read_table(embeddings_path(ws, RUN))
+    table = ws.runs / RUN / "embeddings" / "copy"
+    write_table(table, good, "runs/embeddings")
+    with output_lock(ws.root, "index-embeddings", f"{RUN}/copy"):
+        with pytest.raises(OutputLockedError):
+            build(ws, RUN, embeddings="copy")
+    build(ws, RUN, embeddings="copy")
+    folder = index_folder(ws, RUN, table)
+    before = json.loads((folder / "index.json").read_text())
+    # the table is written again with a NaN in one vector: the build fails naming the track...
+    rows = good.to_pylist()
+    rows[3]["embedding"] = [float("nan")] * len(rows[3]["embedding"])
+    write_table(table, pa.Table.from_pylist(rows, schema=good.schema), "runs/embeddings")
+    with pytest.raises(InputError, match=f"record {rows[3]['track_id']}: embedding holds NaN"):
+        build(ws, RUN, embeddings="copy")
+    # ...and the previous index is still there, whole and searchable
+    assert json.loads((folder / "index.json").read_text()) == before
+    index = EmbeddingIndex(folder)
+    assert len(index) == len(rows) and index.search(index.vector(0), 3)[0][0] == 0
+    assert not [p for p in folder.parent.iterdir() if p.name.startswith(".")]
+    shutil.rmtree(table)
+    shutil.rmtree(folder)

@@ -161,3 +161,27 @@ def probe_compare(
     if output is not None:
         write_text_atomic(output, text + "\n")
         typer.echo(f"-> {output}", err=True)
+
+
+@app.command("probe-retrieval")
+@handle_errors
+def probe_retrieval(
+    model: Annotated[List[str], typer.Option("--model", "-m", help="Embedding Parquet file, run name/folder or "
+                                             "checkpoint; repeat to stack (concatenated in the order given).")],
+    k: Annotated[int, typer.Option("-k", help="Neighbours per query track.")] = 10,
+    max_queries: Annotated[int, typer.Option(help="Query tracks per association (a seeded sample when more "
+                                             "tracks have a value).")] = 2000,
+    name: Annotated[Optional[str], typer.Option(help="Results go to runs/<name>/probe/collection-retrieval.json "
+                                                "(default: the models' names joined by '+').")] = None,
+    features: Annotated[Optional[str], typer.Option(help="Feature set to embed runs/checkpoints from (default: "
+                                                    "the run's).")] = None,
+    baseline: Annotated[bool, typer.Option(help="Also score the random-weight twin (runs/checkpoints).")] = True,
+    seed: SeedOption = 0,
+    ws: WorkspaceOption = None,
+) -> None:
+    """Precision@k that a track's nearest neighbours in the collection share its artist, release, label, style or
+    playlist, for the model and its random-weight twin (a probe result probe-compare shows)."""
+    from ..probe.retrieval import run as run_retrieval
+
+    print_report(run_retrieval(workspace(ws), model, name=name, features=features, k=k, max_queries=max_queries,
+                               seed=seed, baseline=baseline))

@@ -36,6 +36,12 @@ class Workspace:
         chosen = path or os.environ.get(ENV_VAR) or DEFAULT_DIR
         return cls(Path(chosen).expanduser().resolve())
 
+    @classmethod
+    def of(cls, workspace: "Workspace | str | os.PathLike[str] | None") -> "Workspace":
+        """The one signature convention of the library: a function taking a workspace accepts a
+        :class:`Workspace` or a path (``None``: the environment variable, else ``./workspace``)."""
+        return workspace if isinstance(workspace, Workspace) else cls.resolve(workspace)
+
     @property
     def tables(self) -> Path:
         return self.root / "tables"

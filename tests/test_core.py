@@ -107,3 +107,22 @@ def test_reports_print_floats_at_full_precision():
                                           "seconds": 10.6612, "zero": 0.0, "ratio": float("nan")}))
     assert text.splitlines()[1:] == ["  recall: 0.996667", "  lr: 1e-05", "  peak_lr: 0.001", "  rows: 493,914",
                                      "  seconds: 10.6612", "  zero: 0", "  ratio: nan"]
+
+
+def test_library_functions_take_a_workspace_or_its_path(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from discogs_tools.warehouse import build, query
+    from discogs_tools.workspace import Workspace
+
+    ws = Workspace(tmp_path / "ws").ensure()
+    ws.table("discogs/releases").mkdir(parents=True)
+    pq.write_table(pa.table({"release_id": [1, 2]}), ws.table("discogs/releases") / "part-00000.parquet")
+    assert Workspace.of(ws) is ws and Workspace.of(str(ws.root)) == ws
+    assert build.run(str(ws.root)).counts["tables"] == 1  # a path ...
+    con = query.connect(ws.root)  # ... or a Path, as well as a Workspace
+    try:
+        assert con.execute("SELECT count(*) FROM discogs_releases").fetchone() == (2,)
+    finally:
+        con.close()

@@ -21,6 +21,7 @@ Counts add up: linked tracks = kept + dropped (unknown release only, too short, 
 
 from __future__ import annotations
 
+import os
 import shutil
 from typing import Any
 
@@ -46,10 +47,12 @@ INPUT_TABLES: tuple[str, ...] = ("links/track_releases", "discogs/releases", "co
 BATCH_ROWS = 100_000
 
 
-def run(ws: Workspace, name: str = DEFAULT_NAME, *, top_styles: int = 400, max_styles: int = 5,
+def run(ws: Workspace | str | os.PathLike[str], name: str = DEFAULT_NAME, *, top_styles: int = 400, max_styles: int = 5,
         min_duration: float = 20.0, validation: float = 0.1, test: float = 0.1, min_releases: int = 50,
         seed: int = 0, memory_limit: str = DEFAULT_MEMORY_LIMIT) -> Report:
-    """Build dataset ``name`` in ``ws``; see the module docstring. Deterministic given ``seed``."""
+    """Build dataset ``name`` in ``ws`` (a Workspace or its path); see the module docstring.
+    Deterministic given ``seed``."""
+    ws = Workspace.of(ws)
     links = ws.require_table("links/track_releases", "discogs-tools match --against discogs")
     releases = ws.require_table("discogs/releases", "discogs-tools ingest discogs")
     collection = ws.table("collection/tracks") if ws.has_table("collection/tracks") else None

@@ -87,7 +87,7 @@ def _split_too_small(dataset: str, split: str, n_tracks: int) -> DiscogsToolsErr
         f"to make pairs: run `discogs-tools build-dataset --name {dataset}` with a split that holds tracks ({fix})")
 
 
-def make_pairs_epochs(ws: Workspace, dataset: str, association: str, split: str = "train", first_epoch: int = 0,
+def make_pairs_epochs(ws: Workspace | str | os.PathLike[str], dataset: str, association: str, split: str = "train", first_epoch: int = 0,
                       epochs: int = 1, seed: int = 0, similarity: Any = None, *, word2vec: str | Path | None = None,
                       top: int = 10, index: SplitIndex | None = None, table_batch: int = TABLE_BATCH) -> list[Report]:
     """Write epochs ``first_epoch .. first_epoch + epochs - 1`` as one run (see the module
@@ -97,8 +97,9 @@ def make_pairs_epochs(ws: Workspace, dataset: str, association: str, split: str 
     split's tracks (sorted track_id order, see :class:`SplitIndex`) or a callable; ``None``
     uses the Word2Vec cosine. ``index``: an already loaded split of the current dataset (for the
     playlist associations: as :func:`.playlists.playlist_index` extends it). ``table_batch``: the
-    batch of the Table-5.1 figures (pairs per epoch in whole batches).
+    batch of the Table-5.1 figures (pairs per epoch in whole batches). ``ws``: a Workspace or its path.
     """
+    ws = Workspace.of(ws)
     if int(table_batch) < 1:
         raise ConfigError(f"the Table 5.1 batch must be at least 1 pair, got {table_batch}")
     module = registry.get(association)
@@ -190,7 +191,7 @@ def _keep_file(source: Path, target: Path) -> None:
         shutil.copy2(source, target)
 
 
-def make_pairs(ws: Workspace, dataset: str, association: str, split: str = "train", epoch: int = 0,
+def make_pairs(ws: Workspace | str | os.PathLike[str], dataset: str, association: str, split: str = "train", epoch: int = 0,
                seed: int = 0, similarity: Any = None, *, word2vec: str | Path | None = None, top: int = 10,
                index: SplitIndex | None = None, table_batch: int = TABLE_BATCH) -> Report:
     """One epoch as a whole run (replacing the split's pairs): ``make_pairs_epochs`` with one epoch."""

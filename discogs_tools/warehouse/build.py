@@ -22,6 +22,7 @@ Besides the views it holds three small bookkeeping tables:
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from contextlib import ExitStack
@@ -117,13 +118,14 @@ def _view_sql_texts(views: list[ViewDef]) -> dict[str, str]:
     return {v.name: v.sql for v in views}
 
 
-def run(ws: Workspace, *, views_folder: Path | None = None) -> Report:
+def run(ws: Workspace | str | os.PathLike[str], *, views_folder: Path | None = None) -> Report:
     """(Re)create ``ws.warehouse_path`` atomically; returns what was created and skipped.
 
     One build at a time: a second one (another ``warehouse``, or a query rebuilding a stale
     warehouse) fails at once with :class:`~discogs_tools.locks.OutputLockedError` naming the
-    process that holds the lock.
+    process that holds the lock. ``ws``: a Workspace or its path.
     """
+    ws = Workspace.of(ws)
     with output_lock(ws.root, STAGE):
         return _build(ws, views_folder=views_folder)
 

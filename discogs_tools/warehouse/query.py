@@ -157,13 +157,15 @@ def duckdb_config() -> dict[str, str]:
     return config
 
 
-def connect(ws: Workspace, echo: Callable[[str], None] | None = None) -> Any:
+def connect(ws: Workspace | str | os.PathLike[str], echo: Callable[[str], None] | None = None) -> Any:
     """Read-only connection to the warehouse, (re)building it first when missing or stale.
 
     Extensions are neither installed nor loaded automatically, secrets are not persisted,
-    and the settings are locked (see :data:`.guard.CONNECTION_SETTINGS`).
+    and the settings are locked (see :data:`.guard.CONNECTION_SETTINGS`). ``ws``: a Workspace or its path.
     """
     import duckdb
+
+    ws = Workspace.of(ws)
 
     built = build.ensure(ws, echo=echo)
     if built is not None and echo is not None:
@@ -207,7 +209,7 @@ def execute(con: Any, sql: str, label: str = "query", *, allow_writes: bool = Fa
 
 
 def run(
-    ws: Workspace,
+    ws: Workspace | str | os.PathLike[str],
     sql: str | None = None,
     *,
     file: str | Path | None = None,
@@ -228,6 +230,8 @@ def run(
     the SQL nor ``output`` may write there.
     """
     import duckdb
+
+    ws = Workspace.of(ws)
 
     stream = stream or sys.stdout
     terminal = stream.isatty() if terminal is None else terminal

@@ -53,6 +53,7 @@ def settings_for(front_end: MelFrontEnd, crop_s: float | None) -> dict[str, Any]
 MEL_BACKENDS = ("auto", "numpy", "torch")
 
 _TORCH_MEL: dict[str, Any] = {}  # one TorchMel per process and device (filter bank built once)
+_IN_POOL = False  # set in feature worker processes
 
 
 def mel_function(front_end: MelFrontEnd, mel: str, device: str = "cpu") -> Callable:
@@ -63,6 +64,10 @@ def mel_function(front_end: MelFrontEnd, mel: str, device: str = "cpu") -> Calla
 
     key = f"{device}:{front_end}"
     if key not in _TORCH_MEL:
+        if _IN_POOL:
+            import torch
+
+            torch.set_num_threads(1)
         _TORCH_MEL[key] = TorchMel(front_end, device=device)
     return _TORCH_MEL[key]
 
@@ -109,6 +114,19 @@ def compute_unit(root: str, shard: int, items: list[tuple[str, str | None]], cro
         raise
     return {"shard": shard, "written": written, "frames": writer.offset, "rejects": rejects,
             "audio_seconds": audio_seconds}
+
+
+def init_feature_worker(parent_pid: int) -> None:
+    """Pool initializer: :func:`~discogs_tools.processes.init_worker`, then one BLAS and one torch
+    thread per worker. The workers are the parallelism; OpenBLAS's own threads in each of them
+    (the filter-bank matmul) oversubscribe the cores: the numpy front end ran at half its
+    single-thread rate with 2 BLAS threads on the shared 2-core machine."""
+    global _IN_POOL
+    init_worker(parent_pid)
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1)
+    _IN_POOL = True  # torch, imported only by the torch front end, gets one thread there
 
 
 def decode_item(item: tuple[str, str | None], crop_s: float | None, sample_rate: int) -> tuple:
@@ -368,7 +386,7 @@ def _compute(ws: Workspace, name: str, root: Path, *, dataset: str | None, crop_
         on_device = backend == "torch" and device != "cpu"
         if on_device or workers == 1:
             compute = mel_function(front_end, backend, device) if on_device else None
-            pool = ProcessPoolExecutor(max_workers=workers, initializer=init_worker, initargs=(os.getpid(),)) \
+            pool = ProcessPoolExecutor(max_workers=workers, initializer=init_feature_worker, initargs=(os.getpid(),)) \
                 if on_device and workers > 1 else None
             try:
                 for unit in units:
@@ -383,7 +401,7 @@ def _compute(ws: Workspace, name: str, root: Path, *, dataset: str | None, crop_
             if pool is not None:
                 stop_pool(pool, interrupted=False)
         else:
-            pool = ProcessPoolExecutor(max_workers=workers, initializer=init_worker, initargs=(os.getpid(),))
+            pool = ProcessPoolExecutor(max_workers=workers, initializer=init_feature_worker, initargs=(os.getpid(),))
             try:
                 pending: list[Future] = []
                 for unit in units:  # at most 2 units per worker in flight: bounded memory

@@ -21,10 +21,12 @@ import os
 import shutil
 import time
 import uuid
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 from .. import manifest
+from ..progress import Progress
 from ..dataset.version import (
     INPUTS_KEY,
     VERSION_KEY,
@@ -126,10 +128,12 @@ def make_pairs_epochs(ws: Workspace | str | os.PathLike[str], dataset: str, asso
                   "similarity": "given" if similarity is not None else None}
         stored, kept = provenance.kept_epochs(ws, dataset, association, split, folder, int(first_epoch), epoch_list,
                                               {**params, VERSION_KEY: dataset_now.version, INPUTS_KEY: inputs})
-        with atomic_path(folder, is_dir=True) as staging:
+        with atomic_path(folder, is_dir=True) as staging, ExitStack() as stack:
             for epoch in kept:
                 _keep_file(folder / epoch_name(epoch), staging / epoch_name(epoch))
                 stats_by_epoch[str(epoch)] = (stored.get("stats") or {}).get(str(epoch), {})
+            bar = stack.enter_context(Progress(f"make-pairs {association}/{split}", total=len(epoch_list),
+                                               unit="epochs", enabled=None if len(epoch_list) > 1 else False))
             for epoch in epoch_list:
                 ctx = PairContext(ws=ws, dataset=dataset, split=split, epoch=epoch, seed=int(seed), index=index,
                                   rng=pair_rng(seed, epoch, association, split), similarity=similarity,
@@ -148,6 +152,8 @@ def make_pairs_epochs(ws: Workspace | str | os.PathLike[str], dataset: str, asso
                 report.counts.update({"split_tracks": index.n_tracks, **stats, **result.counts,
                                       **index.cache.get("outside_dataset", {})})
                 report.counts["tracks_unpaired"] = index.n_tracks - stats["tracks"]
+                bar.update(advance=1, records=sum(int(v.get("pairs", 0)) for v in stats_by_epoch.values())
+                           + int(stats["pairs"]))
                 row = table_5_1(module, stats["pairs"], table_batch)
                 if row is not None:
                     report.counts["pairs_per_epoch_in_batches"] = row["pairs_per_epoch_in_batches"]

@@ -150,3 +150,13 @@ def test_a_stage_done_by_another_pipeline_is_skipped(toy):
     run_pipeline(load_pipeline(path, ws), ws, invoke=fake_invoker(ws, calls), echo=lambda s: None)
     rep = run_pipeline(load_pipeline(other, ws), ws, invoke=fake_invoker(ws, calls), echo=lambda s: None)
     assert [d["status"] for d in rep.details] == ["skipped", "skipped"] and len(calls) == 2
+
+
+def test_a_stage_with_a_bad_command_line_fails_with_its_usage_error(tmp_path, capsys):
+    """The real invoker: click's usage error is shown and its exit code stops the pipeline."""
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[pipeline]\nname = "bad"\n[[stage]]\nname = "a"\ncommand = "ingest discogs"\nargs = ["x"]\n'
+                   'options = { colour = "red" }\noutputs = ["y"]\n')
+    with pytest.raises(StageFailed, match="exit code 2"):
+        run_pipeline(load_pipeline(bad, tmp_path / "ws"), tmp_path / "ws", echo=lambda s: None)
+    assert "No such option: --colour" in capsys.readouterr().err

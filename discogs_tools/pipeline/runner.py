@@ -162,11 +162,6 @@ def _invoke(argv: list[str]) -> int:
     import typer
     import typer.main
 
-    try:  # typer >= 0.16 vendors click as typer._click; older typer uses the click package
-        from typer._click.exceptions import ClickException
-    except ImportError:  # pragma: no cover
-        from click import ClickException  # type: ignore[no-redef]
-
     from ..cli import app
 
     command = typer.main.get_command(app)
@@ -174,11 +169,15 @@ def _invoke(argv: list[str]) -> int:
         result = command.main(args=argv, prog_name="discogs-tools", standalone_mode=False)
     except typer.Exit as exc:
         return exc.exit_code
-    except ClickException as exc:
-        exc.show()
-        return exc.exit_code
     except typer.Abort:
         return 130
+    except Exception as exc:
+        # A usage error of the command line (click's ClickException, which typer vendors under a
+        # private module name): it prints itself and carries its exit code.
+        if callable(getattr(exc, "show", None)) and isinstance(getattr(exc, "exit_code", None), int):
+            exc.show()
+            return exc.exit_code
+        raise
     return result if isinstance(result, int) else 0
 
 

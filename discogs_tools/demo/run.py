@@ -1,9 +1,13 @@
-"""`discogs-tools demo`: run pipelines/demo.toml, then say where everything is and how the
-artist-association model scored against its random-weight twin on the demo's probe task."""
+"""`discogs-tools demo`: run pipelines/demo.toml, then say where everything is, how the
+artist-association model scored against its random-weight twin on the demo's probe tasks, and
+one verdict line per probe metric (beats the twin by more than the seed spread, or not)."""
 
 from __future__ import annotations
 
 import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 from ..errors import DiscogsToolsError
@@ -26,8 +30,57 @@ def probe_summary(result_path) -> list[tuple[str, str, float, float]]:
     return out
 
 
-def run_demo(ws: Workspace, *, force: bool = False, echo: Callable[[str], None] = print) -> Report:
-    """Run the demo pipeline in ``ws`` and print its artifacts and probe scores."""
+@dataclass(frozen=True)
+class Verdict:
+    """Trained model against its random-weight twin on one probe metric, over the probe seeds."""
+
+    task: str
+    metric: str
+    trained: float
+    trained_std: float
+    random: float
+    random_std: float
+
+    @property
+    def margin(self) -> float:
+        return self.trained - self.random
+
+    @property
+    def spread(self) -> float:
+        """The seed spread: the two standard deviations added (a margin beyond it is not seed luck)."""
+        return self.trained_std + self.random_std
+
+    @property
+    def beats(self) -> bool:
+        return self.margin > self.spread
+
+    def line(self) -> str:
+        """One honest sentence, also when the trained model loses."""
+        if self.beats:
+            head = "trained model beats its random-weight twin"
+        elif self.margin > 0:
+            head = "trained model is ahead of its random-weight twin only within the seed spread"
+        else:
+            head = "trained model does NOT beat its random-weight twin"
+        return (f"{self.task}: {head}: {self.metric} {self.trained:.4f} ± {self.trained_std:.4f} vs "
+                f"{self.random:.4f} ± {self.random_std:.4f} (margin {self.margin:+.4f}, seed spread {self.spread:.4f})")
+
+
+def probe_verdicts(result_path, model: str, baseline: str = "random-init") -> list[Verdict]:
+    """A :class:`Verdict` per metric of :func:`probe_summary` that both ``model`` and ``baseline`` have."""
+    scores = {(name, metric): (mean, std) for name, metric, mean, std in probe_summary(result_path)}
+    out = []
+    for (name, metric), (mean, std) in scores.items():
+        if name == model and (baseline, metric) in scores:
+            rmean, rstd = scores[baseline, metric]
+            out.append(Verdict(Path(result_path).stem, metric, mean, std, rmean, rstd))
+    return out
+
+
+def run_demo(ws: Workspace | str | os.PathLike[str], *, force: bool = False, echo: Callable[[str], None] = print) -> Report:
+    """Run the demo pipeline in ``ws`` (a Workspace or its path) and print its artifacts, probe
+    scores and verdicts."""
+    ws = Workspace.of(ws)
     ws.ensure()
     pipe = load_pipeline("demo", ws.root)
     report = run_pipeline(pipe, ws.root, force=force, echo=echo)
@@ -57,6 +110,12 @@ def run_demo(ws: Workspace, *, force: bool = False, echo: Callable[[str], None] 
     for result in results:
         echo(f"  {result.stem}:")
         for name, metric, mean, std in probe_summary(result):
-            echo(f"    {name:30s} {metric} {mean:.3f} ± {std:.3f}")
-            report.figures[f"{result.stem} {metric} [{name}]"] = round(mean, 4)
+            echo(f"    {name:30s} {metric} {mean:.4f} ± {std:.4f}")
+            report.figures[f"{result.stem} {metric} [{name}]"] = mean
+    echo("")
+    echo("Verdict (mean ± std over the probe seeds):")
+    for result in results:
+        for verdict in probe_verdicts(result, variables["run"]):
+            echo(f"  {verdict.line()}")
+            report.figures[f"{verdict.task} {verdict.metric} margin"] = verdict.margin
     return report

@@ -47,7 +47,7 @@ def match_command(
     max_block_size: MaxBlock = 1000,
     max_candidates: MaxCand = 50,
     expand_masters: Expand = True,
-    chunk_tracks: Chunk = 10_000,
+    chunk_tracks: Chunk = 50_000,
     duration_tolerance_share: Annotated[float, typer.Option(help="For long tracks: tolerance as a share of the "
                                                                  "longer duration, when larger.")] = 0.02,
     duration_max_share: Annotated[float, typer.Option(help="For long tracks: full-penalty difference as a share of "

@@ -34,6 +34,7 @@ import unicodedata
 from functools import lru_cache
 
 import ftfy
+from ftfy.badness import is_bad
 
 ARTICLES = ("the", "a", "an", "les", "le", "la", "los", "las", "el", "die", "der", "das", "il", "de")
 """Articles Discogs moves to the end of a name (``"Beatles, The"``) and that keys drop at the start."""
@@ -83,6 +84,7 @@ _PART_WORDS = {"part": "part", "parts": "part", "no": "no", "number": "no", "nr"
                "volume": "vol", "chapter": "chapter", "ch": "chapter", "act": "act", "movement": "movement",
                "mvt": "movement", "op": "op", "opus": "op", "book": "book", "episode": "episode", "ep": "episode"}
 """Words after which a number (digits, roman numeral or a word up to ten) names a part: ``part 2``."""
+_CP1252 = frozenset(bytes(range(256)).decode("cp1252", errors="ignore"))
 _MOJIBAKE_RUN = re.compile(r"[^\x00-\x7f](?: ?[^\x00-\x7f])*")
 
 
@@ -93,6 +95,8 @@ def _undo_mac_roman_chain(run: str) -> str | None:
     into "Ì©" and "℗" into "‰ãÑ"; ftfy does not undo this chain (it guesses another one).
     Only a multi-byte UTF-8 sequence decoding cleanly is accepted, which plain text almost never is.
     """
+    if len(run) < 2 or not all(c in _CP1252 for c in run):  # one UTF-8 character gives 2+ of these
+        return None
     for candidate in (run, run.replace(" ", "")):
         try:
             raw = candidate.encode("cp1252").decode("mac_roman").encode("cp1252")
@@ -114,7 +118,8 @@ def repair_text(text: str) -> str:
         return _undo_mac_roman_chain(m.group(0)) or m.group(0)
 
     text = _MOJIBAKE_RUN.sub(run, text)
-    return ftfy.fix_text(text, normalization="NFC")
+    # ftfy's own quick test first: fix_text costs ~50 us a call, and most non-ASCII names are fine.
+    return ftfy.fix_text(text, normalization="NFC") if is_bad(text) else text
 
 
 def fold(text: str) -> str:

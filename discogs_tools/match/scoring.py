@@ -52,7 +52,7 @@ class MatchConfig:
     """Also link other releases of a linked release's master that carry the same title."""
     expand_title_min: float = 0.9
     """Title similarity a track on another release of the master needs to be linked."""
-    chunk_tracks: int = 10_000
+    chunk_tracks: int = 50_000
     """Collection tracks matched per DuckDB round (bounds memory)."""
 
     def __post_init__(self) -> None:

@@ -8,6 +8,11 @@ unloaded machine with N cores would reach (records / (CPU seconds / N)), the fig
 when other work shares the machine.
 
     python benchmarks/bench_ingest_discogs.py --repeat 100 --entities releases --workers 2
+    python benchmarks/bench_ingest_discogs.py --repeat 100 --entities releases --bare   # the bare reference
+
+``--bare`` runs the bare reference instead: lxml iterparse over the same gzip file on one core
+(stdlib gzip, each record cleared with its preceding siblings), records/s wall and per CPU second.
+Alternate it with the default mode in one shell loop to compare in the same minutes.
 
 ``--stages`` instead profiles one chunk (the 1,000-record sample) on one core, stage by stage
 (CPU time, best of --rounds): record split, lxml parse, conversion (compiled walker when built,
@@ -133,6 +138,34 @@ def end_to_end(args: argparse.Namespace) -> None:
               f"(load average now {os.getloadavg()[0]:.1f})")
 
 
+RECORD_TAG = {"releases": "release", "masters": "master", "artists": "artist", "labels": "label"}
+
+
+def bare_iterparse(path: Path, entity: str) -> tuple[int, float, float]:
+    """The bare reference: lxml iterparse over the gzip file (stdlib gzip), each record element
+    cleared with its preceding siblings; (records, wall seconds, CPU seconds), one core."""
+    from lxml import etree
+
+    t, c = time.perf_counter(), time.process_time()
+    n = 0
+    with gzip.open(path) as fh:
+        for _, el in etree.iterparse(fh, tag=RECORD_TAG[entity]):
+            n += 1
+            el.clear()
+            while el.getprevious() is not None:
+                del el.getparent()[0]
+    return n, time.perf_counter() - t, time.process_time() - c
+
+
+def bare(args: argparse.Namespace) -> None:
+    for entity in args.entities:
+        src = build_input(entity, args.repeat, args.folder, args.distinct)
+        n, wall, cpu = bare_iterparse(src, entity)
+        print(f"bare iterparse {entity}: {n:,} records in {wall:.2f} s = {n / wall:,.0f} records/s wall; "
+              f"CPU {1000 * cpu / n * 1000:.1f} ms per 1,000 = {n / cpu:,.0f} records per CPU second "
+              f"(load average now {os.getloadavg()[0]:.1f})")
+
+
 def stages(args: argparse.Namespace) -> None:
     import tempfile
 
@@ -218,7 +251,13 @@ def main() -> None:
     ap.add_argument("--stages", action="store_true", help="single-core per-stage profile of one chunk")
     ap.add_argument("--both", action="store_true", help="with --stages: also time the Python converters")
     ap.add_argument("--rounds", type=int, default=5, help="with --stages: repetitions (the best is kept)")
+    ap.add_argument("--bare", action="store_true",
+                    help="the bare single-core lxml iterparse reference on the same input, instead of ours")
     args = ap.parse_args()
+    if args.bare:
+        args.folder.mkdir(parents=True, exist_ok=True)
+        bare(args)
+        return
     if args.stages:
         stages(args)
         return

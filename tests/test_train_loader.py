@@ -100,3 +100,30 @@ def test_builder_reads_ahead_and_crops_like_the_reference(store: FeatureStore):
         assert builder.advised == len(store)  # one read-ahead hint per crop
     finally:
         builder.close()
+
+
+def test_the_trainer_hook_trains_identically_with_0_and_2_workers(tmp_path: Path, monkeypatch):
+    """``data.prefetch`` around the trainer's batch generator (the one-line hook proposed for
+    loop.py, applied here by wrapping ``loop._batches``) changes nothing in what is trained."""
+    from discogs_tools.train import loop
+    from discogs_tools.train.config import TrainConfig
+    from discogs_tools.train.data import prefetch
+    from discogs_tools.workspace import Workspace
+    from test_train_data import GroupPairs
+
+    plain = loop._batches
+
+    def hooked(cfg, model, inputs, *rest):
+        return prefetch(plain(cfg, model, inputs, *rest), inputs.store, cfg)
+
+    monkeypatch.setattr(loop, "_batches", hooked)
+    results = {}
+    for workers in (0, 2):
+        ws = Workspace(tmp_path / f"w{workers}").ensure()
+        ids = make_feature_set(ws.features / "syn", n_groups=8, per_group=4, frames=(40, 80))
+        cfg = TrainConfig(run="hook", features="syn", objective="simclr", associations=("artist",),
+                          backbone="small_cnn", cnn_width=8, epochs=2, batch_size=8, crop_frames=16, device="cpu",
+                          num_workers=workers)
+        report = loop.run(ws, cfg, source=GroupPairs(ids), echo=lambda s: None)
+        results[workers] = (report.figures["train_loss"], report.figures["val_loss"])
+    assert results[0] == results[2]

@@ -135,7 +135,7 @@ def test_untagged_files_take_artist_and_title_from_their_path(ws, tmp_path):
     tagged = rows["Portishead/Dummy/04 - Strangers.flac"]  # the tag wins, the path fills the rest
     assert (tagged["artist"], tagged["title"], tagged["album"]) == ("Portishead", "Strangers (Tagged)", "Dummy")
     assert rows["loose/01.wav"]["title"] is None  # a bare number says nothing
-    assert report.counts["from_filename"] == 3
+    assert report.figures["from_filename"] == 3
 
 
 def test_manifest_rows_without_title_use_their_path(ws, tmp_path):
@@ -150,7 +150,7 @@ def test_manifest_rows_without_title_use_their_path(ws, tmp_path):
         ("Björk", "Army of Me", "Post", 1), ("Björk", "Army of Me", None, None)]
     reasons = [json.loads(l)["reason"] for l in (ws.rejects / "collection" / "tracks.jsonl").read_text().splitlines()]
     assert reasons == ["title is empty and the path gives none"]
-    assert report.counts["from_filename"] == 2
+    assert report.figures["from_filename"] == 2
 
 
 @pytest.mark.parametrize(("path", "expected"), [

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from .common import SeedOption, WorkspaceOption, app, handle_errors, print_report, workspace
+from .common import SeedOption, WorkspaceOption, app, handle_errors, print_report, workers_or_default, workspace
 
 Threshold = Annotated[float, typer.Option(help="Links need at least this score (0-1).")]
 MinTitle = Annotated[float, typer.Option(help="Discard candidates whose title similarity is below this.")]
@@ -56,7 +56,9 @@ def match_command(
                                                            "action force|forbid); kept in the workspace and "
                                                            "applied on every later run.")] = None,
     rebuild_index: Annotated[bool, typer.Option(help="Rebuild the reference index even if it is current.")] = False,
-    threads: Annotated[Optional[int], typer.Option(help="DuckDB threads (default: min(4, CPUs)).")] = None,
+    workers: Annotated[Optional[int], typer.Option("--workers", "-j", show_default=False,
+                                                   help="DuckDB threads (default: every core available to this "
+                                                        "process).")] = None,
     memory_limit: Annotated[Optional[str], typer.Option(help="DuckDB memory limit, e.g. 4GB (default: 2GB; spills to disk beyond).")] = None,
     workspace_dir: WorkspaceOption = None,
 ) -> None:
@@ -69,7 +71,8 @@ def match_command(
                      duration_max_s=duration_max_s, max_block_size=max_block_size, max_candidates=max_candidates,
                      expand_masters=expand_masters, duration_tolerance_share=duration_tolerance_share,
                      duration_max_share=duration_max_share, chunk_tracks=chunk_tracks)
-    report = stage.run(workspace(workspace_dir), against, config, rebuild_index=rebuild_index, threads=threads,
+    report = stage.run(workspace(workspace_dir), against, config, rebuild_index=rebuild_index,
+                       threads=workers_or_default(workers),
                        memory_limit=memory_limit, overrides=overrides)
     for detail in report.details:
         if "summary" in detail:

@@ -4,8 +4,8 @@ The source is either a folder of audio files (tags and duration read with mutage
 visited in sorted order) or a manifest (CSV/TSV/Parquet, see :mod:`.manifest_input`). A file
 whose tags lack an artist or a title gets them from its path (:mod:`.filename`:
 ``Artist - Title.ext``, ``Artist/Album/NN - Title.ext``); the tag ``discogs_tools:from_path``
-says which fields came from there, and the count ``from_filename`` (present when
-not 0) how many tracks.
+says which fields came from there, and the figure ``from_filename`` how many
+tracks.
 Unreadable files, rows without artist or title, bad numbers and duplicate track ids go to
 ``rejects/collection/tracks.jsonl`` with their reason, so that
 ``files (or rows) read = tracks written + rejects``.
@@ -206,8 +206,7 @@ def _run_locked(source: Path, ws: Workspace, batch_rows: int) -> Report:
         report.warnings.append(f"{counts['rejected']} rejected; see {rejects_path}")
         report.outputs["rejects"] = str(rejects_path)
     report.counts.update(counts)
-    if from_path:  # only when it happened, so a fully tagged collection reports what it always did
-        report.counts["from_filename"] = from_path
+    report.figures["from_filename"] = from_path
     report.outputs["tracks"] = str(ws.table(TABLE))
     report.figures["seconds"] = round(timer.seconds, 3)
     report.figures["tracks_per_s"] = round(counts["read"] / timer.seconds, 1) if timer.seconds else 0.0

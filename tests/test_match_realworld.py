@@ -34,6 +34,9 @@ PAIRS = [
      rec("Pink Floyd", "Another Brick in the Wall"), False),
     ("part_number", rec("Beethoven", "Symphony No. 5"), rec("Beethoven", "Symphony No. 6"), False),
     ("part_number", rec("Bill Conti", "Rocky II"), rec("Bill Conti", "Rocky"), False),
+    ("part_number", rec("Alicia Keys", "No One"), rec("Alicia Keys", "Number One"), False),
+    ("part_number", rec("Queen", "No-One but You (Only the Good Die Young)"),
+     rec("Queen", "No One But You (Only The Good Die Young)"), True),
     # -- explicit / clean / edited / bonus / edition markers (title or album)
     ("edition", rec("Kendrick Lamar", "Money Trees [Explicit]"), rec("Kendrick Lamar", "Money Trees"), True),
     ("edition", rec("Kendrick Lamar", "Money Trees [Clean]"), rec("Kendrick Lamar", "Money Trees (Explicit)"), True),
@@ -100,3 +103,4 @@ def test_part_numbers_are_spelt_one_way_in_keys():
     assert title_key("Crack In the Pearl, Pt. II") == title_key("Crack in the Pearl (Part Two)") \
         == "crack in the pearl part 2"
     assert title_key("Symphony No. 5") == title_key("Symphony Number 5") == "symphony no 5"
+    assert title_key("No One") == "no one" and title_key("Part I") == "part 1"

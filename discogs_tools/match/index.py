@@ -33,7 +33,7 @@ from ..workspace import Workspace
 from . import blocking
 from .normalize import album_key, artist_key, credit_string, title_key
 
-INDEX_VERSION = 4
+INDEX_VERSION = 5
 """Bump when normalisation or blocking changes, so stored indexes are rebuilt."""
 
 

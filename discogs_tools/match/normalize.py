@@ -81,9 +81,11 @@ _ROMAN = {"i": 1, "ii": 2, "iii": 3, "iv": 4, "v": 5, "vi": 6, "vii": 7, "viii":
 _NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
                  "nine": 9, "ten": 10}
 _PART_WORDS = {"part": "part", "parts": "part", "no": "no", "number": "no", "nr": "no", "vol": "vol",
-               "volume": "vol", "chapter": "chapter", "ch": "chapter", "act": "act", "movement": "movement",
-               "mvt": "movement", "op": "op", "opus": "op", "book": "book", "episode": "episode", "ep": "episode"}
-"""Words after which a number (digits, roman numeral or a word up to ten) names a part: ``part 2``."""
+               "volume": "vol", "chapter": "chapter", "act": "act", "movement": "movement",
+               "mvt": "movement", "op": "op", "opus": "op", "book": "book", "episode": "episode"}
+"""Words after which a number names a part: ``part 2``."""
+_DIGITS_ONLY = frozenset({"no", "number", "nr", "op", "opus"})
+"""Part words taking only digits after them: "No One" and "Number One" are songs, not "No. 1"."""
 _CP1252 = frozenset(bytes(range(256)).decode("cp1252", errors="ignore"))
 _MOJIBAKE_RUN = re.compile(r"[^\x00-\x7f](?: ?[^\x00-\x7f])*")
 
@@ -144,14 +146,15 @@ def _numbered_parts(words: str) -> str:
     tokens = words.split(" ")
     out: list[str] = []
     for i, tok in enumerate(tokens):
-        prev = out[-1] if out else ""
-        if prev in _PART_WORDS.values() and i > 0 and tokens[i - 1] in _PART_WORDS:
+        before = tokens[i - 1] if i > 0 else ""
+        if before in _PART_WORDS and before not in _DIGITS_ONLY:
             if tok in _ROMAN:
                 tok = str(_ROMAN[tok])
             elif tok in _NUMBER_WORDS:
                 tok = str(_NUMBER_WORDS[tok])
-        if tok in _PART_WORDS and i + 1 < len(tokens) and (
-                tokens[i + 1].isdigit() or tokens[i + 1] in _ROMAN or tokens[i + 1] in _NUMBER_WORDS):
+        nxt = tokens[i + 1] if i + 1 < len(tokens) else ""
+        if tok in _PART_WORDS and (nxt.isdigit() or (tok not in _DIGITS_ONLY
+                                                     and (nxt in _ROMAN or nxt in _NUMBER_WORDS))):
             tok = _PART_WORDS[tok]
         out.append(tok)
     if len(out) > 1 and out[-1] in _ROMAN and len(out[-1]) >= 2:

@@ -68,3 +68,39 @@ def test_mixed_up_records_of_other_recordings_stay_unlinked(mixed_ws):
     linked = {l["track_id"] for l in read_table(mixed_ws.table("links/track_releases")).to_pylist()}
     assert "absent" not in linked
     assert "other-part" not in linked  # "Part 2" is not the Östermalm the sample has
+
+
+def test_mixed_up_records_and_overrides_against_playlists(tmp_path):
+    """The issue's pipeline: a playlists reference, mixed-up collection rows, a forced link."""
+    from discogs_tools.io import write_table
+    from discogs_tools.schemas import load_schema
+
+    ws = Workspace(tmp_path / "workspace").ensure()
+    schema = load_schema("playlists/tracks")
+    tracks = [
+        ("spotify:track:1", "Rolling in the Deep", "Adele", "21", 228_000),
+        ("spotify:track:2", "Rumour Has It", "Adele", "21", 223_000),
+        ("spotify:track:3", "Crack In the Pearl", "Kanye West", "My Beautiful Dark Twisted Fantasy", 201_000),
+        ("spotify:track:4", "Crack In the Pearl, Pt. II", "Kanye West", "My Beautiful Dark Twisted Fantasy", 189_000),
+        ("spotify:track:5", "21", "Adele", "21", 200_000),
+    ]
+    rows = [dict(zip(["track_key", "track_name", "artist_name", "album_name", "duration_ms"], t)) for t in tracks]
+    write_table(ws.table("playlists/tracks"), pa.Table.from_pylist(
+        [{n: r.get(n) for n in schema.names} for r in rows], schema=schema), "playlists/tracks")
+    manifest = tmp_path / "mixed.csv"
+    manifest.write_text(
+        "track_id,artist,title\n"
+        "deep,,Adele Rolling in the Deep 21 Pop $1.29 3:48 Jan 24, 2011\n"
+        "pearl2,,Kanye West Crack In the Pearl Part 2 My Beautiful Dark Twisted Fantasy Hip-Hop $1.29 3:09 2010\n"
+        "hello,,Adele Hello 25 Pop $1.29 4:55 Oct 23, 2015\n", encoding="utf-8")
+    collection_ingest.run(manifest, ws)
+    stage.run(ws, "playlists")
+    got = {(l["track_id"], l["track_key"]) for l in read_table(ws.table("links/track_playlist_tracks")).to_pylist()}
+    assert got == {("deep", "spotify:track:1"), ("pearl2", "spotify:track:4")}  # not "21", not Pt. I
+    overrides = tmp_path / "overrides.csv"
+    overrides.write_text("track_id,track_key,action\nhello,spotify:track:2,force\ndeep,spotify:track:1,forbid\n",
+                         encoding="utf-8")
+    stage.run(ws, "playlists", overrides=overrides)
+    got = {(l["track_id"], l["track_key"], l["method"])
+           for l in read_table(ws.table("links/track_playlist_tracks")).to_pylist()}
+    assert got == {("pearl2", "spotify:track:4", "text"), ("hello", "spotify:track:2", "override")}

@@ -113,7 +113,7 @@ def run_size(args: argparse.Namespace, copies: int, base: list[dict], vocab: lis
           f"({n_bare / bare_s:,.0f} tracks/s); load {load()}")
     t0 = time.perf_counter()
     stats = index.ensure(index.DISCOGS, ws, rebuild=not args.keep, threads=args.threads,
-                         memory_limit=args.memory_limit)
+                         memory_limit=args.memory_limit, workers=args.threads)
     build_s = time.perf_counter() - t0
     n = stats.get("index_rows", 0)
     print(f"[{copies} copies] index: {n:,} tracks, {stats.get('recordings', 0):,} recordings, "

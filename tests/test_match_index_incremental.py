@@ -46,3 +46,20 @@ def test_changing_one_part_rekeys_only_that_part(tmp_path):
     assert scratch["parts_keyed"] == 4
     assert read_table(ws.table("match/discogs_track_index")).to_pylist() == rows_incremental
     assert scratch["block_rows"] == second["block_rows"]
+
+
+def test_keying_in_two_processes_gives_the_same_index(tmp_path):
+    src = Workspace(tmp_path / "src").ensure()
+    discogs_ingest.run([sample_data_dir() / "discogs" / RELEASES], src, workers=0)
+    releases = read_table(src.table("discogs/releases"))
+    tables = {}
+    for workers in (1, 2):
+        ws = Workspace(tmp_path / f"ws{workers}").ensure()
+        with TableWriter(ws.table("discogs/releases"), "discogs/releases", rows_per_part=250) as out:
+            for start in range(0, releases.num_rows, 250):
+                out.write(releases.slice(start, 250))
+        stats = index.build(index.DISCOGS, ws, workers=workers)
+        assert stats["parts_keyed"] == 4
+        tables[workers] = (read_table(ws.table("match/discogs_track_index")).to_pylist(),
+                           read_table(ws.table("match/discogs_blocks")).to_pylist(), stats["reference_rows"])
+    assert tables[1] == tables[2]

@@ -164,28 +164,41 @@ def _part_tag(f: Path) -> str:
     return hashlib.sha1(f"{INDEX_VERSION}:{f.name}:{st.st_size}:{st.st_mtime_ns}".encode()).hexdigest()[:16]
 
 
-def _key_part(source: IndexSource, part: Path, out: Path, schema: pa.Schema, batch_size: int,
-              stats: dict[str, int]) -> None:
-    """Key the rows of one input part file into ``out`` (one Parquet file, written atomically)."""
+def _key_part(source_name: str, part: Path, out: Path, batch_size: int) -> tuple[int, int]:
+    """Key the rows of one input part file into ``out`` (one Parquet file, written atomically).
+
+    Returns (rows kept, rows dropped). Runs in a worker process when the build has several.
+    """
     import pyarrow.parquet as pq
 
+    source = SOURCES[source_name]
+    schema = _staging_schema(source)
+    kept = dropped_total = 0
     with atomic_path(out) as tmp, pq.ParquetWriter(tmp, schema) as writer:
         for rows in source.rows(part, batch_size):
             keyed, dropped = _keyed(rows)
-            stats["reference_rows"] += len(keyed)
-            stats["dropped_no_artist_or_title"] += dropped
+            kept += len(keyed)
+            dropped_total += dropped
             if keyed:
                 writer.write_table(pa.Table.from_pylist(keyed, schema=schema))
+    return kept, dropped_total
+
+
+def _init_key_worker(parent_pid: int) -> None:
+    from ..processes import init_worker
+
+    init_worker(parent_pid)
 
 
 def build(source: IndexSource, ws: Workspace, *, batch_size: int = 2_000, threads: int | None = None,
-          memory_limit: str | None = None) -> dict[str, Any]:
+          memory_limit: str | None = None, workers: int = 1) -> dict[str, Any]:
     """Build (or rebuild) the index of ``source``; returns counts and timing.
 
     Incremental: the keyed rows of every input part file are kept in ``tables/match/.<source>_keys``
     under a tag of the part's name, size and mtime (and the code version), so a rebuild after a
     change to some dump parts keys only those parts again (the Python half of the build); the
-    grouping and blocking in DuckDB run over all keyed parts.
+    grouping and blocking in DuckDB run over all keyed parts. With ``workers`` > 1 the parts are
+    keyed in that many processes (one part per task, so memory stays one batch per worker).
     """
     folder = ws.require_table(source.input_table, source.produced_by)
     paths = source.tables(ws)
@@ -193,20 +206,42 @@ def build(source: IndexSource, ws: Workspace, *, batch_size: int = 2_000, thread
     with Timer() as timer:
         cache = paths["rows"].parent / f".{paths['rows'].name.replace('_track_index', '')}_keys"
         cache.mkdir(parents=True, exist_ok=True)
-        schema = _staging_schema(source)
         wanted = set()
+        todo: list[tuple[Path, Path]] = []
+        for part in table_files(folder):
+            out = cache / f"{part.stem}-{_part_tag(part)}.parquet"
+            wanted.add(out.name)
+            if out.exists():
+                stats["parts_reused"] += 1
+                stats["reference_rows"] += _part_meta(out)
+            else:
+                todo.append((part, out))
         with Progress(f"index {source.name}") as bar:
-            for part in table_files(folder):
-                out = cache / f"{part.stem}-{_part_tag(part)}.parquet"
-                wanted.add(out.name)
-                if out.exists():
-                    stats["parts_reused"] += 1
-                    meta = _part_meta(out)
-                    stats["reference_rows"] += meta
-                    continue
-                _key_part(source, part, out, schema, batch_size, stats)
+            def done(result: tuple[int, int]) -> None:
+                stats["reference_rows"] += result[0]
+                stats["dropped_no_artist_or_title"] += result[1]
                 stats["parts_keyed"] += 1
                 bar.update(records=stats["reference_rows"])
+
+            if workers > 1 and len(todo) > 1:
+                import os
+                from concurrent.futures import ProcessPoolExecutor
+
+                from ..processes import stop_pool
+
+                pool = ProcessPoolExecutor(max_workers=min(workers, len(todo)), initializer=_init_key_worker,
+                                           initargs=(os.getpid(),))
+                try:
+                    for result in pool.map(_key_part, [source.name] * len(todo), [t[0] for t in todo],
+                                           [t[1] for t in todo], [batch_size] * len(todo)):
+                        done(result)
+                except BaseException:
+                    stop_pool(pool, interrupted=True)
+                    raise
+                stop_pool(pool, interrupted=False)
+            else:
+                for part, out in todo:
+                    done(_key_part(source.name, part, out, batch_size))
         for stale in cache.glob("*.parquet"):
             if stale.name not in wanted:
                 stale.unlink()

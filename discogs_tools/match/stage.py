@@ -131,7 +131,8 @@ def _run_locked(ws: Workspace, against: str, config: MatchConfig, source: index.
                 user: overrides_mod.Overrides) -> Report:
     report = Report(stage=f"match {against}")
     with manifest.Timer() as timer:
-        index_stats = index.ensure(source, ws, rebuild=rebuild_index, threads=threads, memory_limit=memory_limit)
+        index_stats = index.ensure(source, ws, rebuild=rebuild_index, threads=threads, memory_limit=memory_limit,
+                                   workers=threads or 1)
         if not index_stats.get("index_rows"):
             raise InputError(ws.table(source.input_table),
                              f"table {source.input_table} has no track with both an artist and a title "

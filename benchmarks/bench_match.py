@@ -31,8 +31,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from discogs_tools.discogs import ingest as discogs_ingest
 from discogs_tools.collection import ingest as collection_ingest
+from discogs_tools.discogs import ingest as discogs_ingest
 from discogs_tools.io import TableWriter, iter_batches
 from discogs_tools.match import evaluate, index, stage
 from discogs_tools.match.index import discogs_track_rows
@@ -40,6 +40,7 @@ from discogs_tools.match.scoring import MatchConfig
 from discogs_tools.resources import sample_data_dir
 from discogs_tools.schemas import load_schema
 from discogs_tools.workspace import Workspace
+
 
 def vocabulary(base: list[dict]) -> list[str]:
     """Distinct words of the sample's titles and artist names (letters only, 3+ characters)."""

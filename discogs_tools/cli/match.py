@@ -7,7 +7,15 @@ from typing import Annotated, Optional
 
 import typer
 
-from .common import SeedOption, WorkspaceOption, app, handle_errors, print_report, workers_or_default, workspace
+from .common import (
+    SeedOption,
+    WorkspaceOption,
+    app,
+    handle_errors,
+    print_report,
+    workers_or_default,
+    workspace,
+)
 
 Threshold = Annotated[float, typer.Option(help="Links need at least this score (0-1).")]
 MinTitle = Annotated[float, typer.Option(help="Discard candidates whose title similarity is below this.")]

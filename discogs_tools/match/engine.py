@@ -27,8 +27,8 @@ import pyarrow as pa
 from ..io import parquet_glob
 from . import blocking, identifiers, mixed
 from .index import IndexSource
-from .overrides import Overrides
 from .normalize import album_key, artist_key, title_key
+from .overrides import Overrides
 from .scoring import (
     MatchConfig,
     artist_similarity,

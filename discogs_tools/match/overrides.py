@@ -77,7 +77,7 @@ def read(path: Path) -> Overrides:
         raise InputError(path, f"not valid UTF-8 ({exc.reason}); save the overrides as UTF-8") from None
     clash = {(t, r) for t, refs in out.forced.items() for r in refs} & out.forbidden
     if clash:
-        t, r = sorted(clash)[0]
+        t, r = min(clash)
         raise InputError(path, f"track {t!r} is both forced and forbidden for {r!r}")
     return out
 

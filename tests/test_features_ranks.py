@@ -91,3 +91,41 @@ def test_two_ranks_write_their_own_shards_merge_and_resume(ws, tmp_path: Path):
     assert again[1]["written"] == len(lost)  # rank 1 redid its lost shard
     assert again[0]["written"] == len(lost) and again[0]["already_done"] == 7 - len(lost)  # merged: rank 0 redid none
     assert sorted(FeatureStore(ws.features / "d").track_ids) == sorted(b.track_ids)
+
+
+TABLE_SCRIPT = """
+import os, sys
+import numpy as np, pyarrow as pa
+from discogs_tools.features.ranks import RankGroup, RankTableWriter, owns_block
+group = RankGroup.join()
+out = RankTableWriter(group, {out!r}, "runs/embeddings")
+for k in range(7):
+    if owns_block(k, group.rank, group.world):
+        ids = [f"t{{k}}-{{i}}" for i in range(k % 3 + 1)]
+        emb = np.full((len(ids), 4), k, dtype=np.float32)
+        flat = pa.array(emb.reshape(-1), type=pa.float32())
+        offsets = pa.array(np.arange(0, emb.size + 1, 4, dtype=np.int32))
+        out.write_chunk(k, pa.table({{"track_id": ids, "embedding": pa.ListArray.from_arrays(offsets, flat)}}))
+out.commit()
+group.leave()
+sys.stdout.write("REPORT " + os.environ["RANK"] + " " + str(out.rows) + "\\n")
+"""
+
+
+@pytest.mark.slow
+def test_rank_table_writer_puts_every_ranks_chunks_in_chunk_order(tmp_path: Path):
+    script = tmp_path / "table_ranks.py"
+    script.write_text(TABLE_SCRIPT.format(out=str(tmp_path / "emb")))
+    exe = shutil.which("torchrun", path=str(Path(sys.executable).parent))
+    if exe is None:
+        pytest.skip("torchrun not installed next to this python")
+    out = subprocess.run([exe, "--standalone", "--nproc_per_node", "2", str(script)], capture_output=True,
+                         text=True, timeout=240, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert out.returncode == 0, out.stderr[-3000:]
+    rows = {int(line.split()[1]): int(line.split()[2]) for line in out.stdout.splitlines() if line.startswith("REPORT")}
+    assert rows == {0: 1 + 3 + 2 + 1, 1: 2 + 1 + 3}  # rank 0: chunks 0, 2, 4, 6; rank 1: chunks 1, 3, 5
+    table = read_table(tmp_path / "emb")
+    ids = table.column("track_id").to_pylist()
+    assert ids == [f"t{k}-{i}" for k in range(7) for i in range(k % 3 + 1)]
+    assert [row[0] for row in table.column("embedding").to_pylist()] == [k for k in range(7) for _ in range(k % 3 + 1)]
+    assert not list(tmp_path.glob(".*"))  # no staging folder left

@@ -100,3 +100,52 @@ class RankGroup:
         if failed:
             rank, message = failed[0]
             raise RankFailed(f"features rank {rank} failed: {message}")
+
+
+class RankTableWriter:
+    """One table written by every rank, chunk by chunk (``embed`` under torchrun, for instance).
+
+    Rank 0 owns the :class:`~discogs_tools.io.TableWriter` (its staging folder, the atomic rename
+    into place, ``_table.json``); every rank writes each of its chunks as the part file
+    ``part-<chunk>.parquet`` in that staging folder (conformed to the table's schema), so the
+    committed table lists its rows in chunk order whatever rank wrote them. :meth:`commit` waits
+    for every rank, then rank 0 commits. Without ranks it is a plain TableWriter."""
+
+    def __init__(self, group: RankGroup, path, table: str) -> None:
+        from ..io import TableWriter
+        from ..schemas import load_schema
+
+        self.group = group
+        self.table = table
+        self.schema = load_schema(table)
+        self.writer = TableWriter(path, table) if group.is_main else None
+        self.staging = group.gather(str(self.writer.staging_dir) if self.writer is not None else None)[0]
+        self.rows = 0
+
+    def write_chunk(self, chunk: int, data) -> None:
+        """This rank's chunk number ``chunk`` (chunks are numbered over all ranks)."""
+        from pathlib import Path
+
+        import pyarrow.parquet as pq
+
+        from ..io import atomic_path
+        from ..schemas import conform
+
+        if not self.group.enabled:
+            self.writer.write(data)
+            self.rows += data.num_rows
+            return
+        data = conform(data, self.schema, table=self.table)
+        with atomic_path(Path(self.staging) / f"part-{chunk:06d}.parquet") as tmp:
+            pq.write_table(data, tmp, compression="zstd")
+        self.rows += data.num_rows
+
+    def commit(self) -> None:
+        self.group.barrier()  # every rank's parts are in the staging folder
+        if self.writer is not None:
+            self.writer.commit()
+        self.group.barrier()  # the table is in place before any rank returns
+
+    def abort(self) -> None:
+        if self.writer is not None:
+            self.writer.abort()

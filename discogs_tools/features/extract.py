@@ -21,11 +21,12 @@ from __future__ import annotations
 import os
 import shutil
 from collections import deque
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import nullcontext
 from dataclasses import asdict
 from pathlib import Path
-from contextlib import nullcontext
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from .. import manifest
 from ..errors import ConfigError, InputError, MissingInputError, RejectsWriter
@@ -39,7 +40,7 @@ from ..workspace import Workspace
 from .audio import AudioError, load_audio
 from .mel import MelFrontEnd
 from .ranks import RankGroup, owns_block
-from .store import (FeatureStore, ShardWriter, existing_shards, read_settings, remove_orphans, write_settings)
+from .store import FeatureStore, ShardWriter, existing_shards, read_settings, remove_orphans, write_settings
 
 FORMAT_VERSION = 1
 

@@ -16,7 +16,7 @@ decimal digits in the filter bank; :meth:`TorchMel.__init__` leaves torch's defa
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

@@ -53,7 +53,7 @@ class RankGroup:
         return self.world > 1
 
     @classmethod
-    def join(cls) -> "RankGroup":
+    def join(cls) -> RankGroup:
         """From torchrun's environment; joins (or reuses) a gloo process group when WORLD_SIZE > 1."""
         world = int(os.environ.get("WORLD_SIZE", "1"))
         if world <= 1:

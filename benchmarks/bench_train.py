@@ -189,7 +189,9 @@ def loader_only(args: argparse.Namespace) -> None:
     minimal loop: one ``np.memmap`` of the shard, the batch's random starts in one draw, then
     ``out[i, 0] = mm[begin:begin + frames]`` per crop into a new array. Ours: a trainer-like
     generator calling ``data.crops`` twice per step, through ``prefetch_batches(workers=W, depth=2)``
-    (W = 0: in process). Each measurement runs ``--loader-seconds``."""
+    (W = 0: in process). Each measurement runs ``--loader-seconds``. ``--cold`` evicts the shard from
+    the page cache (``posix_fadvise DONTNEED`` on that file only) before each measurement and adds
+    2 workers without read-ahead."""
     import os
 
     from discogs_tools.features.store import FeatureStore, shard_path
@@ -202,7 +204,7 @@ def loader_only(args: argparse.Namespace) -> None:
     length = 128 if args.frames == "published" else int(args.frames)
     n = 2 * args.batch_size
     path = shard_path(store.root, 0)
-    with open(path, "rb") as fh:  # warm the page cache
+    with open(path, "rb") as fh:  # warm the page cache (--cold evicts it before each measurement)
         while fh.read(1 << 24):
             pass
 
@@ -220,7 +222,20 @@ def loader_only(args: argparse.Namespace) -> None:
             done += n
         return done / (time.perf_counter() - t0)
 
-    def ours(workers: int, seconds: float) -> float:
+    def evict() -> None:  # --cold: drop this shard (only) from the page cache
+        import gc
+
+        store._maps.clear()  # mapped pages are not dropped: unmap the store's views first
+        store._arrays.clear()
+        gc.collect()
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        finally:
+            os.close(fd)
+
+    def ours(workers: int, seconds: float, readahead: bool = True) -> float:
         def steps():
             rng = np.random.default_rng(1)
             while True:
@@ -228,7 +243,7 @@ def loader_only(args: argparse.Namespace) -> None:
                 yield crops(store, pos[: n // 2], length, rng), crops(store, pos[n // 2:], length, rng)
 
         done, t0 = 0, time.perf_counter()
-        batches = prefetch_batches(steps(), store, workers=workers, depth=2)
+        batches = prefetch_batches(steps(), store, workers=workers, depth=2, readahead=readahead)
         for xa, xp in batches:
             done += len(xa) + len(xp)
             if time.perf_counter() - t0 >= seconds:
@@ -238,15 +253,20 @@ def loader_only(args: argparse.Namespace) -> None:
         return rate
 
     best: dict[str, float] = {}
+    modes = [("minimal", lambda: minimal(args.loader_seconds)),
+             *((f"workers={w}", lambda w=w: ours(w, args.loader_seconds)) for w in (0, 1, 2))]
+    if args.cold:  # every measurement starts with the shard out of page cache
+        modes.append(("workers=2 no read-ahead", lambda: ours(2, args.loader_seconds, readahead=False)))
     for _ in range(max(args.repeats, 1)):
-        for name, measure in (("minimal", lambda: minimal(args.loader_seconds)),
-                              *((f"workers={w}", lambda w=w: ours(w, args.loader_seconds)) for w in (0, 1, 2))):
+        for name, measure in modes:
+            if args.cold:
+                evict()
             best[name] = max(best.get(name, 0.0), measure())
     print(f"loader: {len(store)} tracks x {int(store.frames[0])} frames ({path.stat().st_size / 2**20:.0f} MB, "
-          f"page cache), {n} crops of {length} x 96 per step, best of {max(args.repeats, 1)}, "
+          f"{'evicted from page cache before each measurement' if args.cold else 'page cache'}), {n} crops of {length} x 96 per step, best of {max(args.repeats, 1)}, "
           f"load {os.getloadavg()[0]:.2f}")
     for name, rate in best.items():
-        workers = int(name.split("=")[1]) if "=" in name else 0
+        workers = int(name.split("=")[1].split()[0]) if "=" in name else 0
         per = f", {rate / max(workers, 1) / best['minimal']:.2f}x minimal per worker" if workers else ""
         print(f"  {name:>10}: {rate:>9,.0f} crops/s ({rate / best['minimal']:.2f}x minimal{per})")
     print(f"crops/s workers=2: {best['workers=2']:.0f}; minimal: {best['minimal']:.0f}")
@@ -358,7 +378,6 @@ def _timed(fn, steps: int, device, warmup: int | None = None) -> float:
 
 def maest_main(args: argparse.Namespace, passthrough: list[str]) -> None:
     from discogs_tools.train.backbones_maest import grid_size
-
     from discogs_tools.workspace import Workspace
 
     ensure_styles(Workspace(BENCH / "workspace").ensure(), args.tracks)
@@ -430,6 +449,9 @@ def main() -> None:
     ap.add_argument("--worker", nargs=3, help=argparse.SUPPRESS)
     ap.add_argument("--loader-only", action="store_true", help="crops/s of the input pipeline only (no model)")
     ap.add_argument("--loader-seconds", type=float, default=2.0, help="--loader-only: seconds per measurement")
+    ap.add_argument("--cold", action="store_true",
+                    help="--loader-only: evict the feature shard from page cache before each measurement, "
+                         "and also measure 2 workers without read-ahead")
     ap.add_argument("--maest", action="store_true", help="MAEST-5s training and embedding figures (see above)")
     ap.add_argument("--maest-width", type=int, default=768)
     ap.add_argument("--maest-depth", type=int, default=12)

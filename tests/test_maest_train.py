@@ -104,3 +104,24 @@ def test_initial_weights_from_a_passt_file_are_the_starting_point(styles_ws, tmp
         torch.save(bad, path)
         run(ws, maest("bad", maest_width=32, epochs=1, init_weights=str(path)))
     assert not (ws.runs / "bad").exists()
+
+
+def test_track_embedding_is_the_mean_over_half_overlapped_segments_with_the_run_statistics(styles_ws):
+    from discogs_tools.train.embed import embed_positions, load_backbone, patch_starts
+
+    ws, ids = styles_ws
+    run(ws, maest("seg", epochs=1, swa_start=None))
+    backbone, _ = load_backbone(ws.runs / "seg" / "checkpoints" / "last.pt")
+    store = FeatureStore(ws.features / "syn")
+    pos = int(np.argmax(store.frames))            # the longest track: several 64-frame segments
+    whole = np.asarray(store.rows(pos), dtype=np.float32)
+    starts = patch_starts(len(whole), 64)
+    assert starts == list(range(0, len(whole) - 64 + 1, 32)) and len(starts) >= 2
+    segments = torch.from_numpy(np.stack([whole[s:s + 64] for s in starts])[:, None])
+    backbone.eval()
+    with torch.no_grad():
+        expected = backbone.track_embedding(segments).mean(0).numpy()
+    got = embed_positions(backbone, store, np.array([pos]), batch_size=3)[0]
+    assert got.shape == (3 * 16,)
+    assert np.allclose(got, expected, atol=1e-5)
+    assert float(backbone.input_std) != 1.0  # the run's statistics came with the checkpoint

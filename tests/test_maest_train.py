@@ -109,7 +109,7 @@ def test_initial_weights_from_a_passt_file_are_the_starting_point(styles_ws, tmp
 def test_track_embedding_is_the_mean_over_half_overlapped_segments_with_the_run_statistics(styles_ws):
     from discogs_tools.train.embed import embed_positions, load_backbone, patch_starts
 
-    ws, ids = styles_ws
+    ws, _ = styles_ws
     run(ws, maest("seg", epochs=1, swa_start=None))
     backbone, _ = load_backbone(ws.runs / "seg" / "checkpoints" / "last.pt")
     store = FeatureStore(ws.features / "syn")
@@ -125,3 +125,38 @@ def test_track_embedding_is_the_mean_over_half_overlapped_segments_with_the_run_
     assert got.shape == (3 * 16,)
     assert np.allclose(got, expected, atol=1e-5)
     assert float(backbone.input_std) != 1.0  # the run's statistics came with the checkpoint
+
+
+def test_same_seed_same_weights_and_a_resumed_run_equals_an_uninterrupted_one(styles_ws):
+    ws, _ = styles_ws
+    run(ws, maest("a", epochs=2, swa_start=0, swa_every=1))
+    run(ws, maest("b", epochs=2, swa_start=0, swa_every=1))
+    run(ws, maest("c", epochs=1, swa_start=0, swa_every=1))
+    run(ws, maest("c", epochs=2, swa_start=0, swa_every=1), resume=True)
+    states = {name: ckpt_io.load(ws.runs / name / "checkpoints" / "last.pt")["model"] for name in "abc"}
+    for name in ("b", "c"):
+        for key, value in states["a"].items():
+            assert torch.equal(value, states[name][key]), f"{name}: {key}"
+    swa = {name: torch.load(ws.runs / name / "checkpoints" / "swa.pt", weights_only=False)["model"] for name in "ac"}
+    assert all(torch.equal(v, swa["c"][k]) for k, v in swa["a"].items())
+
+
+def test_cli_options_reach_the_run_config(styles_ws):
+    ws, _ = styles_ws
+    res = CliRunner().invoke(app, [
+        "train", "--run", "cli", "--features", "syn", "--dataset", "d", "--objective", "classification",
+        "--backbone", "maest", "--maest-width", "16", "--maest-depth", "2", "--maest-heads", "2", "--embed-block", "1",
+        "--embed-tokens", "avg,cls", "--crop-frames", "64", "--patchout-time", "2", "--patchout-freq", "1",
+        "--init-weights", "random", "--epoch-tracks", "8", "--mixup-alpha", "0.3", "--specaugment-time-masks", "20",
+        "--specaugment-freq-masks", "5", "--schedule", "warmup_constant_linear", "--warmup-epochs", "1",
+        "--decay-start-epoch", "1", "--decay-epochs", "1", "--min-lr", "1e-7", "--lr", "1e-4", "--swa-start", "0",
+        "--swa-every", "1", "--input-norm-tracks", "3", "--epochs", "1", "--batch-size", "4", "--top-styles", "7",
+        "--device", "cpu", "--workspace", str(ws.root)])
+    assert res.exit_code == 0, res.output
+    cfg = json.loads((ws.runs / "cli" / "config.json").read_text())
+    assert cfg["init_weights"] is None and cfg["embed_tokens"] == ["avg", "cls"] and cfg["patchout_time"] == 2
+    assert (cfg["epoch_tracks"], cfg["mixup_alpha"], cfg["specaugment_freq_masks"], cfg["swa_every"]) == (8, 0.3, 5, 1)
+    assert json.loads((ws.runs / "cli" / "input_stats.json").read_text())["tracks"] == 3
+    res = CliRunner().invoke(app, ["train", "--run", "bad", "--features", "syn", "--dataset", "d", "--backbone", "maest",
+                                   "--maest-depth", "2", "--workspace", str(ws.root)])
+    assert res.exit_code != 0 and "embed_block must be one of the 2 blocks" in res.output

@@ -105,6 +105,7 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--crop-s", type=float, default=None)
     ap.add_argument("--mel", default="auto", choices=("auto", "numpy", "torch"), help="our front end")
+    ap.add_argument("--device", default="cpu", help="device of the torch front end (cuda on a GPU machine)")
     ap.add_argument("--tracks-per-shard", type=int, default=4,
                     help="our work unit; small so that a short input balances over the workers like the bare pool")
     ap.add_argument("--repeats", type=int, default=2, help="alternating ours/bare runs (0: no bare reference)")
@@ -138,6 +139,15 @@ def main() -> None:
     for _ in range(5):
         torch_mel(signal)
     torch_rate = 5 * 60 / (time.perf_counter() - t0)
+    device_rate = None
+    if args.device != "cpu":  # the GPU front end alone: 32 one-minute signals per call
+        gpu_mel = TorchMel(device=args.device)
+        signals = [signal] * 32
+        gpu_mel.batch(signals)
+        t0 = time.perf_counter()
+        for _ in range(5):
+            gpu_mel.batch(signals)
+        device_rate = 5 * 32 * 60 / (time.perf_counter() - t0)
 
     best_ours = best_bare = ours_cpu = bare_cpu = 0.0
     report = None
@@ -145,7 +155,7 @@ def main() -> None:
         shutil.rmtree(ws.features / "bench", ignore_errors=True)
         c0 = cpu_now()
         got = run(ws, "bench", workers=args.workers, crop_s=args.crop_s, tracks_per_shard=args.tracks_per_shard,
-                  mel=args.mel, device="cpu")
+                  mel=args.mel, device=args.device)
         ours_cpu = max(ours_cpu, got.figures["audio_seconds"] / (cpu_now() - c0))
         if report is None or got.figures["audio_seconds_per_second"] > best_ours:
             report, best_ours = got, got.figures["audio_seconds_per_second"]
@@ -158,6 +168,9 @@ def main() -> None:
           f"workers {args.workers}, crop {args.crop_s}, mel {args.mel}, best of {max(args.repeats, 1)}")
     print(f"  wall {report.figures['seconds']:.2f} s, {best_ours:.1f} audio s / wall s (decode + resample + mel)")
     print(f"  mel front end alone (one core): numpy {mel_rate:.0f}, torch {torch_rate:.0f} audio s / s")
+    if device_rate is not None:
+        print(f"  mel front end alone on {args.device} (batches of 32 one-minute signals, host copies included): "
+              f"{device_rate:.0f} audio s / s")
     print(f"  peak RSS: main {rss_self:.0f} MB, largest worker {rss_kids:.0f} MB")
     if best_bare:
         print(f"  per CPU second (all processes): ours {ours_cpu:.1f}, bare {bare_cpu:.1f} audio s, "

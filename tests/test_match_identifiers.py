@@ -2,7 +2,7 @@
 
 Release 4 (Faze Action, Moving Cities) has barcode "0 9362-47555-2 4"; release 25 (Kerri Chandler,
 Digitalsoul (Session Two)) catalogue number LAR-053; release 14220586 (Relusion, Higher Than The
-Sky) the ISRC ATAQ71900023 for its track 1.
+Sky) the ISRC ATAQ71900023 for its track 1; master 101332 is Frampton Comes Alive! (two releases).
 """
 
 from __future__ import annotations
@@ -19,12 +19,13 @@ from discogs_tools.workspace import Workspace
 
 RELEASES = "xml2db_20200806/discogs_20200806_releases.sample1000.xml.gz"
 
-MANIFEST = """track_id,artist,title,isrc,barcode,catalog_number,discogs_release_id
-by-barcode,Unknown Artist,Moving Cities,,093624755524,,
-by-isrc,Relusion,Higher Than The Sky (Original Mix),AT-AQ7-19-00023,,,
-by-catno,Kerri Chandler,Summer Love,,,LAR 053,
-catno-other-artist,Somebody Else Entirely,Summer Love,,,LAR-053,
-barcode-and-tag,Faze Action,Moving Cities,,0 9362-47555-2 4,,4
+MANIFEST = """track_id,artist,title,isrc,barcode,catalog_number,discogs_release_id,discogs_master_id
+by-barcode,Unknown Artist,Moving Cities,,093624755524,,,
+by-isrc,Relusion,Higher Than The Sky (Original Mix),AT-AQ7-19-00023,,,,
+by-catno,Kerri Chandler,Summer Love,,,LAR 053,,
+catno-other-artist,Somebody Else Entirely,Summer Love,,,LAR-053,,
+barcode-and-tag,Faze Action,Moving Cities,,0 9362-47555-2 4,,4,
+by-master-tag,Someone Unknown,It's A Plain Shame,,,,,101332
 """
 
 
@@ -53,6 +54,11 @@ def test_isrc_links_the_release_of_the_recording(links):
 def test_catalogue_number_needs_the_artist_too(links):
     assert links["by-catno"].get(25) == "catno"
     assert "catno-other-artist" not in links
+
+
+def test_master_id_tag_links_its_releases_carrying_the_title(links):
+    # master 101332 (Frampton Comes Alive!): 14220571 has "It's A Plain Shame", 11058794 "It's A Plane Shame"
+    assert links["by-master-tag"] == {14220571: "id", 11058794: "id"}
 
 
 def test_identifier_wins_over_the_release_id_tag(links):

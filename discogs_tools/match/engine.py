@@ -9,8 +9,9 @@
    original album. Rows scoring at least ``threshold`` become links;
 4. identifiers first: releases sharing the track's ISRC, barcode or catalogue number
    (:mod:`.identifiers`, methods ``isrc`` / ``barcode`` / ``catno``), then the release named by a
-   Discogs release id tag (method ``id``): the best-titled track of each is linked whatever its
-   score (the tag is the user's own statement);
+   Discogs release id tag, else every release of the master named by a Discogs master id tag
+   (method ``id``): the best-titled track of each is linked whatever its score (the tag is the
+   user's own statement);
 5. Discogs: other releases of a linked master with a track of the same title and a compatible
    duration are linked with method ``master``.
 """
@@ -60,6 +61,7 @@ def collection_keys(tracks: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "album_key": album_key(t.get("album")) or None,
             "duration_s": t.get("duration_s"),
             "discogs_release_id": t.get("discogs_release_id"),
+            "discogs_master_id": t.get("discogs_master_id"),
         }
         if not a_key and not alt and (t.get("title") or "").strip():
             # No artist: the title may hold the whole record (the mixed-up-field fallback).
@@ -294,6 +296,9 @@ def _named_releases(keyed: list[dict[str, Any]], identifier_links: dict[str, lis
         tag = k.get("discogs_release_id")
         if tag and all(rid != tag for rid, _ in found):
             found.append((int(tag), "id"))
+        master = k.get("discogs_master_id")
+        if master and not tag:  # every release of the tagged master; a negative id marks a master
+            found.append((-int(master), "id"))
         if found:
             out[k["track_id"]] = found
     return out
@@ -311,14 +316,19 @@ def _tagged_release_rows(con: Any, named: dict[str, list[tuple[int, str]]], by_i
     track_id -> {(release_id, recording_id): method}.
     """
     pairs = [(tid, rid, method) for tid, found in named.items() for rid, method in found]
-    wanted = pa.table({"track_id": [p[0] for p in pairs], "release_id": pa.array([p[1] for p in pairs], pa.int64()),
+    wanted = pa.table({"track_id": [p[0] for p in pairs],
+                       "release_id": pa.array([p[1] if p[1] > 0 else None for p in pairs], pa.int64()),
+                       "master_id": pa.array([-p[1] if p[1] < 0 else None for p in pairs], pa.int64()),
                        "method": [p[2] for p in pairs]})
     con.register("tagged_tracks", wanted)
+    cols = "t.track_id, t.method, i.release_id, i.recording_id, i.title_key, i.artist_key, i.anv_key, i.album_key"
     try:
         rows = blocking.arrow_table(con, f"""
-            select t.track_id, t.method, i.release_id, i.recording_id, i.title_key, i.artist_key, i.anv_key,
-                   i.album_key
-            from tagged_tracks t join read_parquet('{parquet_glob(paths['rows'])}') i using (release_id)
+            select {cols} from tagged_tracks t join read_parquet('{parquet_glob(paths['rows'])}') i
+              on i.release_id = t.release_id
+            union all
+            select {cols} from tagged_tracks t join read_parquet('{parquet_glob(paths['rows'])}') i
+              on t.release_id is null and i.master_id = t.master_id
             order by all
         """).to_pylist()
     finally:

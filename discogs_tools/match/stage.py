@@ -39,7 +39,8 @@ from .scoring import MatchConfig
 from .summary import MatchSummary
 
 COLLECTION = "collection/tracks"
-COLLECTION_COLUMNS = ["track_id", "artist", "title", "album", "album_artist", "duration_s", "discogs_release_id"]
+COLLECTION_COLUMNS = ["track_id", "artist", "title", "album", "album_artist", "duration_s", "discogs_release_id",
+                      "discogs_master_id"]
 """Columns matching reads per chunk (identifiers are read once, :mod:`.identifiers`)."""
 LINK_TABLES = {"discogs": "links/track_releases", "playlists": "links/track_playlist_tracks"}
 

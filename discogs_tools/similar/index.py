@@ -1,11 +1,12 @@
 """The approximate-nearest-neighbour index over a run's collection embeddings.
 
-Library: usearch (HNSW graph, vectors stored as float16, cosine distance). It was chosen over
-faiss-cpu (HNSW with a float16 scalar quantiser, and IVF) and hnswlib by ``benchmarks/bench_similar.py``
-(docs/similarity.md gives the figures): at the same recall@10 it builds as fast or faster on 2 cores,
-stores float16 vectors (half of hnswlib's float32), installs as a wheel (hnswlib compiles from
-source), and a saved index is opened as a memory-mapped *view*, so a one-off ``similar`` query
-does not read the whole index into memory.
+Library: usearch (HNSW graph, vectors stored as float16, cosine distance), measured against
+faiss-cpu (HNSW with a float16 scalar quantiser, and IVF) and hnswlib by
+``benchmarks/bench_similar.py`` (docs/similarity.md gives the figures): the same recall@10 and
+sub-millisecond query CPU as the other HNSW libraries (faiss-HNSW and hnswlib built with somewhat
+less CPU in those runs), float16 storage (half of hnswlib's float32), a wheel (hnswlib compiles from
+source), and a saved index opens as a memory-mapped *view*, so a one-off ``similar`` query does not
+read the whole index into memory.
 
 Distance: cosine, as cosine.club compares a query with its database (seed 004 sec. 8.2.1).
 
@@ -62,11 +63,10 @@ BATCH_ROWS = 16_384
 class IndexSettings:
     """HNSW parameters (M, efConstruction, ef in the HNSW paper's words).
 
-    The defaults reach recall@10 >= 0.95 against exact search on the benchmark's 1M generated
-    1280-d embeddings (docs/similarity.md, benchmarks/bench_similar.py)."""
+    The defaults are the benchmark's (``benchmarks/bench_similar.py``; figures in docs/similarity.md)."""
 
     connectivity: int = 16
-    expansion_add: int = 128
+    expansion_add: int = 64
     expansion_search: int = 128
     dtype: str = "f16"
 

@@ -26,17 +26,12 @@ DATASET_DEFAULT = "discogs20"
 DATASET_FILTERS = {"features", "embed"}  # there --dataset only narrows the tracks: default none
 #: --workers default: None = every available core; word2vec keeps 1 (more threads change the vectors).
 #: probe keeps 1 torch thread (the MLP is small; results then do not depend on the core count).
-WORKERS_EXCEPTIONS = {"word2vec": 1, "probe": 1}
+#: train keeps 0 (crops built in the training process unless asked: they are ~1 ms of a CPU step, and
+#: crop threads would contend with torch's on a small machine).
+WORKERS_EXCEPTIONS = {"word2vec": 1, "probe": 1, "train": 0}
 
 #: (command, rule) -> the fix, in modules this change does not edit.
-KNOWN = {
-    ("match", "synonym --threads"): "cli/match.py: rename --threads to --workers/-j (same meaning: DuckDB threads)",
-    ("train", "synonym --num-workers"): "cli/train.py: remove --num-workers (reserved, unused) or rename it to "
-                                        "--workers/-j",
-    ("train", "dataset default"): "cli/train.py: --dataset default 'discogs20' (as make-pairs and build-dataset)",
-    ("index-embeddings", "workers default"): "cli/similar.py: index-embeddings --workers default None (every core, "
-                                             "resolved with cli.common.workers_or_default) instead of 0",
-}
+KNOWN: dict[tuple[str, str], str] = {}
 
 
 def _commands(cmd, prefix=""):

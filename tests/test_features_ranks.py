@@ -129,3 +129,40 @@ def test_rank_table_writer_puts_every_ranks_chunks_in_chunk_order(tmp_path: Path
     assert ids == [f"t{k}-{i}" for k in range(7) for i in range(k % 3 + 1)]
     assert [row[0] for row in table.column("embedding").to_pylist()] == [k for k in range(7) for _ in range(k % 3 + 1)]
     assert not list(tmp_path.glob(".*"))  # no staging folder left
+
+
+EMBED_SCRIPT = """
+import json, os, sys
+from pathlib import Path
+from discogs_tools.workspace import Workspace
+from discogs_tools.train.embed import run
+r = run(Workspace(Path({root!r})), {checkpoint!r}, features={features!r}, output={output!r}, tracks_per_chunk=3,
+        device="cpu")
+sys.stdout.write("REPORT " + os.environ["RANK"] + " " + json.dumps(r.counts, sort_keys=True) + "\\n")
+sys.stdout.flush()
+"""
+
+
+@pytest.mark.slow
+def test_embed_under_torchrun_writes_the_same_table_as_one_process(ws, tmp_path: Path):
+    from discogs_tools.probe.embeddings import read_embeddings
+    from discogs_tools.train.embed import run as embed
+    from test_probe_finetune import save_checkpoint
+    from test_probe_protocols import write_store
+
+    rng = np.random.default_rng(0)
+    write_store(tmp_path / "feat", {f"t{i:02d}": rng.normal(size=(150 + 13 * i, 96)).astype(np.float32)
+                                    for i in range(11)})
+    checkpoint = save_checkpoint(tmp_path / "tiny.pt")
+    single = tmp_path / "single"
+    embed(ws, str(checkpoint), features=str(tmp_path / "feat"), output=str(single), tracks_per_chunk=3, device="cpu")
+    script = tmp_path / "embed_ranks.py"
+    script.write_text(EMBED_SCRIPT.format(root=str(ws.root), checkpoint=str(checkpoint),
+                                          features=str(tmp_path / "feat"), output=str(tmp_path / "ranks")))
+    reports = torchrun(script)
+    # 11 tracks in chunks of 3: chunks 0 and 2 on rank 0 (6 tracks), 1 and 3 on rank 1 (5)
+    assert reports[0]["tracks"] == 11 and reports[1]["tracks"] == 5
+    one, two = read_embeddings(single), read_embeddings(tmp_path / "ranks")
+    assert one.ids == two.ids                                       # chunk order, whatever rank wrote them
+    assert np.array_equal(one.values, two.values)
+    assert not list(tmp_path.glob(".ranks.tmp*"))                   # the staging folder was committed

@@ -149,12 +149,14 @@ def test_cli_exposes_every_recipe_option_as_one_line_errors(ws):
                    "--plateau-factor", "--crop-frames", "--temperature", "--cola-dim", "--simclr-dim",
                    "--simclr-hidden", "--simclr-augment", "--mix-gain-beta", "--embedding-head", "--embedding-dim"):
         assert option in names, option
-    # every TrainConfig field is an option of the same name (extra: free-form, associations: -a)
+    # every TrainConfig field is an option of the same name (extra: free-form, associations: -a,
+    # num_workers: --workers/-j, the CLI vocabulary's name)
     import dataclasses
 
     missing = [f.name for f in dataclasses.fields(TrainConfig)
-               if f.name not in ("extra", "associations") and "--" + f.name.replace("_", "-") not in names]
-    assert missing == [] and "--association" in names
+               if f.name not in ("extra", "associations", "num_workers")
+               and "--" + f.name.replace("_", "-") not in names]
+    assert missing == [] and "--association" in names and "--workers" in names
     # (--workspace is shared by every command and defined in cli/common.py)
     assert not [p.name for p in command.params if "[default:" in (getattr(p, "help", "") or "") and p.name != "ws"]
     for args, message in ((["--schedule", "step"], "unknown schedule 'step'; choose one of plateau, warmup_cosine, constant"),

@@ -57,7 +57,7 @@ def _pair(values: tuple) -> str:
 def train_command(
     run: Annotated[str, typer.Option("--run", help="Run name: runs/<run>/.")],
     features: Annotated[str, typer.Option("--features", help="Feature set name (features/<name>/) or path.")] = "default",
-    dataset: Annotated[Optional[str], typer.Option("--dataset", help="Dataset whose pairs / styles to train on.")] = None,
+    dataset: Annotated[str, typer.Option("--dataset", help="Dataset whose pairs / styles to train on (as make-pairs and build-dataset).")] = "discogs20",
     objective: Annotated[str, typer.Option("--objective", help=" | ".join(OBJECTIVES) + ".")] = _D["objective"],
     association: Annotated[list[str], typer.Option("--association", "-a", help="Association(s) to train on (repeat for multitask).")] = ["release"],  # noqa: B006
     task_weights: Annotated[Optional[str], typer.Option("--task-weights", help="Multitask loss weights, comma-separated, one per association (default: track 0.1, release 0.15, artist 0.6, label 0.15; seed 000 sec. 4.6).")] = None,
@@ -112,7 +112,8 @@ def train_command(
     device: Annotated[str, typer.Option("--device", help="auto | cpu | cuda | cuda:N.")] = _D["device"],
     amp: Annotated[bool, typer.Option("--amp/--no-amp", help="Mixed precision on GPU (ignored on CPU).")] = _D["amp"],
     channels_last: Annotated[bool, typer.Option("--channels-last/--no-channels-last", help="channels_last memory format (GPU speed).")] = False,
-    num_workers: Annotated[int, typer.Option("--num-workers", help="Reserved: batches are built in-process.")] = _D["num_workers"],
+    num_workers: Annotated[int, typer.Option("--workers", "-j", help="Crop worker threads of the input pipeline, building batches ahead of the model step (0: in the training process; batches are identical either way).")] = _D["num_workers"],
+    prefetch: Annotated[int, typer.Option("--prefetch", help="Batches built ahead when --workers > 0.")] = _D["prefetch"],
     strict: Annotated[bool, typer.Option("--strict/--no-strict", help="Fail when pairs involve tracks without features.")] = False,
     resume: Annotated[bool, typer.Option("--resume/--no-resume", help="Continue the run from its last checkpoint.")] = False,
     force: Annotated[bool, typer.Option("--force/--no-force", help="Start the run over, deleting its folder.")] = False,
@@ -147,7 +148,8 @@ def train_command(
                       specaugment_freq_masks=specaugment_freq_masks, specaugment_freq_width=specaugment_freq_width,
                       warmup_epochs=warmup_epochs, decay_start_epoch=decay_start_epoch, decay_epochs=decay_epochs,
                       swa_every=swa_every,
-                      device=device, amp=amp, channels_last=channels_last, num_workers=num_workers)
+                      device=device, amp=amp, channels_last=channels_last, num_workers=num_workers,
+                      prefetch=prefetch)
     print_report(train(workspace(ws).ensure(), cfg, resume=resume, force=force, init_from=init_from))
 
 

@@ -32,7 +32,7 @@ DEFAULT_TASK_WEIGHTS = {"track": 0.1, "release": 0.15, "artist": 0.6, "label": 0
 # Fields stored as JSON lists and held as tuples.
 TUPLE_FIELDS = ("associations", "task_weights", "adam_betas", "batch_shares", "mix_gain_beta", "embed_tokens")
 # Fields that may differ between a run and its resumption.
-RESUMABLE_CHANGES = ("epochs", "device", "amp", "channels_last", "num_workers", "strict")
+RESUMABLE_CHANGES = ("epochs", "device", "amp", "channels_last", "num_workers", "prefetch", "strict")
 
 
 @dataclass(frozen=True)
@@ -99,7 +99,8 @@ class TrainConfig:
     device: str = "auto"                       # auto | cpu | cuda | cuda:N
     amp: bool = True                           # mixed precision on GPU (ignored on CPU)
     channels_last: bool = False
-    num_workers: int = 0                       # reserved: batches are built in-process
+    num_workers: int = 0                       # crop worker threads of the input pipeline (0: in process)
+    prefetch: int = 2                          # batches built ahead when num_workers > 0
     extra: dict[str, Any] = field(default_factory=dict, hash=False, compare=True)
 
     def __post_init__(self) -> None:

@@ -269,7 +269,10 @@ def prefetch(batches, store: FeatureStore, cfg) -> Iterator:
 
     workers = int(getattr(cfg, "num_workers", 0) or 0)
     depth = int(getattr(cfg, "prefetch", 2) or 2)
-    pin = str(getattr(cfg, "device", "cpu")).startswith(("cuda", "auto"))
+    import torch
+
+    device = str(getattr(cfg, "device", "cpu"))
+    pin = device.startswith("cuda") or (device == "auto" and torch.cuda.is_available())
     return prefetch_batches(batches, store, workers=workers, depth=depth, pin=pin)
 
 

@@ -14,6 +14,8 @@ sec. 6.3.8. The table has the same two columns, so ``probe`` reads it unchanged.
 
 from __future__ import annotations
 
+import os
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Iterator, Sequence
 
@@ -22,8 +24,9 @@ import pyarrow as pa
 
 from .. import manifest
 from ..errors import ConfigError, InputError, MissingInputError
+from ..features.ranks import RankGroup, RankTableWriter, owns_block
 from ..features.store import FeatureStore
-from ..io import TableWriter, read_table
+from ..io import read_table
 from ..locks import output_lock
 from ..manifest import Timer
 from ..progress import Progress
@@ -44,8 +47,10 @@ def patch_starts(frames: int, patch: int = PATCH_FRAMES, hop: int | None = None)
 def resolve_device(device: str) -> "torch.device":  # noqa: F821
     import torch
 
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "auto":  # under torchrun, each rank its own GPU (LOCAL_RANK)
+        if torch.cuda.is_available():
+            return torch.device(f"cuda:{int(os.environ.get('LOCAL_RANK', '0')) % torch.cuda.device_count()}")
+        return torch.device("cpu")
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise ConfigError(f"device {device} requested but CUDA is not available")
     return torch.device(device)
@@ -196,18 +201,33 @@ def run(ws: Workspace, checkpoint: str, *, features: str | None = None, output: 
     out = Path(output) if output else ws.runs / cfg.run / "embeddings" / (
         Path(features).name + (f"-{dataset}" if dataset else "") + (f"-{split}" if split else ""))
     torch.manual_seed(0)
-    with output_lock(ws.root, "embed", str(out.resolve())), Timer() as timer, \
-            TableWriter(out, "runs/embeddings") as writer, \
-            Progress(f"embed {cfg.run}", total=len(track_ids), unit="tracks") as bar:
-        for start in range(0, len(track_ids), tracks_per_chunk):
-            chunk = track_ids[start:start + tracks_per_chunk]
-            emb = embed_positions(backbone, store, store.positions(chunk), batch_size=batch_size, device=dev,
-                                  amp=cfg.amp)
-            flat = pa.array(emb.reshape(-1), type=pa.float32())
-            offsets = pa.array(np.arange(0, emb.size + 1, emb.shape[1], dtype=np.int32))
-            writer.write(pa.table({"track_id": pa.array(chunk, pa.string()),
-                                   "embedding": pa.ListArray.from_arrays(offsets, flat)}))
-            bar.update(advance=len(chunk), records=start + len(chunk))
+    # Under torchrun every rank embeds the chunks k with k % WORLD_SIZE == RANK into the one table
+    # (features.ranks.RankTableWriter: part files in rank 0's staging folder, committed by rank 0).
+    group = RankGroup.join()
+    try:
+        with output_lock(ws.root, "embed", str(out.resolve())) if group.is_main else nullcontext(), \
+                Timer() as timer, Progress(f"embed {cfg.run}", total=len(track_ids), unit="tracks") as bar:
+            writer = RankTableWriter(group, out, "runs/embeddings")
+            try:
+                for k, start in enumerate(range(0, len(track_ids), tracks_per_chunk)):
+                    if not owns_block(k, group.rank, group.world):
+                        continue
+                    chunk = track_ids[start:start + tracks_per_chunk]
+                    emb = embed_positions(backbone, store, store.positions(chunk), batch_size=batch_size,
+                                          device=dev, amp=cfg.amp)
+                    flat = pa.array(emb.reshape(-1), type=pa.float32())
+                    offsets = pa.array(np.arange(0, emb.size + 1, emb.shape[1], dtype=np.int32))
+                    writer.write_chunk(k, pa.table({"track_id": pa.array(chunk, pa.string()),
+                                                    "embedding": pa.ListArray.from_arrays(offsets, flat)}))
+                    bar.update(advance=len(chunk), records=writer.rows)
+                writer.commit()
+            except BaseException:
+                writer.abort()
+                raise
+    finally:
+        group.leave()
+    if not group.is_main:
+        return Report(stage="embed", counts={"tracks": writer.rows}, outputs={"embeddings": str(out)})
     report = Report(stage="embed", counts={"tracks": len(track_ids), "missing_features": missing},
                     outputs={"embeddings": str(out), "checkpoint": str(path)},
                     figures={"seconds": timer.seconds,

@@ -59,6 +59,7 @@ from .data import (
     apply_view_augmentation,
     crops,
     default_ico_function,
+    prefetch,
     shard_for_rank,
     steps_in,
 )
@@ -361,7 +362,8 @@ def _train(ws, cfg, saved, init_from, source, ico_fn, device, dist, say, run_dir
         taken = micro_done = 0
         t0 = time.perf_counter()
         aug_rng = np.random.default_rng([cfg.seed, epoch, 8])
-        batches = iter(_batches(cfg, model, inputs, plans, rng, sizes, micro, view_rng, aug_rng))
+        batches = iter(prefetch(_batches(cfg, model, inputs, plans, rng, sizes, micro, view_rng, aug_rng),
+                                inputs.store, cfg))
         with Progress(f"epoch {epoch}", total=steps, unit="steps") as bar:
             for first in batches:
                 group = itertools.chain([first], itertools.islice(batches, cfg.accumulate - 1))

@@ -101,3 +101,23 @@ def test_probe_a_run_by_name_with_random_baseline(trained, tmp_path):
     assert results["models"][1]["sources"][0]["random_init_seed"] == 0
     cached = sorted(p.name for p in (ws.runs / "tiny" / "probe" / "embeddings").glob("*.parquet"))
     assert cached == ["tiny.random-init-0.syn.parquet", "tiny.syn.parquet"]   # features taken from the run config
+
+
+def test_random_twin_redraws_weights_but_keeps_maest_input_statistics():
+    import torch
+
+    from discogs_tools.probe.backbone import random_twin
+    from discogs_tools.train.backbones import backbone_from_config
+    from discogs_tools.train.config import TrainConfig
+
+    cfg = TrainConfig(run="r", features="f", backbone="maest", crop_frames=100, maest_width=24, maest_depth=2,
+                      maest_heads=2, embed_block=1)
+    torch.manual_seed(0)
+    trained = backbone_from_config(cfg)
+    trained.set_input_stats(3.5, 2.25)          # computed by the toolkit from the training set
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(7)
+        twin = random_twin(trained, cfg)
+    assert (float(twin.input_mean), float(twin.input_std)) == (3.5, 2.25)
+    weights = [n for n, _ in trained.named_parameters()]
+    assert any(not torch.equal(dict(trained.named_parameters())[n], dict(twin.named_parameters())[n]) for n in weights)

@@ -117,6 +117,19 @@ def _stamp(path: Path) -> dict[str, object]:
                       for p in files[:1000]]}
 
 
+def random_twin(trained: Any, cfg: Any, **kwargs: Any) -> Any:
+    """A random initialisation of ``trained``'s architecture (the random-weight baseline): what the
+    architecture learns from data is re-drawn (call it inside a seeded RNG fork), what the toolkit
+    computed from the data set is kept, namely the input statistics a MAEST backbone normalises
+    with (seed 004 sec. 6.3.1), so the twin sees the same inputs as the model."""
+    from ..train.backbones import backbone_from_config
+
+    twin = backbone_from_config(cfg, **kwargs)
+    if hasattr(twin, "set_input_stats") and hasattr(trained, "input_mean"):
+        twin.set_input_stats(float(trained.input_mean), float(trained.input_std))
+    return twin
+
+
 def embeddings_for(source: ModelSource, *, features: Path | None, cache_dir: Path, track_ids: Sequence[str],
                    embedder: Embedder | None = None, random_init_seed: int | None = None) -> Path:
     """Path of an embedding file for ``source`` covering ``track_ids``: the file itself, or a cached
@@ -177,7 +190,6 @@ def default_embedder(source: ModelSource, features: Path | None, output: Path, t
 
     from ..features.store import FeatureStore
     from ..schemas import conform, load_schema
-    from ..train.backbones import backbone_from_config
     from ..train.embed import embed_positions, load_backbone, resolve_device
 
     path = checkpoint_path(source)
@@ -185,7 +197,7 @@ def default_embedder(source: ModelSource, features: Path | None, output: Path, t
     if random_init_seed is not None:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(random_init_seed)
-            backbone = backbone_from_config(cfg)
+            backbone = random_twin(backbone, cfg)
     if features is None:
         raise ConfigError("embedding a checkpoint needs --features (a feature set under workspace/features)")
     device = resolve_device("auto")

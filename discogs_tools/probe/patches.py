@@ -434,9 +434,8 @@ def cached_patch_embedder(cache_dir: str | os.PathLike[str], rate_hz: float | No
         import torch
 
         from ..features.store import FeatureStore
-        from ..train.backbones import backbone_from_config
         from ..train.embed import load_backbone, resolve_device
-        from .backbone import _safe, _stamp, checkpoint_path
+        from .backbone import _safe, _stamp, checkpoint_path, random_twin
 
         if features is None:
             raise ConfigError("the ismir2022 protocol embeds patches: it needs --features (a feature set)")
@@ -456,7 +455,7 @@ def cached_patch_embedder(cache_dir: str | os.PathLike[str], rate_hz: float | No
         if random_init_seed is not None:
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(random_init_seed)
-                backbone = backbone_from_config(cfg)
+                backbone = random_twin(backbone, cfg)
         device = resolve_device("auto")
         backbone.to(device)
         return embed_patches(backbone, FeatureStore(features), track_ids, crop_hop=crop_hop, device=device,

@@ -646,9 +646,8 @@ def _evaluate_labelled(data: ProbeDataset, emb: Embeddings, config: ProbeConfig,
 def _finetune_seed(data: ProbeDataset, y: np.ndarray, finetune: dict[str, Any], multilabel: bool, n_classes: int,
                    config: ProbeConfig, seed: int) -> tuple[Any, np.ndarray]:
     """One seed of icassp2023-finetune: (an object with best_epoch and best_score, test activations)."""
-    from ..train.backbones import backbone_from_config
     from ..train.embed import load_backbone, resolve_device
-    from .backbone import checkpoint_path
+    from .backbone import checkpoint_path, random_twin
     from .finetune import average_precision_score_macro
     from .finetune import finetune as run_finetune
 
@@ -657,7 +656,7 @@ def _finetune_seed(data: ProbeDataset, y: np.ndarray, finetune: dict[str, Any], 
 
     def make_backbone() -> Any:  # runs inside the seeded RNG fork: a random init depends on the seed
         backbone, cfg = load_backbone(path)
-        return backbone_from_config(cfg, n_mels=store.n_mels) if finetune["random_init"] else backbone
+        return random_twin(backbone, cfg, n_mels=store.n_mels) if finetune["random_init"] else backbone
 
     splits = {s: data.split_indices(s) for s in ("train", "validation", "test")}
     ids = data.columns["track_id"]

@@ -39,6 +39,8 @@ Values the seeds do not give, and what is used (searched in the cited sections):
   {1e-3, 1e-4, 5e-4, 1e-5}) -> 1e-3; how long the rate is held: not stated -> linear decay over
   the second half of the epochs (``ProbeConfig.rampdown_start``); the formula of the exponential
   ramp: not stated -> exp(-5 (1 - t)^2) (see ``mlp.schedule_factor``).
+- ``maest`` input standardisation: not stated in sec. 6.3.3 -> kept (train statistics),
+  ``--no-standardize`` turns it off.
 - ``maest`` grid search (``probe --grid-search``): the 144 combinations of sec. 6.3.3 (batch
   {64, 128, 256}, epochs {30, ..., 80}, dropout {0.5, 0.75}, maximum rate {1e-3, 1e-4, 5e-4,
   1e-5}); each is trained with the first seed and the one of the highest validation score

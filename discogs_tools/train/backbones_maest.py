@@ -7,8 +7,9 @@ added, ``k0_{t,f} = P(x_{t,f}) + te_t + fe_f``. Two trainable tokens, ``cls`` an
 PaSST), start the sequence; 12 pre-norm transformer blocks follow. The classifier reads the average
 of ``cls^12`` and ``dist^12`` (after the final layer norm): that average is this backbone's
 ``forward`` output, and the style head of :mod:`.objectives` is the linear classifier on it. At the
-published width (768, 12 heads, MLP 3072) the encoder holds about 86M parameters, and with the
-400-style classifier close to the seed's "87 million" (tests/test_maest_backbone.py counts them).
+published width (768, 12 heads, MLP 3072: DeiT-B's and PaSST's, not stated in seed 004) the encoder
+holds 85.3M (MAEST-5s/10s) to 85.4M (MAEST-30s) parameters, 85.6-85.7M with the 400-style classifier,
+against the seed's "close to 87 million" (tests/test_maest_backbone.py counts them).
 
 Patchout (seed 004 sec. 6.2, 6.3.6): while training, whole rows (frequency) and columns (time) of
 the patch grid are discarded after the encodings are added, drawn afresh for every batch from
@@ -52,7 +53,8 @@ from .backbones_base import Backbone
 
 PATCH = 16                 # seed 004 sec. 6.2: 16 x 16 patches
 STRIDE = 10                # seed 004 sec. 6.2: stride of 10 x 10
-WIDTH, DEPTH, HEADS, MLP_RATIO = 768, 12, 12, 4  # seed 004 sec. 6.2: 12 blocks (ViT-B / DeiT-B / PaSST width)
+WIDTH, DEPTH, HEADS, MLP_RATIO = 768, 12, 12, 4  # depth: seed 004 sec. 6.2 (12 blocks); width, heads, MLP ratio:
+                                                 # not in seed 004, DeiT-B's / PaSST's, whose weights MAEST loads
 SAMPLE_RATE, HOP = 16000, 256                    # seed 004 sec. 6.3.1: 16 kHz, 16 ms hop
 SEGMENT_SECONDS = (5, 10, 20, 30)                # seed 004 sec. 6.2: MAEST-5s ... MAEST-30s
 FREQ_PATCHOUT = 3                                # seed 004 sec. 6.2: 3 frequency patches

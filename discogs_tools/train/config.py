@@ -74,10 +74,11 @@ class TrainConfig:
     simclr_augment: str = "none"               # one of SIMCLR_AUGMENTS
     mix_gain_beta: tuple[float, float] = (5.0, 2.0)
     max_steps_per_epoch: int | None = None     # cap (quick runs, benchmarks)
-    # MAEST (seed 004 ch. 6; train/backbones_maest.py). Defaults: the published model.
-    maest_width: int = 768                     # sec. 6.2: ViT-B width (12 blocks, ~87M parameters)
+    # MAEST (seed 004 ch. 6; train/backbones_maest.py). Architecture defaults = the published model;
+    # recipe fields default to off (the published values are in pipelines/maest_discogs20.toml).
+    maest_width: int = 768                     # not in seed 004 (sec. 6.2: ~87M parameters): DeiT-B / PaSST width
     maest_depth: int = 12                      # sec. 6.2: 12 blocks of self-attention
-    maest_heads: int = 12
+    maest_heads: int = 12                      # not in seed 004: DeiT-B / PaSST heads
     patchout_time: int | None = None           # sec. 6.3.6: time patches dropped (None: 15 per 5 s)
     patchout_freq: int = 3                     # sec. 6.2: 3 frequency patches dropped
     embed_block: int = 7                       # sec. 6.3.4: embeddings of block 7 ...

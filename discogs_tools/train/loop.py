@@ -296,7 +296,8 @@ def _train(ws, cfg, saved, init_from, source, ico_fn, device, dist, say, run_dir
         model = model.to(memory_format=torch.channels_last)
     init_path = _init_backbone(ws, model, init_from) if init_from else None
     maest_notes = _prepare_maest(cfg, model, inputs, saved is not None, say)
-    # Adam (seed 000 sec. 4.2; betas 0.9/0.999 in seed 004 sec. 5.3.3); weight decay as torch's Adam (L2)
+    # Adam (seed 000 sec. 4.2; betas 0.9/0.999 in seed 004 sec. 5.3.3, not stated for MAEST in ch. 6: torch's
+    # default); weight decay as torch's Adam (L2)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=tuple(cfg.adam_betas),
                                  weight_decay=cfg.weight_decay)
     schedule = LrSchedule(cfg)

@@ -138,7 +138,10 @@ def child_usearch(data, queries, threads, params):
     def search(q):
         return np.asarray(index.search(q, K, threads=1).keys, dtype=np.int64)
 
-    return build_s, search, index.memory_usage
+    def set_ef(ef):
+        index.expansion_search = ef
+
+    return build_s, search, index.memory_usage, set_ef
 
 
 def child_faiss(data, queries, threads, params):
@@ -160,7 +163,10 @@ def child_faiss(data, queries, threads, params):
         faiss.normalize_L2(q)
         return index.search(q, K)[1][0].astype(np.int64)
 
-    return build_s, search, None
+    def set_ef(ef):
+        index.hnsw.efSearch = ef
+
+    return build_s, search, None, set_ef
 
 
 def child_faiss_ivf(data, queries, threads, params):
@@ -189,7 +195,10 @@ def child_faiss_ivf(data, queries, threads, params):
         faiss.normalize_L2(q)
         return index.search(q, K)[1][0].astype(np.int64)
 
-    return build_s, search, None
+    def set_ef(nprobe):  # the IVF knob that plays efSearch's part: lists probed
+        index.nprobe = nprobe if nprobe != params["ef_search"] else params["nprobe"]
+
+    return build_s, search, None, set_ef
 
 
 def child_hnswlib(data, queries, threads, params):
@@ -207,7 +216,7 @@ def child_hnswlib(data, queries, threads, params):
     def search(q):
         return index.knn_query(q.reshape(1, -1), k=K)[0][0].astype(np.int64)
 
-    return build_s, search, None
+    return build_s, search, None, index.set_ef
 
 
 def run_child(args: argparse.Namespace) -> None:
@@ -219,22 +228,27 @@ def run_child(args: argparse.Namespace) -> None:
         params = {"m": args.m, "ef_construction": args.ef_construction, "ef_search": args.ef_search,
                   "nlist": args.nlist, "nprobe": args.nprobe}
         cpu = cpu_seconds()
-        build_s, search, index_bytes = {"usearch": child_usearch, "faiss-hnsw": child_faiss, "faiss-ivf": child_faiss_ivf,
+        build_s, search, index_bytes, set_ef = {"usearch": child_usearch, "faiss-hnsw": child_faiss, "faiss-ivf": child_faiss_ivf,
                                         "hnswlib": child_hnswlib}[args.child](data, queries, args.threads, params)
         build_cpu_s = cpu_seconds() - cpu
         rss_after_build = peak_rss_mb()
-        latencies, cpu_latencies, found = [], [], []
-        for q in queries:
-            t, c = time.perf_counter(), time.thread_time()
-            found.append(search(q))
-            cpu_latencies.append(time.thread_time() - c)
-            latencies.append(time.perf_counter() - t)
-        lat = np.array(latencies) * 1000
-        cpu_lat = np.array(cpu_latencies) * 1000
-        result = {"build_s": build_s, "build_cpu_s": build_cpu_s, "p50_ms": float(np.percentile(lat, 50)), "p99_ms": float(np.percentile(lat, 99)),
-                  "cpu_p50_ms": float(np.percentile(cpu_lat, 50)), "cpu_p99_ms": float(np.percentile(cpu_lat, 99)),
-                  "keys": [k.tolist() for k in found], "peak_rss_build_mb": rss_after_build,
-                  "index_mb": index_bytes / 2**20 if index_bytes else None}
+        result = {"build_s": build_s, "build_cpu_s": build_cpu_s, "peak_rss_build_mb": rss_after_build,
+                  "index_mb": index_bytes / 2**20 if index_bytes else None, "searches": []}
+        for ef in (args.ef_search_values or [args.ef_search]):
+            set_ef(ef)
+            latencies, cpu_latencies, found = [], [], []
+            for q in queries:
+                t, c = time.perf_counter(), time.thread_time()
+                found.append(search(q))
+                cpu_latencies.append(time.thread_time() - c)
+                latencies.append(time.perf_counter() - t)
+            lat = np.array(latencies) * 1000
+            cpu_lat = np.array(cpu_latencies) * 1000
+            result["searches"].append({"ef_search": ef, "p50_ms": float(np.percentile(lat, 50)),
+                                       "p99_ms": float(np.percentile(lat, 99)),
+                                       "cpu_p50_ms": float(np.percentile(cpu_lat, 50)),
+                                       "cpu_p99_ms": float(np.percentile(cpu_lat, 99)),
+                                       "keys": [k.tolist() for k in found]})
     result["peak_rss_mb"] = peak_rss_mb()
     Path(args.out).write_text(json.dumps(result))
 
@@ -261,7 +275,8 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--m", type=int, default=16, help="HNSW connectivity (M)")
     p.add_argument("--ef-construction", type=int, default=64)
-    p.add_argument("--ef-search", type=int, default=128)
+    p.add_argument("--ef-search", default="128", help="efSearch; comma-separated values are each measured on "
+                   "the same index")
     p.add_argument("--nlist", type=int, default=0, help="faiss-ivf lists (default 4 sqrt(n))")
     p.add_argument("--nprobe", type=int, default=16, help="faiss-ivf lists searched per query")
     p.add_argument("--seed", type=int, default=0)
@@ -271,6 +286,8 @@ def main() -> None:
     p.add_argument("--query-file", default=None, help=argparse.SUPPRESS)
     p.add_argument("--out", default=None, help=argparse.SUPPRESS)
     args = p.parse_args()
+    args.ef_search_values = [int(v) for v in str(args.ef_search).split(",")]
+    args.ef_search = args.ef_search_values[0]
     if args.child:
         run_child(args)
         return
@@ -288,19 +305,20 @@ def main() -> None:
                   f"{time.perf_counter() - t:.1f} s; {args.queries} queries", flush=True)
             base = ["--data", str(data), "--query-file", str(queries), "--threads", str(args.threads),
                     "--m", str(args.m), "--ef-construction", str(args.ef_construction),
-                    "--ef-search", str(args.ef_search), "--nlist", str(args.nlist), "--nprobe", str(args.nprobe)]
+                    "--ef-search", ",".join(map(str, args.ef_search_values)), "--nlist", str(args.nlist), "--nprobe", str(args.nprobe)]
             exact = child(["--child", "exact", *base])
             print(f"{'exact (numpy, reference)':28s} build      -        query mean {exact['query_ms_mean']:8.2f} ms "
                   f"(batched)  recall@10 1.000  peak RSS {exact['peak_rss_mb']:8.0f} MB   [{load()}]", flush=True)
             for lib in args.libraries.split(","):
                 r = child(["--child", lib, *base])
-                rec = recall(r["keys"], exact["keys"])
                 extra = f"  index {r['index_mb']:.0f} MB" if r.get("index_mb") else ""
-                if "cpu_p99_ms" in r:
-                    extra += f"  (query CPU time p50 {r['cpu_p50_ms']:.2f} ms p99 {r['cpu_p99_ms']:.2f} ms)"
                 print(f"{lib:28s} build {r['build_s']:8.1f} s ({n / r['build_s']:8.0f} /s; {r['build_cpu_s']:.0f} CPU-s)  "
-                      f"query p50 {r['p50_ms']:6.2f} ms p99 {r['p99_ms']:6.2f} ms  recall@10 {rec:.3f}  "
                       f"peak RSS {r['peak_rss_mb']:8.0f} MB{extra}   [{load()}]", flush=True)
+                for q in r["searches"]:
+                    rec = recall(q["keys"], exact["keys"])
+                    print(f"{'':28s} efSearch {q['ef_search']:4d}: query p50 {q['p50_ms']:6.2f} ms p99 {q['p99_ms']:6.2f} ms "
+                          f"(CPU time p50 {q['cpu_p50_ms']:.2f} ms p99 {q['cpu_p99_ms']:.2f} ms)  recall@10 {rec:.3f}",
+                          flush=True)
                 scale = FULL_COLLECTION / n
                 print(f"{'':28s} extrapolated to {FULL_COLLECTION:,}: build >= {r['build_s'] * scale / 60:.1f} min "
                       f"(on {args.threads} idle cores >= {r['build_cpu_s'] / args.threads * scale / 60:.1f} min), "

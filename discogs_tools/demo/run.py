@@ -19,7 +19,7 @@ from ..workspace import Workspace
 def probe_summary(result_path) -> list[tuple[str, str, float, float]]:
     """(model, metric, mean, std) of every model in a probe result file: the primary metric, and
     for triplets also the accuracy of the frozen embeddings' own cosine distance (no probe training)."""
-    data = json.loads(result_path.read_text())
+    data = json.loads(Path(result_path).read_text(encoding="utf-8"))
     primary = data.get("primary_metric", "accuracy")
     out = []
     for model in data["models"]:

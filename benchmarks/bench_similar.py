@@ -275,7 +275,7 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--m", type=int, default=16, help="HNSW connectivity (M)")
     p.add_argument("--ef-construction", type=int, default=64)
-    p.add_argument("--ef-search", default="128", help="efSearch; comma-separated values are each measured on "
+    p.add_argument("--ef-search", default="512", help="efSearch; comma-separated values are each measured on "
                    "the same index")
     p.add_argument("--nlist", type=int, default=0, help="faiss-ivf lists (default 4 sqrt(n))")
     p.add_argument("--nprobe", type=int, default=16, help="faiss-ivf lists searched per query")

@@ -9,6 +9,7 @@ import io
 import json
 import shutil
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -45,13 +46,20 @@ def test_index_matches_exact_cosine_search(sim_ws):
     emb = read_embeddings(embeddings_path(sim_ws, RUN))
     index = open_index(sim_ws, RUN, rebuild=False)
     assert len(index) == len(emb.ids)
-    exact = exact_search(emb.values, emb.values[:20], 6)
+    # the index stores float16 vectors: the reference is exact search over the same rounded vectors
+    stored = emb.values.astype(np.float16).astype(np.float32)
+    unit = stored / np.linalg.norm(stored, axis=1, keepdims=True)
+    exact = exact_search(stored, stored[:20], 6)
     for row, query_id in enumerate(emb.ids[:20]):
-        keys, dist = index.search(emb.values[row], 6)
-        # the first neighbour of an indexed track is itself, at (float16-rounded) distance 0
+        keys, dist = index.search(stored[row], 6)
+        # the first neighbour of an indexed track is itself, at distance 0
         assert index.track_ids(keys[:1]) == [query_id]
         assert dist[0] < 1e-3
-        assert set(index.track_ids(keys)) == {emb.ids[k] for k in exact[row]}
+        # the neighbours of exact search at their distances, to float16 precision (this tiny model puts
+        # every track within 0.02 of the others, so near-ties can swap the last neighbour)
+        want = np.sort(1 - unit[exact[row]] @ unit[row])
+        assert dist == pytest.approx(want, abs=1e-3)
+        assert len(set(index.track_ids(keys)) & {emb.ids[k] for k in exact[row]}) >= 5
 
 
 def test_index_up_to_date_then_rebuilt_when_embeddings_change(sim_ws, tmp_path):

@@ -73,7 +73,8 @@ def file_digest(path: Path) -> str:
 
 
 def artists(ws) -> int:
-    con = duckdb.connect(str(ws.warehouse_path), read_only=True)
+    # The views read workspace-relative paths: resolve them in the workspace, as the toolkit does.
+    con = duckdb.connect(str(ws.warehouse_path), read_only=True, config={"file_search_path": str(ws.root)})
     try:
         return con.execute("SELECT count(*) FROM discogs_artists").fetchone()[0]
     finally:

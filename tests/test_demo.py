@@ -77,3 +77,25 @@ def test_demo_runs_end_to_end_and_the_artist_model_beats_random_weights(tmp_path
     again = runner.invoke(app, ["demo", "--workspace", str(ws)])
     assert again.exit_code == 0, again.output
     assert again.output.count("up to date, skipped") >= 20
+
+
+def test_the_demo_ends_with_a_similar_query_and_how_to_open_serve(ws):
+    """The last lines name a real track of the collection as `artist - title`, quoted for the shell."""
+    import shlex
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from discogs_tools.demo.run import _print_listen_hint
+
+    folder = ws.table("collection/tracks")
+    folder.mkdir(parents=True)
+    pq.write_table(pa.table({"track_id": ["demo-b", "demo-a", "demo-c"], "artist": ["B", "Guns N' Roses", None],
+                             "title": ["x", "Don't Cry", "y"]}), folder / "part-0.parquet")
+    lines: list[str] = []
+    _print_listen_hint(ws, {"run": "demo-artist", "dataset": "demo"}, lines.append)
+    similar = next(line for line in lines if "discogs-tools similar" in line)
+    argv = shlex.split(similar)
+    assert argv[:3] == ["discogs-tools", "similar", "Guns N' Roses - Don't Cry"]   # the first track id
+    assert argv[-2:] == ["-w", str(ws.root)]
+    assert any(line.strip().startswith(f"discogs-tools serve -w {shlex.quote(str(ws.root))}") for line in lines)

@@ -118,4 +118,22 @@ def run_demo(ws: Workspace | str | os.PathLike[str], *, force: bool = False, ech
         for verdict in probe_verdicts(result, variables["run"]):
             echo(f"  {verdict.line()}")
             report.figures[f"{verdict.task} {verdict.metric} margin"] = verdict.margin
+    _print_listen_hint(ws, variables, echo)
     return report
+
+
+def _print_listen_hint(ws: Workspace, variables: dict[str, str], echo: Callable[[str], None]) -> None:
+    """The last lines: one `similar` query on the demo's collection and how to open `serve`."""
+    import shlex
+
+    from ..io import read_table
+
+    tracks = read_table(ws.table("collection/tracks"), columns=["track_id", "artist", "title"]).to_pylist()
+    first = min((t for t in tracks if t["artist"] and t["title"]), key=lambda t: t["track_id"], default=None)
+    if first is None:
+        return
+    run, where = variables["run"], shlex.quote(str(ws.root))
+    echo("")
+    echo("Listen to what the model learned (nearest tracks by cosine distance; docs/similarity.md):")
+    echo(f"  discogs-tools similar {shlex.quote(first['artist'] + ' - ' + first['title'])} -k 5 -w {where}")
+    echo(f"  discogs-tools serve -w {where}        # a local page: search, listen, map ({run})")

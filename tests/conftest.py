@@ -40,3 +40,18 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory) -> tuple[Path, str]:
+    """The demo pipeline run once per test session (a few minutes): (workspace folder, its output).
+    The demo test checks it; the guide test starts its sandbox from a copy of it, where the demo's
+    relocatable pipeline state then finds every stage up to date."""
+    from typer.testing import CliRunner
+
+    from discogs_tools.cli import app
+
+    root = tmp_path_factory.mktemp("demo") / "ws"
+    result = CliRunner().invoke(app, ["demo", "--workspace", str(root)])
+    assert result.exit_code == 0, result.output
+    return root, result.output

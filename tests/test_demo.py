@@ -45,12 +45,11 @@ def test_verdict_lines_say_whether_the_trained_model_beats_its_twin_beyond_the_s
 
 
 @pytest.mark.slow
-def test_demo_runs_end_to_end_and_the_artist_model_beats_random_weights(tmp_path):
-    ws = tmp_path / "ws"
+def test_demo_runs_end_to_end_and_the_artist_model_beats_random_weights(demo_run):
+    ws, output = demo_run
     runner = CliRunner()
-    result = runner.invoke(app, ["demo", "--workspace", str(ws)])
-    assert result.exit_code == 0, result.output
-    assert "Demo finished" in result.output
+    assert "Demo finished" in output
+    assert "discogs-tools similar " in output and "discogs-tools serve -w " in output
     # On similarity triplets of held-out artists the trained model must beat its random-weight twin.
     scores = {(name, metric): mean for name, metric, mean, _std in
               probe_summary(ws / "runs/demo-artist/probe/artist_triplets.json")}
@@ -64,12 +63,12 @@ def test_demo_runs_end_to_end_and_the_artist_model_beats_random_weights(tmp_path
         ("artist_group", "accuracy")}
     for v in verdicts:
         assert v.beats, v.line()
-        assert v.line() in result.output
+        assert v.line() in output
     # Every stage recorded what it did, and the pairs respect their rules.
     stages = json.loads((ws / "manifest.json").read_text())["stages"]
     assert {"ingest discogs releases", "ingest collection", "ingest playlists", "match discogs", "match playlists",
             "build-dataset demo", "features demo", "train demo-artist", "probe demo-artist/artist_group",
-            "probe demo-artist/artist_triplets"} <= set(stages)
+            "probe demo-artist/artist_triplets", "embed demo-artist"} <= set(stages)
     check = runner.invoke(app, ["validate-pairs", "--association", "artist", "--dataset", "demo",
                                 "--workspace", str(ws)])
     assert check.exit_code == 0, check.output

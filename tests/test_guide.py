@@ -168,15 +168,16 @@ def test_the_block_reader_sees_continuations_quotes_and_chains():
 
 
 @pytest.fixture(scope="module")
-def sandbox(tmp_path_factory) -> Path:
+def sandbox(tmp_path_factory, demo_run) -> Path:
     """A scratch folder with the demo workspace as ./workspace and the repository's
-    discogs_tools/ and sql/ reachable by the relative paths the docs use."""
+    discogs_tools/ and sql/ reachable by the relative paths the docs use. It starts from a copy of
+    the session's demo workspace (conftest ``demo_run``), or of ``DISCOGS_TOOLS_GUIDE_DEMO_WS``,
+    and runs the demo there as the guide says: the relocatable pipeline state finds it up to date."""
     root = tmp_path_factory.mktemp("guide")
     for name in ("discogs_tools", "sql", "pipelines"):
         (root / name).symlink_to(REPO / name)
-    built = os.environ.get("DISCOGS_TOOLS_GUIDE_DEMO_WS")  # a demo workspace built before: copied (faster)
-    if built:
-        shutil.copytree(built, root / "workspace", symlinks=True)
+    built = os.environ.get("DISCOGS_TOOLS_GUIDE_DEMO_WS") or str(demo_run[0])
+    shutil.copytree(built, root / "workspace", symlinks=True)
     result = subprocess.run(["discogs-tools", "demo"], cwd=root, env=_env(root), capture_output=True, text=True)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return root

@@ -24,7 +24,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import pyarrow as pa
 
@@ -130,6 +130,23 @@ def random_twin(trained: Any, cfg: Any, **kwargs: Any) -> Any:
     return twin
 
 
+def frozen_backbone(checkpoint: Path, random_init_seed: int | None = None) -> tuple[Any, Any]:
+    """(backbone, device): the backbone of ``checkpoint`` (or, with ``random_init_seed``, its seeded
+    random-weight twin, :func:`random_twin`) on the machine's device, for embedding with frozen weights."""
+    import torch
+
+    from ..train.embed import load_backbone, resolve_device
+
+    backbone, cfg = load_backbone(checkpoint)
+    if random_init_seed is not None:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(random_init_seed)
+            backbone = random_twin(backbone, cfg)
+    device = resolve_device("auto")
+    backbone.to(device)
+    return backbone, device
+
+
 def embeddings_for(source: ModelSource, *, features: Path | None, cache_dir: Path, track_ids: Sequence[str],
                    embedder: Embedder | None = None, random_init_seed: int | None = None) -> Path:
     """Path of an embedding file for ``source`` covering ``track_ids``: the file itself, or a cached
@@ -186,22 +203,14 @@ def default_embedder(source: ModelSource, features: Path | None, output: Path, t
     ``random_init_seed`` the backbone keeps the checkpoint's architecture but takes a fresh seeded
     random initialisation (the random-weight baseline)."""
     import pyarrow.parquet as pq
-    import torch
 
     from ..features.store import FeatureStore
     from ..schemas import conform, load_schema
-    from ..train.embed import embed_positions, load_backbone, resolve_device
+    from ..train.embed import embed_positions
 
-    path = checkpoint_path(source)
-    backbone, cfg = load_backbone(path)
-    if random_init_seed is not None:
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(random_init_seed)
-            backbone = random_twin(backbone, cfg)
+    backbone, device = frozen_backbone(checkpoint_path(source), random_init_seed)
     if features is None:
         raise ConfigError("embedding a checkpoint needs --features (a feature set under workspace/features)")
-    device = resolve_device("auto")
-    backbone.to(device)
     store = FeatureStore(features)
     present = [t for t in track_ids if t in store]
     schema = load_schema("runs/embeddings")

@@ -431,11 +431,8 @@ def cached_patch_embedder(cache_dir: str | os.PathLike[str], rate_hz: float | No
               crop_hop: int) -> PatchBank:
         import hashlib
 
-        import torch
-
         from ..features.store import FeatureStore
-        from ..train.embed import load_backbone, resolve_device
-        from .backbone import _safe, _stamp, checkpoint_path, random_twin
+        from .backbone import _safe, _stamp, checkpoint_path, frozen_backbone
 
         if features is None:
             raise ConfigError("the ismir2022 protocol embeds patches: it needs --features (a feature set)")
@@ -451,13 +448,7 @@ def cached_patch_embedder(cache_dir: str | os.PathLike[str], rate_hz: float | No
                 return load_bank(directory)
             except InputError:
                 pass  # damaged: built again below
-        backbone, cfg = load_backbone(checkpoint)
-        if random_init_seed is not None:
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(random_init_seed)
-                backbone = random_twin(backbone, cfg)
-        device = resolve_device("auto")
-        backbone.to(device)
+        backbone, device = frozen_backbone(checkpoint, random_init_seed)
         return embed_patches(backbone, FeatureStore(features), track_ids, crop_hop=crop_hop, device=device,
                              directory=directory, key=key, rate_hz=rate_hz)
 

@@ -137,26 +137,25 @@ def bench_mlp(n_train: int, n_val: int, dim: int, classes: int, epochs: int, thr
     loss_fn = nn.BCEWithLogitsLoss()
     xt, yt = torch.from_numpy(x[:n_train]), torch.from_numpy(y[:n_train])
     gen = torch.Generator().manual_seed(0)
-    t0 = time.perf_counter()
-    for _ in range(epochs):
-        for idx in torch.randperm(n_train, generator=gen).split(256):
-            opt.zero_grad()
-            loss_fn(model(xt[idx]), yt[idx]).backward()
-            opt.step()
-    bare = time.perf_counter() - t0
-    # the same bare loop plus what every probe epoch also does: a validation pass scored by macro
-    # ROC-AUC, and a copy of the weights when they are the best so far
     xv, yv = torch.from_numpy(x[n_train:]), y[n_train:]
-    t0 = time.perf_counter()
-    for _ in range(epochs):
-        for idx in torch.randperm(n_train, generator=gen).split(256):
-            opt.zero_grad()
-            loss_fn(model(xt[idx]), yt[idx]).backward()
-            opt.step()
-        with torch.no_grad():
-            macro_roc_auc(yv, model(xv).numpy())
-        {k: v.clone() for k, v in model.state_dict().items()}
-    validated = time.perf_counter() - t0
+
+    def bare_loop(validate: bool) -> float:
+        """Seconds of ``epochs`` bare epochs; with ``validate`` also what every probe epoch does
+        besides training: a validation pass scored by macro ROC-AUC and a copy of the weights."""
+        t0 = time.perf_counter()
+        for _ in range(epochs):
+            for idx in torch.randperm(n_train, generator=gen).split(256):
+                opt.zero_grad()
+                loss_fn(model(xt[idx]), yt[idx]).backward()
+                opt.step()
+            if validate:
+                with torch.no_grad():
+                    macro_roc_auc(yv, model(xv).numpy())
+                {k: v.clone() for k, v in model.state_dict().items()}
+        return time.perf_counter() - t0
+
+    bare = bare_loop(validate=False)
+    validated = bare_loop(validate=True)
     print(f"MLP probe: {n_train:,} train + {n_val:,} validation tracks x {dim}-d, {classes} classes, {epochs} "
           f"epochs, {threads} thread(s): toolkit {epochs / toolkit:.3f} epochs/s (peak RSS {rss_toolkit:,.0f} MB) | "
           f"bare torch loop {epochs / bare:.3f} epochs/s | bare loop + validation and best-weights copy "

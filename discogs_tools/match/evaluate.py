@@ -60,9 +60,29 @@ def crude_key(text: str | None) -> str:
     return re.sub(r"[\W_]+", "", "".join(c for c in text if not unicodedata.combining(c)))
 
 
-def _held_out(release_id: int, seed: int, share: float) -> bool:
-    digest = hashlib.sha1(f"{seed}:{release_id}".encode()).digest()
+def held_out(release_id: int, seed: int, share: float, salt: str = "") -> bool:
+    """Whether a release is among the ``share`` held out of the index (a seeded hash of its id;
+    ``salt`` keeps the draws of different evaluation sets apart)."""
+    digest = hashlib.sha1(f"{salt}{seed}:{release_id}".encode()).digest()
     return int.from_bytes(digest[:8], "big") / 2**64 < share
+
+
+COLLECTION_SCHEMA = pa.schema([("track_id", pa.string()), ("artist", pa.string()), ("title", pa.string()),
+                               ("album", pa.string()), ("duration_s", pa.float64())])
+
+
+def match_rows(ev: Workspace, rows: list[dict[str, Any]], out: Path,
+               config: MatchConfig) -> tuple[Report, dict[str, dict[str, Any]]]:
+    """The real stages on an evaluation collection: ``rows`` written as the manifest
+    ``out/collection.parquet``, ingested into ``ev``, matched against its Discogs index; returns the
+    match report and the best link per track."""
+    import pyarrow.parquet as pq
+
+    manifest_path = out / "collection.parquet"
+    pq.write_table(pa.Table.from_pylist(rows, schema=COLLECTION_SCHEMA), manifest_path)
+    collection_ingest.run(manifest_path, ev)
+    match_report = stage.run(ev, "discogs", config, rebuild_index=True)
+    return match_report, {r["track_id"]: r for r in read_table(ev.table("match/discogs_best")).to_pylist()}
 
 
 def _typo(text: str, rng: random.Random) -> str:
@@ -237,7 +257,7 @@ def run(ws: Workspace, *, out_dir: str | Path | None = None, positives: int = 15
         for batch in iter_batches(releases, batch_size=1000):
             keep = []
             for release in batch.to_pylist():
-                held = _held_out(release["release_id"], seed, holdout)
+                held = held_out(release["release_id"], seed, holdout)
                 if not held:
                     keep.append(release)
                     master_of[release["release_id"]] = release.get("master_id")
@@ -276,17 +296,9 @@ def run(ws: Workspace, *, out_dir: str | Path | None = None, positives: int = 15
                 applied = [track["negative_kind"], *applied]
             labels[track_id] = {"positive": kind == "pos", "truth": truth, "applied": applied,
                                 "source_release": track["release_id"], "source": track, "derived": derived}
-    manifest_path = out / "collection.parquet"
-    import pyarrow.parquet as pq
-
-    pq.write_table(pa.Table.from_pylist(rows, schema=pa.schema([
-        ("track_id", pa.string()), ("artist", pa.string()), ("title", pa.string()), ("album", pa.string()),
-        ("duration_s", pa.float64())])), manifest_path)
     # -- 3: the real stages
-    collection_ingest.run(manifest_path, ev)
-    match_report = stage.run(ev, "discogs", config, rebuild_index=True)
+    match_report, best = match_rows(ev, rows, out, config)
     # -- 4: scoring
-    best = {r["track_id"]: r for r in read_table(ev.table("match/discogs_best")).to_pylist()}
     links = read_table(ev.table("links/track_releases")).to_pylist()
     metrics = score(labels, best, links, config.threshold, (config.min_title_sim, config.min_artist_sim))
     result = {"seed": seed, "holdout": holdout, "positives": len(pos_sample), "negatives": len(neg_sample),

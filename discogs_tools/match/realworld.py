@@ -29,7 +29,6 @@ F1 are reported per variant and per kind of row. The collection goes through the
 
 from __future__ import annotations
 
-import hashlib
 import random
 from collections import defaultdict
 from pathlib import Path
@@ -38,13 +37,11 @@ from typing import Any
 import pyarrow as pa
 
 from .. import manifest
-from ..collection import ingest as collection_ingest
-from ..io import TableWriter, iter_batches, read_table, write_json_atomic
+from ..io import TableWriter, iter_batches, write_json_atomic
 from ..report import Report
 from ..schemas import load_schema
 from ..workspace import Workspace
-from . import stage
-from .evaluate import crude_key
+from .evaluate import crude_key, held_out, match_rows
 from .index import discogs_track_rows
 from .scoring import MatchConfig
 
@@ -59,11 +56,6 @@ SAME_RECORDING: dict[tuple[int, str], str] = {
 
 PRICES = ("$0.99", "$1.29", "£0.79", "0,99 €", "$9.99", "1.29")
 VARIANTS = ("in_place", "mixed_up")
-
-
-def _held_out(release_id: int, seed: int, share: float) -> bool:
-    digest = hashlib.sha1(f"realworld:{seed}:{release_id}".encode()).digest()
-    return int.from_bytes(digest[:8], "big") / 2**64 < share
 
 
 def _mss(seconds: float | None) -> str | None:
@@ -108,7 +100,7 @@ def build(releases: Path, reference_out: Path, *, seed: int = 0, holdout: float 
                 if rid in query_ids:
                     queries.extend((t, release) for t in tracks)
                     continue
-                if rid not in sibling_ids and _held_out(rid, seed, holdout):
+                if rid not in sibling_ids and held_out(rid, seed, holdout, salt="realworld:"):
                     held.extend((t, release) for t in tracks)
                     continue
                 keep.append(release)
@@ -220,15 +212,7 @@ def run(ws: Workspace, *, out_dir: str | Path | None = None, seed: int = 0, hold
 
         raise NothingUsableError(f"{releases}: no master has two releases with a common track: "
                                  "nothing to evaluate (ingest a dump slice with sibling releases)")
-    import pyarrow.parquet as pq
-
-    manifest_path = out / "collection.parquet"
-    pq.write_table(pa.Table.from_pylist(rows, schema=pa.schema([
-        ("track_id", pa.string()), ("artist", pa.string()), ("title", pa.string()), ("album", pa.string()),
-        ("duration_s", pa.float64())])), manifest_path)
-    collection_ingest.run(manifest_path, ev)
-    match_report = stage.run(ev, "discogs", config, rebuild_index=True)
-    best = {r["track_id"]: r for r in read_table(ev.table("match/discogs_best")).to_pylist()}
+    match_report, best = match_rows(ev, rows, out, config)
     metrics = score(labels, best)
     write_json_atomic(out / "eval.json", {"set": "same-master", "seed": seed, "holdout": holdout,
                                           "negatives": negatives, "reference_releases": n_ref,

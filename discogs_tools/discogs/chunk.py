@@ -143,8 +143,16 @@ def _fast_table(task: ChunkTask, entity: Entity, spans: list[tuple[int, int]],
     schema = load_schema(entity.table)
     walker = fastpath.new_walker(task.entity)
     declined_rows: list[tuple] = []
-    for records in _parsed_batches(task, entity, spans, rejects):
+    tree_free = fastpath.tree_free(task.entity, task.declaration)
+    for batch in _batches(spans, PARSE_BATCH_BYTES):
         seen = len(walker.declined)
+        if tree_free and fastpath.walk_batch(walker, task.data, spans, batch, entity):
+            # declined records (rare): each parsed on its own for the converters
+            if len(walker.declined) > seen:
+                records = _parse_each(task, entity, spans, walker.declined[seen:], rejects)
+                declined_rows += _convert(task, entity, spans, records, rejects)
+            continue
+        records = _parse_records(task, entity, spans, batch, rejects)
         walker.walk(records)
         if len(walker.declined) > seen:
             wanted = set(walker.declined[seen:])

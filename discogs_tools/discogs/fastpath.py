@@ -50,6 +50,22 @@ def new_walker(entity: str) -> Any:
     return _WALKERS[entity]()
 
 
+def tree_free(entity: str, declaration: bytes) -> bool:
+    """Whether ``entity`` chunks are parsed without building trees (:func:`walk_batch`): the
+    fast path is on, libxml2's push parser was found in lxml, the chunk is UTF-8 (no XML
+    declaration to pass on) and ``DISCOGS_TOOLS_NO_TREE_FREE=1`` is not set (for comparisons)."""
+    return (enabled(entity) and not declaration and _walk.sax_available()
+            and os.environ.get("DISCOGS_TOOLS_NO_TREE_FREE", "") in ("", "0"))
+
+
+def walk_batch(walker: Any, data: bytes, spans: list[tuple[int, int]], batch: range, entity: Any) -> bool:
+    """Walk the records ``batch`` of a chunk (``spans`` of ``data``) straight from libxml2's
+    SAX events, without an lxml tree (see ``_walk.walk_bytes``). False, with nothing added to
+    the walker, when the batch is not plain well-formed records: then parse it into a tree."""
+    return _walk.walk_bytes(walker, data, spans[batch.start][0], spans[batch.stop - 1][1], batch.start, len(batch),
+                            entity.root_tag, entity.record_tag)
+
+
 def columns(entity: str, walker: Any, schema: pa.Schema) -> dict[str, pa.Array]:
     """The Arrow columns (all but provenance) of what ``walker`` accepted. Raises
     ``pa.ArrowInvalid`` when a value does not fit its column (e.g. int32 overflow)."""

@@ -97,9 +97,9 @@ def test_builder_reads_ahead_and_crops_like_the_reference(store: FeatureStore):
         got = builder(pos, 128, np.random.default_rng(5))
         assert got.shape == (len(store), 1, 128, N_MELS) and got.dtype == np.float32
         assert np.array_equal(got, reference_crops(store, pos, 128, np.random.default_rng(5)))
-        assert builder.advised == len(store)  # one read-ahead hint per crop
     finally:
-        builder.close()
+        builder.close()  # waits for the read-ahead thread
+    assert builder.advised == len(store)  # one read-ahead hint per crop
 
 
 def test_the_trainer_hook_trains_identically_with_0_and_2_workers(tmp_path: Path, monkeypatch):
@@ -127,3 +127,57 @@ def test_the_trainer_hook_trains_identically_with_0_and_2_workers(tmp_path: Path
         report = loop.run(ws, cfg, source=GroupPairs(ids), echo=lambda s: None)
         results[workers] = (report.figures["train_loss"], report.figures["val_loss"])
     assert results[0] == results[2]
+
+
+def test_gathered_crops_equal_per_crop_copies_on_one_and_several_shards(store: FeatureStore, monkeypatch):
+    """copy_rows gathers each shard's crops in one np.take; the bytes are those of one slice copy
+    per crop (short tracks zero padded), whether the batch spans one shard or two."""
+    from discogs_tools.train import loader
+
+    rng = np.random.default_rng(11)
+    one_shard = np.flatnonzero(store.shards == store.shards[0])
+    padded = 0
+    for positions in (np.arange(len(store)), rng.permutation(len(store)), np.repeat(one_shard, 3)):
+        shards, begins, counts = loader.plan_crops(store, positions, 128, np.random.default_rng(2))
+        gathered = np.full((len(positions), 128, N_MELS), np.nan, np.float16)
+        loader.copy_rows(store, shards, begins, counts, gathered)
+        monkeypatch.setattr(loader, "_GATHER_MIN_PER_SHARD", 10**9)  # per-crop slice copies
+        looped = np.full((len(positions), 128, N_MELS), np.nan, np.float16)
+        loader.copy_rows(store, shards, begins, counts, looped)
+        monkeypatch.undo()
+        assert np.array_equal(gathered, looped)
+        padded += int((counts < 128).sum())
+    assert padded > 0  # short tracks were among them
+
+
+def test_a_released_buffer_is_reused_and_a_held_one_never_rewritten(store: FeatureStore):
+    builder = CropBuilder(store, workers=1, ring=4, readahead=False)
+    pos = np.arange(8)
+    try:
+        held = builder(pos, 32, np.random.default_rng(0))
+        kept = held.copy()
+        dropped = builder(pos, 32, np.random.default_rng(1))
+        address = dropped.ctypes.data
+        del dropped
+        again = builder(pos, 32, np.random.default_rng(2))
+        assert again.ctypes.data == address  # the free buffer, not the next in a rotation
+        views = [builder(pos, 32, np.random.default_rng(k))[:1] for k in range(3, 9)]  # views hold theirs
+        assert np.array_equal(held, kept)
+        assert len({v.ctypes.data for v in views} | {held.ctypes.data, again.ctypes.data}) == 8
+    finally:
+        builder.close()
+
+
+def test_read_ahead_hints_go_out_from_their_own_thread(store: FeatureStore, monkeypatch):
+    import os
+    import threading
+
+    callers = []
+    real = os.posix_fadvise
+    monkeypatch.setattr(os, "posix_fadvise", lambda *a: (callers.append(threading.current_thread().name), real(*a)))
+    builder = CropBuilder(store, workers=1, readahead=True)
+    try:
+        builder(np.arange(len(store)), 64, np.random.default_rng(0))
+    finally:
+        builder.close()
+    assert len(callers) == len(store) and threading.current_thread().name not in callers

@@ -4,16 +4,18 @@ Three parts, each usable alone:
 
 - :func:`build_crops` is what :func:`~.data.crops` does: the crop starts of a whole batch in one
   vectorised draw (``rng.integers(0, spare + 1)`` over the batch gives the very numbers, and leaves
-  the generator in the very state, of one scalar draw per crop), a float16 ``memcpy`` per crop
-  from the shard's memory map into a staging buffer, then one torch float16 -> float32 conversion
-  (vectorised, GIL released) into the output. numpy's own float16 cast, row by row, was the
+  the generator in the very state, of one scalar draw per crop), the float16 rows of every crop of a
+  shard gathered from its memory map into a staging buffer in one ``np.take`` (GIL released; one
+  slice copy per crop where a batch has fewer than 4 crops per shard), then one torch float16 ->
+  float32 conversion (vectorised, GIL released) into the output. numpy's own float16 cast, row by row, was the
   largest cost of the first trainer's crops.
 - :class:`CropBuilder` does the same with ``workers`` threads, each filling a contiguous slice
   of the batch (the copies and the conversion release the GIL), into reusable output buffers
   (pinned when CUDA is available, so that ``.to(device, non_blocking=True)`` is a real async
-  copy), and can hint the kernel to read each crop's bytes ahead (``posix_fadvise WILLNEED``:
-  all the crops of a batch are requested at once, so shards that are not in page cache are read
-  with a deep I/O queue instead of one page fault per worker at a time).
+  copy), and can hint the kernel to read each crop's bytes ahead (``posix_fadvise WILLNEED``,
+  from a read-ahead thread while the copies run: all the crops of a batch are requested at once,
+  so shards that are not in page cache are read with a deep I/O queue instead of one page fault
+  per worker at a time).
 - :func:`prefetch_batches` runs the trainer's batch generator in a background thread,
   ``depth`` batches ahead of the model step, with a :class:`CropBuilder` active in that thread:
   every :func:`~.data.crops` call the generator makes goes through the builder.
@@ -22,15 +24,16 @@ Determinism: the generator runs in one thread, in order, so every random draw (c
 mixing) happens in the same order as without prefetching; workers only copy bytes whose
 positions are already decided. Batches are identical with 0, 1 or N workers and any depth.
 
-Buffer lifetime: an array handed out by :func:`prefetch_batches` stays valid until ``depth + 3``
-further batches have been taken (the trainer holds at most two: ``with_last`` looks one ahead).
-Copy it to keep it longer.
+Buffer lifetime: an array handed out by :func:`prefetch_batches` is never rewritten while anything
+references it (the array, a view of it, a tensor made from it): a builder reuses only ring buffers
+that nobody else holds, and makes new ones when all are held.
 """
 
 from __future__ import annotations
 
 import os
 import queue
+import sys
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -41,6 +44,7 @@ import numpy as np
 from ..features.store import FeatureStore, shard_path
 
 _ACTIVE = threading.local()  # the CropBuilder of the prefetching thread, if any
+_FREE_REFS = 3  # sys.getrefcount of a ring buffer nobody else holds: the ring list, the loop variable, the call
 
 # float16 -> float32 conversion in pieces below torch's intra-op grain size (32,768 elements), so
 # that each piece runs on the calling thread: a copy of a whole batch is split over torch's thread
@@ -66,18 +70,51 @@ def fill_crops(store: FeatureStore, shards: np.ndarray, begins: np.ndarray, coun
     (at least (n, length, n_mels) float16)."""
     import torch
 
-    n, length = len(shards), out.shape[2]
+    n = len(shards)
     if n == 0:
+        return
+    copy_rows(store, shards, begins, counts, staging)
+    dst = torch.from_numpy(out).view(-1)
+    src = torch.from_numpy(staging[:n]).view(-1)
+    for at in range(0, dst.numel(), _CAST_CHUNK):  # serial pieces: see _CAST_CHUNK
+        dst[at:at + _CAST_CHUNK].copy_(src[at:at + _CAST_CHUNK])
+
+
+# A shard's crops are gathered in one ``np.take`` (one C call, GIL released) when a batch has at
+# least this many crops per shard on average; else one slice copy per crop.
+_GATHER_MIN_PER_SHARD = 4
+
+
+def copy_rows(store: FeatureStore, shards: np.ndarray, begins: np.ndarray, counts: np.ndarray,
+              staging: np.ndarray) -> None:
+    """The float16 rows of each crop into ``staging[:n]`` (zeros after a short track's frames).
+
+    Why a gather: a Python loop of one slice copy per crop holds the GIL for ~2 us a crop, which
+    serialised the crop threads; ``np.take`` over a shard copies every crop of that shard in one
+    call that releases the GIL (the same bytes: rows ``begin .. begin + length - 1``)."""
+    n, length = len(shards), staging.shape[1]
+    short = np.flatnonzero(counts < length)
+    kinds = np.unique(shards)
+    if len(kinds) * _GATHER_MIN_PER_SHARD <= n:
+        steps = np.arange(length)
+        if len(short):
+            steps = np.minimum(steps, np.maximum(counts[:, None] - 1, 0))  # a short crop repeats its last row
+        rows = begins[:, None] + steps
+        if len(kinds) == 1:
+            flat = staging[:n].reshape(n * length, -1)
+            np.take(store.array(int(kinds[0])), rows.reshape(-1), axis=0, out=flat, mode="clip")
+        else:
+            for s in kinds.tolist():
+                sel = np.flatnonzero(shards == s)
+                staging[sel] = np.take(store.array(s), rows[sel], axis=0, mode="clip")
+        for j in short.tolist():  # ... then zeros after its frames, as the copy loop gives
+            staging[j, counts[j]:] = 0
         return
     array = store.array
     for j, (s, b, c) in enumerate(zip(shards.tolist(), begins.tolist(), counts.tolist())):
         staging[j, :c] = array(s)[b:b + c]
         if c < length:
             staging[j, c:] = 0
-    dst = torch.from_numpy(out).view(-1)
-    src = torch.from_numpy(staging[:n]).view(-1)
-    for at in range(0, dst.numel(), _CAST_CHUNK):  # serial pieces: see _CAST_CHUNK
-        dst[at:at + _CAST_CHUNK].copy_(src[at:at + _CAST_CHUNK])
 
 
 def build_crops(store: FeatureStore, positions: np.ndarray, length: int,
@@ -97,8 +134,8 @@ class CropBuilder:
     """Crops of a feature store built by ``workers`` threads into a ring of reusable buffers.
 
     ``ring``: buffers per output shape (0: a new array per call); ``pin``: page-locked buffers
-    (only where CUDA is available); ``readahead``: one ``posix_fadvise(WILLNEED)`` per crop before
-    the copies (``advised`` counts them)."""
+    (only where CUDA is available); ``readahead``: one ``posix_fadvise(WILLNEED)`` per crop, sent
+    from a read-ahead thread while the copies run (``advised`` counts the hints sent)."""
 
     def __init__(self, store: FeatureStore, workers: int = 1, *, ring: int = 0, pin: bool = False,
                  readahead: bool = True) -> None:
@@ -110,24 +147,41 @@ class CropBuilder:
         self.pin = bool(pin) and torch.cuda.is_available()
         self.readahead = readahead and hasattr(os, "posix_fadvise")
         self.advised = 0
+        # Read-ahead hints go out from a thread of their own, next to the copies: one
+        # posix_fadvise per crop on the copying thread cost ~35% of the crops/s with the shard
+        # in page cache (a GIL release and re-take per call), for nothing there. At most two
+        # batches' hints are pending; a batch that finds both slots taken sends none (the
+        # device is busy with the earlier ones anyway).
+        self._advisor = ThreadPoolExecutor(1, thread_name_prefix="readahead") if self.readahead else None
+        self._advice_slots = threading.Semaphore(2)
         self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="crops") if self.workers > 1 else None
         self._buffers: dict[tuple, list[np.ndarray]] = {}
-        self._turn: dict[tuple, int] = {}
         self._staging = threading.local()
         self._fds: dict[int, int] = {}
         self._row_bytes = store.n_mels * 2
 
     def _output(self, shape: tuple) -> np.ndarray:
+        """An output buffer nobody else holds: the first free one of the ring (in creation order,
+        so the same few buffers cycle and stay warm in cache), a new one while the ring has
+        fewer than ``ring``, else a new one outside the ring.
+
+        Free means no reference outside the ring: a batch handed out, a view or a tensor of it
+        (``torch.from_numpy``) keeps its buffer referenced, so a buffer is never rewritten while
+        the trainer can still see it. Reusing the oldest turn of a fixed rotation instead kept
+        all ``ring`` buffers (~75 MB at 128 crops of 128 x 96) cycling through the cache: 30%
+        slower per batch than the 3-4 buffers really in flight."""
         import torch
 
         if self.ring <= 0:
             return np.empty(shape, dtype=np.float32)
         ring = self._buffers.setdefault(shape, [])
-        turn = self._turn.get(shape, 0)
-        self._turn[shape] = (turn + 1) % self.ring
-        if turn == len(ring):
-            ring.append(torch.empty(shape, dtype=torch.float32, pin_memory=self.pin).numpy())
-        return ring[turn]
+        for buf in ring:
+            if sys.getrefcount(buf) <= _FREE_REFS:
+                return buf
+        fresh = torch.empty(shape, dtype=torch.float32, pin_memory=self.pin).numpy()
+        if len(ring) < self.ring:
+            ring.append(fresh)
+        return fresh
 
     def _stage(self, rows: int, length: int) -> np.ndarray:
         buf = getattr(self._staging, "buf", None)
@@ -136,19 +190,23 @@ class CropBuilder:
         return buf
 
     def _advise(self, shards: np.ndarray, begins: np.ndarray, counts: np.ndarray) -> None:
-        rb = self._row_bytes
-        for s, b, c in zip(shards.tolist(), begins.tolist(), counts.tolist()):
-            fd = self._fds.get(s)
-            if fd is None:
-                fd = self._fds[s] = os.open(shard_path(self.store.root, s), os.O_RDONLY)
-            os.posix_fadvise(fd, b * rb, c * rb, os.POSIX_FADV_WILLNEED)
-        self.advised += len(shards)
+        """One ``posix_fadvise(WILLNEED)`` per crop (runs on the read-ahead thread)."""
+        try:
+            rb = self._row_bytes
+            for s, b, c in zip(shards.tolist(), begins.tolist(), counts.tolist()):
+                fd = self._fds.get(s)
+                if fd is None:
+                    fd = self._fds[s] = os.open(shard_path(self.store.root, s), os.O_RDONLY)
+                os.posix_fadvise(fd, b * rb, c * rb, os.POSIX_FADV_WILLNEED)
+            self.advised += len(shards)
+        finally:
+            self._advice_slots.release()
 
     def __call__(self, positions: np.ndarray, length: int, rng: np.random.Generator | None) -> np.ndarray:
         shards, begins, counts = plan_crops(self.store, positions, length, rng)
         n = len(shards)
-        if self.readahead:
-            self._advise(shards, begins, counts)
+        if self._advisor is not None and self._advice_slots.acquire(blocking=False):
+            self._advisor.submit(self._advise, shards, begins, counts)
         out = self._output((n, 1, length, self.store.n_mels))
         if self._pool is None or n < 2 * self.workers:
             fill_crops(self.store, shards, begins, counts, out, self._stage(n, length))
@@ -167,6 +225,9 @@ class CropBuilder:
         if self._pool is not None:
             self._pool.shutdown(wait=True)
             self._pool = None
+        if self._advisor is not None:
+            self._advisor.shutdown(wait=True)  # its hints use the descriptors closed below
+            self._advisor = None
         for fd in self._fds.values():
             os.close(fd)
         self._fds.clear()

@@ -1,31 +1,35 @@
 """Benchmark of `match --against discogs`: index build and collection tracks per second, peak RSS.
 
-The reference is the bundled 1,000-release dump sample scaled up with varied text: copy k of
-every release gets release/master ids shifted by k * 10^8, every artist name replaced by a
-made-up two-word name drawn from the sample's own vocabulary (seeded by copy and name), and
-about half the words of every track title replaced by vocabulary words (seeded by copy, release
-and position). Copies are distinct recordings that do not look like typos of one another
-(about 9,200 tracks per copy; 110 copies make about 1M tracks). The collection is sampled from
-the scaled reference and perturbed as in the evaluation (typos, feat., remaster suffixes, ...),
+The reference is the bundled 1,000-release dump sample scaled up by :mod:`discogs_tools.match.scaled`:
+copy k of every release gets release/master ids shifted by k * 10^8, and its artist names and
+about half the words of its titles replaced by words drawn from the sample's own vocabulary
+with their frequencies, seeded by copy and original text (a copy repeats names and titles as
+often as the sample does; copies do not look like typos of one another). About 9,200 tracks per
+copy; 110 copies make about 1M tracks, 1,090 about 10M. The collection is sampled from the
+scaled reference and perturbed as in the evaluation (typos, feat., remaster suffixes, ...),
 plus 10% tracks that are not in it.
 
-    python benchmarks/bench_match.py --copies 11 110 --collection 5000 [--workdir /tmp/bench_match]
+    python benchmarks/bench_match.py --copies 22 110 --collection 5000 --rows-reference
 
-For every size it prints the bare reference (reading the releases and flattening their tracks,
-no keys), the index build (tracks/s, block rows per track), matching (collection tracks/s,
-candidates per track) and peak RSS (ru_maxrss), with the load average; with two or more sizes,
-the growth exponent b of time ~ n^b between the last two and the extrapolation to 170M tracks.
+For every size it prints the bare reference (reading the releases and flattening their tracks
+in Python, no keys), the index build (tracks/s, block rows per track), with ``--rows-reference``
+the same build keyed row by row in Python (the keying before the vectorised one, same output),
+matching (collection tracks/s, candidates per track) and peak RSS (ru_maxrss) of the build and
+of the matching, with the load average; with two or more sizes, the growth exponent b of
+time ~ n^b between the last two and the extrapolation to 170M tracks.
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import multiprocessing
 import os
 import random
 import resource
 import shutil
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import pyarrow as pa
@@ -36,56 +40,52 @@ from discogs_tools.discogs import ingest as discogs_ingest
 from discogs_tools.io import TableWriter, iter_batches
 from discogs_tools.match import evaluate, index, stage
 from discogs_tools.match.index import discogs_track_rows
+from discogs_tools.match.scaled import shifted, vocabulary
 from discogs_tools.match.scoring import MatchConfig
 from discogs_tools.resources import sample_data_dir
 from discogs_tools.schemas import load_schema
 from discogs_tools.workspace import Workspace
 
 
-def vocabulary(base: list[dict]) -> list[str]:
-    """Distinct words of the sample's titles and artist names (letters only, 3+ characters)."""
-    words: set[str] = set()
-    for r in base:
-        for t in r.get("tracklist") or []:
-            words.update(w for w in (t.get("title") or "").split() if w.isalpha() and len(w) >= 3)
-        for a in r.get("artists") or []:
-            words.update(w for w in (a.get("name") or "").split() if w.isalpha() and len(w) >= 3)
-    return sorted(words)
+def _copy_table(args: tuple[list[dict], int, list[str]]) -> pa.Table:
+    base, k, vocab = args
+    return pa.Table.from_pylist([shifted(r, k, vocab) for r in base], schema=load_schema("discogs/releases"))
 
 
-def shifted(release: dict, k: int, vocab: list[str]) -> dict:
-    """Copy ``k`` of a release: ids shifted, artist names and title words replaced from ``vocab``."""
-    r = dict(release)
-    r["release_id"] = release["release_id"] + k * 100_000_000
-    r["master_id"] = release["master_id"] + k * 100_000_000 if release["master_id"] is not None else None
-
-    def name(original: str) -> str:
-        rng = random.Random(f"{k}:{original}")
-        return f"{rng.choice(vocab)} {rng.choice(vocab)}".title() if k else original
-
-    def artists(lst):
-        return [{**a, "name": name(a["name"]) if a.get("name") else a.get("name")} for a in lst] if lst else lst
-
-    def title(text: str, pos: str) -> str:
-        if not k or not text:
-            return text
-        rng = random.Random(f"{k}:{release['release_id']}:{pos}")
-        return " ".join(rng.choice(vocab) if rng.random() < 0.5 else w for w in text.split()) or text
-
-    def track(t):
-        t = {**t, "title": title(t.get("title"), t.get("position") or ""), "artists": artists(t.get("artists"))}
-        if t.get("sub_tracks"):
-            t["sub_tracks"] = [track(s) for s in t["sub_tracks"]]
-        return t
-
-    r["artists"] = artists(release.get("artists"))
-    r["tracklist"] = [track(t) for t in release.get("tracklist") or []]
-    return r
+def in_child(fn, *args):
+    """``fn(*args)`` in a fresh (spawned) process: its result, wall seconds, CPU seconds (the process and
+    its workers) and peak RSS in MB of it or of its largest worker (VmHWM: a spawned process does not
+    inherit this one's peak)."""
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return pool.submit(_measured, fn, *args).result()
 
 
-def peak_rss_mb() -> float:
-    """Peak RSS of this process or of its largest child (the index build's keying workers)."""
-    return max(resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)) / 1024
+def _measured(fn, *args):
+    t0, c0 = time.perf_counter(), cpu_s()
+    result = fn(*args)
+    wall, cpu = time.perf_counter() - t0, cpu_s() - c0
+    hwm = next(int(line.split()[1]) for line in Path("/proc/self/status").read_text().splitlines()
+               if line.startswith("VmHWM:"))
+    workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # the largest keying worker, if any
+    return result, wall, cpu, max(hwm, workers) / 1024
+
+
+def _build(root: str, way: str, rebuild: bool, threads: int, memory_limit: str | None) -> dict:
+    index.KEYING = way
+    return index.ensure(index.DISCOGS, Workspace(Path(root)), rebuild=rebuild, threads=threads,
+                        memory_limit=memory_limit, workers=threads)
+
+
+def _match(root: str, chunk_tracks: int, threads: int, memory_limit: str | None) -> tuple[dict, dict]:
+    report = stage.run(Workspace(Path(root)), "discogs", MatchConfig(chunk_tracks=chunk_tracks), threads=threads,
+                       memory_limit=memory_limit)
+    return report.counts, report.figures
+
+
+def cpu_s() -> float:
+    """CPU seconds (user + system) of this process and of its finished children."""
+    return sum(getattr(resource.getrusage(w), f) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+               for f in ("ru_utime", "ru_stime"))
 
 
 def load() -> str:
@@ -101,9 +101,10 @@ def run_size(args: argparse.Namespace, copies: int, base: list[dict], vocab: lis
         ws.ensure()
         schema = load_schema("discogs/releases")
         t0 = time.perf_counter()
-        with TableWriter(ws.table("discogs/releases"), "discogs/releases", rows_per_part=50_000) as out:
-            for k in range(copies):
-                out.write(pa.Table.from_pylist([shifted(r, k, vocab) for r in base], schema=schema))
+        with TableWriter(ws.table("discogs/releases"), "discogs/releases", rows_per_part=50_000) as out, \
+                ProcessPoolExecutor(args.threads) as pool:
+            for table in pool.map(_copy_table, [(base, k, vocab) for k in range(copies)]):
+                out.write(table.cast(schema))
         print(f"[{copies} copies] scaled reference: {out.rows:,} releases in {time.perf_counter() - t0:.1f}s")
     # bare reference: read the releases and flatten their tracks, no keys, no DuckDB
     t0 = time.perf_counter()
@@ -113,15 +114,20 @@ def run_size(args: argparse.Namespace, copies: int, base: list[dict], vocab: lis
     bare_s = time.perf_counter() - t0
     print(f"[{copies} copies] bare reference: {n_bare:,} tracks read and flattened in {bare_s:.1f}s "
           f"({n_bare / bare_s:,.0f} tracks/s); load {load()}")
-    t0 = time.perf_counter()
-    stats = index.ensure(index.DISCOGS, ws, rebuild=not args.keep, threads=args.threads,
-                         memory_limit=args.memory_limit, workers=args.threads)
-    build_s = time.perf_counter() - t0
+    if args.rows_reference:
+        rows_stats, rows_s, rows_cpu, rows_rss = in_child(_build, str(ws.root), "rows", True, args.threads,
+                                                          args.memory_limit)
+        shutil.rmtree(ws.tables / "match" / ".discogs_keys")
+        print(f"[{copies} copies] index keyed row by row (reference): {rows_stats['index_rows']:,} tracks in "
+              f"{rows_s:.1f}s ({rows_stats['index_rows'] / rows_s:,.0f} tracks/s), {rows_cpu:.1f} CPU-s, "
+              f"peak RSS {rows_rss:,.0f} MB; load {load()}")
+    stats, build_s, build_cpu, build_rss = in_child(_build, str(ws.root), "vectorised", not args.keep, args.threads,
+                                                    args.memory_limit)
     n = stats.get("index_rows", 0)
     print(f"[{copies} copies] index: {n:,} tracks, {stats.get('recordings', 0):,} recordings, "
           f"{stats.get('block_rows', 0):,} block rows ({stats.get('block_rows', 0) / max(1, n):.2f} per track); "
-          f"built={stats['built']} in {build_s:.1f}s ({n / build_s:,.0f} tracks/s incl. reading); "
-          f"peak RSS so far {peak_rss_mb():,.0f} MB; load {load()}")
+          f"built={stats['built']} in {build_s:.1f}s ({n / build_s:,.0f} tracks/s incl. reading), {build_cpu:.1f} CPU-s; "
+          f"peak RSS {build_rss:,.0f} MB; load {load()}")
     rng = random.Random(0)
     sample, seen = [], 0
     for batch in iter_batches(ws.table("match/discogs_track_index"), columns=["artist", "title", "album",
@@ -138,15 +144,13 @@ def run_size(args: argparse.Namespace, copies: int, base: list[dict], vocab: lis
     manifest = workdir / "collection.parquet"
     pq.write_table(pa.Table.from_pylist(rows), manifest)
     collection_ingest.run(manifest, ws)
-    t0 = time.perf_counter()
-    report = stage.run(ws, "discogs", MatchConfig(chunk_tracks=args.chunk_tracks), threads=args.threads,
-                       memory_limit=args.memory_limit)
-    match_s = time.perf_counter() - t0
-    tracks = report.counts["tracks"]
+    (counts, figures), match_s, _, match_rss = in_child(_match, str(ws.root), args.chunk_tracks, args.threads,
+                                                        args.memory_limit)
+    tracks = counts["tracks"]
     print(f"[{copies} copies] match: {tracks:,} collection tracks in {match_s:.1f}s = {tracks / match_s:,.0f} "
-          f"tracks/s; matched {report.figures['matched_share']:.1%}, {report.counts['links']:,} links, "
-          f"{report.counts['candidates'] / max(1, tracks):.1f} candidate recordings per track; "
-          f"peak RSS {peak_rss_mb():,.0f} MB; load {load()}")
+          f"tracks/s; matched {figures['matched_share']:.1%}, {counts['links']:,} links, "
+          f"{counts['candidates'] / max(1, tracks):.1f} candidate recordings per track; "
+          f"peak RSS of the matching process {match_rss:,.0f} MB; load {load()}")
     return {"n": n, "build_s": build_s, "match_s_per_track": match_s / max(1, tracks),
             "block_rows": stats.get("block_rows", 0)}
 
@@ -158,6 +162,8 @@ def main() -> None:
     ap.add_argument("--collection", type=int, default=5_000, help="collection tracks to match")
     ap.add_argument("--workdir", default="/tmp/bench_match")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--rows-reference", action="store_true",
+                    help="also build the index keyed row by row in Python (the reference keying; slow)")
     ap.add_argument("--keep", action="store_true", help="reuse an existing scaled reference and index in --workdir")
     ap.add_argument("--chunk-tracks", type=int, default=MatchConfig().chunk_tracks)
     ap.add_argument("--memory-limit", default=None, help="DuckDB memory limit (default 2GB)")

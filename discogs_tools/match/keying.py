@@ -1,0 +1,140 @@
+"""Reference rows with their keys, flattened in DuckDB and normalised once per distinct string.
+
+The index build spends its time here: a Discogs dump has ~9 tracks per release, and turning
+each release into track rows and each row into keys in Python costs ~40 us a track (~2 hours
+for the 170M tracks of a full dump). This module gives the same rows (:func:`index.discogs_track_rows`
+followed by :func:`index._keyed`, kept as the row-by-row reference and compared in
+``tests/test_match_keying.py``) in three vectorised steps per input part file:
+
+1. DuckDB reads the part and flattens releases into track rows: tracks and sub-tracks, the
+   track's own artists or else its parent's, or else the release's; headings and title-less
+   tracks skipped; artist credits written with their join phrases (:data:`DISCOGS_FLAT`,
+   the SQL twin of :func:`normalize.credit_string`).
+2. The distinct artist credits, titles and album titles are keyed in Python by the functions of
+   :mod:`.normalize` (the same functions the collection side uses), once each: names and titles
+   repeat heavily across releases of one master, and keying is the only per-string Python work.
+3. DuckDB joins the keys back and drops rows without an artist or title key.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+
+import pyarrow as pa
+
+from .. import duck
+from .normalize import album_key, artist_key, title_key
+
+PY_WHITESPACE = "".join(chr(c) for c in range(0x3001) if chr(c).isspace())
+"""Every character Python's ``str.strip()`` removes, so that the SQL trims exactly like the row-by-row code."""
+
+
+EMPTY = "''"
+
+
+def _strip(expr: str) -> str:
+    """SQL of Python's ``expr.strip()`` (the full trim only where an end is white: it is slow)."""
+    chars = duck.sql_str(PY_WHITESPACE)
+    return (f"(case when contains({chars}, left({expr}, 1)) or contains({chars}, right({expr}, 1)) "
+            f"then trim({expr}, {chars}) else {expr} end)")
+
+
+def _credit_sql(artists: str, use_anv: bool) -> str:
+    """SQL of :func:`index._credit`: the names (ANV first when ``use_anv``) with their join phrases.
+
+    As :func:`normalize.credit_string`: empty names are skipped, every name but the last is
+    followed by its join phrase or ``,``, " ," becomes ",", trailing commas and spaces go.
+    """
+    name = f"coalesce(nullif({artists}[i].anv, ''), {artists}[i].name)" if use_anv else f"{artists}[i].name"
+    join = f"coalesce(nullif({_strip(f'coalesce({artists}[i].join, {EMPTY})')}, ''), ',')"
+    parts = (f"flatten([case when i < len({artists}) then [{_strip(name)}, {join}] else [{_strip(name)}] end "
+             f"for i in range(1, len({artists}) + 1) if coalesce({name}, '') <> ''])")
+    return _strip(f"rtrim(replace(array_to_string({parts}, ' '), ' ,', ','), ',')")
+
+
+def discogs_flat_sql(src: str) -> str:
+    """Track rows of the releases in ``src`` (a ``read_parquet(...)`` call): the columns of
+    :func:`index.discogs_track_rows` (``artist_anv`` null when equal to ``artist``)."""
+    has = "len(coalesce({0}, [])) > 0"
+    own_or = "case when " + has.format("{0}.artists") + " then {0}.artists else {1} end"
+    return f"""
+        with tracks as (
+            select release_id, master_id, album, release_artists, unnest(tracklist) as trk
+            from (select release_id, master_id, title as album, coalesce(artists, []) as release_artists, tracklist
+                  from {src})
+        ), parents as (
+            select release_id, master_id, album, trk, {own_or.format('trk', 'release_artists')} as credit
+            from tracks
+        ), leaves as (
+            select release_id, master_id, album, credit, trk.position, trk.type_, trk.title, trk.duration_s
+            from parents where not ({has.format('trk.sub_tracks')})
+            union all
+            select release_id, master_id, album, {own_or.format('sub', 'credit')}, sub.position, sub.type_, sub.title,
+                   sub.duration_s
+            from (select release_id, master_id, album, credit, unnest(trk.sub_tracks) as sub from parents
+                  where {has.format('trk.sub_tracks')})
+        ), credited as (
+            select release_id, master_id, nullif({_strip("coalesce(position, '')")}, '') as position,
+                   {_credit_sql('credit', False)} as artist, {_credit_sql('credit', True)} as with_anv,
+                   title, album, duration_s
+            from leaves
+            where lower(coalesce(nullif(type_, ''), 'track')) = 'track' and {_strip("coalesce(title, '')")} <> ''
+        )
+        select release_id, master_id, position, artist, case when with_anv <> artist then with_anv end as artist_anv,
+               title, album, duration_s
+        from credited
+    """
+
+
+def playlist_flat_sql(src: str) -> str:
+    """Rows of the playlist tracks in ``src``, in the columns of the Discogs rows."""
+    return f"""
+        select track_key, artist_name as artist, null::varchar as artist_anv, track_name as title, album_name as album,
+               duration_ms / 1000.0 as duration_s
+        from {src}
+    """
+
+
+def key_map(con: Any, sql: str, key: Callable[[str], str]) -> pa.Table:
+    """(s, k): every distinct non-null string of ``sql``'s one column with its key, computed once."""
+    values = duck.arrow_table(con, sql).column(0).to_pylist()
+    return pa.table({"s": pa.array(values, pa.string()), "k": pa.array([key(v) for v in values], pa.string())})
+
+
+def keyed_sql(con: Any, flat: str, id_columns: tuple[str, ...]) -> str:
+    """Register the key maps of the rows in table ``flat`` and return the SQL of the keyed rows.
+
+    The columns are those of the staging schema: ``id_columns``, the raw artist/title/album/
+    duration and the keys; rows whose artist or title has no key are left out (as :func:`index._keyed`).
+    """
+    con.register("artist_keys", key_map(
+        con, f"select artist from {flat} where artist is not null union select artist_anv from {flat} "
+             f"where artist_anv is not null", artist_key))
+    con.register("title_keys", key_map(con, f"select distinct title from {flat} where title is not null", title_key))
+    con.register("album_keys", key_map(con, f"select distinct album from {flat} where album is not null", album_key))
+    ids = ", ".join(f"f.{c}" for c in id_columns)
+    return f"""
+        select {ids}, f.artist, f.title, f.album, f.duration_s, a.k as artist_key,
+               case when n.k <> '' and n.k <> a.k then n.k end as anv_key, t.k as title_key,
+               nullif(al.k, '') as album_key
+        from {flat} f
+        join artist_keys a on a.s = f.artist
+        join title_keys t on t.s = f.title
+        left join artist_keys n on n.s = f.artist_anv
+        left join album_keys al on al.s = f.album
+        where a.k <> '' and t.k <> ''
+    """
+
+
+def key_part(flat_sql: Callable[[str], str], id_columns: tuple[str, ...], part: Path, schema: pa.Schema,
+             threads: int = 1) -> tuple[pa.Table, int]:
+    """The keyed rows of one input part file (cast to ``schema``) and the number of rows dropped."""
+    con = duck.connect(threads=threads)
+    try:
+        con.execute(f"create temp table flat as {flat_sql(f'read_parquet({duck.sql_str(part)})')}")
+        total = con.execute("select count(*) from flat").fetchall()[0][0]
+        table = duck.arrow_table(con, keyed_sql(con, "flat", id_columns))
+    finally:
+        con.close()
+    return table.select(schema.names).cast(schema), total - table.num_rows

@@ -15,9 +15,9 @@ when other work shares the machine.
 Alternate it with the default mode in one shell loop to compare in the same minutes.
 
 ``--stages`` instead profiles one chunk (the 1,000-record sample) on one core, stage by stage
-(CPU time, best of --rounds): record split, lxml parse, conversion (compiled walker when built,
-else the Python converters, or both with --both), Arrow assembly and Parquet write, in ms per
-1,000 records:
+(CPU time, best of --rounds): record split, the tree-free parse and walk (the default path when
+the walker is built), the tree path's lxml parse and conversion (compiled walker, else the Python
+converters, or both with --both), Arrow assembly and Parquet write, in ms per 1,000 records:
 
     python benchmarks/bench_ingest_discogs.py --stages --both
 """
@@ -199,10 +199,20 @@ def stages(args: argparse.Namespace) -> None:
         task = chunk.ChunkTask(entity, "sample", "sample", 0, body, 0, 0, 0, None)
         times: dict[str, float] = {}
         times["split records"], spans = best(lambda: chunk.record_spans(body, kind))
-        times["lxml parse"], root = best(lambda: chunk._parse(task, kind, body))
+        times["lxml parse (tree path)"], root = best(lambda: chunk._parse(task, kind, body))
         records = list(enumerate(root))
         n = len(records)
         schema = load_schema(kind.table)
+        if fastpath.tree_free(entity, b""):  # the default path: SAX events -> arena nodes -> walker
+
+            def tree_free():
+                w = fastpath.new_walker(entity)
+                for batch in chunk._batches(spans, chunk.PARSE_BATCH_BYTES):
+                    fastpath.walk_batch(w, body, spans, batch, kind)
+                return w
+
+            times["tree-free parse+walk"], free_walker = best(tree_free)
+            times["  + arrow"] = best(lambda: fastpath.columns(entity, free_walker, schema))[0]
         modes = []
         if fastpath.enabled(entity):
             modes.append("walker")
@@ -210,7 +220,7 @@ def stages(args: argparse.Namespace) -> None:
             modes.append("python")
         for mode in modes:
             if mode == "walker":
-                times["walker+arrow"], _ = best(lambda: fastpath.walk(entity, records, schema))
+                times["tree walker+arrow"], _ = best(lambda: fastpath.walk(entity, records, schema))
                 times["  walker only"], _ = best(lambda: fastpath.new_walker(entity).walk(records))
                 walker = fastpath.new_walker(entity)
                 walker.walk(records)
@@ -235,7 +245,7 @@ def stages(args: argparse.Namespace) -> None:
               f"ms per 1,000 records on one core (CPU time, best of {args.rounds}; paths: {', '.join(modes)}; "
               "x4 = a 4-copy chunk, the default chunk size):")
         for name, sec in times.items():
-            print(f"  {name:20s} {sec * 1e6 / n:8.1f}")
+            print(f"  {name:24s} {sec * 1e6 / n:8.1f}")
     shutil.rmtree(tmp, ignore_errors=True)
 
 

@@ -10,7 +10,9 @@ too. Every reject carries the record's id when it can be read, its byte offset a
 parser's reason.
 
 Conversion takes the fast path when the compiled walker is available (:mod:`.fastpath`): it
-reads each parsed batch at C speed straight into Arrow buffers and declines the few records
+reads each batch at C speed straight into Arrow buffers, by default without building a tree
+(libxml2's SAX events build one record at a time in an arena: :func:`.fastpath.walk_batch`;
+a batch that is not plain records is parsed into a tree instead), and declines the few records
 it cannot convert exactly as the Python converters do; those (and every record when the
 walker is not available) go through the converters ``parse_<entity>.convert``, which keep
 anything the schema has no column for in the record's ``extra`` column (see

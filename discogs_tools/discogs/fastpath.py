@@ -2,7 +2,8 @@
 
 The walker reads the parsed records at C speed and declines any record it cannot convert
 exactly as the Python converters do (see its docstring); the caller converts those with the
-converters. This module wraps the walker's column buffers as the schema's Arrow arrays. The fast path
+converters. By default the records are not parsed into lxml trees at all: :func:`walk_batch`
+builds them one at a time from libxml2's SAX events (see ``_walk.walk_bytes``). This module wraps the walker's column buffers as the schema's Arrow arrays. The fast path
 is used when the extension was compiled (``pip install -e .`` builds it when a C compiler is
 present), was compiled against the lxml that is installed, and is not switched off with the
 environment variable ``DISCOGS_TOOLS_NO_FAST_PATH=1``; otherwise everything goes through the

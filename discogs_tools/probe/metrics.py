@@ -10,6 +10,7 @@ the reason, never counted as 0 or 1.
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any, Sequence
 
 import numpy as np
@@ -51,21 +52,30 @@ def multilabel_scores(y_true: np.ndarray, y_score: np.ndarray, classes: Sequence
 
 
 def multiclass_scores(y_true: np.ndarray, y_score: np.ndarray, classes: Sequence[str]) -> dict[str, Any]:
-    """Accuracy of the arg-max class, balanced accuracy, and per-class recall over test classes."""
+    """Accuracy of the arg-max class, balanced accuracy, and per-class recall over test classes,
+    computed by scikit-learn (``accuracy_score``, ``balanced_accuracy_score``, ``recall_score``).
+
+    Balanced accuracy is the mean recall over the classes present in the test split; a class that
+    is predicted but absent from the split has no recall and is listed as excluded, not counted.
+    """
+    from sklearn import metrics
+
     y_true = np.asarray(y_true, dtype=np.int64)
     predicted = np.asarray(y_score).argmax(axis=1)
-    correct = predicted == y_true
-    per_class: dict[str, dict[str, float | int]] = {}
-    excluded: dict[str, str] = {}
-    for j, name in enumerate(classes):
-        members = y_true == j
-        if not members.any():
-            excluded[name] = "no example in the test split"
-            continue
-        per_class[name] = {"recall": float(correct[members].mean()), "positives": int(members.sum())}
+    present = [j for j in range(len(classes)) if (y_true == j).any()]
+    excluded = {name: "no example in the test split" for j, name in enumerate(classes) if j not in present}
+    if not len(y_true):
+        return {"accuracy": math.nan, "balanced_accuracy": math.nan, "per_class": {}, "excluded_classes": excluded}
+    recalls = metrics.recall_score(y_true, predicted, labels=present, average=None, zero_division=0)
+    per_class: dict[str, dict[str, float | int]] = {
+        classes[j]: {"recall": float(r), "positives": int((y_true == j).sum())} for j, r in zip(present, recalls)}
+    with warnings.catch_warnings():
+        # predicted classes absent from the split: scikit-learn warns, then leaves them out as we do
+        warnings.filterwarnings("ignore", message="y_pred contains classes not in y_true")
+        balanced = metrics.balanced_accuracy_score(y_true, predicted)
     return {
-        "accuracy": float(correct.mean()) if len(correct) else math.nan,
-        "balanced_accuracy": float(np.mean([c["recall"] for c in per_class.values()])) if per_class else math.nan,
+        "accuracy": float(metrics.accuracy_score(y_true, predicted)),
+        "balanced_accuracy": float(balanced),
         "per_class": per_class,
         "excluded_classes": excluded,
     }
@@ -107,7 +117,10 @@ def mean_std(values: Sequence[float]) -> dict[str, float | int]:
 def macro_roc_auc(y_true: np.ndarray, y_score: np.ndarray) -> float:
     """Macro ROC-AUC over the classes with both positives and negatives, from rank sums
     (Mann-Whitney U, ties as average ranks: the same value as scikit-learn, in one vectorised pass).
-    Used for model selection on the validation split every epoch; NaN when no class is scorable."""
+    Used for model selection on the validation split every epoch; NaN when no class is scorable.
+    Kept instead of a per-class loop over ``sklearn.metrics.roc_auc_score`` because it is one
+    rank pass over the whole matrix; tests/test_probe_metrics_sklearn.py holds it equal to
+    scikit-learn on multi-label data with ties and unscorable classes."""
     from scipy.stats import rankdata
 
     y_true = np.asarray(y_true) > 0.5

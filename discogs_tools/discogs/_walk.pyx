@@ -1,5 +1,9 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, initializedcheck=False, cdivision=True
-"""C-speed walk of parsed Discogs records (lxml trees) into Arrow buffers: the optional fast path.
+"""C-speed walk of Discogs records into Arrow buffers: the optional fast path.
+
+Records come either as lxml trees (:meth:`Walker.walk`) or straight from libxml2's SAX events,
+one record at a time in an arena, with no tree at all (:func:`walk_bytes`, the default: see the
+section "Tree-free parsing" at the end of this file).
 
 Why: walking an lxml tree from Python costs ~0.7 us per element (a proxy object per element,
 a new string per ``.tag``) and a release has ~170 elements, so the Python converters cannot

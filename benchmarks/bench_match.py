@@ -13,7 +13,7 @@ plus 10% tracks that are not in it.
 
 For every size it prints the bare reference (reading the releases and flattening their tracks
 in Python, no keys), the index build (tracks/s, block rows per track), with ``--rows-reference``
-the same build keyed row by row in Python (the keying before the vectorised one, same output),
+the first size's build keyed row by row in Python (the keying before the vectorised one, same output),
 matching (collection tracks/s, candidates per track) and peak RSS (ru_maxrss) of the build and
 of the matching, with the load average; with two or more sizes, the growth exponent b of
 time ~ n^b between the last two and the extrapolation to 170M tracks.
@@ -114,19 +114,20 @@ def run_size(args: argparse.Namespace, copies: int, base: list[dict], vocab: lis
     bare_s = time.perf_counter() - t0
     print(f"[{copies} copies] bare reference: {n_bare:,} tracks read and flattened in {bare_s:.1f}s "
           f"({n_bare / bare_s:,.0f} tracks/s); load {load()}")
-    if args.rows_reference:
+    if args.rows_reference and copies == args.copies[0]:
         rows_stats, rows_s, rows_cpu, rows_rss = in_child(_build, str(ws.root), "rows", True, args.threads,
                                                           args.memory_limit)
         shutil.rmtree(ws.tables / "match" / ".discogs_keys")
         print(f"[{copies} copies] index keyed row by row (reference): {rows_stats['index_rows']:,} tracks in "
               f"{rows_s:.1f}s ({rows_stats['index_rows'] / rows_s:,.0f} tracks/s), {rows_cpu:.1f} CPU-s, "
               f"peak RSS {rows_rss:,.0f} MB; load {load()}")
-    stats, build_s, build_cpu, build_rss = in_child(_build, str(ws.root), "vectorised", not args.keep, args.threads,
+    stats, build_s, build_cpu, build_rss = in_child(_build, str(ws.root), "vectorised", True, args.threads,
                                                     args.memory_limit)
     n = stats.get("index_rows", 0)
     print(f"[{copies} copies] index: {n:,} tracks, {stats.get('recordings', 0):,} recordings, "
           f"{stats.get('block_rows', 0):,} block rows ({stats.get('block_rows', 0) / max(1, n):.2f} per track); "
-          f"built={stats['built']} in {build_s:.1f}s ({n / build_s:,.0f} tracks/s incl. reading), {build_cpu:.1f} CPU-s; "
+          f"built={stats['built']} in {build_s:.1f}s ({n / build_s:,.0f} tracks/s incl. reading), "
+          f"{build_cpu:.1f} CPU-s; "
           f"peak RSS {build_rss:,.0f} MB; load {load()}")
     rng = random.Random(0)
     sample, seen = [], 0
@@ -163,8 +164,9 @@ def main() -> None:
     ap.add_argument("--workdir", default="/tmp/bench_match")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--rows-reference", action="store_true",
-                    help="also build the index keyed row by row in Python (the reference keying; slow)")
-    ap.add_argument("--keep", action="store_true", help="reuse an existing scaled reference and index in --workdir")
+                    help="also build the index of the first size keyed row by row in Python (the reference keying)")
+    ap.add_argument("--keep", action="store_true",
+                    help="reuse the scaled references already in --workdir (the index is always rebuilt)")
     ap.add_argument("--chunk-tracks", type=int, default=MatchConfig().chunk_tracks)
     ap.add_argument("--memory-limit", default=None, help="DuckDB memory limit (default 2GB)")
     ap.add_argument("--target", type=float, default=170e6, help="reference size to extrapolate to (tracks)")

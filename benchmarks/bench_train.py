@@ -482,6 +482,7 @@ def main() -> None:
     for backbone in args.backbones.split(","):
         frames = PUBLISHED_FRAMES.get(backbone, 128) if args.frames == "published" else int(args.frames)
         result: dict[str, dict] = {}
+        every: dict[str, list[float]] = {"ours": [], "bare": []}
         for _ in range(args.repeats):
             for mode in ("ours", "bare"):
                 if "error" in result.get(mode, {}):
@@ -492,9 +493,13 @@ def main() -> None:
                     result[mode] = {"error": (proc.stderr.strip().splitlines() or ["?"])[-1]}
                     continue
                 got = json.loads(proc.stdout.strip().splitlines()[-1])
+                every[mode].append(got["patches_per_s"])
                 if got["patches_per_s"] > result.get(mode, {}).get("patches_per_s", -1.0):
                     result[mode] = got
         ours, bare = result["ours"], result["bare"]
+        if args.repeats > 1:  # every alternated pair, so the spread (load noise) is visible next to the best
+            print(f"{'':>16} each run, ours / bare: " + ", ".join(
+                f"{o:.1f} / {b:.1f}" for o, b in zip(every["ours"], every["bare"])))
         if "error" in ours or "error" in bare:
             print(f"{backbone:>16} {frames:>6} failed: ours: {ours.get('error', 'ok')}; bare: {bare.get('error', 'ok')}")
             continue

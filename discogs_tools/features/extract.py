@@ -198,6 +198,27 @@ def _track_ids_of_dataset(ws: Workspace, dataset: str) -> set[str]:
     return set(read_table(folder, columns=["track_id"]).column("track_id").to_pylist())
 
 
+def _inputs(ws: Workspace, dataset: str | None) -> list[dict[str, Any]]:
+    """What a feature set was computed from, for the manifest: the collection table, the dataset's
+    tracks table when one selects the tracks, and the audio files of the selected tracks (count,
+    bytes, fingerprint over name/size/mtime: one stat per file, streamed)."""
+    table = ws.require_table("collection/tracks", "discogs-tools ingest collection")
+    inputs = [{"name": "collection/tracks", **manifest.describe_table(table)}]
+    wanted = None
+    if dataset:
+        inputs.append({"name": f"dataset {dataset} tracks", **manifest.describe_table(ws.dataset(dataset) / "tracks")})
+        wanted = _track_ids_of_dataset(ws, dataset)
+
+    def paths() -> Iterator[str | None]:
+        for batch in iter_batches(table, columns=["track_id", "path"]):
+            for track_id, path in zip(batch.column(0).to_pylist(), batch.column(1).to_pylist()):
+                if wanted is None or track_id in wanted:
+                    yield path
+
+    inputs.append({"name": "audio", **manifest.describe_files(paths())})
+    return inputs
+
+
 def _units(ws: Workspace, done: set[str], wanted: set[str] | None, size: int, rejects: RejectsWriter,
            counts: dict[str, int], group: RankGroup | None = None) -> Iterator[list[tuple[str, str | None]]]:
     """Pending (track_id, path) of this rank in collection order, grouped by ``size``; duplicates
@@ -307,7 +328,7 @@ def _run_locked(ws: Workspace, name: str, *, dataset: str | None, crop_s: float 
     if group.is_main:
         settings = read_settings(final_root)  # what _compute wrote into the feature set
         manifest.record(ws.manifest_path, f"features {name}",
-                        {**report.to_dict(), "params": {"dataset": dataset, "crop_s": crop_s, "workers": workers,
+                        {**report.to_dict(), "inputs": _inputs(ws, dataset), "params": {"dataset": dataset, "crop_s": crop_s, "workers": workers,
                                                          "tracks_per_shard": tracks_per_shard, "force": force,
                                                          "mel": backend, "device": device,
                                                          "ranks": group.world},

@@ -288,6 +288,7 @@ def _train(ws, cfg, saved, init_from, source, ico_fn, device, dist, say, run_dir
 
     from .model import TrainModel
 
+    started = time.perf_counter()
     inputs = _load_inputs(ws, cfg, source, ico_fn)
     torch.manual_seed(cfg.seed)
     model = TrainModel(cfg, n_styles=len(inputs.styles.vocabulary) if inputs.styles else 0,
@@ -436,6 +437,8 @@ def _train(ws, cfg, saved, init_from, source, ico_fn, device, dist, say, run_dir
         report.figures.update({k: float(v) for k, v in history[-1].items()
                                if isinstance(v, (int, float, np.floating)) and not isinstance(v, bool)
                                and k not in ("epoch", "pairs", "steps", "optimizer_steps_total")})
+        report.figures["last_epoch_seconds"] = report.figures.pop("seconds")
+        report.figures["last_epoch_val_seconds"] = report.figures.pop("val_seconds")
     table1 = _table1(cfg, model.tasks, inputs, history)
     report.details.extend({"table": "table1", **row} for row in table1)
     for note in notes + list(getattr(inputs.source, "notes", [])):
@@ -447,11 +450,37 @@ def _train(ws, cfg, saved, init_from, source, ico_fn, device, dist, say, run_dir
     if dist.is_main:
         provenance = getattr(inputs.source, "provenance", None)
         made_from = provenance() if callable(provenance) else {}
+        report.figures["seconds"] = time.perf_counter() - started  # this invocation, start to end
         manifest.record(ws.manifest_path, f"train {cfg.run}", {**report.to_dict(), "config": cfg.to_dict(),
+                                                               "inputs": _recorded_inputs(ws, cfg, inputs,
+                                                                                          init_path),
                                                                "pairs_made_from": made_from, "table1": table1,
                                                                "init_from": str(init_path) if init_path else None,
                                                                **maest_notes})
     return report
+
+
+def _recorded_inputs(ws: Workspace, cfg: TrainConfig, inputs: Inputs, init_path: str | os.PathLike[str] | None) -> list[dict]:
+    """What the run read, for the manifest: the feature set, the stored pairs of every association
+    and split it used (make-pairs folders), the dataset's tracks (style targets), the track vectors
+    (w2v) and the initial weights: path, files, bytes and fingerprint of each (no data read)."""
+    found = [{"name": f"features {cfg.features}", **manifest.describe_table(features_root(ws, cfg.features))}]
+    folder = getattr(inputs.source, "path", None)
+    if callable(folder) and inputs.styles is None:
+        for task in cfg.associations:
+            for split in ("train", "validation"):
+                try:
+                    found.append({"name": f"pairs {task}/{split}", **manifest.describe_table(folder(task, split))})
+                except MissingInputError:
+                    pass
+    if inputs.styles is not None and cfg.dataset:
+        found.append({"name": f"dataset {cfg.dataset} tracks",
+                      **manifest.describe_table(ws.dataset(cfg.dataset) / "tracks")})
+    if inputs.vectors is not None and cfg.w2v_vectors:
+        found.append({"name": "vectors", **manifest.describe_table(cfg.w2v_vectors)})  # as TrackVectors.load reads it
+    if init_path is not None:
+        found.append({"name": "init weights", **manifest.describe_input(init_path)})
+    return found
 
 
 def _check_stored_pairs(cfg: TrainConfig, inputs: Inputs) -> None:

@@ -24,8 +24,9 @@ def progress_enabled() -> bool:
 class Progress:
     """A single progress bar. ``total`` may be bytes of input (for an ETA) or a count.
 
-    ``update(completed=..., advance=..., records=...)``: ``completed``/``advance`` move the
-    bar; ``records`` is shown as a running count with its rate (records/s).
+    ``update(completed=..., advance=..., records=..., step=...)``: ``completed``/``advance`` move
+    the bar; ``records`` is shown as a running count with its rate (records/s); ``step`` is shown
+    after the description (stages of a few long steps, such as build-dataset).
     """
 
     def __init__(self, description: str, total: float | None = None, unit: str = "records",
@@ -55,12 +56,15 @@ class Progress:
         return self
 
     def update(self, *, completed: float | None = None, advance: float | None = None,
-               records: int | None = None) -> None:
+               records: int | None = None, step: str | None = None) -> None:
+        """Move the bar; ``step`` names what a stage made of a few long steps is doing now."""
         if records is not None:
             self.records = records
         if not self.enabled or self._progress is None:
             return
         fields: dict[str, Any] = {}
+        if step is not None:
+            fields["description"] = f"{self.description}: {step}"
         if records is not None:
             elapsed = self._progress.tasks[0].elapsed or 0.0
             rate = records / elapsed if elapsed > 0 else 0.0

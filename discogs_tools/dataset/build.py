@@ -32,6 +32,7 @@ from .. import manifest
 from ..errors import DiscogsToolsError
 from ..io import TableWriter, parquet_glob, write_json_atomic
 from ..locks import output_lock
+from ..progress import Progress
 from ..report import Report
 from ..workspace import Workspace
 from . import report as figures
@@ -45,6 +46,8 @@ DEFAULT_NAME = "discogs20"
 #: The workspace tables a build reads (collection/tracks when present).
 INPUT_TABLES: tuple[str, ...] = ("links/track_releases", "discogs/releases", "collection/tracks")
 BATCH_ROWS = 100_000
+#: The steps the progress bar walks through (see the module docstring; "outputs" writes the tables).
+STEPS: tuple[str, ...] = ("entities", "styles", "splits", "figures", "outputs")
 
 
 def run(ws: Workspace | str | os.PathLike[str], name: str = DEFAULT_NAME, *, top_styles: int = 400, max_styles: int = 5,
@@ -62,7 +65,8 @@ def run(ws: Workspace | str | os.PathLike[str], name: str = DEFAULT_NAME, *, top
     scratch = ws.datasets / f".{name}.scratch"
     report = Report(stage="build-dataset")
     version = new_version()
-    with output_lock(ws.root, "build-dataset", name), manifest.Timer() as timer:
+    with output_lock(ws.root, "build-dataset", name), manifest.Timer() as timer, \
+            Progress(f"build-dataset {name}", total=len(STEPS), unit="steps") as bar:
         # The versions of the tables read, taken before reading them: a table replaced meanwhile
         # (or later) makes the dataset stale to every reader (see .version).
         inputs = input_versions(ws, INPUT_TABLES)
@@ -71,7 +75,7 @@ def run(ws: Workspace | str | os.PathLike[str], name: str = DEFAULT_NAME, *, top
         try:
             _build(con, ws, report, params, links=parquet_glob(links), releases=parquet_glob(releases),
                    collection=parquet_glob(collection) if collection else None, out_dir=out_dir,
-                   version=version, inputs=inputs, paths={"links": links, "releases": releases})
+                   version=version, inputs=inputs, paths={"links": links, "releases": releases}, bar=bar)
         finally:
             con.close()
             shutil.rmtree(scratch, ignore_errors=True)
@@ -102,8 +106,11 @@ def _check_linked(con, counts: dict[str, Any], paths: dict[str, Any]) -> None:
 
 
 def _build(con, ws: Workspace, report: Report, params: dict[str, Any], *, links: str, releases: str,
-           collection: str | None, out_dir, version: str, inputs: dict[str, Any], paths: dict[str, Any]) -> None:
+           collection: str | None, out_dir, version: str, inputs: dict[str, Any], paths: dict[str, Any],
+           bar: Progress | None = None) -> None:
+    bar = bar or Progress("build-dataset", enabled=False)
     counts = report.counts
+    bar.update(step=STEPS[0])
     counts.update(build_track_entities(con, links=links, releases=releases, collection=collection))
     _check_linked(con, counts, paths)
 
@@ -118,6 +125,7 @@ def _build(con, ws: Workspace, report: Report, params: dict[str, Any], *, links:
     con.execute("""CREATE OR REPLACE TABLE candidate_release AS
                    SELECT DISTINCT track_id, release_id, master_id FROM track_release SEMI JOIN candidates USING (track_id)""")
 
+    bar.update(advance=1, step=STEPS[1])
     counts.update(build_track_styles(con, releases=releases, top_n=int(params["top_styles"]),
                                      max_styles=int(params["max_styles"])))
     con.execute("""CREATE OR REPLACE TABLE dataset_tracks AS
@@ -135,6 +143,7 @@ def _build(con, ws: Workspace, report: Report, params: dict[str, Any], *, links:
             f"(`discogs-tools match --against discogs`)")
 
     # Artist groups and stratification (numpy).
+    bar.update(advance=1, step=STEPS[2])
     edges = con.execute("SELECT idx, unnest(artists) AS a FROM dataset_tracks").fetchnumpy()
     group_of_track = artist_groups(n_tracks, edges["idx"], edges["a"])
     group_tracks = np.bincount(group_of_track)
@@ -176,6 +185,7 @@ def _build(con, ws: Workspace, report: Report, params: dict[str, Any], *, links:
     report.figures["largest_artist_group_tracks"] = int(group_tracks.max())
 
     # Figures.
+    bar.update(advance=1, step=STEPS[3])
     sizes = figures.split_sizes(con)
     overlap = figures.artist_overlap(con)
     if overlap:
@@ -197,6 +207,7 @@ def _build(con, ws: Workspace, report: Report, params: dict[str, Any], *, links:
 
     # Outputs (each table atomic, every one stamped with this build's version; tracks last:
     # its commit is the dataset's, see .version).
+    bar.update(advance=1, step=STEPS[4])
     stamp = {VERSION_KEY: version, "dataset": params["name"], INPUTS_KEY: inputs}
     with TableWriter(out_dir / "labels", "datasets/labels") as writer:
         writer.info.update(stamp)
@@ -214,6 +225,7 @@ def _build(con, ws: Workspace, report: Report, params: dict[str, Any], *, links:
     report.details.append({"splits": sizes, "label_cardinality": cardinality})
     report.outputs.update({"tracks": str(out_dir / "tracks"), "labels": str(out_dir / "labels"),
                            "splits": str(out_dir / "splits"), "report": str(out_dir / "report.json")})
+    bar.update(advance=1)
 
 
 def _check_splits_filled(split_of_track: np.ndarray, wanted: dict[str, int], smallest_group: int,

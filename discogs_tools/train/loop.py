@@ -8,8 +8,9 @@
    feature rows (missing ones counted, or an error with ``strict``), shuffle with a generator
    seeded by (seed, epoch), give each rank its share, train on random crops in optimiser steps
    of ``accumulate`` micro-batches (:mod:`.steps`), validate on fixed crops, let the schedule
-   see the epoch's loss, write metrics.jsonl, checkpoints/last.pt, best.pt (lowest validation
-   loss) and, with ``keep_epoch_checkpoints``, checkpoints/epoch-NNN.pt;
+   see the epoch's loss, write metrics.jsonl and metrics.csv (:mod:`.curves`), checkpoints/last.pt,
+   best.pt (lowest validation loss) and, with ``keep_epoch_checkpoints``, checkpoints/epoch-NNN.pt;
+   at the end, curves.png (loss, top-1, lr per epoch);
    MAEST (seed 004 ch. 6) adds: initial weights from a DeiT/PaSST file (:mod:`.maest_init`), the
    training set's input mean/std stored in the backbone (:mod:`.input_stats`), a balanced sample
    of ``epoch_tracks`` tracks per epoch (:mod:`.balanced_sampler`), mixup and SpecAugment on the
@@ -45,6 +46,7 @@ from ..features.store import FeatureStore
 from ..io import _temp_sibling, remove_dead_staging, write_text_atomic
 from ..locks import output_lock
 from ..progress import Progress
+from .curves import write_curves, write_metrics_csv
 from ..report import Report
 from ..workspace import Workspace
 from . import checkpoint as ckpt_io
@@ -421,6 +423,7 @@ def _train(ws, cfg, saved, init_from, source, ico_fn, device, dist, say, run_dir
             if cfg.keep_epoch_checkpoints:
                 ckpt_io.save(last_path.with_name(ckpt_io.epoch_name(epoch + 1)), payload)
             write_text_atomic(run_dir / "metrics.jsonl", "".join(json.dumps(h) + "\n" for h in history))
+            write_metrics_csv(run_dir, history)
         barrier(dist)
 
     report = Report(stage="train", counts={"epochs": cfg.epochs, **counts},
@@ -433,6 +436,8 @@ def _train(ws, cfg, saved, init_from, source, ico_fn, device, dist, say, run_dir
                                     "model": swa.module.state_dict(), "epoch": cfg.epochs, "history": history,
                                     "swa_averaged": int(swa.n_averaged.item())})
             report.outputs["swa"] = str(swa_path)
+    if history and dist.is_main:
+        report.outputs.update({k: str(v) for k, v in write_curves(run_dir, history).items()})
     if history:
         report.figures.update({k: float(v) for k, v in history[-1].items()
                                if isinstance(v, (int, float, np.floating)) and not isinstance(v, bool)

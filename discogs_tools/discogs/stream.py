@@ -25,6 +25,11 @@ from typing import BinaryIO, Iterator
 from ..errors import InputError
 from .detect import PROLOG_LIMIT, Entity, Prolog, read_prolog
 
+try:  # the compiled walker's byte counter (optional)
+    from . import _walk
+except ImportError:  # pragma: no cover - not compiled
+    _walk = None  # type: ignore[assignment]
+
 try:  # ISA-L's inflate is several times faster than zlib's; optional.
     from isal import isal_zlib as _zlib_impl
 except ImportError:  # pragma: no cover - depends on the environment
@@ -280,7 +285,15 @@ def _cut(data: bytes, entity: Entity) -> tuple[int, int]:
     end_tag = f"</{tag}>".encode()
     e = data.rfind(end_tag)
     cut = e + len(end_tag) if e >= 0 else 0
-    return cut, (data.count(end_tag, 0, cut) if cut else 0)
+    return cut, (_count(data, end_tag, cut) if cut else 0)
+
+
+def _count(data: bytes, needle: bytes, end: int) -> int:
+    """``data.count(needle, 0, end)``; through the compiled walker's ``memmem`` loop when it
+    was built (about twice as fast on a chunk)."""
+    if _walk is not None:
+        return _walk.count_bytes(data, needle, end)
+    return data.count(needle, 0, end)
 
 
 def record_spans(data: bytes, entity: Entity) -> list[tuple[int, int]]:

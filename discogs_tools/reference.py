@@ -94,11 +94,9 @@ def iter_commands(root: Any) -> Iterator[tuple[str, Any]]:
 
 
 def _context(cmd: Any) -> Any:
-    try:
-        from typer import _click as click_module  # typer >= 0.16 vendors click
-    except ImportError:  # pragma: no cover - older typer with click installed
-        import click as click_module  # type: ignore[no-redef]
-    return click_module.Context(cmd, info_name=cmd.name)
+    """A context for rendering ``cmd``'s parameters: the command's own ``context_class`` (public
+    click API, whichever click typer uses: its vendored copy from 0.16 on, plain click before)."""
+    return cmd.context_class(cmd, info_name=cmd.name)
 
 
 def _type_name(param: Any, ctx: Any) -> str:

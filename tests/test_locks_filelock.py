@@ -13,9 +13,9 @@ from pathlib import Path
 
 import filelock
 import pytest
+from faults import process_alive, wait_gone
 
 from discogs_tools.locks import OutputLockedError, lock_path, output_lock
-from faults import process_alive, wait_gone
 
 HOLD = textwrap.dedent("""
     import sys, time

@@ -7,13 +7,13 @@ import csv
 import json
 
 import pytest
+from test_train_data import GroupPairs, make_feature_set
 
 from discogs_tools.dataset import build as dataset_build
 from discogs_tools.dataset.synthetic import write_synthetic_workspace
 from discogs_tools.train.config import TrainConfig
 from discogs_tools.train.loop import run as train_run
 from discogs_tools.workspace import Workspace
-from test_train_data import GroupPairs, make_feature_set
 
 
 class RecordingBar:

@@ -191,7 +191,8 @@ def loader_only(args: argparse.Namespace) -> None:
     generator calling ``data.crops`` twice per step, through ``prefetch_batches(workers=W, depth=2)``
     (W = 0: in process). Each measurement runs ``--loader-seconds``. ``--cold`` evicts the shard from
     the page cache (``posix_fadvise DONTNEED`` on that file only) before each measurement and adds
-    2 workers without read-ahead."""
+    2 workers without read-ahead. Next to each rate: the CPU time of the process (all threads) per
+    crop, the figure that a machine shared with other work does not distort."""
     import os
 
     from discogs_tools.features.store import FeatureStore, shard_path
@@ -212,7 +213,7 @@ def loader_only(args: argparse.Namespace) -> None:
         mm = np.memmap(path, dtype="<f2", mode="r").reshape(-1, 96)
         rng = np.random.default_rng(0)
         spare = store.frames - length
-        done, t0 = 0, time.perf_counter()
+        done, t0, c0 = 0, time.perf_counter(), time.process_time()
         while time.perf_counter() - t0 < seconds:
             pos = rng.integers(0, len(store), n)
             begins = (store.offsets[pos] + rng.integers(0, spare[pos] + 1)).tolist()
@@ -220,6 +221,7 @@ def loader_only(args: argparse.Namespace) -> None:
             for i, b in enumerate(begins):
                 out[i, 0] = mm[b:b + length]
             done += n
+        cpu["minimal"] = (time.process_time() - c0) / done
         return done / (time.perf_counter() - t0)
 
     def evict() -> None:  # --cold: drop this shard (only) from the page cache
@@ -242,7 +244,7 @@ def loader_only(args: argparse.Namespace) -> None:
                 pos = rng.integers(0, len(store), n)
                 yield crops(store, pos[: n // 2], length, rng), crops(store, pos[n // 2:], length, rng)
 
-        done, t0 = 0, time.perf_counter()
+        done, t0, c0 = 0, time.perf_counter(), time.process_time()
         batches = prefetch_batches(steps(), store, workers=workers, depth=2, readahead=readahead)
         for xa, xp in batches:
             done += len(xa) + len(xp)
@@ -250,9 +252,12 @@ def loader_only(args: argparse.Namespace) -> None:
                 break
         rate = done / (time.perf_counter() - t0)
         batches.close()
+        cpu[f"workers={workers}" + ("" if readahead else " no read-ahead")] = (time.process_time() - c0) / done
         return rate
 
     best: dict[str, float] = {}
+    cpu: dict[str, float] = {}  # CPU seconds (all threads) per crop, of the last measurement of each mode
+    least_cpu: dict[str, float] = {}
     modes = [("minimal", lambda: minimal(args.loader_seconds)),
              *((f"workers={w}", lambda w=w: ours(w, args.loader_seconds)) for w in (0, 1, 2))]
     if args.cold:  # every measurement starts with the shard out of page cache
@@ -262,13 +267,15 @@ def loader_only(args: argparse.Namespace) -> None:
             if args.cold:
                 evict()
             best[name] = max(best.get(name, 0.0), measure())
+            least_cpu[name] = min(least_cpu.get(name, float("inf")), cpu[name])
     print(f"loader: {len(store)} tracks x {int(store.frames[0])} frames ({path.stat().st_size / 2**20:.0f} MB, "
           f"{'evicted from page cache before each measurement' if args.cold else 'page cache'}), {n} crops of {length} x 96 per step, best of {max(args.repeats, 1)}, "
           f"load {os.getloadavg()[0]:.2f}")
     for name, rate in best.items():
         workers = int(name.split("=")[1].split()[0]) if "=" in name else 0
         per = f", {rate / max(workers, 1) / best['minimal']:.2f}x minimal per worker" if workers else ""
-        print(f"  {name:>10}: {rate:>9,.0f} crops/s ({rate / best['minimal']:.2f}x minimal{per})")
+        print(f"  {name:>10}: {rate:>9,.0f} crops/s ({rate / best['minimal']:.2f}x minimal{per}); "
+              f"CPU {least_cpu[name] * 1e6:.1f} us per crop, all threads (least of the repeats)")
     print(f"crops/s workers=2: {best['workers=2']:.0f}; minimal: {best['minimal']:.0f}")
 
 

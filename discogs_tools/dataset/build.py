@@ -38,6 +38,7 @@ from ..workspace import Workspace
 from . import report as figures
 from .duck import DEFAULT_MEMORY_LIMIT, connect, sql_str
 from .entities import build_track_entities
+from .hf import write_card
 from .splits import SPLITS, artist_groups, group_style_counts, resolve_size, stratify
 from .styles import build_track_styles
 from .version import INPUTS_KEY, VERSION_KEY, input_versions, new_version
@@ -222,9 +223,11 @@ def _build(con, ws: Workspace, report: Report, params: dict[str, Any], *, links:
                "artist_overlap": overlap, "label_cardinality": cardinality, "styles_below_minimum": short,
                "styles": styles}
     write_json_atomic(out_dir / "report.json", summary)
+    write_card(ws, params["name"])  # Hugging Face datasets: one config per table and pair association
     report.details.append({"splits": sizes, "label_cardinality": cardinality})
     report.outputs.update({"tracks": str(out_dir / "tracks"), "labels": str(out_dir / "labels"),
-                           "splits": str(out_dir / "splits"), "report": str(out_dir / "report.json")})
+                           "splits": str(out_dir / "splits"), "report": str(out_dir / "report.json"),
+                           "card": str(out_dir / "README.md")})
     bar.update(advance=1)
 
 

@@ -4,7 +4,8 @@ for the toolkit's index (usearch HNSW, ``discogs_tools.similar.index``) and the 
 libraries, each next to the bare exact search (numpy, float32, chunked) in the same invocation.
 
     python benchmarks/bench_similar.py --sizes 100000 --libraries usearch,faiss-hnsw,hnswlib
-    python benchmarks/bench_similar.py --sizes 100000,1000000 --libraries usearch
+    python benchmarks/bench_similar.py --sizes 100000 --libraries usearch --dtype i8,f16,bf16,f32
+    python benchmarks/bench_similar.py --sizes 1000000 --libraries usearch --offset 1.5
 
 Data (seeded, written once per size as a float16 memory-mapped .npy in a temporary folder):
 embeddings with the structure of a music collection, not uniform noise (on which no ANN index
@@ -13,6 +14,17 @@ style's centre + N(0, 0.5^2), styles N(0, 1), 8 tracks per artist on average and
 Discogs20 top-400, seed 004 sec. 3.3.3); projected to 1280 dimensions (EfficientNet-B0's
 embedding size) by a fixed random matrix, plus N(0, 0.05^2) noise in every dimension.
 Queries are new tracks drawn the same way (as an audio query is a track the index does not hold).
+These vectors are centred (random tracks at cosine ~0); a trained CNN's pooled activations are
+mostly positive and share a direction, which ``--offset`` adds (a common |N(0, offset^2)| vector:
+1.0 puts random tracks at cosine ~0.4, 2.0 at ~0.75, and brings the exact neighbours closer
+together). Each size prints how the data look to a cosine index: the mean cosine of random pairs
+and of a query's 1st and 10th exact neighbours. The latent clusters are 64-d: real embeddings
+may spread over more dimensions, which makes any graph index work harder; read the figures with
+that in mind.
+
+usearch runs once per ``--dtype`` kind (i8 scaled per vector as the toolkit stores it, or f16,
+bf16, f32), in the same invocation, so their build CPU can be compared under the same load; the
+header names the SIMD kernel usearch picked for each kind on this CPU (``serial`` = emulated).
 
 Each library runs in its own child process, so its peak RSS (reported) is its own: the memory-
 mapped data it read plus the index it built. Build uses ``--threads`` threads (2 = the target
@@ -67,31 +79,63 @@ def load() -> str:
     return f"load average {one:.2f} {five:.2f} {fifteen:.2f} on {os.cpu_count()} cores"
 
 
+def hardware(dtype: str) -> str:
+    """The SIMD kernel usearch picked for this scalar kind on this CPU (``auto`` or ``serial`` = emulated)."""
+    try:
+        from usearch.index import Index
+
+        return f"distance kernel {Index(ndim=DIM, metric='cos', dtype=dtype).hardware_acceleration}"
+    except ImportError:
+        return "usearch not installed"
+
+
 class Generator:
     """Seeded collection-like embeddings (see module docstring)."""
 
-    def __init__(self, n: int, seed: int = 0) -> None:
+    def __init__(self, n: int, seed: int = 0, offset: float = 0.0) -> None:
         rng = np.random.default_rng(seed)
         self.artists = max(1, n // TRACKS_PER_ARTIST)
         styles = rng.normal(0, 1, (STYLES, LATENT)).astype(np.float32)
         self.artist_centres = (styles[rng.integers(0, STYLES, self.artists)]
                                + rng.normal(0, 0.5, (self.artists, LATENT))).astype(np.float32)
         self.projection = (rng.normal(0, 1, (LATENT, DIM)) / np.sqrt(LATENT)).astype(np.float32)
+        # a common non-negative vector added to every track (--offset): pooled activations of a CNN are
+        # mostly positive, so real embeddings share a direction and random tracks have a cosine well above 0
+        self.common = (offset * np.abs(np.random.default_rng([seed, 1]).normal(0, 1, DIM))).astype(np.float32)
         self.seed = seed
 
     def tracks(self, n: int, part: int) -> np.ndarray:
         rng = np.random.default_rng([self.seed, part])
         latent = self.artist_centres[rng.integers(0, self.artists, n)] + rng.normal(0, 0.35, (n, LATENT))
         x = latent.astype(np.float32) @ self.projection + rng.normal(0, 0.05, (n, DIM)).astype(np.float32)
-        return x.astype(np.float16)
+        return (x + self.common).astype(np.float16)
 
 
-def write_data(folder: Path, n: int, queries: int, seed: int, chunk: int = 50_000) -> tuple[Path, Path]:
-    data = folder / f"emb-{n}.npy"
-    query = folder / f"queries-{n}.npy"
+def describe(data: np.ndarray, exact_keys: list[list[int]], queries: np.ndarray, sample: int = 2000) -> str:
+    """How the data look to a cosine index: mean cosine of random pairs, and of a query's 1st and 10th
+    exact neighbour (close values = hard to rank)."""
+    x = np.asarray(data[:sample], dtype=np.float32)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    pairs = x[: sample // 2] @ x[sample // 2:].T
+    q = queries / np.linalg.norm(queries, axis=1, keepdims=True)
+    first, tenth = [], []
+    for row, keys in enumerate(exact_keys[:50]):
+        v = np.asarray(data[[keys[0], keys[K - 1]]], dtype=np.float32)
+        v /= np.linalg.norm(v, axis=1, keepdims=True)
+        first.append(float(v[0] @ q[row]))
+        tenth.append(float(v[1] @ q[row]))
+    return (f"cosine of random pairs {pairs.mean():.3f}; a query's 1st / 10th exact neighbour "
+            f"{np.mean(first):.3f} / {np.mean(tenth):.3f}")
+
+
+def write_data(folder: Path, n: int, queries: int, seed: int, offset: float = 0.0,
+               chunk: int = 50_000) -> tuple[Path, Path]:
+    tag = f"{n}-{seed}" + (f"-offset{offset:g}" if offset else "")
+    data = folder / f"emb-{tag}.npy"
+    query = folder / f"queries-{tag}-{queries}.npy"
     if data.exists() and query.exists():
         return data, query
-    gen = Generator(n, seed)
+    gen = Generator(n, seed, offset)
     out = np.lib.format.open_memmap(data, mode="w+", dtype=np.float16, shape=(n, DIM))
     for i, start in enumerate(range(0, n, chunk)):
         out[start:start + chunk] = gen.tracks(min(chunk, n - start), i)
@@ -120,10 +164,10 @@ def child_exact(data: np.ndarray, queries: np.ndarray) -> dict:
 
 
 def child_usearch(data, queries, threads, params):
-    from discogs_tools.similar.index import IndexSettings, build_index
+    from discogs_tools.similar.index import IndexSettings, build_index, encode
 
     settings = IndexSettings(connectivity=params["m"], expansion_add=params["ef_construction"],
-                             expansion_search=params["ef_search"])
+                             expansion_search=params["ef_search"], dtype=params["dtype"])
     ids = (f"t{i}" for i in range(len(data)))
 
     def named():
@@ -136,7 +180,7 @@ def child_usearch(data, queries, threads, params):
     index.expansion_search = params["ef_search"]
 
     def search(q):
-        return np.asarray(index.search(q, K, threads=1).keys, dtype=np.int64)
+        return np.asarray(index.search(encode(q, settings.dtype)[0], K, threads=1).keys, dtype=np.int64)
 
     def set_ef(ef):
         index.expansion_search = ef
@@ -226,7 +270,7 @@ def run_child(args: argparse.Namespace) -> None:
         result = child_exact(data, queries)
     else:
         params = {"m": args.m, "ef_construction": args.ef_construction, "ef_search": args.ef_search,
-                  "nlist": args.nlist, "nprobe": args.nprobe}
+                  "nlist": args.nlist, "nprobe": args.nprobe, "dtype": args.dtype}
         cpu = cpu_seconds()
         build_s, search, index_bytes, set_ef = {"usearch": child_usearch, "faiss-hnsw": child_faiss, "faiss-ivf": child_faiss_ivf,
                                         "hnswlib": child_hnswlib}[args.child](data, queries, args.threads, params)
@@ -275,11 +319,16 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--m", type=int, default=16, help="HNSW connectivity (M)")
     p.add_argument("--ef-construction", type=int, default=64)
+    p.add_argument("--dtype", default="i8", help="usearch scalar kinds of the stored vectors, comma-separated, "
+                   "each built and measured in turn: i8 (scaled per vector, the toolkit's), f16, bf16, f32")
     p.add_argument("--ef-search", default="512", help="efSearch; comma-separated values are each measured on "
                    "the same index")
     p.add_argument("--nlist", type=int, default=0, help="faiss-ivf lists (default 4 sqrt(n))")
     p.add_argument("--nprobe", type=int, default=16, help="faiss-ivf lists searched per query")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--offset", type=float, default=0.0, help="scale of a common non-negative vector added to "
+                   "every embedding (0: centred clusters; 1-2: random tracks at a cosine of about 0.3-0.6, "
+                   "as pooled CNN activations share a direction)")
     p.add_argument("--data-dir", default=None, help="keep the generated data here (default: a temporary folder)")
     p.add_argument("--child", default=None, help=argparse.SUPPRESS)
     p.add_argument("--data", default=None, help=argparse.SUPPRESS)
@@ -297,20 +346,26 @@ def main() -> None:
         folder.mkdir(parents=True, exist_ok=True)
         print(f"# {load()}; build threads {args.threads}; queries one at a time on one thread; "
               f"HNSW M={args.m} efConstruction={args.ef_construction} efSearch={args.ef_search}; "
+              f"usearch kinds " + ", ".join(f"{d} ({hardware(d)})" for d in args.dtype.split(",")) + "; "
               f"IVF nlist={args.nlist or '4 sqrt(n)'} nprobe={args.nprobe}", flush=True)
         for n in (int(s) for s in args.sizes.split(",")):
             t = time.perf_counter()
-            data, queries = write_data(folder, n, args.queries, args.seed)
+            data, queries = write_data(folder, n, args.queries, args.seed, args.offset)
             print(f"\n## {n:,} x {DIM} float16 embeddings ({n * DIM * 2 / 2**30:.2f} GiB), generated in "
                   f"{time.perf_counter() - t:.1f} s; {args.queries} queries", flush=True)
             base = ["--data", str(data), "--query-file", str(queries), "--threads", str(args.threads),
                     "--m", str(args.m), "--ef-construction", str(args.ef_construction),
                     "--ef-search", ",".join(map(str, args.ef_search_values)), "--nlist", str(args.nlist), "--nprobe", str(args.nprobe)]
             exact = child(["--child", "exact", *base])
+            print(f"# data: {describe(np.load(data, mmap_mode='r'), exact['keys'], np.load(queries).astype(np.float32))}",
+                  flush=True)
             print(f"{'exact (numpy, reference)':28s} build      -        query mean {exact['query_ms_mean']:8.2f} ms "
                   f"(batched)  recall@10 1.000  peak RSS {exact['peak_rss_mb']:8.0f} MB   [{load()}]", flush=True)
-            for lib in args.libraries.split(","):
-                r = child(["--child", lib, *base])
+            runs = [(lib, dtype) for lib in args.libraries.split(",")
+                    for dtype in (args.dtype.split(",") if lib == "usearch" else [""])]
+            for lib, dtype in runs:
+                r = child(["--child", lib, *base, "--dtype", dtype or "f16"])
+                lib = f"{lib} {dtype}".strip()
                 extra = f"  index {r['index_mb']:.0f} MB" if r.get("index_mb") else ""
                 print(f"{lib:28s} build {r['build_s']:8.1f} s ({n / r['build_s']:8.0f} /s; {r['build_cpu_s']:.0f} CPU-s)  "
                       f"peak RSS {r['peak_rss_mb']:8.0f} MB{extra}   [{load()}]", flush=True)

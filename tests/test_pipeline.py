@@ -1,5 +1,5 @@
 """Pipeline files and the runner's up-to-date logic (stages invoked through a recording stub
-command runner, so this tests the runner alone)."""
+command runner, so this tests the runner alone; the real steps: tests/test_pipeline_steps.py)."""
 
 from __future__ import annotations
 
@@ -152,11 +152,11 @@ def test_a_stage_done_by_another_pipeline_is_skipped(toy):
     assert [d["status"] for d in rep.details] == ["skipped", "skipped"] and len(calls) == 2
 
 
-def test_a_stage_with_a_bad_command_line_fails_with_its_usage_error(tmp_path, capsys):
-    """The real invoker: click's usage error is shown and its exit code stops the pipeline."""
+def test_a_stage_with_an_option_its_command_lacks_fails_in_one_line(tmp_path):
+    """The real steps: the command line's rules reject the option before anything runs, in one
+    line naming the stage and the option (tests/test_pipeline_steps.py has every rule)."""
     bad = tmp_path / "bad.toml"
     bad.write_text('[pipeline]\nname = "bad"\n[[stage]]\nname = "a"\ncommand = "ingest discogs"\nargs = ["x"]\n'
                    'options = { colour = "red" }\noutputs = ["y"]\n')
-    with pytest.raises(StageFailed, match="exit code 2"):
+    with pytest.raises(ConfigError, match="pipeline bad, stage a: `ingest discogs` has no option --colour"):
         run_pipeline(load_pipeline(bad, tmp_path / "ws"), tmp_path / "ws", echo=lambda s: None)
-    assert "No such option: --colour" in capsys.readouterr().err

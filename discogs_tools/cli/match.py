@@ -13,7 +13,6 @@ from .common import (
     app,
     handle_errors,
     print_report,
-    workers_or_default,
     workspace,
 )
 
@@ -71,17 +70,10 @@ def match_command(
     workspace_dir: WorkspaceOption = None,
 ) -> None:
     """Link collection tracks to every Discogs release carrying them, or to playlist tracks."""
-    from ..match import stage
+    options = dict(locals())  # every option, named as the step's parameters (tests/test_pipeline_steps.py)
+    from ..match.command import match
 
-    config = _config(threshold=threshold, min_title_sim=min_title_sim, min_artist_sim=min_artist_sim,
-                     weight_title=weight_title, weight_artist=weight_artist, weight_album=weight_album,
-                     weight_duration=weight_duration, duration_tolerance_s=duration_tolerance_s,
-                     duration_max_s=duration_max_s, max_block_size=max_block_size, max_candidates=max_candidates,
-                     expand_masters=expand_masters, duration_tolerance_share=duration_tolerance_share,
-                     duration_max_share=duration_max_share, chunk_tracks=chunk_tracks)
-    report = stage.run(workspace(workspace_dir), against, config, rebuild_index=rebuild_index,
-                       threads=workers_or_default(workers),
-                       memory_limit=memory_limit, overrides=overrides)
+    report = match(workspace(options.pop("workspace_dir")), **options)
     for detail in report.details:
         if "summary" in detail:
             typer.echo(detail["summary"])

@@ -7,8 +7,6 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..report import Report
-
 from .common import SeedOption, WorkspaceOption, app, handle_errors, print_report, workspace
 
 ASSOCIATION_HELP = ("track, release, artist, label, artist-co, playlist-co, playlist-tco, playlist-w2v or playlist-ico")
@@ -41,32 +39,10 @@ def make_pairs_command(
     # One run replaces the split's pairs as a whole (keeping, from --epoch N > 0, the earlier epochs of
     # the same dataset version and settings) and records the dataset version they come from (see
     # discogs_tools.pairs.make); readers refuse them once the dataset is rebuilt.
-    from ..pairs.make import make_pairs_epochs
-    from ..pairs.registry import get
+    options = dict(locals())  # every option, named as the step's parameters (tests/test_pipeline_steps.py)
+    from ..pairs.command import make_pairs
 
-    get(association)
-    ws = workspace(workspace_dir)
-    reports = make_pairs_epochs(ws, dataset, association, split, epoch, epochs, seed, word2vec=word2vec, top=top,
-                                table_batch=table_batch)
-    print_report(reports[0] if len(reports) == 1 else epochs_summary(reports))
-
-
-def epochs_summary(reports: list[Report]) -> Report:
-    """One report for a run of several epochs (each epoch's own is in the manifest): the first
-    epoch's statistics, then the pairs per epoch over all of them."""
-    from pathlib import Path
-
-    first, pairs = reports[0], [r.counts.get("pairs", 0) for r in reports]
-    epochs = [Path(r.outputs["pairs"]).stem.split("-")[-1].lstrip("0") or "0" for r in reports]
-    summary = Report(stage=f"{first.stage}, epochs {epochs[0]}..{epochs[-1]}",
-                     counts={**{f"epoch {epochs[0]} {k}": v for k, v in first.counts.items()},
-                             "epochs": len(reports), "pairs_all_epochs": sum(pairs),
-                             "pairs_per_epoch_min": min(pairs), "pairs_per_epoch_max": max(pairs)},
-                     figures={"seconds": sum(float(r.figures.get("seconds", 0.0)) for r in reports)},
-                     outputs={"pairs": str(Path(first.outputs["pairs"]).parent)})
-    summary.warnings = [w for r in reports for w in r.warnings]
-    summary.warnings.append("per-epoch statistics (Table 1): manifest.json, make-pairs entries")
-    return summary
+    print_report(make_pairs(workspace(options.pop("workspace_dir")), **options))
 
 
 @app.command("validate-pairs")

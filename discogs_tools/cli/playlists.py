@@ -8,6 +8,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
+from ..playlists import command as steps
 from .common import (SeedOption, WorkersOption, WorkspaceOption, app, handle_errors, ingest_app, print_report,
                      workspace)
 
@@ -23,7 +24,7 @@ def ingest_playlists(
     inputs: Annotated[list[Path], typer.Argument(help="MPD slices (mpd.slice.*.json, challenge_set.json), "
                                                  "CSV/TSV/JSONL files, or folders of them.")],
     ws: WorkspaceOption = None,
-    fmt: Annotated[str, typer.Option("--format", help="auto (from file names), mpd, csv, tsv or jsonl.")] = "auto",
+    format: Annotated[str, typer.Option("--format", help="auto (from file names), mpd, csv, tsv or jsonl.")] = "auto",  # noqa: A002
     playlist_column: Annotated[Optional[str], _column("playlist id", "playlist_id", False)] = None,
     track_column: Annotated[Optional[str], _column("track key", "track_key", False)] = None,
     position_column: Annotated[Optional[str], _column("position in the playlist (else: row order)", "pos")] = None,
@@ -48,21 +49,8 @@ def ingest_playlists(
     checksum: Annotated[bool, typer.Option(help="Record sha256 checksums of inputs in the manifest.")] = True,
 ) -> None:
     """Ingest playlist datasets into tables playlists/{playlists, playlist_tracks, tracks} and print statistics."""
-    from ..playlists import ingest
-    from ..playlists.tabular import ColumnSpec
-
-    given = {"playlist": playlist_column, "track": track_column, "position": position_column,
-             "title": title_column, "artist": artist_column, "artist_key": artist_key_column,
-             "album": album_column, "album_key": album_key_column, "duration": duration_column,
-             "name": name_column}
-    chosen = {attr: (None if value.lower() == "none" else value) for attr, value in given.items() if value is not None}
-    required = tuple(attr for attr, value in chosen.items() if value is not None)
-    spec = ColumnSpec(**chosen, duration_unit=duration_unit, required=required)
-    if delimiter == "\\t":
-        delimiter = "\t"
-    report = ingest.run(inputs, workspace(ws), fmt=fmt, columns=spec, id_prefix=id_prefix, delimiter=delimiter,
-                        workers=workers, strict=strict, checksum=checksum, encoding=encoding)
-    print_report(report)
+    options = dict(locals())  # every option, named as the step's parameters (tests/test_pipeline_steps.py)
+    print_report(steps.ingest_playlists(workspace(options.pop("ws")), **options))
 
 
 @app.command("cooccurrence")
@@ -89,7 +77,7 @@ def word2vec(
     ws: WorkspaceOption = None,
     name: Annotated[str, typer.Option(help="Dataset name: output goes to <workspace>/datasets/NAME/word2vec.")]
     = "playlists",
-    out: Annotated[Optional[Path], typer.Option("--output", "-o", help="Output folder instead of the dataset folder.")] = None,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Output folder instead of the dataset folder.")] = None,
     vector_size: Annotated[int, typer.Option(help="Dimensions of the track vectors.")] = 100,
     window: Annotated[Optional[int], typer.Option(help="Context window (default: the longest playlist, i.e. "
                                                        "the whole playlist).")] = None,
@@ -105,16 +93,5 @@ def word2vec(
     seed: SeedOption = 0,
 ) -> None:
     """Train Word2Vec track vectors on playlists (CBOW, whole-playlist window); save KeyedVectors + Parquet."""
-    from ..playlists import word2vec as stage
-    from ..progress import progress_enabled
-
-    params = stage.Word2VecParams(vector_size=vector_size, window=window, epochs=epochs, alpha=alpha,
-                                  min_count=min_count, negative=negative, sample=sample, sg=int(skip_gram),
-                                  workers=workers, seed=seed)
-
-    def show(entry: dict[str, Any]) -> None:
-        if progress_enabled():
-            typer.echo(f"epoch {entry['epoch']}/{epochs}: loss {entry['loss']:.1f}, {entry['seconds']:.1f} s, "
-                       f"{entry['tokens_per_s'] or 0:,.0f} tokens/s", err=True)
-
-    print_report(stage.run(workspace(ws), name=name, out=out, params=params, on_epoch=show))
+    options = dict(locals())  # every option, named as the step's parameters (tests/test_pipeline_steps.py)
+    print_report(steps.word2vec(workspace(options.pop("ws")), **options))

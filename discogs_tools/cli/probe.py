@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from functools import partial
 from pathlib import Path
 from typing import Annotated, List, Optional
 
@@ -45,7 +44,7 @@ def probe(
                                                 "icassp2023-finetune 128).")] = None,
     batch_size: Annotated[Optional[int], typer.Option(help="Probe batch size (default: the protocol's; 256, "
                                                       "maest 128, icassp2023-finetune 64).")] = None,
-    learning_rate: Annotated[Optional[float], typer.Option("--lr", help="Adam learning rate (maest and "
+    lr: Annotated[Optional[float], typer.Option("--lr", help="Adam learning rate (maest and "
                                                            "icassp2023-finetune: the maximum) (default 1e-3; "
                                                            "icassp2023-finetune 1e-4).")] = None,
     weight_decay: Annotated[Optional[float], typer.Option(help="Adam weight decay (default: the protocol's; "
@@ -79,7 +78,7 @@ def probe(
                                                         "combination, and rank them in runs/<name>/probe/"
                                                         "<task>-stacks.json/.md (name default stacks-<models>).",
                                                         metavar="K")] = None,
-    threads: Annotated[int, typer.Option("--workers", "-j", help="CPU threads used to train the probe (default 1: "
+    workers: Annotated[int, typer.Option("--workers", "-j", help="CPU threads used to train the probe (default 1: "
                                          "the MLP is small, one thread is as fast as several contending ones, and "
                                          "results do not depend on the machine's core count).")] = 1,
     baseline: Annotated[bool, typer.Option(help="Also probe a random-weight backbone of the same architecture "
@@ -92,35 +91,11 @@ def probe(
     ws: WorkspaceOption = None,
 ) -> None:
     """Score frozen embeddings on a downstream task with an MLP probe (several seeds, random-weight baseline)."""
-    from ..errors import ConfigError
+    options = dict(locals())  # every option, named as the step's parameters (tests/test_pipeline_steps.py)
+    from ..probe.command import probe as probe_step
     from ..probe.compare import build
-    from ..probe.datasets import DatasetOptions
-    from ..probe.protocols import get as get_protocol
-    from ..probe.run import run
 
-    try:
-        fractions = tuple(float(v) for v in split.split(","))
-    except ValueError:
-        raise ConfigError(f"--split takes three comma-separated fractions, got {split!r}") from None
-    if stack_search is not None:
-        from ..probe.stacks import stack_search as search_stacks
-
-        probe_with = partial(search_stacks, max_size=stack_search)
-    else:
-        probe_with = run
-    report = probe_with(
-        dataset, workspace=workspace(ws), models=model, name=name, task=task, features=features,
-        options=DatasetOptions(kind=kind, label_column=label_column, separator=separator,
-                               allow_empty_labels=allow_empty_labels, fractions=fractions),  # type: ignore[arg-type]
-        config=get_protocol(protocol).config(hidden=hidden, epochs=epochs, learning_rate=learning_rate,
-                                             weight_decay=weight_decay, batch_size=batch_size,
-                                             plateau_patience=patience, dropout=dropout, standardize=standardize,
-                                             threads=threads),
-        protocol=protocol, crop_hop=crop_hop, from_scratch=from_scratch, grid_search=grid_search,
-        shots=few_shot, few_shot_trials=few_shot_trials, test_collection=test_collection, class_map=class_map,
-        seed=seed, seeds=seeds, baseline=baseline, baseline_embeddings=baseline_embeddings or (),
-        skip_invalid=skip_invalid, plot=plot,
-    )
+    report = probe_step(workspace(options.pop("ws")), **options)
     print_report(report)
     typer.echo("")
     if stack_search is not None:

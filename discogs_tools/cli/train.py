@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import fields
 from typing import Annotated, Optional
 
 import typer
 
+from ..train import command as steps
 from ..train.config import (
     BACKBONES,
     OBJECTIVES,
     SCHEDULES,
     SIMCLR_AUGMENTS,
-    TrainConfig,
 )
 from .common import (
     SeedOption,
@@ -23,33 +22,9 @@ from .common import (
     workspace,
 )
 
-# The trainer's defaults, read from TrainConfig itself so that the CLI cannot drift from it
-# (discogs_tools.train.config imports no torch).
-_D = {f.name: f.default for f in fields(TrainConfig)}
-
-
-def _numbers(text: str | None, option: str, kind: type, count: int | None = None) -> tuple:
-    """``"0.9,0.999"`` -> (0.9, 0.999); a one-line ConfigError naming the option otherwise."""
-    from ..errors import ConfigError
-
-    if text is None or text.strip() == "":
-        return ()
-    what = f"{count} numbers" if count else ("whole numbers" if kind is int else "numbers")
-    try:
-        values = tuple(kind(v) for v in text.split(","))
-    except ValueError:
-        raise ConfigError(f"{option} takes {what} separated by commas, got {text!r}") from None
-    if count is not None and len(values) != count:
-        raise ConfigError(f"{option} takes {what} separated by commas, got {text!r}")
-    return values
-
-
-def _names(text: str | None) -> tuple[str, ...]:
-    return tuple(t.strip() for t in (text or "").split(",") if t.strip())
-
-
-def _pair(values: tuple) -> str:
-    return ",".join(f"{v:g}" for v in values)
+# The trainer's defaults, read from TrainConfig itself so that the CLI cannot drift from it.
+_D = steps.DEFAULTS
+_pair = steps.joined
 
 
 @app.command("train")
@@ -89,7 +64,7 @@ def train_command(
     keep_epoch_checkpoints: Annotated[bool, typer.Option("--keep-epoch-checkpoints/--no-keep-epoch-checkpoints", help="Also keep checkpoints/epoch-NNN.pt after every epoch (for --init-from RUN@N).")] = False,
     w2v_vectors: Annotated[Optional[str], typer.Option("--w2v-vectors", help="Parquet (track_key|track_id, vector) for objective w2v.")] = None,
     top_styles: Annotated[int, typer.Option("--top-styles", help="Style vocabulary size (classification).")] = _D["top_styles"],
-    max_steps: Annotated[Optional[int], typer.Option("--max-steps-per-epoch", help="Cap on optimiser steps per epoch (quick runs).")] = None,
+    max_steps_per_epoch: Annotated[Optional[int], typer.Option("--max-steps-per-epoch", help="Cap on optimiser steps per epoch (quick runs).")] = None,
     maest_width: Annotated[int, typer.Option("--maest-width", help="maest: token width (MAEST: 768, seed 004 sec. 6.2).")] = _D["maest_width"],
     maest_depth: Annotated[int, typer.Option("--maest-depth", help="maest: transformer blocks (MAEST: 12).")] = _D["maest_depth"],
     maest_heads: Annotated[int, typer.Option("--maest-heads", help="maest: attention heads (MAEST: 12).")] = _D["maest_heads"],
@@ -112,7 +87,7 @@ def train_command(
     device: Annotated[str, typer.Option("--device", help="auto | cpu | cuda | cuda:N.")] = _D["device"],
     amp: Annotated[bool, typer.Option("--amp/--no-amp", help="Mixed precision on GPU (ignored on CPU).")] = _D["amp"],
     channels_last: Annotated[bool, typer.Option("--channels-last/--no-channels-last", help="channels_last memory format (GPU speed).")] = False,
-    num_workers: Annotated[int, typer.Option("--workers", "-j", help="Crop worker threads of the input pipeline, building batches ahead of the model step (0: in the training process; batches are identical either way).")] = _D["num_workers"],
+    workers: Annotated[int, typer.Option("--workers", "-j", help="Crop worker threads of the input pipeline, building batches ahead of the model step (0: in the training process; batches are identical either way).")] = _D["num_workers"],
     prefetch: Annotated[int, typer.Option("--prefetch", help="Batches built ahead when --workers > 0.")] = _D["prefetch"],
     strict: Annotated[bool, typer.Option("--strict/--no-strict", help="Fail when pairs involve tracks without features.")] = False,
     resume: Annotated[bool, typer.Option("--resume/--no-resume", help="Continue the run from its last checkpoint.")] = False,
@@ -124,33 +99,8 @@ def train_command(
     """Train a backbone on pairs (COLA, SimCLR, multi-task, Word2Vec, ICO) or styles; several GPUs via torchrun.
 
     Every recipe value of the published models is an option; docs/training.md lists them with the seed section each comes from."""
-    from ..train.loop import run as train
-
-    cfg = TrainConfig(run=run, features=features, dataset=dataset, objective=objective,
-                      associations=tuple(association) if objective != "classification" else (),
-                      task_weights=_numbers(task_weights, "--task-weights", float),
-                      batch_shares=_numbers(batch_shares, "--batch-shares", int),
-                      backbone=backbone, cnn_width=cnn_width, embedding_head=embedding_head,
-                      embedding_dim=embedding_dim, epochs=epochs, batch_size=batch_size, accumulate=accumulate,
-                      crop_frames=crop_frames, lr=lr, schedule=schedule, plateau_patience=plateau_patience,
-                      plateau_factor=plateau_factor, warmup_steps=warmup_steps, min_lr=min_lr,
-                      adam_betas=_numbers(adam_betas, "--adam-betas", float, 2), weight_decay=weight_decay,
-                      swa_start=swa_start, swa_lr=swa_lr, temperature=temperature, cola_dim=cola_dim,
-                      simclr_dim=simclr_dim, simclr_hidden=simclr_hidden, simclr_augment=simclr_augment,
-                      mix_gain_beta=_numbers(mix_gain_beta, "--mix-gain-beta", float, 2),
-                      keep_epoch_checkpoints=keep_epoch_checkpoints, w2v_vectors=w2v_vectors,
-                      top_styles=top_styles, max_steps_per_epoch=max_steps, seed=seed, strict=strict,
-                      maest_width=maest_width, maest_depth=maest_depth, maest_heads=maest_heads,
-                      patchout_time=patchout_time, patchout_freq=patchout_freq, embed_block=embed_block,
-                      embed_tokens=_names(embed_tokens), init_weights=None if init_weights in (None, "", "random") else init_weights,
-                      input_norm_tracks=input_norm_tracks, epoch_tracks=epoch_tracks, mixup_alpha=mixup_alpha,
-                      specaugment_time_masks=specaugment_time_masks, specaugment_time_width=specaugment_time_width,
-                      specaugment_freq_masks=specaugment_freq_masks, specaugment_freq_width=specaugment_freq_width,
-                      warmup_epochs=warmup_epochs, decay_start_epoch=decay_start_epoch, decay_epochs=decay_epochs,
-                      swa_every=swa_every,
-                      device=device, amp=amp, channels_last=channels_last, num_workers=num_workers,
-                      prefetch=prefetch)
-    print_report(train(workspace(ws).ensure(), cfg, resume=resume, force=force, init_from=init_from))
+    options = dict(locals())  # every option, named as the step's parameters (tests/test_pipeline_steps.py)
+    print_report(steps.train(workspace(options.pop("ws")), **options))
 
 
 @app.command("embed")
@@ -171,9 +121,5 @@ def embed_command(
     ws: WorkspaceOption = None,
 ) -> None:
     """Write track embeddings (mean over half-overlapping patches: 128 frames, or the run's segment) as Parquet: track_id, embedding."""
-    from ..train.embed import run as embed
-
-    print_report(embed(workspace(ws).ensure(), checkpoint, features=features, output=output, dataset=dataset,
-                       split=split, which=which, batch_size=batch_size, device=device, block=block,
-                       tokens=_names(tokens) or None, time_stride=time_stride,
-                       drop_freq=_numbers(drop_freq, "--drop-freq", int)))
+    options = dict(locals())  # every option, named as the step's parameters (tests/test_pipeline_steps.py)
+    print_report(steps.embed(workspace(options.pop("ws")), **options))

@@ -1,5 +1,10 @@
 """Run a pipeline: each stage's command in order, skipping those whose outputs are up to date.
 
+A stage runs in this process as the library function its command calls (:mod:`.steps`), with its
+arguments and options checked by the command line's rules first (:mod:`.options`): every stage to
+run is checked before the first one starts, so a mistyped option in the last stage fails at once,
+in one line naming the stage and the option. The pipeline does not go through the CLI layer.
+
 A stage is up to date when all its declared outputs exist and a run of the same command line is
 recorded with the same inputs: every declared input file has the size it had then, and either the
 same modification time or the same content fingerprint (so a copy made with new modification
@@ -32,7 +37,7 @@ WHOLE_HASH_BYTES = 16 << 20
 
 
 class StageFailed(DiscogsToolsError):
-    """A pipeline stage exited with a non-zero status."""
+    """A pipeline stage failed (a user error in the stage or its options), or did not write its outputs."""
 
 
 def _input_fingerprint(path: str) -> list[tuple[str, int, int]]:
@@ -157,39 +162,48 @@ def _read_state(path: Path) -> dict[str, str]:
     return state
 
 
-def _invoke(argv: list[str]) -> int:
-    """Run one discogs-tools command in this process; returns its exit code."""
-    import typer
-    import typer.main
+def check_stages(pipeline: Pipeline, stages: list[Stage]) -> None:
+    """Check every stage's command, arguments and options against its step, running nothing."""
+    from .options import bind
+    from .steps import step_for
 
-    from ..cli import app
+    for stage in stages:
+        where = f"pipeline {pipeline.name}, stage {stage.name}"
+        bind(step_for(stage.command, where), stage.command, list(stage.args), dict(stage.options), where)
 
-    command = typer.main.get_command(app)
+
+def run_stage(pipeline: Pipeline, stage: Stage, workspace: Path, echo: Callable[[str], None]) -> None:
+    """Run one stage in this process: its command's library function (:mod:`.steps`), given the
+    stage's arguments and options as the command line would parse them; its report is echoed.
+    A user error (the stage's own, or a bad option) is one line naming the pipeline and stage."""
+    from ..workspace import Workspace
+    from .steps import call
+
+    where = f"pipeline {pipeline.name}, stage {stage.name}"
     try:
-        result = command.main(args=argv, prog_name="discogs-tools", standalone_mode=False)
-    except typer.Exit as exc:
-        return exc.exit_code
-    except typer.Abort:
-        return 130
-    except Exception as exc:
-        # A usage error of the command line (click's ClickException, which typer vendors under a
-        # private module name): it prints itself and carries its exit code.
-        if callable(getattr(exc, "show", None)) and isinstance(getattr(exc, "exit_code", None), int):
-            exc.show()
-            return exc.exit_code
+        report = call(stage.command, Workspace(workspace), list(stage.args), dict(stage.options), where)
+    except StageFailed:
         raise
-    return result if isinstance(result, int) else 0
+    except DiscogsToolsError as exc:
+        message = str(exc)
+        raise StageFailed(message if message.startswith(where) else f"{where}: {message}") from exc
+    echo(str(report))
 
 
 def run_pipeline(pipeline: Pipeline, workspace: Path, *, force: bool = False, only: list[str] | None = None,
                  dry_run: bool = False, echo: Callable[[str], None] = print,
-                 invoke: Callable[[list[str]], int] = _invoke) -> Report:
+                 invoke: Callable[[list[str]], int] | None = None) -> Report:
     """Execute the pipeline's stages in order; returns a report of what ran (or, in a dry run,
-    would run, with the reason in each detail's ``why``) and what was skipped."""
+    would run, with the reason in each detail's ``why``) and what was skipped.
+
+    Each stage runs its command's library function (:func:`run_stage`); ``invoke``, given, runs a
+    stage's command line instead and returns its exit code (tests stand in for the commands with it)."""
     names = [s.name for s in pipeline.stages]
     for n in only or []:
         if n not in names:
             raise DiscogsToolsError(f"pipeline {pipeline.name}: no stage named {n!r} (stages: {', '.join(names)})")
+    if invoke is None and not dry_run:
+        check_stages(pipeline, [s for s in pipeline.stages if not only or s.name in only])
     old_state = _read_state(workspace / "pipelines" / f"{pipeline.name}.state.json")
     state_path = workspace / "pipelines" / "stages.json"
     state = _read_state(state_path)
@@ -215,11 +229,14 @@ def run_pipeline(pipeline: Pipeline, workspace: Path, *, force: bool = False, on
             continue
         echo(f"[{pipeline.name}] {stage.name}: {cmdline}")
         start = time.perf_counter()
-        code = invoke(stage.argv(workspace))
+        if invoke is None:
+            run_stage(pipeline, stage, workspace, echo)
+        else:
+            code = invoke(stage.argv(workspace))
+            if code != 0:
+                raise StageFailed(f"pipeline {pipeline.name}: stage {stage.name} failed with exit code {code} "
+                                  f"(command: {cmdline})")
         seconds = time.perf_counter() - start
-        if code != 0:
-            raise StageFailed(f"pipeline {pipeline.name}: stage {stage.name} failed with exit code {code} "
-                              f"(command: {cmdline})")
         missing = [o for o in stage.outputs if not Path(o).exists()]
         if missing:
             raise StageFailed(f"pipeline {pipeline.name}: stage {stage.name} did not produce {missing}")

@@ -38,6 +38,7 @@ from ..report import Report
 from ..workspace import Workspace
 from .filename import fill_from_path
 from .manifest_input import BadManifestRow, iter_manifest, manifest_row_fields
+from .paths import root_record
 from .tags import AUDIO_EXTENSIONS, UnreadableAudio, read_audio_file
 
 TABLE = "collection/tracks"
@@ -101,11 +102,12 @@ def _previous_rows(folder: Path) -> int | None:
         return None
 
 
-def run(source: str | os.PathLike[str], ws: Workspace, *, batch_rows: int = BATCH_ROWS) -> Report:
+def run(source: str | os.PathLike[str], ws: Workspace | str | os.PathLike[str], *, batch_rows: int = BATCH_ROWS) -> Report:
     """Ingest a folder of audio files or a manifest into ``tables/collection/tracks``.
 
     Raises :class:`NothingUsable` (previous table kept) when no track could be read.
     """
+    ws = Workspace.of(ws)
     source = Path(source)
     if not source.exists():
         raise MissingInputError("collection source", source)
@@ -125,6 +127,8 @@ def _run_locked(source: Path, ws: Workspace, batch_rows: int) -> Report:
     failed_rejects = rejects_path.with_name("tracks.failed.jsonl")
     with manifest.Timer() as timer, RejectsWriter(rejects_path) as rejects, \
             TableWriter(ws.table(TABLE), TABLE) as writer, Progress(f"collection {source.name}") as bar:
+        # the root the stored paths hang from, for readers of a moved workspace or collection (.paths)
+        writer.info.update(root_record(ws, source if is_folder else source.parent))
         batch: list[dict[str, Any]] = []
         add_reject = rejects.add
 

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import manifest
+from ..collection.paths import AudioLocator
 from ..errors import ConfigError, InputError, MissingInputError, RejectsWriter
 from ..io import _temp_sibling, atomic_path, iter_batches, read_table, remove_dead_staging, replace_path
 from ..locks import output_lock
@@ -198,7 +199,7 @@ def _track_ids_of_dataset(ws: Workspace, dataset: str) -> set[str]:
     return set(read_table(folder, columns=["track_id"]).column("track_id").to_pylist())
 
 
-def _inputs(ws: Workspace, dataset: str | None) -> list[dict[str, Any]]:
+def _inputs(ws: Workspace, dataset: str | None, locate: AudioLocator | None = None) -> list[dict[str, Any]]:
     """What a feature set was computed from, for the manifest: the collection table, the dataset's
     tracks table when one selects the tracks, and the audio files of the selected tracks (count,
     bytes, fingerprint over name/size/mtime: one stat per file, streamed)."""
@@ -213,17 +214,20 @@ def _inputs(ws: Workspace, dataset: str | None) -> list[dict[str, Any]]:
         for batch in iter_batches(table, columns=["track_id", "path"]):
             for track_id, path in zip(batch.column(0).to_pylist(), batch.column(1).to_pylist()):
                 if wanted is None or track_id in wanted:
-                    yield path
+                    yield locate(path) if locate else path
 
     inputs.append({"name": "audio", **manifest.describe_files(paths())})
     return inputs
 
 
 def _units(ws: Workspace, done: set[str], wanted: set[str] | None, size: int, rejects: RejectsWriter,
-           counts: dict[str, int], group: RankGroup | None = None) -> Iterator[list[tuple[str, str | None]]]:
+           counts: dict[str, int], group: RankGroup | None = None,
+           locate: AudioLocator | None = None) -> Iterator[list[tuple[str, str | None]]]:
     """Pending (track_id, path) of this rank in collection order, grouped by ``size``; duplicates
-    rejected (by rank 0 only). Without ranks, every track is this process's."""
+    rejected (by rank 0 only). Without ranks, every track is this process's. Paths are where the
+    audio is now (``locate``: re-rooted when the workspace or the collection moved)."""
     group = group or RankGroup()
+    locate = locate or AudioLocator(ws)
     table = ws.require_table("collection/tracks", "discogs-tools ingest collection")
     seen: set[str] = set()
     unit: list[tuple[str, str | None]] = []
@@ -247,7 +251,7 @@ def _units(ws: Workspace, done: set[str], wanted: set[str] | None, size: int, re
             if track_id in done:
                 counts["already_done"] += 1
                 continue
-            unit.append((track_id, path))
+            unit.append((track_id, locate(path)))
             if len(unit) >= size:
                 yield unit
                 unit = []
@@ -272,13 +276,18 @@ def _fail_if_nothing_usable(ws: Workspace, name: str, dataset: str | None, count
                                        "(reasons in this rejects file); nothing was written")
 
 
-def run(ws: Workspace, name: str = "default", *, dataset: str | None = None, crop_s: float | None = None,
+def run(ws: Workspace | str | os.PathLike[str], name: str = "default", *, dataset: str | None = None, crop_s: float | None = None,
         workers: int = 1, tracks_per_shard: int = 64, force: bool = False, mel: str = "auto",
-        device: str = "auto") -> Report:
+        device: str = "auto", collection_root: str | os.PathLike[str] | None = None) -> Report:
     """Compute (or complete) the feature set ``features/<name>/``; see the module docstring.
+
+    Audio paths are re-rooted when the workspace or the collection moved
+    (:class:`~discogs_tools.collection.paths.AudioLocator`; ``collection_root`` places audio that
+    moved on its own, else ``DISCOGS_TOOLS_COLLECTION_ROOT``).
 
     Under ``torchrun`` (``WORLD_SIZE`` > 1) every rank calls this with the same arguments; each
     computes its share and rank 0 returns the merged report (the others return their own counts)."""
+    ws = Workspace.of(ws)
     if tracks_per_shard < 1 or workers < 1:
         raise ConfigError("--tracks-per-shard and --workers must be at least 1")
     if crop_s is not None and crop_s <= 0:
@@ -299,7 +308,7 @@ def run(ws: Workspace, name: str = "default", *, dataset: str | None = None, cro
         try:
             return _run_locked(ws, name, dataset=dataset, crop_s=crop_s, workers=workers,
                                tracks_per_shard=tracks_per_shard, force=force, backend=backend, device=on,
-                               group=group)
+                               group=group, locate=AudioLocator(ws, collection_root))
         finally:
             lock.__exit__(None, None, None)
     finally:
@@ -307,7 +316,8 @@ def run(ws: Workspace, name: str = "default", *, dataset: str | None = None, cro
 
 
 def _run_locked(ws: Workspace, name: str, *, dataset: str | None, crop_s: float | None, workers: int,
-                tracks_per_shard: int, force: bool, backend: str, device: str, group: RankGroup) -> Report:
+                tracks_per_shard: int, force: bool, backend: str, device: str, group: RankGroup,
+                locate: AudioLocator | None = None) -> Report:
     """:func:`run` while holding the feature set's lock: a concurrent run of the same name would
     otherwise take this run's live shard for an orphan and delete it."""
     final_root = ws.features / name
@@ -317,7 +327,7 @@ def _run_locked(ws: Workspace, name: str, *, dataset: str | None, crop_s: float 
     try:
         report = _compute(ws, name, staging or final_root, dataset=dataset, crop_s=crop_s, workers=workers,
                           tracks_per_shard=tracks_per_shard, fresh=force, backend=backend, device=device,
-                          group=group)
+                          group=group, locate=locate)
         if staging is not None:  # --force: the previous feature set stays until the new one is complete
             replace_path(staging, final_root)
             report.outputs["features"] = str(final_root)
@@ -328,10 +338,12 @@ def _run_locked(ws: Workspace, name: str, *, dataset: str | None, crop_s: float 
     if group.is_main:
         settings = read_settings(final_root)  # what _compute wrote into the feature set
         manifest.record(ws.manifest_path, f"features {name}",
-                        {**report.to_dict(), "inputs": _inputs(ws, dataset), "params": {"dataset": dataset, "crop_s": crop_s, "workers": workers,
+                        {**report.to_dict(), "inputs": _inputs(ws, dataset, locate), "params": {"dataset": dataset, "crop_s": crop_s, "workers": workers,
                                                          "tracks_per_shard": tracks_per_shard, "force": force,
                                                          "mel": backend, "device": device,
-                                                         "ranks": group.world},
+                                                         "ranks": group.world,
+                                                         "collection_root": str(locate.root) if locate and
+                                                         locate.moved else None},
                          "settings": settings})
     return report
 
@@ -363,7 +375,7 @@ def _merge_rejects(parts: list[Path], target: Path) -> None:
 
 def _compute(ws: Workspace, name: str, root: Path, *, dataset: str | None, crop_s: float | None, workers: int,
              tracks_per_shard: int, fresh: bool, backend: str = "numpy", device: str = "cpu",
-             group: RankGroup | None = None) -> Report:
+             group: RankGroup | None = None, locate: AudioLocator | None = None) -> Report:
     """Compute (or complete) the feature set in folder ``root`` (the final folder, or the staging
     folder of a ``--force`` run)."""
     group = group or RankGroup()
@@ -404,7 +416,7 @@ def _compute(ws: Workspace, name: str, root: Path, *, dataset: str | None, crop_
 
     label = f"features {name}" + (f" rank {group.rank}/{group.world}" if group.enabled else "")
     with Timer() as timer, RejectsWriter(my_rejects) as rejects, Progress(label, unit="tracks") as bar:
-        units = _units(ws, done, wanted, tracks_per_shard, rejects, counts, group)
+        units = _units(ws, done, wanted, tracks_per_shard, rejects, counts, group, locate)
         on_device = backend == "torch" and device != "cpu"
         if on_device or workers == 1:
             compute = mel_function(front_end, backend, device) if on_device else None

@@ -160,7 +160,7 @@ def features_root(ws: Workspace, features: str) -> Path:
     return p if (p / "features.json").exists() else ws.features / features
 
 
-def run(ws: Workspace, checkpoint: str, *, features: str | None = None, output: str | None = None,
+def run(ws: Workspace | str | os.PathLike[str], checkpoint: str, *, features: str | None = None, output: str | None = None,
         dataset: str | None = None, split: str | None = None, which: str = "best", batch_size: int = 64,
         tracks_per_chunk: int = 1024, device: str = "auto", block: int | None = None,
         tokens: Sequence[str] | None = None, time_stride: int = 1, drop_freq: Sequence[int] = ()) -> Report:
@@ -170,6 +170,7 @@ def run(ws: Workspace, checkpoint: str, *, features: str | None = None, output: 
     ``embed_block`` / ``embed_tokens``), ``time_stride`` and ``drop_freq`` set inference patchout."""
     import torch
 
+    ws = Workspace.of(ws)
     path = resolve_checkpoint(ws, checkpoint, which)
     dev = resolve_device(device)
     backbone, cfg = load_backbone(path, dev)

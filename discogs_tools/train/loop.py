@@ -226,13 +226,14 @@ class _Echo:
             print(line, file=sys.stderr, flush=True)
 
 
-def run(ws: Workspace, cfg: TrainConfig, *, resume: bool = False, force: bool = False,
+def run(ws: Workspace | str | os.PathLike[str], cfg: TrainConfig, *, resume: bool = False, force: bool = False,
         init_from: str | None = None, source: PairSource | None = None, ico_fn: Callable | None = None,
         echo: Callable[[str], None] | None = None) -> Report:
     """Train (or resume) the run ``runs/<cfg.run>/``; returns the final Report.
 
     The main process (rank 0 under torchrun) holds the run's output lock, so a second
     ``train --run NAME`` cannot interleave its checkpoints with this one's."""
+    ws = Workspace.of(ws)
     main_rank = int(os.environ.get("RANK", "0")) == 0
     with output_lock(ws.root, "train", cfg.run) if main_rank else nullcontext():
         return _run(ws, cfg, resume=resume, force=force, init_from=init_from, source=source, ico_fn=ico_fn,

@@ -181,3 +181,25 @@ def test_read_ahead_hints_go_out_from_their_own_thread(store: FeatureStore, monk
     finally:
         builder.close()
     assert len(callers) == len(store) and threading.current_thread().name not in callers
+
+
+def test_pinned_buffers_keep_the_rotation_whoever_holds_them(store: FeatureStore, monkeypatch):
+    """An asynchronous copy to the device may still read a pinned buffer after its last Python
+    reference is gone: pinned buffers are reused only after a full turn of the ring, unpinned
+    ones as soon as they are free."""
+    import torch
+
+    real_empty = torch.empty
+    monkeypatch.setattr(torch, "empty", lambda *a, pin_memory=False, **k: real_empty(*a, **k))  # no CUDA here
+    pos = np.arange(8)
+    addresses = {}
+    for pinned in (False, True):
+        builder = CropBuilder(store, workers=1, ring=3, readahead=False)
+        builder.pin = pinned
+        seen = []
+        for k in range(4):
+            seen.append(builder(pos, 32, np.random.default_rng(k)).ctypes.data)  # dropped at once
+        builder.close()
+        addresses[pinned] = seen
+    assert len(set(addresses[False])) == 1  # the one free buffer, again and again
+    assert len(set(addresses[True][:3])) == 3 and addresses[True][3] == addresses[True][0]

@@ -55,7 +55,7 @@ def tree_free(entity: str, declaration: bytes) -> bool:
     """Whether ``entity`` chunks are parsed without building trees (:func:`walk_batch`): the
     fast path is on, libxml2's push parser was found in lxml, the chunk is UTF-8 (no XML
     declaration to pass on) and ``DISCOGS_TOOLS_NO_TREE_FREE=1`` is not set (for comparisons)."""
-    return (enabled(entity) and not declaration and _walk.sax_available()
+    return (enabled(entity) and not declaration and getattr(_walk, "sax_available", lambda: False)()
             and os.environ.get("DISCOGS_TOOLS_NO_TREE_FREE", "") in ("", "0"))
 
 

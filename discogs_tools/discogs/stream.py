@@ -25,10 +25,10 @@ from typing import BinaryIO, Iterator
 from ..errors import InputError
 from .detect import PROLOG_LIMIT, Entity, Prolog, read_prolog
 
-try:  # the compiled walker's byte counter (optional)
-    from . import _walk
+try:  # the compiled walker's byte counter (optional; absent from a walker built from older sources)
+    from ._walk import count_bytes as _count_bytes
 except ImportError:  # pragma: no cover - not compiled
-    _walk = None  # type: ignore[assignment]
+    _count_bytes = None
 
 try:  # ISA-L's inflate is several times faster than zlib's; optional.
     from isal import isal_zlib as _zlib_impl
@@ -291,8 +291,8 @@ def _cut(data: bytes, entity: Entity) -> tuple[int, int]:
 def _count(data: bytes, needle: bytes, end: int) -> int:
     """``data.count(needle, 0, end)``; through the compiled walker's ``memmem`` loop when it
     was built (about twice as fast on a chunk)."""
-    if _walk is not None:
-        return _walk.count_bytes(data, needle, end)
+    if _count_bytes is not None:
+        return _count_bytes(data, needle, end)
     return data.count(needle, 0, end)
 
 

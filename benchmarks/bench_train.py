@@ -195,6 +195,8 @@ def loader_only(args: argparse.Namespace) -> None:
     crop, the figure that a machine shared with other work does not distort."""
     import os
 
+    import torch  # noqa: F401 - imported here, not inside the first measurement (the crops import it lazily)
+
     from discogs_tools.features.store import FeatureStore, shard_path
     from discogs_tools.train.data import crops
     from discogs_tools.train.loader import prefetch_batches

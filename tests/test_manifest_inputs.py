@@ -79,3 +79,21 @@ def test_train_records_features_and_pairs_and_total_seconds(ws):
     assert report.figures["seconds"] >= parts          # the whole run, every epoch and its validation
     assert report.figures["last_epoch_seconds"] == pytest.approx(json.loads(epochs[-1])["seconds"])
     assert history["seconds"] == report.figures["seconds"]
+
+
+@pytest.mark.usefixtures("one_torch_thread")
+def test_embed_records_the_feature_set_and_the_checkpoint(ws):
+    from discogs_tools.train.embed import run as embed_run
+
+    ids = make_feature_set(ws.features / "syn", n_groups=2, per_group=4, frames=(40, 60))
+    cfg = TrainConfig(run="r", features="syn", objective="cola", associations=("artist",), backbone="small_cnn",
+                      cnn_width=8, epochs=1, batch_size=4, crop_frames=16, seed=3)
+    train_run(ws, cfg, source=GroupPairs(ids))
+    embed_run(ws, "r", which="last", device="cpu")
+    inputs = {i["name"]: i for i in manifest.get(ws.manifest_path, "embed r")["inputs"]}
+    assert set(inputs) == {"features syn", "checkpoint"}
+    checkpoint = ws.runs / "r" / "checkpoints" / "last.pt"
+    assert inputs["checkpoint"]["path"] == str(checkpoint.resolve())
+    assert inputs["checkpoint"]["bytes"] == checkpoint.stat().st_size
+    assert inputs["checkpoint"]["checksum"] == manifest.file_checksum(checkpoint)
+    assert inputs["features syn"]["fingerprint"] == manifest.describe_table(ws.features / "syn")["fingerprint"]

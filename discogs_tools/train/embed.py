@@ -236,7 +236,11 @@ def run(ws: Workspace | str | os.PathLike[str], checkpoint: str, *, features: st
                              "tracks_per_second": len(track_ids) / timer.seconds if timer.seconds else 0.0})
     if missing:
         report.warnings.append(f"{missing} tracks of dataset {dataset} have no features and were not embedded")
-    manifest.record(ws.manifest_path, f"embed {cfg.run}", {**report.to_dict(), "params": {
+    inputs = [{"name": f"features {features}", **manifest.describe_table(store.root)},
+              {"name": "checkpoint", **manifest.describe_input(path)}]
+    if dataset:
+        inputs.append({"name": f"dataset {dataset} tracks", **manifest.describe_table(ws.dataset(dataset) / "tracks")})
+    manifest.record(ws.manifest_path, f"embed {cfg.run}", {**report.to_dict(), "inputs": inputs, "params": {
         "checkpoint": str(path), "features": features, "dataset": dataset, "split": split,
         "batch_size": batch_size, "device": str(dev),
         **({"block": backbone.embed_block, "tokens": list(backbone.embed_tokens), "time_stride": time_stride,

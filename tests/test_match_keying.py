@@ -97,10 +97,16 @@ def test_plain_short_cut_gives_the_keys_of_the_full_rules(sample):
     texts |= {"The", "The End", "Rock And Roll", "Mi Y Tu", "Song II", "Song Pt 2", "Intro feat X", "Various",
               "VA", "Part One", "No Woman No Cry", "  spaced   out  ", "A", "Don't Stop", "Mr.Y", "1.5",
               "'Til Tuesday", "Rock'n'Roll", "A.N.D.", "...", "The 'Song'", '"Quoted" Song', "Pt. 2", "Feat."}
+    texts |= {"Song (Live)", "Song (Remastered)", "(Remastered)", "(Untitled)", "The (Song)", "(The)", "A(B)C",
+              "Song (Album Version) (Live)", "A & B", "Rock + Roll", "Title: Sub", "Song ()", "Song ( )",
+              "The Song (The Live)", "Song (Bonus Track)", "Song (feat Bob)", "Song (Explicit) Two", "Mi (y) Tu",
+              "Song (2011 Remaster)", "Song (Dub Mix)", "Song (And The Band)", "The (Remastered)", "Song\t(Live)"}
     plain = [t for t in texts if normalize._plain_key(t) is not None]
-    assert len(plain) > 0.5 * len(texts)
+    bracketed = [t for t in texts if normalize._plain_key(t, brackets=True) is not None]
+    assert len(plain) > 0.5 * len(texts) and len(bracketed) > len(plain) + 1_000
+    for text in bracketed:
+        assert normalize._plain_key(text, brackets=True) == normalize._title_key_rules(text), text
     for text in plain:
-        assert normalize._plain_key(text) == normalize._title_key_rules(text), text
         credit = normalize._plain_key(text)
         assert ("" if credit in normalize.VARIOUS_ARTISTS else credit) == normalize._artist_key_rules(text), text
 

@@ -311,29 +311,50 @@ def _strip_versions(title: str) -> str:
     return " ".join([title, *kept])
 
 
-_PLAIN = re.compile(r"[A-Za-z0-9 '.!?\"]+")
-_PLAIN_PUNCT = str.maketrans({c: " " for c in "'.!?\""})
+_PLAIN_CHARS = "A-Za-z0-9 \t'.!?\":&+"
+_PLAIN = re.compile(f"[{_PLAIN_CHARS}]+")
+_PLAIN_BRACKETED = re.compile(rf"[{_PLAIN_CHARS}]*(?:\([{_PLAIN_CHARS}]*\)[{_PLAIN_CHARS}]*)+")
+_PAREN_GROUP = re.compile(r"\(([^()]*)\)")
+_PLAIN_PUNCT = str.maketrans({**{c: " " for c in "\t'.!?\":()"}, "&": " and ", "+": " and "})
 _AND_WORDS = frozenset({"and", "et", "und", "y"})
 _NOT_PLAIN_WORDS = frozenset({"feat", "ft", "featuring", "pt", *_PART_WORDS}) | {r for r in _ROMAN if len(r) > 1}
 """Words that send a plain text to the full rules: featuring marks, part words, roman numerals."""
 
 
-def _plain_key(text: str) -> str | None:
-    """The key of a text made only of ASCII letters, digits, spaces and ``'.!?"``, by a short cut; None otherwise.
+def _plain_words(text: str) -> list[str]:
+    """:func:`_words` of a plain text, as a list: lower case, apostrophes inside words dropped, the
+    other marks spaces, ``&``/``+``/``and``/``et``/``und``/``y`` the word ``and``."""
+    words = _APOSTROPHE.sub("", text.lower()).translate(_PLAIN_PUNCT).split()
+    return ["and" if w in _AND_WORDS else w for w in words]
 
-    For such a text every rule of :func:`title_key` and :func:`artist_key` reduces to: lower case,
-    apostrophes inside words dropped, the other marks spaces, ``and``/``et``/``und``/``y`` spelt
-    ``and``, single spaces, no leading article. Texts with a featuring mark, a part word or a
-    roman numeral take the full rules. The keying of a dump spends
-    most of its time here, and two thirds of Discogs titles are plain (``tests/test_match_keying.py``
-    checks the short cut against the full rules on every sample title and name).
+
+def _plain_key(text: str, brackets: bool = False) -> str | None:
+    """The key of a plain text by a short cut, or None when the text needs the full rules.
+
+    Plain: ASCII letters, digits, spaces, tabs and ``'.!?":&+``; with ``brackets`` (titles) also
+    one level of round brackets. For such a text the rules of :func:`title_key` and
+    :func:`artist_key` reduce to :func:`_plain_words`, a bracket's words moved to the end unless
+    they name a neutral version (``(Remastered)``), and no leading article. A featuring mark, a
+    part word or a roman numeral anywhere sends the text to the full rules. Keying a dump spends
+    most of its time in these functions and most titles and names are plain
+    (``tests/test_match_keying.py`` checks the short cut against the full rules on every sample
+    title and name, its scaled copies and hand-picked cases).
     """
-    if not _PLAIN.fullmatch(text):
+    if _PLAIN.fullmatch(text):
+        words = _plain_words(text)
+        if not words or not _NOT_PLAIN_WORDS.isdisjoint(words):
+            return None
+    elif brackets and _PLAIN_BRACKETED.fullmatch(text):
+        every = _plain_words(text)
+        if not every or not _NOT_PLAIN_WORDS.isdisjoint(every):
+            return None
+        kept = [w for m in _PAREN_GROUP.finditer(text) for inner in [_plain_words(m.group(1))]
+                if inner and not _NEUTRAL_VERSION.match(" ".join(inner)) for w in inner]
+        words = _plain_words(_PAREN_GROUP.sub(" ", text)) + kept
+        if not words:  # only neutral brackets: the title's own words, article kept (as the rules)
+            return " ".join(every)
+    else:
         return None
-    words = _APOSTROPHE.sub("", text.lower()).translate(_PLAIN_PUNCT).split() if not text.isalnum() else [text.lower()]
-    if not words or not _NOT_PLAIN_WORDS.isdisjoint(words):
-        return None
-    words = ["and" if w in _AND_WORDS else w for w in words]
     if len(words) > 1 and words[0] in ARTICLES:
         del words[0]
     return " ".join(words)
@@ -344,7 +365,7 @@ def title_key(title: str | None) -> str:
     """Key of a track (or album) title: neutral version info removed, ``"Song, The"`` = ``"The Song"``."""
     if not title:
         return ""
-    plain = _plain_key(title)
+    plain = _plain_key(title, brackets=True)
     return plain if plain is not None else _title_key_rules(title)
 
 

@@ -55,3 +55,31 @@ def demo_run(tmp_path_factory) -> tuple[Path, str]:
     result = CliRunner().invoke(app, ["demo", "--workspace", str(root)])
     assert result.exit_code == 0, result.output
     return root, result.output
+
+
+#: The smoke pipeline the session runs first (conftest ``smoke_run``): its stages include every stage of
+#: ismir2022_artist (whose smoke run the guide shows), so later smoke runs in its workspace skip them.
+FIRST_SMOKE = "ismir2022_multitask"
+
+
+@pytest.fixture(scope="session")
+def smoke_run(tmp_path_factory) -> tuple[Path, str]:
+    """``discogs-tools run ismir2022_multitask --smoke`` run once per session, with one torch thread:
+    (workspace folder, output). The smoke pipelines of tests/test_pipelines_shipped.py run in the
+    same workspace afterwards, so the stages they share with it (same command line, same inputs)
+    run once; the guide test copies its ``smoke/`` folder, where the guide's
+    ``run ismir2022_artist --smoke`` then finds every stage up to date."""
+    import torch
+    from typer.testing import CliRunner
+
+    from discogs_tools.cli import app
+
+    root = tmp_path_factory.mktemp("smoke") / "ws"
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        result = CliRunner().invoke(app, ["run", FIRST_SMOKE, "--smoke", "--workspace", str(root)])
+    finally:
+        torch.set_num_threads(before)
+    assert result.exit_code == 0, result.output
+    return root, result.output

@@ -160,3 +160,22 @@ def test_a_stage_with_an_option_its_command_lacks_fails_in_one_line(tmp_path):
                    'options = { colour = "red" }\noutputs = ["y"]\n')
     with pytest.raises(ConfigError, match="pipeline bad, stage a: `ingest discogs` has no option --colour"):
         run_pipeline(load_pipeline(bad, tmp_path / "ws"), tmp_path / "ws", echo=lambda s: None)
+
+
+def test_a_stage_whose_output_another_command_rewrote_runs_again(toy):
+    """Two pipelines in one workspace write the same output with different command lines: the
+    first one's stage is not up to date after the second one rewrote its output."""
+    path, ws = toy
+    ws.mkdir()
+    other = path.parent / "other.toml"
+    other.write_text(PIPE.replace('name = "toy"', 'name = "other"').replace("n = 3", "n = 4"))
+    calls: list[list[str]] = []
+    run_pipeline(load_pipeline(path, ws), ws, invoke=fake_invoker(ws, calls), echo=lambda s: None)
+    run_pipeline(load_pipeline(other, ws), ws, invoke=fake_invoker(ws, calls), echo=lambda s: None)
+    assert len(calls) == 4  # other's first stage differs (n = 4), so it and the one after it ran
+    rep = run_pipeline(load_pipeline(path, ws), ws, dry_run=True, echo=lambda s: None)
+    first = rep.details[0]
+    assert first["status"] == "would run" and "last written by" in first["why"] and "--n 4" in first["why"]
+    run_pipeline(load_pipeline(path, ws), ws, invoke=fake_invoker(ws, calls), echo=lambda s: None)
+    rep = run_pipeline(load_pipeline(path, ws), ws, dry_run=True, echo=lambda s: None)
+    assert [d["status"] for d in rep.details] == ["skipped", "skipped"]

@@ -12,8 +12,9 @@ times is still up to date). State lives in ``workspace/pipelines/stages.json``, 
 command line with the workspace and the bundled sample folder written as ``{workspace}`` and
 ``{samples}``, input paths likewise: a copied or moved workspace keeps it. A stage that several
 pipelines share (the paper pipelines share their data stages) runs once. Once a stage runs,
-every later stage runs too (its inputs may have changed). ``force`` reruns everything; a dry run
-lists every stage that would run and why. (Records of older versions, a fingerprint string per
+every later stage runs too (its inputs may have changed), and so does a stage whose declared output
+another command line (of another pipeline sharing the workspace) wrote since. ``force`` reruns
+everything; a dry run lists every stage that would run and why. (Records of older versions, a fingerprint string per
 absolute command line or per stage name in ``<name>.state.json``, are still read.)
 """
 
@@ -31,6 +32,10 @@ from ..errors import DiscogsToolsError, InputError
 from ..io import write_json_atomic
 from ..report import Report
 from .config import Pipeline, Stage
+
+#: State entry mapping each declared output (portable path) to the command line that last wrote it:
+#: a stage whose output another command line rewrote since is not up to date.
+WRITERS_KEY = "outputs_written_by"
 
 #: Files up to this size are hashed whole; larger ones by size plus three samples of this size.
 WHOLE_HASH_BYTES = 16 << 20
@@ -241,7 +246,11 @@ def run_pipeline(pipeline: Pipeline, workspace: Path, *, force: bool = False, on
         if missing:
             raise StageFailed(f"pipeline {pipeline.name}: stage {stage.name} did not produce {missing}")
         state = _read_state(state_path)  # another pipeline may have recorded stages meanwhile
-        state[state_key(stage, workspace)] = {"inputs": record_inputs(stage, workspace)}
+        key = state_key(stage, workspace)
+        state[key] = {"inputs": record_inputs(stage, workspace)}
+        writers = _writers(state)
+        writers.update({places.portable(o): key for o in stage.outputs})
+        state[WRITERS_KEY] = writers
         write_json_atomic(state_path, state)
         ran += 1
         report.details.append({"stage": stage.name, "status": "ran", "why": why, "seconds": seconds})
@@ -249,6 +258,12 @@ def run_pipeline(pipeline: Pipeline, workspace: Path, *, force: bool = False, on
     if dry_run:
         report.counts["stages_would_run"] = would_run
     return report
+
+
+def _writers(state: dict[str, Any]) -> dict[str, str]:
+    """The state's record of which command line last wrote each output (empty if absent or damaged)."""
+    writers = state.get(WRITERS_KEY)
+    return dict(writers) if isinstance(writers, dict) else {}
 
 
 def _why_run(stage: Stage, workspace: Path, state: dict[str, Any], old_state: dict[str, Any], places: _Places,
@@ -263,7 +278,16 @@ def _why_run(stage: Stage, workspace: Path, state: dict[str, Any], old_state: di
     missing = [places.portable(o) for o in stage.outputs if not Path(o).exists()]
     if missing:
         return "output missing: " + ", ".join(missing)
-    recorded = state.get(state_key(stage, workspace))
+    key = state_key(stage, workspace)
+    writers = _writers(state)
+    rewritten = [o for o in map(places.portable, stage.outputs) if writers.get(o, key) != key]
+    if rewritten:
+        try:
+            other = "discogs-tools " + " ".join(json.loads(writers[rewritten[0]]))
+        except (TypeError, ValueError):
+            other = "a command line of another version"
+        return f"output last written by another command line: {', '.join(rewritten)} (by {other})"
+    recorded = state.get(key)
     if isinstance(recorded, dict):
         changed = inputs_changed(stage, workspace, recorded.get("inputs", {}))
         return ("input changed since its last run: " + ", ".join(changed)) if changed else None

@@ -1,12 +1,22 @@
 """The approximate-nearest-neighbour index over a run's collection embeddings.
 
-Library: usearch (HNSW graph, vectors stored as float16, cosine distance), measured against
+Library: usearch (HNSW graph, vectors stored as int8, cosine distance), measured against
 faiss-cpu (HNSW with a float16 scalar quantiser, and IVF) and hnswlib by
 ``benchmarks/bench_similar.py`` (docs/similarity.md gives the figures): the same recall@10 and
 sub-millisecond query CPU as the other HNSW libraries (faiss-HNSW and hnswlib built with somewhat
-less CPU in those runs), float16 storage (half of hnswlib's float32), a wheel (hnswlib compiles from
-source), and a saved index opens as a memory-mapped *view*, so a one-off ``similar`` query does not
-read the whole index into memory.
+less CPU in those runs), compact storage (int8: a quarter of hnswlib's float32), a wheel (hnswlib
+compiles from source), and a saved index opens as a memory-mapped *view*, so a one-off ``similar``
+query does not read the whole index into memory.
+
+Vectors (format 2): int8, each vector scaled on its own so that its largest absolute value is 127
+(:func:`encode`). Cosine distance does not depend on a vector's length, so the per-vector scale
+costs nothing, and it keeps about 7 bits for every value; usearch's own float-to-int8 cast
+normalises first and multiplies by 127, which leaves a 1280-d unit vector's values (about 0.03)
+only a few integer steps (recall@10 topped out at 0.974 at 100k generated tracks, against 0.998
+scaled per vector). int8 distances run on the CPU's integer dot-product instructions and the
+vectors take half the memory of float16, so the graph builds with about two thirds of the CPU
+(figures in docs/similarity.md). Format 1 indexes (float16 vectors, queries passed as float) are
+still read and searched as they are; ``index-embeddings`` rebuilds them with the current settings.
 
 Distance: cosine, as cosine.club compares a query with its database (seed 004 sec. 8.2.1).
 
@@ -22,8 +32,8 @@ new index, never half of one), under the output lock ``index-embeddings``/``<run
 An index whose recorded embeddings version differs from the table's current one is stale and
 is rebuilt by :func:`open_index` (or ``index-embeddings``).
 
-Memory while building: the index itself (n x dim x 2 bytes plus the graph, about 2.6 GB per
-million 1280-d tracks) and one batch of embeddings; the float32 table is streamed, never loaded whole.
+Memory while building: the index itself (n x dim bytes plus the graph; figures per million 1280-d
+tracks in docs/similarity.md) and one batch of embeddings; the float32 table is streamed, never loaded whole.
 """
 
 from __future__ import annotations
@@ -49,7 +59,8 @@ from ..report import Report
 from ..workspace import Workspace
 from .source import embeddings_path, embeddings_version
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: int8 vectors scaled per vector; 1: float16 vectors
+READABLE_FORMATS = (1, 2)
 STAGE = "index-embeddings"
 LIBRARY = "usearch"
 METRIC = "cos"  # cosine distance: seed 004 sec. 8.2.1
@@ -63,14 +74,27 @@ BATCH_ROWS = 16_384
 class IndexSettings:
     """HNSW parameters (M, efConstruction, ef in the HNSW paper's words).
 
-    Chosen with ``benchmarks/bench_similar.py`` (figures in docs/similarity.md): at 1M generated
-    1280-d embeddings efSearch 512 gives recall@10 0.966 against exact search at a query p99 of
-    5.4 ms (efSearch 128: 0.90-0.93)."""
+    Chosen with ``benchmarks/bench_similar.py`` (figures in docs/similarity.md) over 1M generated
+    1280-d embeddings: efConstruction 64 (32 halves the build but leaves recall@10 at 0.855-0.885
+    even with efSearch 512-1024: the graph itself is worse), efSearch 512 (recall@10 >= 0.95 at a
+    query p99 of a few ms; 128 gave 0.90-0.93), int8 vectors scaled per vector (see the module
+    docstring; ``f16`` and the other usearch kinds can still be chosen)."""
 
     connectivity: int = 16
     expansion_add: int = 64
     expansion_search: int = 512
-    dtype: str = "f16"
+    dtype: str = "i8"
+
+
+def encode(vectors: np.ndarray, dtype: str) -> np.ndarray:
+    """Vectors as the index stores them: for ``i8`` each row scaled so that its largest absolute
+    value is 127 and rounded (cosine distance ignores the scale); other kinds as float32, which
+    usearch converts itself. An all-zero row stays zero."""
+    values = np.atleast_2d(np.asarray(vectors, dtype=np.float32))
+    if dtype != "i8":
+        return values
+    peak = np.abs(values).max(axis=1, keepdims=True)
+    return np.rint(values * (127 / np.where(peak > 0, peak, 1))).astype(np.int8)
 
 
 def index_folder(ws: Workspace, run: str, table: Path) -> Path:
@@ -117,7 +141,7 @@ def build_index(batches: Iterable[tuple[list[str], np.ndarray]], settings: Index
         if index is None:
             index = new_index(values.shape[1], settings)
         keys = np.arange(len(ids), len(ids) + len(batch_ids), dtype=np.uint64)
-        index.add(keys, values, threads=threads)
+        index.add(keys, encode(values, settings.dtype), threads=threads)
         ids.extend(batch_ids)
         if on_batch is not None:
             on_batch(len(batch_ids))
@@ -132,10 +156,13 @@ def _info(folder: Path) -> dict | None:
 
 
 def is_current(folder: Path, table: Path, settings: IndexSettings | None = None) -> bool:
-    """True when ``folder`` holds a complete index built from the current version of ``table``
-    (and, when given, with ``settings``)."""
+    """True when ``folder`` holds a complete, readable index built from the current version of
+    ``table``; when ``settings`` are given, also built in the current format with those settings
+    (``index-embeddings`` rebuilds an index that is merely readable, a search uses it)."""
     info = _info(folder)
-    if not info or info.get("format_version") != FORMAT_VERSION:
+    if not info or info.get("format_version") not in READABLE_FORMATS:
+        return False
+    if settings is not None and info.get("format_version") != FORMAT_VERSION:
         return False
     if not all((folder / f).exists() for f in (INDEX_FILE, IDS_FILE)):
         return False
@@ -205,8 +232,10 @@ class EmbeddingIndex:
         self.info = _info(folder) or {}
         self.ids: pa.Array = pq.read_table(folder / IDS_FILE).column("track_id").combine_chunks()
         self.index = Index.restore(str(folder / INDEX_FILE), view=True)
-        self.index.expansion_search = int(self.info.get("settings", {}).get("expansion_search",
-                                                                             IndexSettings.expansion_search))
+        settings = self.info.get("settings", {})
+        self.index.expansion_search = int(settings.get("expansion_search", IndexSettings.expansion_search))
+        # format 1 stored float16 and took float queries; format 2 states its kind in its settings
+        self.dtype = str(settings.get("dtype", "f16"))
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -221,7 +250,8 @@ class EmbeddingIndex:
         return None if at < 0 else int(at)
 
     def vector(self, key: int) -> np.ndarray:
-        """The stored (float16-rounded) vector of a key, as float32."""
+        """The stored vector of a key as float32: float16-rounded, or for int8 indexes its direction
+        scaled so that the largest absolute value is 127 (cosine distances are unchanged)."""
         return np.asarray(self.index.get(np.uint64(key)), dtype=np.float32).reshape(-1)
 
     def track_ids(self, keys: np.ndarray) -> list[str]:
@@ -231,7 +261,7 @@ class EmbeddingIndex:
         """(keys, cosine distances) of the ``count`` nearest entries, nearest first."""
         count = max(1, min(int(count), len(self)))
         self.index.expansion_search = max(self.index.expansion_search, count)
-        found = self.index.search(np.asarray(vector, dtype=np.float32).reshape(-1), count)
+        found = self.index.search(encode(np.asarray(vector).reshape(-1), self.dtype)[0], count)
         return np.asarray(found.keys, dtype=np.int64), np.asarray(found.distances, dtype=np.float64)
 
 
@@ -269,5 +299,5 @@ def exact_search(vectors: np.ndarray, queries: np.ndarray, k: int, chunk: int = 
     return best_key
 
 
-__all__ = ["EmbeddingIndex", "IndexSettings", "build", "build_index", "exact_search", "index_folder", "is_current",
-           "open_index"]
+__all__ = ["EmbeddingIndex", "IndexSettings", "build", "build_index", "encode", "exact_search", "index_folder",
+           "is_current", "open_index"]

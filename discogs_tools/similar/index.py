@@ -14,8 +14,8 @@ costs nothing, and it keeps about 7 bits for every value; usearch's own float-to
 normalises first and multiplies by 127, which leaves a 1280-d unit vector's values (about 0.03)
 only a few integer steps (recall@10 topped out at 0.974 at 100k generated tracks, against 0.998
 scaled per vector). int8 distances run on the CPU's integer dot-product instructions and the
-vectors take half the memory of float16, so the graph builds with about two thirds of the CPU
-(figures in docs/similarity.md). Format 1 indexes (float16 vectors, queries passed as float) are
+vectors take half the memory of float16, so the graph builds with less CPU (two thirds of
+float16's at 100k tracks, 0.81-0.86 at 1M on a loaded machine: docs/similarity.md). Format 1 indexes (float16 vectors, queries passed as float) are
 still read and searched as they are; ``index-embeddings`` rebuilds them with the current settings.
 
 Distance: cosine, as cosine.club compares a query with its database (seed 004 sec. 8.2.1).
@@ -23,7 +23,7 @@ Distance: cosine, as cosine.club compares a query with its database (seed 004 se
 Layout, one folder per embeddings table, next to the run::
 
     runs/<run>/similar/<embeddings table>/
-        index.usearch   the HNSW graph and float16 vectors; key i = row i of ids.parquet
+        index.usearch   the HNSW graph and int8 vectors; key i = row i of ids.parquet
         ids.parquet     track_id per key
         index.json      what it was built from (embeddings path and version), settings, counts
 

@@ -54,7 +54,9 @@ def demo_run(tmp_path_factory) -> tuple[Path, str]:
     root = tmp_path_factory.mktemp("demo") / "ws"
     result = CliRunner().invoke(app, ["demo", "--workspace", str(root)])
     assert result.exit_code == 0, result.output
-    return root, result.output
+    first = root.parent / "after-first-smoke"
+    link_tree(root / "smoke", first)
+    return root, result.output, first
 
 
 #: The smoke pipeline the session runs first (conftest ``smoke_run``): its stages include every stage of
@@ -62,13 +64,28 @@ def demo_run(tmp_path_factory) -> tuple[Path, str]:
 FIRST_SMOKE = "ismir2022_multitask"
 
 
+def link_tree(source: Path, target: Path) -> None:
+    """Copy a folder as hard links where the file system allows (instant, no space: stages replace
+    files by renaming, so a rerun in the copy never changes the original), else as plain copies."""
+    import os
+    import shutil
+
+    def link(src: str, dst: str) -> None:
+        try:
+            os.link(src, dst)
+        except OSError:
+            shutil.copy2(src, dst)
+
+    shutil.copytree(source, target, symlinks=True, copy_function=link)
+
+
 @pytest.fixture(scope="session")
-def smoke_run(tmp_path_factory) -> tuple[Path, str]:
+def smoke_run(tmp_path_factory) -> tuple[Path, str, Path]:
     """``discogs-tools run ismir2022_multitask --smoke`` run once per session, with one torch thread:
-    (workspace folder, output). The smoke pipelines of tests/test_pipelines_shipped.py run in the
-    same workspace afterwards, so the stages they share with it (same command line, same inputs)
-    run once; the guide test copies its ``smoke/`` folder, where the guide's
-    ``run ismir2022_artist --smoke`` then finds every stage up to date."""
+    (workspace folder, output, a linked copy of its ``smoke/`` folder as this run left it). The smoke
+    pipelines of tests/test_pipelines_shipped.py run in the same workspace afterwards, so the stages
+    they share with it (same command line, same inputs) run once; the guide test starts its ``ws/smoke``
+    from the copy, where the guide's ``run ismir2022_artist --smoke`` finds every stage up to date."""
     import torch
     from typer.testing import CliRunner
 
@@ -82,4 +99,6 @@ def smoke_run(tmp_path_factory) -> tuple[Path, str]:
     finally:
         torch.set_num_threads(before)
     assert result.exit_code == 0, result.output
-    return root, result.output
+    first = root.parent / "after-first-smoke"
+    link_tree(root / "smoke", first)
+    return root, result.output, first

@@ -25,6 +25,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import link_tree
+
 REPO = Path(__file__).resolve().parent.parent
 DOCS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
 FENCE = re.compile(r"^```(\w*)[^\n]*\n(.*?)^```", re.S | re.M)
@@ -168,16 +170,21 @@ def test_the_block_reader_sees_continuations_quotes_and_chains():
 
 
 @pytest.fixture(scope="module")
-def sandbox(tmp_path_factory, demo_run) -> Path:
+def sandbox(tmp_path_factory, demo_run, smoke_run) -> Path:
     """A scratch folder with the demo workspace as ./workspace and the repository's
     discogs_tools/ and sql/ reachable by the relative paths the docs use. It starts from a copy of
     the session's demo workspace (conftest ``demo_run``), or of ``DISCOGS_TOOLS_GUIDE_DEMO_WS``,
-    and runs the demo there as the guide says: the relocatable pipeline state finds it up to date."""
+    and runs the demo there as the guide says: the relocatable pipeline state finds it up to date.
+    Likewise ``ws/smoke`` starts as a linked copy of the session's first smoke run (conftest
+    ``smoke_run``: ismir2022_multitask, whose stages include every stage of ismir2022_artist), where
+    the guide's ``run ismir2022_artist -w ws --smoke`` finds every stage up to date (the smoke tests
+    run them; tests/test_pipelines_shipped.py checks that it does)."""
     root = tmp_path_factory.mktemp("guide")
     for name in ("discogs_tools", "sql", "pipelines"):
         (root / name).symlink_to(REPO / name)
     built = os.environ.get("DISCOGS_TOOLS_GUIDE_DEMO_WS") or str(demo_run[0])
     shutil.copytree(built, root / "workspace", symlinks=True)
+    link_tree(smoke_run[2], root / "ws" / "smoke")
     result = subprocess.run(["discogs-tools", "demo"], cwd=root, env=_env(root), capture_output=True, text=True)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return root

@@ -26,7 +26,7 @@ from discogs_tools.cli import app
 from discogs_tools.pipeline import load_pipeline, run_pipeline
 from discogs_tools.resources import resource_dir
 
-from conftest import FIRST_SMOKE
+from conftest import FIRST_SMOKE, link_tree
 
 PIPELINE_FILES = sorted(resource_dir("pipelines").glob("*.toml"))
 # One pipeline per published model (docs/reproducing-papers.md).
@@ -207,7 +207,7 @@ def test_smoke_version_runs(name, smoke_run, one_torch_thread):
     is skipped (the runner's rule), every other stage runs here."""
     if name not in SMOKE_DEFAULT and not ALL_SMOKE:
         pytest.skip("one smoke pipeline per paper by default; DISCOGS_TOOLS_ALL_SMOKE=1 runs them all")
-    ws, output = smoke_run
+    ws, output, _ = smoke_run
     if name != FIRST_SMOKE:
         result = CliRunner().invoke(app, ["run", name, "--smoke", "--workspace", str(ws)])
         assert result.exit_code == 0, result.output
@@ -224,3 +224,16 @@ def test_smoke_version_runs(name, smoke_run, one_torch_thread):
         run = dict(stage.options)["run"]
         assert (ws / "smoke" / "runs" / run / "metrics.jsonl").exists()
     assert not (ws / "tables").exists(), "smoke wrote into the workspace itself"
+
+
+@pytest.mark.slow
+def test_the_guides_smoke_run_finds_every_stage_done_in_a_copy_of_the_first_smoke_run(smoke_run, tmp_path):
+    """The guide test starts ws/smoke from the first smoke run (conftest ``smoke_run``): ismir2022_artist's
+    stages are all among ismir2022_multitask's, so the guide's `run ismir2022_artist --smoke` runs nothing."""
+    _, _, first = smoke_run
+    ws = tmp_path / "ws"
+    link_tree(first, ws / "smoke")
+    result = CliRunner().invoke(app, ["run", "ismir2022_artist", "--smoke", "--dry-run", "--workspace", str(ws)])
+    assert result.exit_code == 0, result.output
+    stages = load_pipeline("ismir2022_artist", ws / "smoke", smoke=True).stages
+    assert result.output.count("up to date, skipped") == len(stages), result.output

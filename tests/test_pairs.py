@@ -284,3 +284,16 @@ def test_cli_make_pairs_prints_one_summary_for_many_epochs(ws):
     assert result.exit_code == 0, result.output
     assert result.output.count("make-pairs release") == 1, result.output
     assert "epochs: 4" in result.output and "pairs_per_epoch_min" in result.output
+
+
+def test_make_pairs_lists_the_association_in_the_dataset_card(tmp_path):
+    """The dataset's README.md (Hugging Face configs) is refreshed by make-pairs: pairs made after
+    build-dataset are loadable as their own config without calling write_card by hand."""
+    ws = _hand_dataset(tmp_path / "ws")
+    card = ws.dataset("hand") / "README.md"
+    make_pairs(ws, "hand", "label", "train", epoch=0, seed=0)
+    text = card.read_text(encoding="utf-8")
+    assert "- config_name: label" in text and "path: pairs/label/train.parquet/epoch-*.parquet" in text
+    assert "config_name: artist" not in text
+    make_pairs(ws, "hand", "artist", "train", epoch=0, seed=0)
+    assert "- config_name: artist" in card.read_text(encoding="utf-8")

@@ -10,7 +10,7 @@ association into one split. Two ways to load them as they are meant:
 - :func:`write_card` writes the dataset folder's ``README.md`` whose YAML header declares one
   config per association (its existing splits) plus ``tracks``, ``labels`` and ``splits``, so
   ``load_dataset("workspace/datasets/demo", "artist")`` loads the artist pairs alone.
-  ``build-dataset`` writes it; call it again after ``make-pairs`` to list new pairs.
+  ``build-dataset`` writes it and every ``make-pairs`` run refreshes it, so new pairs are listed.
 
 The package is not a dependency of discogs-tools (only of its tests); nothing here imports it.
 """
@@ -70,6 +70,7 @@ def card_text(ws: Workspace | str | os.PathLike[str], dataset: str) -> str:
 
 
 def write_card(ws: Workspace | str | os.PathLike[str], dataset: str) -> Path:
-    """Write (atomically) ``datasets/<dataset>/README.md`` listing what exists now."""
+    """Write (atomically) ``datasets/<dataset>/README.md`` listing what exists now (build-dataset
+    and make-pairs call it)."""
     ws = Workspace.of(ws)
     return write_text_atomic(ws.dataset(dataset) / "README.md", card_text(ws, dataset))

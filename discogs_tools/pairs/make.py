@@ -27,6 +27,7 @@ from typing import Any
 
 from .. import manifest
 from ..progress import Progress
+from ..dataset.hf import write_card
 from ..dataset.version import (
     INPUTS_KEY,
     VERSION_KEY,
@@ -185,6 +186,8 @@ def make_pairs_epochs(ws: Workspace | str | os.PathLike[str], dataset: str, asso
                 "inputs": recorded_inputs,
                 "table1": {k: v for k, v in stats_by_epoch[str(epoch)].items() if k != "table5_1"},
                 **({"table5_1": stats_by_epoch[str(epoch)]["table5_1"]} if "table5_1" in stats_by_epoch[str(epoch)] else {})})
+        # The dataset card's configs list every association with stored pairs: this one may be new.
+        write_card(ws, dataset)
     return reports
 
 

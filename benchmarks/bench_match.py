@@ -71,9 +71,12 @@ def _measured(fn, *args):
 
 
 def _build(root: str, way: str, rebuild: bool, threads: int, memory_limit: str | None) -> dict:
+    """A full build (the keyed parts of an earlier build removed: the incremental build would reuse them)."""
     index.KEYING = way
-    return index.ensure(index.DISCOGS, Workspace(Path(root)), rebuild=rebuild, threads=threads,
-                        memory_limit=memory_limit, workers=threads)
+    ws = Workspace(Path(root))
+    shutil.rmtree(ws.tables / "match" / ".discogs_keys", ignore_errors=True)
+    return index.ensure(index.DISCOGS, ws, rebuild=rebuild, threads=threads, memory_limit=memory_limit,
+                        workers=threads)
 
 
 def _match(root: str, chunk_tracks: int, threads: int, memory_limit: str | None) -> tuple[dict, dict]:
@@ -117,7 +120,6 @@ def run_size(args: argparse.Namespace, copies: int, base: list[dict], vocab: lis
     if args.rows_reference and copies == args.copies[0]:
         rows_stats, rows_s, rows_cpu, rows_rss = in_child(_build, str(ws.root), "rows", True, args.threads,
                                                           args.memory_limit)
-        shutil.rmtree(ws.tables / "match" / ".discogs_keys")
         print(f"[{copies} copies] index keyed row by row (reference): {rows_stats['index_rows']:,} tracks in "
               f"{rows_s:.1f}s ({rows_stats['index_rows'] / rows_s:,.0f} tracks/s), {rows_cpu:.1f} CPU-s, "
               f"peak RSS {rows_rss:,.0f} MB; load {load()}")

@@ -4,9 +4,10 @@ Library: usearch (HNSW graph, vectors stored as int8, cosine distance), measured
 faiss-cpu (HNSW with a float16 scalar quantiser, and IVF) and hnswlib by
 ``benchmarks/bench_similar.py`` (docs/similarity.md gives the figures): the same recall@10 and
 sub-millisecond query CPU as the other HNSW libraries, the least build CPU of them with int8
-vectors (27 CPU-s at 100k against 29-33 for hnswlib and faiss-HNSW, 41 for its own float16), compact storage (int8: a quarter of hnswlib's float32), a wheel (hnswlib
-compiles from source), and a saved index opens as a memory-mapped *view*, so a one-off ``similar``
-query does not read the whole index into memory.
+vectors (27 CPU-s at 100k against 29-33 for hnswlib and faiss-HNSW, 41 for its own float16),
+compact storage (int8: a quarter of hnswlib's float32), a wheel (hnswlib compiles from source),
+and a saved index opens as a memory-mapped *view*, so a one-off ``similar`` query does not read
+the whole index into memory.
 
 Vectors (format 2): int8, each vector scaled on its own so that its largest absolute value is 127
 (:func:`encode`). Cosine distance does not depend on a vector's length, so the per-vector scale

@@ -81,6 +81,8 @@ def load() -> str:
 
 def hardware(dtype: str) -> str:
     """The SIMD kernel usearch picked for this scalar kind on this CPU (``auto`` or ``serial`` = emulated)."""
+    if dtype == "auto":
+        return "i8 or f16, chosen on the first batch"
     try:
         from usearch.index import Index
 
@@ -164,7 +166,7 @@ def child_exact(data: np.ndarray, queries: np.ndarray) -> dict:
 
 
 def child_usearch(data, queries, threads, params):
-    from discogs_tools.similar.index import IndexSettings, build_index, encode
+    from discogs_tools.similar.index import IndexSettings, build_index, encode, vector_kind
 
     settings = IndexSettings(connectivity=params["m"], expansion_add=params["ef_construction"],
                              expansion_search=params["ef_search"], dtype=params["dtype"])
@@ -178,9 +180,10 @@ def child_usearch(data, queries, threads, params):
     index, _ = build_index(named(), settings, threads=threads)
     build_s = time.perf_counter() - t
     index.expansion_search = params["ef_search"]
+    kind = vector_kind(index)  # what "auto" chose
 
     def search(q):
-        return np.asarray(index.search(encode(q, settings.dtype)[0], K, threads=1).keys, dtype=np.int64)
+        return np.asarray(index.search(encode(q, kind)[0], K, threads=1).keys, dtype=np.int64)
 
     def set_ef(ef):
         index.expansion_search = ef
@@ -320,7 +323,8 @@ def main() -> None:
     p.add_argument("--m", type=int, default=16, help="HNSW connectivity (M)")
     p.add_argument("--ef-construction", type=int, default=64)
     p.add_argument("--dtype", default="i8", help="usearch scalar kinds of the stored vectors, comma-separated, "
-                   "each built and measured in turn: i8 (scaled per vector, the toolkit's), f16, bf16, f32")
+                   "each built and measured in turn: i8 (scaled per vector), f16, bf16, f32, or auto (the "
+                   "toolkit's: i8 where it keeps a sample's neighbours, else f16)")
     p.add_argument("--ef-search", default="512", help="efSearch; comma-separated values are each measured on "
                    "the same index")
     p.add_argument("--nlist", type=int, default=0, help="faiss-ivf lists (default 4 sqrt(n))")

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from discogs_tools.similar.index import (
-    IndexSettings, build, build_index, encode, exact_search, index_folder, is_current, open_index,
+    IndexSettings, build, build_index, encode, exact_search, index_folder, is_current, open_index, vector_kind,
 )
 from discogs_tools.similar.source import embeddings_path
 from similar_workspace import RUN, build as build_workspace
@@ -53,7 +53,7 @@ def test_int8_index_finds_the_exact_neighbours_at_their_distances():
     data = clustered(3000, 1)
     queries = clustered(40, 2)
     index, ids = build_index([([f"t{i}" for i in range(len(data))], data)], IndexSettings(), threads=1)
-    assert IndexSettings().dtype == "i8" and len(ids) == len(data)
+    assert vector_kind(index) == "i8" and len(ids) == len(data)  # auto: int8 keeps these neighbours
     exact = exact_search(data, queries, 10)
     sims = cosine(queries, data)
     found = []
@@ -84,7 +84,33 @@ def test_format_1_index_still_searches_and_index_embeddings_rebuilds_it(sim_ws):
     report = build(ws, RUN)
     assert not any("up to date" in w for w in report.warnings)
     info = json.loads((folder / "index.json").read_text())
-    assert info["format_version"] == 2 and info["settings"]["dtype"] == "i8"
+    assert info["format_version"] == 2 and info["settings"]["dtype"] == "auto"
     new = open_index(ws, RUN, rebuild=False)
     keys, dist = new.search(new.vector(5), 3)
-    assert new.dtype == "i8" and keys[0] == 5 and dist[0] < 1e-3
+    assert new.dtype == info["vectors"] and keys[0] == 5 and dist[0] < 1e-3
+
+
+def test_auto_keeps_float16_where_int8_would_reorder_neighbours():
+    from discogs_tools.similar.index import choose_dtype, int8_agreement
+
+    centred = clustered(3000, 3)
+    # a trained model's embeddings share a direction (the demo's: random tracks at cosine 0.93):
+    # int8 spends its steps on the common part and swaps near neighbours
+    shared = centred * 0.05 + np.abs(np.random.default_rng(4).normal(0, 1, 1280)).astype(np.float32)
+    assert int8_agreement(centred) >= 0.99 > int8_agreement(shared)
+    assert IndexSettings().dtype == "auto"
+    assert choose_dtype(centred, IndexSettings()) == "i8"
+    assert choose_dtype(shared, IndexSettings()) == "f16"
+    assert choose_dtype(shared, IndexSettings(dtype="i8")) == "i8"  # an explicit kind is kept
+    index, _ = build_index([([f"t{i}" for i in range(len(shared))], shared)], IndexSettings(), threads=1)
+    assert str(index.dtype) == "ScalarKind.F16"
+
+
+def test_index_records_the_kind_it_chose(sim_ws):
+    # the tiny model's embeddings: random tracks at cosine 0.96, int8 would swap neighbours
+    report = build(sim_ws, RUN, force=True)
+    folder = index_folder(sim_ws, RUN, embeddings_path(sim_ws, RUN))
+    info = json.loads((folder / "index.json").read_text())
+    assert info["settings"]["dtype"] == "auto" and info["vectors"] == "f16"
+    assert report.figures["vectors"] == "f16"
+    assert open_index(sim_ws, RUN, rebuild=False).dtype == "f16"

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from discogs_tools.cli import app
 from discogs_tools.io import read_table
 from discogs_tools.probe.embeddings import read_embeddings
-from discogs_tools.similar.index import IndexSettings, build, encode, exact_search, index_folder, is_current, open_index
+from discogs_tools.similar.index import build, encode, exact_search, index_folder, is_current, open_index
 from discogs_tools.similar.source import embeddings_path, embeddings_version
 from similar_workspace import RUN, build as build_workspace
 
@@ -46,9 +46,10 @@ def test_index_matches_exact_cosine_search(sim_ws):
     emb = read_embeddings(embeddings_path(sim_ws, RUN))
     index = open_index(sim_ws, RUN, rebuild=False)
     assert len(index) == len(emb.ids)
-    # the index stores int8 vectors scaled per vector: the reference is exact search over the same
-    # rounded vectors
-    stored = encode(emb.values, IndexSettings().dtype).astype(np.float32)
+    # the reference is exact search over the vectors as the index stores them (int8 scaled per
+    # vector, or float16 where int8 would swap neighbours)
+    stored = encode(emb.values, "i8") if index.dtype == "i8" else emb.values.astype(np.float16)
+    stored = stored.astype(np.float32)
     unit = stored / np.linalg.norm(stored, axis=1, keepdims=True)
     exact = exact_search(stored, stored[:20], 6)
     for row, query_id in enumerate(emb.ids[:20]):

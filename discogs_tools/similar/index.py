@@ -16,7 +16,16 @@ normalises first and multiplies by 127, which leaves a 1280-d unit vector's valu
 only a few integer steps (recall@10 topped out at 0.974 at 100k generated tracks, against 0.998
 scaled per vector). int8 distances run on the CPU's integer dot-product instructions and the
 vectors take half the memory of float16, so the graph builds with less CPU (two thirds of
-float16's at 100k tracks, 0.81-0.86 at 1M on a loaded machine: docs/similarity.md). Format 1 indexes (float16 vectors, queries passed as float) are
+float16's at 100k tracks, 0.81-0.86 at 1M on a loaded machine: docs/similarity.md).
+
+int8 is chosen only where it keeps the neighbours (``dtype="auto"``, the default,
+:func:`choose_dtype`): a trained model's embeddings can share one direction (the demo model's
+random tracks are at cosine 0.93), and then per-vector int8 spends its steps on the common part and
+swaps near neighbours (exact search over int8 copies of the demo's embeddings keeps 0.987 of the
+float top-10, float16 0.999). The first batch of embeddings is the sample: int8 is used when its
+exact top-10 within the sample agrees with the float top-10 for at least 99 % of neighbours, else
+float16. A large collection has closer neighbours than its first batch, so the check is optimistic
+there (the 1M benchmark measures the whole effect). Format 1 indexes (float16 vectors, queries passed as float) are
 still read and searched as they are; ``index-embeddings`` rebuilds them with the current settings.
 
 Distance: cosine, as cosine.club compares a query with its database (seed 004 sec. 8.2.1).
@@ -41,7 +50,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
@@ -84,7 +93,40 @@ class IndexSettings:
     connectivity: int = 16
     expansion_add: int = 64
     expansion_search: int = 512
-    dtype: str = "i8"
+    dtype: str = "auto"
+
+
+I8_AGREEMENT = 0.99  # least share of float top-10 neighbours that int8 storage must keep (auto)
+
+
+def _unit(values: np.ndarray) -> np.ndarray:
+    values = np.asarray(values, dtype=np.float32)
+    return values / np.maximum(np.linalg.norm(values, axis=1, keepdims=True), 1e-12)
+
+
+def int8_agreement(sample: np.ndarray, queries: int = 500, k: int = 10) -> float:
+    """Share of the exact cosine top-``k`` neighbours (within ``sample``) of its first ``queries``
+    rows that exact search over the int8-encoded rows finds too."""
+    n = len(sample)
+    k = min(k, n - 1)
+    if k < 1:
+        return 1.0
+    q = min(queries, n)
+    found = []
+    for values in (sample, encode(sample, "i8")):
+        unit = _unit(values)
+        sims = unit[:q] @ unit.T
+        sims[np.arange(q), np.arange(q)] = -np.inf
+        found.append(np.argpartition(-sims, k - 1, axis=1)[:, :k])
+    return float(np.mean([len(set(a) & set(b)) / k for a, b in zip(*found)]))
+
+
+def choose_dtype(sample: np.ndarray, settings: IndexSettings) -> str:
+    """The scalar kind to store: the settings' own, or for ``auto`` int8 when it keeps the sample's
+    neighbours (:data:`I8_AGREEMENT`), else float16."""
+    if settings.dtype != "auto":
+        return settings.dtype
+    return "i8" if int8_agreement(sample) >= I8_AGREEMENT else "f16"
 
 
 def encode(vectors: np.ndarray, dtype: str) -> np.ndarray:
@@ -135,14 +177,17 @@ def embedding_batches(path: Path, batch_rows: int = BATCH_ROWS) -> Iterator[tupl
 
 def build_index(batches: Iterable[tuple[list[str], np.ndarray]], settings: IndexSettings = IndexSettings(),
                 *, threads: int = 0, on_batch: Callable[[int], None] | None = None):
-    """An in-memory usearch index and the track ids of its keys (key i = ids[i])."""
+    """An in-memory usearch index and the track ids of its keys (key i = ids[i]); the scalar kind
+    ``auto`` is decided on the first batch (:func:`choose_dtype`)."""
     index = None
     ids: list[str] = []
+    dtype = settings.dtype
     for batch_ids, values in batches:
         if index is None:
-            index = new_index(values.shape[1], settings)
+            dtype = choose_dtype(values, settings)
+            index = new_index(values.shape[1], replace(settings, dtype=dtype))
         keys = np.arange(len(ids), len(ids) + len(batch_ids), dtype=np.uint64)
-        index.add(keys, encode(values, settings.dtype), threads=threads)
+        index.add(keys, encode(values, dtype), threads=threads)
         ids.extend(batch_ids)
         if on_batch is not None:
             on_batch(len(batch_ids))
@@ -205,16 +250,23 @@ def build(ws: Workspace, run: str, *, embeddings: str | None = None, settings: I
             info = {"format_version": FORMAT_VERSION, "library": LIBRARY, "library_version": _library_version(),
                     "metric": METRIC, "dim": int(index.ndim), "count": len(ids), "run": run,
                     "embeddings": str(table), "embeddings_version": version, "settings": asdict(settings),
+                    "vectors": vector_kind(index),
                     "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
             write_json_atomic(staging / INFO_FILE, info)
             del index
     report.counts["tracks"] = len(ids)
     report.figures.update({"seconds": round(timer.seconds, 3), "dim": info["dim"],
                            "tracks_per_s": round(len(ids) / timer.seconds, 1) if timer.seconds else 0.0,
-                           "index_mb": round((folder / INDEX_FILE).stat().st_size / 2**20, 1)})
+                           "index_mb": round((folder / INDEX_FILE).stat().st_size / 2**20, 1),
+                           "vectors": info["vectors"]})
     manifest.record(ws.manifest_path, f"{STAGE} {run}/{table.name}", {**report.to_dict(), "params": {
         "run": run, "embeddings": str(table), "embeddings_version": version, **asdict(settings)}})
     return report
+
+
+def vector_kind(index) -> str:
+    """The scalar kind an index stores, in usearch's spelling (``i8``, ``f16``, ...)."""
+    return str(index.dtype).rsplit(".", 1)[-1].lower()
 
 
 def _library_version() -> str:
@@ -235,8 +287,8 @@ class EmbeddingIndex:
         self.index = Index.restore(str(folder / INDEX_FILE), view=True)
         settings = self.info.get("settings", {})
         self.index.expansion_search = int(settings.get("expansion_search", IndexSettings.expansion_search))
-        # format 1 stored float16 and took float queries; format 2 states its kind in its settings
-        self.dtype = str(settings.get("dtype", "f16"))
+        # format 1 stored float16 and took float queries; format 2 records the kind it chose
+        self.dtype = str(self.info.get("vectors") or settings.get("dtype", "f16"))
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -300,5 +352,5 @@ def exact_search(vectors: np.ndarray, queries: np.ndarray, k: int, chunk: int = 
     return best_key
 
 
-__all__ = ["EmbeddingIndex", "IndexSettings", "build", "build_index", "encode", "exact_search", "index_folder",
-           "is_current", "open_index"]
+__all__ = ["EmbeddingIndex", "IndexSettings", "build", "build_index", "choose_dtype", "encode", "exact_search",
+           "index_folder", "int8_agreement", "is_current", "open_index", "vector_kind"]

@@ -7,6 +7,8 @@ libraries, each next to the bare exact search (numpy, float32, chunked) in the s
     python benchmarks/bench_similar.py --sizes 100000 --libraries usearch --dtype i8,f16,bf16,f32
     python benchmarks/bench_similar.py --sizes 1000000 --libraries usearch --offset 1.5
 
+Defaults are the toolkit's index settings (M 12, efConstruction 64, efSearch 1024, vectors auto).
+
 Data (seeded, written once per size as a float16 memory-mapped .npy in a temporary folder):
 embeddings with the structure of a music collection, not uniform noise (on which no ANN index
 has meaning): 64-d latent vectors, a track = its artist's centre + N(0, 0.35^2), an artist = its
@@ -320,12 +322,12 @@ def main() -> None:
     p.add_argument("--libraries", default="usearch", help=f"comma-separated, of {', '.join(LIBRARIES)}")
     p.add_argument("--queries", type=int, default=500)
     p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--m", type=int, default=16, help="HNSW connectivity (M)")
+    p.add_argument("--m", type=int, default=12, help="HNSW connectivity (M; the toolkit's: 12)")
     p.add_argument("--ef-construction", type=int, default=64)
-    p.add_argument("--dtype", default="i8", help="usearch scalar kinds of the stored vectors, comma-separated, "
+    p.add_argument("--dtype", default="auto", help="usearch scalar kinds of the stored vectors, comma-separated, "
                    "each built and measured in turn: i8 (scaled per vector), f16, bf16, f32, or auto (the "
                    "toolkit's: i8 where it keeps a sample's neighbours, else f16)")
-    p.add_argument("--ef-search", default="512", help="efSearch; comma-separated values are each measured on "
+    p.add_argument("--ef-search", default="1024", help="efSearch; comma-separated values are each measured on "
                    "the same index")
     p.add_argument("--nlist", type=int, default=0, help="faiss-ivf lists (default 4 sqrt(n))")
     p.add_argument("--nprobe", type=int, default=16, help="faiss-ivf lists searched per query")

@@ -170,7 +170,7 @@ def test_the_block_reader_sees_continuations_quotes_and_chains():
 
 
 @pytest.fixture(scope="module")
-def sandbox(tmp_path_factory, demo_run, smoke_run) -> Path:
+def sandbox(tmp_path_factory, request, smoke_run) -> Path:
     """A scratch folder with the demo workspace as ./workspace and the repository's
     discogs_tools/ and sql/ reachable by the relative paths the docs use. It starts from a copy of
     the session's demo workspace (conftest ``demo_run``), or of ``DISCOGS_TOOLS_GUIDE_DEMO_WS``,
@@ -182,7 +182,8 @@ def sandbox(tmp_path_factory, demo_run, smoke_run) -> Path:
     root = tmp_path_factory.mktemp("guide")
     for name in ("discogs_tools", "sql", "pipelines"):
         (root / name).symlink_to(REPO / name)
-    built = os.environ.get("DISCOGS_TOOLS_GUIDE_DEMO_WS") or str(demo_run[0])
+    # The session's demo is run only when no built demo workspace is given.
+    built = os.environ.get("DISCOGS_TOOLS_GUIDE_DEMO_WS") or str(request.getfixturevalue("demo_run")[0])
     shutil.copytree(built, root / "workspace", symlinks=True)
     link_tree(smoke_run[2], root / "ws" / "smoke")
     result = subprocess.run(["discogs-tools", "demo"], cwd=root, env=_env(root), capture_output=True, text=True)

@@ -103,3 +103,22 @@ def test_collection_and_features_take_a_workspace_path(tmp_path: Path):
     ingest_run(tmp_path / "music", str(tmp_path / "ws"))
     assert features_run(str(tmp_path / "ws"), "f").counts["written"] == 2
     assert AudioLocator(str(tmp_path / "ws")).root == (tmp_path / "music").resolve()
+
+
+def test_features_command_takes_the_collection_root(tmp_path: Path):
+    """`discogs-tools features --collection-root DIR` (and a pipeline's `collection-root`) place
+    audio that moved on its own, as the library argument does."""
+    from typer.testing import CliRunner
+
+    from discogs_tools.cli import app
+    from discogs_tools.pipeline.steps import features as features_step
+
+    ws = Workspace(tmp_path / "ws")
+    write_audio(tmp_path / "music")
+    ingest_run(tmp_path / "music", ws)
+    shutil.move(tmp_path / "music", tmp_path / "moved-music")
+    result = CliRunner().invoke(app, ["features", "-w", str(ws.root), "--name", "f", "-j", "1",
+                                      "--collection-root", str(tmp_path / "moved-music")])
+    assert result.exit_code == 0, result.output
+    assert len(features_of(ws, "f")) == 3
+    assert features_step(ws, name="g", workers=1, collection_root=str(tmp_path / "moved-music")).counts["written"] == 3

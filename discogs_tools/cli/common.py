@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import errno
 import functools
-import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any, Callable, Optional
@@ -64,12 +63,9 @@ WorkersOption = Annotated[
 
 def workers_or_default(workers: Optional[int]) -> int:
     """``--workers`` as given, or every core this process may use (the vocabulary's one default)."""
-    if workers is not None:
-        return workers
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)
+    from ..cores import workers_or_all
+
+    return workers_or_all(workers)
 
 
 def workspace(path: Optional[Path]) -> Workspace:

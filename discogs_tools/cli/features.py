@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
@@ -23,6 +24,10 @@ def features_command(
                                                    "else numpy.")] = "auto",
     device: Annotated[str, typer.Option("--device", help="Device of the torch front end: auto (this rank's GPU "
                                                          "if any, else cpu), cpu, cuda, cuda:N.")] = "auto",
+    collection_root: Annotated[Optional[Path], typer.Option(
+        "--collection-root", help="Folder the collection's audio is in now, when it moved after ingest collection "
+                                  "(default: the folder ingest read, moved with the workspace when inside it; "
+                                  "or DISCOGS_TOOLS_COLLECTION_ROOT).")] = None,
     ws: WorkspaceOption = None,
 ) -> None:
     """Compute 96-band log-mel spectrograms (Essentia MusiCNN front end) as float16 shards + index; resumable.
@@ -34,6 +39,7 @@ def features_command(
     from ..features.extract import run
 
     report = run(workspace(ws).ensure(), name, dataset=dataset, crop_s=crop_s, workers=workers_or_default(workers),
-                 tracks_per_shard=tracks_per_shard, force=force, mel=mel, device=device)
+                 tracks_per_shard=tracks_per_shard, force=force, mel=mel, device=device,
+                 collection_root=collection_root)
     if os.environ.get("RANK", "0") == "0":  # under torchrun rank 0 prints the merged report
         print_report(report)

@@ -72,12 +72,13 @@ def cooccurrence(ws: Workspace, *, top_k: int = 10, min_count: int = 1, workers:
 
 def features(ws: Workspace, *, name: str = "default", dataset: Optional[str] = None, crop_s: Optional[float] = None,
              workers: Optional[int] = None, tracks_per_shard: int = 64, force: bool = False, mel: str = "auto",
-             device: str = "auto") -> Report:
+             device: str = "auto", collection_root: Optional[str] = None) -> Report:
     """``features``: log-mel spectrogram shards of the collection."""
     from ..features.extract import run
 
     return run(ws.ensure(), name, dataset=dataset, crop_s=crop_s, workers=workers_or_all(workers),
-               tracks_per_shard=tracks_per_shard, force=force, mel=mel, device=device)
+               tracks_per_shard=tracks_per_shard, force=force, mel=mel, device=device,
+               collection_root=collection_root)
 
 
 def warehouse(ws: Workspace) -> Report:

@@ -36,6 +36,7 @@ import numpy as np
 import pyarrow as pa
 
 from .. import manifest
+from ..cores import available_cores
 from ..errors import ConfigError
 from ..io import TableWriter, parquet_glob
 from ..locks import output_lock
@@ -44,7 +45,7 @@ from ..report import Report
 from ..workspace import Workspace
 from . import duck
 from .empty import require_rows
-from .parallel import default_workers, ordered_map
+from .parallel import ordered_map
 from .scratch import scratch_dir
 
 STAGE = "cooccurrence"
@@ -253,7 +254,7 @@ def run(workspace: Workspace, *, top_k: int = 10, min_count: int = 1, workers: i
         raise ConfigError(f"block budget must be positive, got {block_budget}")
     ws = workspace.ensure()
     with output_lock(ws.root, STAGE):
-        return _run_locked(ws, top_k=top_k, min_count=min_count, workers=workers or default_workers(),
+        return _run_locked(ws, top_k=top_k, min_count=min_count, workers=workers or available_cores(),
                            block_budget=block_budget, memory_limit=memory_limit)
 
 

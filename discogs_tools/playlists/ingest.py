@@ -30,14 +30,15 @@ from __future__ import annotations
 
 import codecs
 import hashlib
-from dataclasses import asdict
 from collections import Counter
+from dataclasses import asdict
 from functools import partial
 from itertools import groupby
 from pathlib import Path
 from typing import Any, Iterator
 
 from .. import manifest
+from ..cores import available_cores
 from ..errors import ConfigError, InputError, NothingUsableError, RejectsWriter
 from ..io import TableWriter, table_rows
 from ..locks import output_lock
@@ -47,7 +48,7 @@ from ..workspace import Workspace
 from .chunk import TRACK_META_FIELDS, Chunk
 from .inputs import InputFile, discover
 from .mpd import parse_slice
-from .parallel import default_workers, ordered_map
+from .parallel import ordered_map
 from .scratch import scratch_dir
 from .stats import PlaylistStats
 from .tabular import ColumnSpec, DecodeError, MissingColumnError, read_tabular
@@ -303,7 +304,7 @@ def _run_locked(inputs: list[Path], ws: Workspace, *, fmt: str, columns: ColumnS
     paths = [Path(p) for p in inputs]
     files = discover(paths, fmt)
     spec = columns or ColumnSpec()
-    workers = workers or default_workers()
+    workers = workers or available_cores()
     total_bytes = sum(f.path.stat().st_size for f in files)
     rejects_path = ws.rejects / "playlists" / "ingest.jsonl"
     failed_rejects = rejects_path.with_name("ingest.failed.jsonl")

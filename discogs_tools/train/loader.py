@@ -4,13 +4,17 @@ Three parts, each usable alone:
 
 - :func:`build_crops` is what :func:`~.data.crops` does: the crop starts of a whole batch in one
   vectorised draw (``rng.integers(0, spare + 1)`` over the batch gives the very numbers, and leaves
-  the generator in the very state, of one scalar draw per crop), the float16 rows of every crop of a
-  shard gathered from its memory map into a staging buffer in one ``np.take`` (GIL released; one
-  slice copy per crop where a batch has fewer than 4 crops per shard), then one torch float16 ->
-  float32 conversion (vectorised, GIL released) into the output. numpy's own float16 cast, row by row, was the
-  largest cost of the first trainer's crops.
+  the generator in the very state, of one scalar draw per crop), then the copies. Where the
+  compiled module ``_crops`` is built (the install builds it; see ``hatch_build.py``), the float16
+  rows of every crop are gathered from the memory maps and widened to float32 straight into the
+  output in one C call that releases the GIL for the whole batch (F16C instructions where the CPU
+  has them). Without it: the rows of every crop of a shard gathered into a staging buffer in one
+  ``np.take`` (one slice copy per crop where a batch has fewer than 4 crops per shard), then torch
+  float16 -> float32 conversions into the output. numpy's own float16 cast, row by row, was the
+  largest cost of the first trainer's crops; the many short GIL-holding steps of the fallback are
+  why two crop threads are no faster than one without the compiled module.
 - :class:`CropBuilder` does the same with ``workers`` threads, each filling a contiguous slice
-  of the batch (the copies and the conversion release the GIL), into reusable output buffers
+  of the batch (the calling thread one of them; the copies release the GIL), into reusable output buffers
   (pinned when CUDA is available, so that ``.to(device, non_blocking=True)`` is a real async
   copy), and can hint the kernel to read each crop's bytes ahead (``posix_fadvise WILLNEED``,
   from a read-ahead thread while the copies run: all the crops of a batch are requested at once,
@@ -46,6 +50,11 @@ import numpy as np
 
 from ..features.store import FeatureStore, shard_path
 
+try:  # the compiled copy loop (hatch_build.py builds it; optional)
+    from . import _crops as _compiled
+except ImportError:  # pragma: no cover - an install without a C compiler
+    _compiled = None
+
 _ACTIVE = threading.local()  # the CropBuilder of the prefetching thread, if any
 _FREE_REFS = 3  # sys.getrefcount of a ring buffer nobody else holds: the ring list, the loop variable, the call
 
@@ -67,15 +76,27 @@ def plan_crops(store: FeatureStore, positions: np.ndarray, length: int,
     return store.shards[positions], store.offsets[positions] + starts, np.minimum(frames, length)
 
 
+def compiled_available() -> bool:
+    """Whether the compiled copy loop (``_crops``) is built and not switched off
+    (``DISCOGS_TOOLS_NO_COMPILED_CROPS=1``, read at each call: the tests compare both paths)."""
+    return _compiled is not None and os.environ.get("DISCOGS_TOOLS_NO_COMPILED_CROPS", "") in ("", "0")
+
+
 def fill_crops(store: FeatureStore, shards: np.ndarray, begins: np.ndarray, counts: np.ndarray,
-               out: np.ndarray, staging: np.ndarray) -> None:
-    """Copy the crops into ``out`` ((n, 1, length, n_mels) float32) through ``staging``
-    (at least (n, length, n_mels) float16)."""
+               out: np.ndarray, staging: np.ndarray | None = None) -> None:
+    """Copy the crops into ``out`` ((n, 1, length, n_mels) float32): in one compiled call where
+    :func:`compiled_available`, else through ``staging`` (at least (n, length, n_mels) float16;
+    made here when not given)."""
     import torch
 
     n = len(shards)
     if n == 0:
         return
+    if compiled_available() and out.dtype == np.float32 and out.flags.c_contiguous:
+        gather_compiled(store, shards, begins, counts, out)
+        return
+    if staging is None:
+        staging = np.empty((n, out.shape[2], store.n_mels), dtype=np.float16)
     copy_rows(store, shards, begins, counts, staging)
     dst = torch.from_numpy(out).view(-1)
     src = torch.from_numpy(staging[:n]).view(-1)
@@ -83,6 +104,30 @@ def fill_crops(store: FeatureStore, shards: np.ndarray, begins: np.ndarray, coun
     # two Python slices per piece
     for d, s in zip(dst.split(_CAST_CHUNK), src.split(_CAST_CHUNK)):
         d.copy_(s)
+
+
+def gather_compiled(store: FeatureStore, shards: np.ndarray, begins: np.ndarray, counts: np.ndarray,
+                    out: np.ndarray, *, portable: bool = False) -> None:
+    """The compiled copy: every crop's rows widened into ``out`` (C-contiguous float32) in one call
+    without the GIL. The ranges are checked here, before any byte is read: a crop outside its shard
+    is an ``IndexError`` naming it (the plan never makes one; a damaged feature index could)."""
+    n, length, width = len(shards), out.shape[2], store.n_mels
+    kinds, which = np.unique(shards, return_inverse=True)
+    arrays = [store.array(int(k)) for k in kinds.tolist()]
+    for k, a in zip(kinds.tolist(), arrays):
+        if a.dtype != np.float16 or not a.flags.c_contiguous or a.shape[1] != width:
+            raise ValueError(f"feature shard {k} of {store.root}: not contiguous native float16 rows of {width}")
+    rows = np.array([a.shape[0] for a in arrays], dtype=np.int64)
+    begins = np.ascontiguousarray(begins, dtype=np.int64)
+    counts = np.ascontiguousarray(counts, dtype=np.int64)
+    bad = np.flatnonzero((begins < 0) | (counts < 0) | (counts > length) | (begins + counts > rows[which]))
+    if len(bad):
+        j = int(bad[0])
+        raise IndexError(f"crop {j}: rows {begins[j]}..{begins[j] + counts[j] - 1} are outside feature shard "
+                         f"{int(shards[j])} of {store.root} ({rows[which[j]]} rows)")
+    bases = np.array([a.ctypes.data for a in arrays], dtype=np.uintp)
+    _compiled.gather(bases, which.astype(np.int64, copy=False).reshape(-1), begins, counts, length, width,
+                     out[:n].reshape(n, length * width), portable)
 
 
 # A shard's crops are gathered in one ``np.take`` (one C call, GIL released) when a batch has at
@@ -131,12 +176,15 @@ def build_crops(store: FeatureStore, positions: np.ndarray, length: int,
         return builder(positions, length, rng)
     shards, begins, counts = plan_crops(store, positions, length, rng)
     out = np.empty((len(shards), 1, length, store.n_mels), dtype=np.float32)
-    fill_crops(store, shards, begins, counts, out, np.empty((len(shards), length, store.n_mels), np.float16))
+    fill_crops(store, shards, begins, counts, out)
     return out
 
 
 class CropBuilder:
-    """Crops of a feature store built by ``workers`` threads into a ring of reusable buffers.
+    """Crops of a feature store built by ``workers`` threads into a ring of reusable buffers: the
+    calling thread copies the first share of each batch while ``workers - 1`` pool threads copy
+    the others (with the compiled copy loop each share is one call without the GIL, so the threads
+    really copy at the same time).
 
     ``ring``: buffers per output shape (0: a new array per call); ``pin``: page-locked buffers
     (only where CUDA is available); ``readahead``: one ``posix_fadvise(WILLNEED)`` per crop, sent
@@ -159,7 +207,7 @@ class CropBuilder:
         # device is busy with the earlier ones anyway).
         self._advisor = ThreadPoolExecutor(1, thread_name_prefix="readahead") if self.readahead else None
         self._advice_slots = threading.Semaphore(2)
-        self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="crops") if self.workers > 1 else None
+        self._pool = ThreadPoolExecutor(self.workers - 1, thread_name_prefix="crops") if self.workers > 1 else None
         self._buffers: dict[tuple, list[np.ndarray]] = {}
         self._turn: dict[tuple, int] = {}  # pinned buffers: the next turn of the rotation
         self._staging = threading.local()
@@ -223,17 +271,24 @@ class CropBuilder:
         if self._advisor is not None and self._advice_slots.acquire(blocking=False):
             self._advisor.submit(self._advise, shards, begins, counts)
         out = self._output((n, 1, length, self.store.n_mels))
+        compiled = compiled_available()
         if self._pool is None or n < 2 * self.workers:
-            fill_crops(self.store, shards, begins, counts, out, self._stage(n, length))
+            fill_crops(self.store, shards, begins, counts, out, None if compiled else self._stage(n, length))
             return out
         cuts = np.linspace(0, n, self.workers + 1).astype(int)
 
         def part(k: int) -> None:
             a, b = cuts[k], cuts[k + 1]
-            fill_crops(self.store, shards[a:b], begins[a:b], counts[a:b], out[a:b], self._stage(b - a, length))
+            fill_crops(self.store, shards[a:b], begins[a:b], counts[a:b], out[a:b],
+                       None if compiled else self._stage(b - a, length))
 
-        for f in [self._pool.submit(part, k) for k in range(self.workers)]:
-            f.result()
+        # the first share is copied by this thread while the pool copies the others: one hand-off less
+        futures = [self._pool.submit(part, k) for k in range(1, self.workers)]
+        try:
+            part(0)
+        finally:
+            for f in futures:
+                f.result()
         return out
 
     def close(self) -> None:

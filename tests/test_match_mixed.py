@@ -27,6 +27,7 @@ MIXED = [
     ("funeral", "Funeral Circle Burning A Sinner Lord Vicar / Funeral Circle Doom Metal $1.29 3:37 2008", None),
     ("absent", "Nobody Known A Song Not In Any Sample Rock $1.29 3:20 Jan 24, 2011", None),
     ("other-part", "The Persuader Östermalm Part 2 Stockholm Techno $0.99 4:47 1999", None),
+    ("numbered", "The Persuader 03-Östermalm Stockholm Techno $0.99 4:47 1999", 1),
 ]
 
 
@@ -50,6 +51,15 @@ def test_parse_takes_out_price_date_and_duration():
     assert mixed.parse("Song Pt. II").marks == {"2"}
 
 
+def test_parse_drops_a_zero_padded_track_number_before_the_title():
+    assert mixed.parse("Jewel 001-Stronger Woman Perfectly Clear $0.99 4:02").words == (
+        "jewel", "stronger", "woman", "perfectly", "clear")
+    assert mixed.parse("Artist 07 - Song Album").words == ("artist", "song", "album")
+    # a number that is the title, or a part number, stays
+    assert "007" in mixed.parse("Bond 007 Skyfall 2012").words
+    assert mixed.parse("Song Vol. 02 Album").words == ("song", "vol", "02", "album")
+
+
 def test_mixed_up_records_link_to_their_release(mixed_ws):
     links = read_table(mixed_ws.table("links/track_releases")).to_pylist()
     by_track: dict[str, set[int]] = {}
@@ -58,6 +68,7 @@ def test_mixed_up_records_link_to_their_release(mixed_ws):
         assert link["method"] in ("text", "master")
     assert 1 in by_track.get("ostermalm", set())
     assert 1 in by_track.get("kungsholmen", set())
+    assert 1 in by_track.get("numbered", set())  # "03-Östermalm": the track number is not read as a word
     best = {b["track_id"]: b for b in read_table(mixed_ws.table("match/discogs_best")).to_pylist()}
     assert best["ostermalm"]["ref_title"] == "Östermalm"
     assert best["kungsholmen"]["ref_title"] == "Kungsholmen"

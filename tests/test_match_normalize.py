@@ -108,3 +108,14 @@ def test_version_words_name_the_difference():
 
 def test_bracket_only_title_keeps_its_words():
     assert title_key("(Untitled)") == "untitled"
+
+
+@pytest.mark.parametrize(("title", "key"), [
+    ("001-Stronger Woman", "stronger woman"), ("03. Jayne", "jayne"), ("03 - Jayne", "jayne"),
+    ("7 - Seven Nation Army", "seven nation army"), ("01_Intro", "intro"),
+    # numbers that belong to the title stay
+    ("1999", "1999"), ("007", "007"), ("99 Luftballons", "99 luftballons"), ("10-4 Good Buddy", "10 4 good buddy"),
+    ("1. Allegro", "1 allegro"), ("2 Become 1", "2 become 1"),
+])
+def test_a_track_number_left_in_a_title_is_not_part_of_its_key(title, key):
+    assert title_key(title) == key

@@ -78,6 +78,30 @@ PAIRS = [
     ("mojibake", rec("Beyonc√©", "Halo"), rec("Beyoncé", "Halo"), True),
     ("mojibake", rec("Sigur RÃ³s", "HoppÃ\xadpolla"), rec("Sigur Rós", "Hoppípolla"), True),
     ("mojibake", rec("Emeli SandÌ©", "Next to Me"), rec("Emeli Sandé", "Clown"), False),
+    # -- a track number left in the title (tags filled from file names: "001-Title", "07 - Title")
+    ("track_number", rec("Jewel", "001-Stronger Woman", "Perfectly Clear (2008)"), rec("Jewel", "Stronger Woman"), True),
+    ("track_number", rec("Stereophonics", "03 - Jayne"), rec("Stereophonics", "Jayne"), True),
+    ("track_number", rec("The KLF", "013-What Time Was Love"), rec("The KLF", "What Time Was Love"), True),
+    ("track_number", rec("Jewel", "001-Stronger Woman"), rec("Jewel", "002-Foolish Games"), False),
+    ("track_number", rec("Prince", "1999"), rec("Prince", "2000"), False),
+    ("track_number", rec("Bond", "007"), rec("Bond", "008"), False),
+    ("track_number", rec("Nena", "99 Luftballons"), rec("Nena", "Luftballons"), False),
+    ("track_number", rec("C. W. McCall", "10-4 Good Buddy"), rec("C. W. McCall", "Good Buddy"), False),
+    # -- the album's name appended to the title: "Title (Album)", "Title - Album" (store and list exports)
+    ("album_in_title", rec("X-Fusion", "Pitch Black (Rotten to the Core)", "Rotten to the Core"),
+     rec("X-Fusion", "Pitch Black", "Rotten to the Core"), True),
+    ("album_in_title", rec("Hilary Duff", "Why Not - The Lizzie McGuire Movie"),
+     rec("Hilary Duff", "Why Not", "The Lizzie McGuire Movie"), True),
+    ("album_in_title", rec("Skatebård", "Vuelo (Frisvold & Lindbæk mix) (Remix You, Remix Me)", "Remix You, Remix Me"),
+     rec("Skatebård", "Vuelo (Frisvold & Lindbæk mix)", "Remix You, Remix Me"), True),
+    ("album_in_title", rec("Tom Petty", "Takin' My Time (Kiss My Amps Live)", "Kiss My Amps Live"),
+     rec("Tom Petty", "Takin' My Time", "Kiss My Amps Live"), True),
+    ("album_in_title", rec("Skatebård", "Vuelo (Frisvold & Lindbæk mix) (Remix You, Remix Me)", "Remix You, Remix Me"),
+     rec("Skatebård", "Vuelo", "Remix You, Remix Me"), False),
+    ("album_in_title", rec("Adele", "Lovesong (Live) (21)", "21"), rec("Adele", "Lovesong", "21"), False),
+    ("album_in_title", rec("Queen", "Love of My Life (Live Killers)", "Live Killers"),
+     rec("Queen", "Love of My Life", "A Night at the Opera"), False),
+    ("album_in_title", rec("Taylor Swift", "Love Story"), rec("Taylor Swift", "Love", "Story"), False),
 ]
 
 

@@ -86,8 +86,16 @@ def match_eval_command(
     eval_set: Annotated[str, typer.Option("--set", help="synthetic: perturbed copies of reference tracks; "
                                                         "same-master: each master's first release matched "
                                                         "against its other releases, fields in place and "
-                                                        "mixed up (real, independently entered tracklists).")
+                                                        "mixed up (real, independently entered tracklists); "
+                                                        "musicbrainz-20k: the Leipzig MusicBrainz 20K "
+                                                        "benchmark's sources 1-4 matched against its "
+                                                        "source 5, fields in place and mixed up (--data).")
                         ] = "synthetic",
+    data: Annotated[Optional[Path], typer.Option("--data", help="musicbrainz-20k: the benchmark's CSV "
+                                                 "(musicbrainz-20-A01.csv.dapo; default: the bundled "
+                                                 "60-record extract).")] = None,
+    limit: Annotated[Optional[int], typer.Option("--limit", help="musicbrainz-20k: query at most this "
+                                                 "many records (a seeded sample; default: all).")] = None,
     positives: Annotated[int, typer.Option(help="Tracks sampled from the reference and perturbed.")] = 1500,
     negatives: Annotated[int, typer.Option(help="Tracks that are not in the reference (held out or look-alikes); "
                                                 "same-master: held-out tracks queried at most.")] = 500,
@@ -103,19 +111,23 @@ def match_eval_command(
 ) -> None:
     """Precision / recall / F1 of `match --against discogs` on a labelled set derived from the
     workspace's discogs/releases (e.g. the bundled samples after `ingest discogs`): synthetic
-    perturbations with a PR curve, or real sibling releases of one master (--set same-master)."""
+    perturbations with a PR curve, or real sibling releases of one master (--set same-master); or
+    a reference built from the MusicBrainz 20K benchmark file (--set musicbrainz-20k --data FILE)."""
     from ..errors import ConfigError
-    from ..match import evaluate, realworld
+    from ..match import evaluate, musicbrainz20k, realworld
 
     config = _config(threshold=threshold, min_title_sim=min_title_sim, min_artist_sim=min_artist_sim)
     if eval_set == "same-master":
         report = realworld.run(workspace(workspace_dir), out_dir=output, seed=seed, holdout=holdout,
                                negatives=negatives, config=config)
+    elif eval_set == "musicbrainz-20k":
+        report = musicbrainz20k.run(workspace(workspace_dir), data, out_dir=output, seed=seed, limit=limit,
+                                    config=config)
     elif eval_set == "synthetic":
         report = evaluate.run(workspace(workspace_dir), out_dir=output, positives=positives, negatives=negatives,
                               holdout=holdout, seed=seed, config=config)
     else:
-        raise ConfigError(f"--set must be synthetic or same-master, got {eval_set!r}")
+        raise ConfigError(f"--set must be synthetic, same-master or musicbrainz-20k, got {eval_set!r}")
     for detail in report.details:
         typer.echo(detail.get("summary", ""))
     print_report(report)

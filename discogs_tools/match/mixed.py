@@ -6,7 +6,7 @@ price, duration and date run together, and the artist field is empty. Such a tra
 keyed as artist + title, so it is matched as one text:
 
 1. :func:`parse` takes out what is not a name (prices, dates, years, ``m:ss`` durations,
-   Discogs' ``(3)`` artist numbers; the
+   Discogs' ``(3)`` artist numbers, zero-padded track numbers before a title; the
    first ``m:ss`` becomes the track's duration when it has none) and keeps the words,
    normalised like every key (:mod:`.normalize`);
 2. :func:`block_keys` gives the blocking keys the reference's artist-word x title-word keys
@@ -47,6 +47,8 @@ _DATE = re.compile(
     rf"|\b{_MONTHS}\s+\d{{1,2}},?\s+\d{{4}}\b|\b\d{{1,2}}[\s-]+{_MONTHS}[\s-]+\d{{2,4}}\b"
     rf"|\b(?:19|20)\d{{2}}\b|[℗©]\s*)",
     re.IGNORECASE)
+_TRACK_NUMBER = re.compile(r"(?<![\w:.,/-])0\d{1,2}\s*[-–—._)]\s*(?=[^\W\d_])")
+"""A zero-padded track number before a title (``"Jewel 001-Stronger Woman ..."``): not a word of a name."""
 _DISAMBIGUATION = re.compile(r"\(\d{1,3}\)")
 """Discogs' artist number ``"Maypole (3)"``: never a word of a name or title."""
 _PART_MARK = re.compile(r"\b(?:part|no|vol|chapter|act|movement|op|book|episode)\s+(\d+)\b")
@@ -81,6 +83,7 @@ def parse(text: str) -> MixedText:
     cleaned = _DISAMBIGUATION.sub(" ", _DURATION.sub(" ", text))
     cleaned = _PRICE.sub(" ", cleaned)
     cleaned = _DATE.sub(" ", cleaned)
+    cleaned = _TRACK_NUMBER.sub(" ", cleaned)
     words = _numbered_parts(_words(cleaned))
     return MixedText(tuple(w for w in words.split(" ") if w), duration)
 

@@ -155,7 +155,7 @@ def score(labels: dict[str, dict[str, Any]], best: dict[str, dict[str, Any]]) ->
     for variant in VARIANTS:
         ids = [t for t in sorted(labels) if labels[t]["variant"] == variant]
         tp = fp = n_pos = 0
-        kinds: dict[str, dict[str, int]] = defaultdict(lambda: {"rows": 0, "matched": 0, "right": 0})
+        kinds: dict[str, dict[str, int]] = defaultdict(lambda: {"rows": 0, "matched": 0, "right": 0, "positives": 0})
         errors: list[dict[str, Any]] = []
         for t in ids:
             lab, b = labels[t], best.get(t, {})
@@ -167,6 +167,7 @@ def score(labels: dict[str, dict[str, Any]], best: dict[str, dict[str, Any]]) ->
             fp += matched and not right
             k = kinds[lab["kind"]]
             k["rows"] += 1
+            k["positives"] += bool(lab["truth"])
             k["matched"] += matched
             k["right"] += right
             if (matched and not right) or (lab["truth"] and not right):
@@ -176,8 +177,8 @@ def score(labels: dict[str, dict[str, Any]], best: dict[str, dict[str, Any]]) ->
                                                                   "title_sim", "artist_sim")}})
         per_kind = {}
         for name, k in sorted(kinds.items()):
-            if name in ("same_text", "other_text", "elsewhere"):
-                per_kind[name] = {"rows": k["rows"], "recall": round(k["right"] / k["rows"], 4)}
+            if k["positives"]:  # a kind of rows with true releases: recall; else the false-match rate
+                per_kind[name] = {"rows": k["rows"], "recall": round(k["right"] / k["positives"], 4)}
             else:
                 per_kind[name] = {"rows": k["rows"], "false_match_rate": round(k["matched"] / k["rows"], 4)}
         out[variant] = {**_prf(tp, fp, n_pos), "rows": len(ids), "positives": n_pos, "by_kind": per_kind,

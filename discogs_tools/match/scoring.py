@@ -94,16 +94,74 @@ def text_similarity(a: Sequence[str | None], b: Sequence[str | None]) -> np.ndar
     return sim
 
 
-def title_similarity(a: Sequence[str | None], b: Sequence[str | None], config: MatchConfig) -> np.ndarray:
+def title_similarity(a: Sequence[str | None], b: Sequence[str | None], config: MatchConfig,
+                     album_a: Sequence[str | None] | None = None,
+                     album_b: Sequence[str | None] | None = None) -> np.ndarray:
     """Text similarity of title keys, capped at ``version_mismatch_sim`` when their version words
     or numbers differ: "song" and "song live", or "song part 2" and "song", are different
-    recordings however alike the strings are (:func:`~.normalize.distinguishing_marks`)."""
+    recordings however alike the strings are (:func:`~.normalize.distinguishing_marks`).
+
+    With the album keys of both sides (``album_a``, ``album_b``), a title that ends with an album's
+    name is also compared without it (:func:`_album_suffix_similarity`).
+    """
     from .normalize import distinguishing_marks
 
     sim = text_similarity(a, b)
     differ = np.fromiter((distinguishing_marks(x) != distinguishing_marks(y) for x, y in zip(a, b)), dtype=bool,
                          count=len(a))
-    return np.where(differ, np.minimum(sim, config.version_mismatch_sim), sim)
+    sim = np.where(differ, np.minimum(sim, config.version_mismatch_sim), sim)
+    if album_a is not None or album_b is not None:
+        sim = np.maximum(sim, _album_suffix_similarity(a, b, album_a, album_b))
+    return sim
+
+
+ALBUM_SUFFIX_MIN_WORDS = 2
+"""Words an album name needs before a title ending with it is read as "title + album": a
+one-word album ("21", "Story") is too likely to be a title's own last word."""
+
+
+def _without_album(key: str | None, album: str | None) -> str | None:
+    if not key or not album or album.count(" ") + 1 < ALBUM_SUFFIX_MIN_WORDS or not key.endswith(" " + album):
+        return None
+    return key[: -len(album) - 1]
+
+
+def _album_suffix_similarity(a: Sequence[str | None], b: Sequence[str | None],
+                             album_a: Sequence[str | None] | None,
+                             album_b: Sequence[str | None] | None) -> np.ndarray:
+    """Title similarity of pairs where one title carries an album's name at its end.
+
+    Store exports and song lists write ``"Pitch Black (Rotten to the Core)"`` or ``"Why Not -
+    The Lizzie McGuire Movie"``: the title, then the album (the title key moves a bracket's
+    words to the end, so both forms end with the album's key). When a title key ends with the
+    key of either side's album (two words or more), the title without it is compared with the
+    other title; the version words and numbers must then agree as usual, and those of the
+    removed album must be on the other side's title or album ("Love of My Life (Live Killers)"
+    is not the studio "Love of My Life" from *A Night at the Opera*). 0 where nothing applies.
+    """
+    from .normalize import distinguishing_marks
+
+    n = len(a)
+    out = np.zeros(n)
+    pairs: list[tuple[int, str, str]] = []
+    for i in range(n):
+        x, y = a[i], b[i]
+        ax = album_a[i] if album_a is not None else None
+        ay = album_b[i] if album_b is not None else None
+        for album in {al for al in (ax, ay) if al}:
+            for short, other, other_album in ((_without_album(x, album), y, ay), (_without_album(y, album), x, ax)):
+                if short is None or not other:
+                    continue
+                if distinguishing_marks(short) != distinguishing_marks(other):
+                    continue
+                if not distinguishing_marks(album) <= distinguishing_marks(other) | distinguishing_marks(other_album):
+                    continue
+                pairs.append((i, short, other))
+    if pairs:
+        sims = text_similarity([p[1] for p in pairs], [p[2] for p in pairs])
+        for (i, _, _), s in zip(pairs, sims):
+            out[i] = max(out[i], s)
+    return out
 
 
 SUBSET_CREDIT_SIM = 0.95
@@ -184,7 +242,8 @@ def pair_score(track: dict[str, Any], ref: dict[str, Any], config: MatchConfig |
     from .normalize import album_key, artist_key, title_key
 
     config = config or MatchConfig()
-    t_sim = title_similarity([title_key(track.get("title"))], [title_key(ref.get("title"))], config)
+    t_sim = title_similarity([title_key(track.get("title"))], [title_key(ref.get("title"))], config,
+                             [album_key(track.get("album")) or None], [album_key(ref.get("album")) or None])
     a_sim = artist_similarity([artist_key(track.get("artist"))], [artist_key(ref.get("artist"))])
     if not passes_gates(t_sim, a_sim, config)[0]:
         return 0.0

@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -54,6 +55,8 @@ class IndexSource:
     id_columns: tuple[str, ...]
     rows: Callable[[Path, int], Iterator[list[dict[str, Any]]]]  # input folder -> batches of row dicts
     flat_sql: Callable[[str], str]  # SQL of the same rows from a read_parquet(...) call
+    input_columns: tuple[str, ...]  # the input columns flat_sql reads
+    slice_rows: int  # input rows per keying task (see _slices)
 
     def tables(self, ws: Workspace) -> dict[str, Path]:
         prefix = "playlist" if self.name == "playlists" else self.name
@@ -124,9 +127,11 @@ def _playlist_rows(folder: Path, batch_size: int) -> Iterator[list[dict[str, Any
 
 
 DISCOGS = IndexSource("discogs", "discogs/releases", "discogs-tools ingest discogs", "match/discogs_track_index",
-                      ("release_id", "master_id", "position"), _discogs_rows, keying.discogs_flat_sql)
+                      ("release_id", "master_id", "position"), _discogs_rows, keying.discogs_flat_sql,
+                      ("release_id", "master_id", "title", "artists", "tracklist"), 5_000)
 PLAYLISTS = IndexSource("playlists", "playlists/tracks", "discogs-tools ingest playlists",
-                        "match/playlist_track_index", ("track_key",), _playlist_rows, keying.playlist_flat_sql)
+                        "match/playlist_track_index", ("track_key",), _playlist_rows, keying.playlist_flat_sql,
+                        ("track_key", "track_name", "artist_name", "album_name", "duration_ms"), 50_000)
 SOURCES = {"discogs": DISCOGS, "playlists": PLAYLISTS}
 
 
@@ -165,25 +170,50 @@ def is_current(source: IndexSource, ws: Workspace) -> bool:
     return meta.get("fingerprint") == fingerprint(ws.table(source.input_table))
 
 
-def _part_tag(f: Path) -> str:
-    """What a keyed part was made from: the input part's name, size, mtime and the code version."""
+def _part_tag(f: Path, slice_rows: int) -> str:
+    """What a keyed part was made from: the input part's name, size, mtime, the slicing and the code version."""
     st = f.stat()
-    return hashlib.sha1(f"{INDEX_VERSION}:{f.name}:{st.st_size}:{st.st_mtime_ns}".encode()).hexdigest()[:16]
+    return hashlib.sha1(f"{INDEX_VERSION}:{f.name}:{st.st_size}:{st.st_mtime_ns}:{slice_rows}".encode()
+                        ).hexdigest()[:16]
+
+
+def _slices(part: Path, slice_rows: int) -> list[list[int]]:
+    """The row groups of ``part`` in runs of consecutive groups holding at least ``slice_rows`` rows
+    (the last run may hold fewer): the keying tasks of one part.
+
+    A build keys its parts in ``workers`` processes; with a few large parts (the 50,000-release
+    parts of the benchmark) the last part kept one core idle for seconds, so parts are cut into
+    slices of a few seconds each. A part of one row group is one slice.
+    """
+    import pyarrow.parquet as pq
+
+    meta = pq.ParquetFile(part).metadata
+    runs: list[list[int]] = []
+    rows = slice_rows
+    for g in range(meta.num_row_groups):
+        if rows >= slice_rows:
+            runs.append([])
+            rows = 0
+        runs[-1].append(g)
+        rows += meta.row_group(g).num_rows
+    return runs or [[]]
 
 
 def _key_part(source_name: str, part: Path, out: Path, batch_size: int, way: str = "vectorised",
-              threads: int = 1) -> tuple[int, int]:
-    """Key the rows of one input part file into ``out`` (one Parquet file, written atomically).
+              threads: int = 1, row_groups: list[int] | None = None) -> tuple[int, int]:
+    """Key the rows of one input part file (or of its ``row_groups``) into ``out`` (one Parquet file,
+    written atomically).
 
-    ``way``: see :data:`KEYING`; ``threads``: DuckDB's for the vectorised way.
-    Returns (rows kept, rows dropped). Runs in a worker process when the build has several.
+    ``way``: see :data:`KEYING` (the row-by-row way keys whole parts); ``threads``: DuckDB's for the
+    vectorised way. Returns (rows kept, rows dropped). Runs in a worker process when the build has several.
     """
     import pyarrow.parquet as pq
 
     source = SOURCES[source_name]
     schema = _staging_schema(source)
     if way == "vectorised":
-        table, dropped = keying.key_part(source.flat_sql, source.id_columns, part, schema, threads=threads)
+        table, dropped = keying.key_part(source.flat_sql, source.id_columns, part, schema, threads=threads,
+                                         row_groups=row_groups, columns=list(source.input_columns))
         with atomic_path(out) as tmp:
             pq.write_table(table, tmp)
         return table.num_rows, dropped
@@ -212,7 +242,8 @@ def build(source: IndexSource, ws: Workspace, *, batch_size: int = 2_000, thread
     under a tag of the part's name, size and mtime (and the code version), so a rebuild after a
     change to some dump parts keys only those parts again (the Python half of the build); the
     grouping and blocking in DuckDB run over all keyed parts. With ``workers`` > 1 the parts are
-    keyed in that many processes (one part per task, so memory stays one batch per worker).
+    keyed in that many processes, one slice of a part per task (:func:`_slices`, one file each),
+    so that every worker stays busy and memory stays one slice per worker.
     """
     folder = ws.require_table(source.input_table, source.produced_by)
     paths = source.tables(ws)
@@ -221,20 +252,23 @@ def build(source: IndexSource, ws: Workspace, *, batch_size: int = 2_000, thread
         cache = paths["rows"].parent / f".{paths['rows'].name.replace('_track_index', '')}_keys"
         cache.mkdir(parents=True, exist_ok=True)
         wanted = set()
-        todo: list[tuple[Path, Path]] = []
+        todo: list[tuple[Path, Path, list[int] | None]] = []
+        slice_rows = source.slice_rows if KEYING == "vectorised" else 0
         for part in table_files(folder):
-            out = cache / f"{part.stem}-{_part_tag(part)}.parquet"
-            wanted.add(out.name)
-            if out.exists():
+            tag = _part_tag(part, slice_rows)
+            runs: list[list[int] | None] = list(_slices(part, slice_rows)) if slice_rows else [None]
+            outs = [cache / f"{part.stem}-{tag}-{i:04d}.parquet" for i in range(len(runs))]
+            wanted.update(o.name for o in outs)
+            if all(o.exists() for o in outs):
                 stats["parts_reused"] += 1
-                stats["reference_rows"] += _part_meta(out)
+                stats["reference_rows"] += sum(_part_meta(o) for o in outs)
             else:
-                todo.append((part, out))
+                stats["parts_keyed"] += 1
+                todo += [(part, o, r) for o, r in zip(outs, runs)]
         with Progress(f"index {source.name}") as bar:
             def done(result: tuple[int, int]) -> None:
                 stats["reference_rows"] += result[0]
                 stats["dropped_no_artist_or_title"] += result[1]
-                stats["parts_keyed"] += 1
                 bar.update(records=stats["reference_rows"])
 
             if workers > 1 and len(todo) > 1:
@@ -246,21 +280,25 @@ def build(source: IndexSource, ws: Workspace, *, batch_size: int = 2_000, thread
                                            initargs=(os.getpid(),))
                 try:
                     for result in pool.map(_key_part, [source.name] * len(todo), [t[0] for t in todo],
-                                           [t[1] for t in todo], [batch_size] * len(todo), [KEYING] * len(todo)):
+                                           [t[1] for t in todo], [batch_size] * len(todo), [KEYING] * len(todo),
+                                           [1] * len(todo), [t[2] for t in todo]):
                         done(result)
                 except BaseException:
                     stop_pool(pool, interrupted=True)
                     raise
                 stop_pool(pool, interrupted=False)
             else:
-                for part, out in todo:
-                    done(_key_part(source.name, part, out, batch_size, KEYING, threads or min(4, os.cpu_count() or 1)))
+                for part, out, groups in todo:
+                    done(_key_part(source.name, part, out, batch_size, KEYING, threads or min(4, os.cpu_count() or 1),
+                                   groups))
         for stale in cache.glob("*.parquet"):
             if stale.name not in wanted:
                 stale.unlink()
+        keyed_at = time.perf_counter() - timer.start
         counts = blocking.build_index_tables(cache, paths, source.index_table, source.id_columns,
                                              threads=threads, memory_limit=memory_limit)
     stats.update(counts)
+    stats["keying_seconds"] = round(keyed_at, 3)
     stats["seconds"] = round(timer.seconds, 3)
     write_json_atomic(paths["meta"], {"fingerprint": fingerprint(folder), "stats": stats})
     return stats

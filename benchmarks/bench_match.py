@@ -128,7 +128,8 @@ def run_size(args: argparse.Namespace, copies: int, base: list[dict], vocab: lis
     n = stats.get("index_rows", 0)
     print(f"[{copies} copies] index: {n:,} tracks, {stats.get('recordings', 0):,} recordings, "
           f"{stats.get('block_rows', 0):,} block rows ({stats.get('block_rows', 0) / max(1, n):.2f} per track); "
-          f"built={stats['built']} in {build_s:.1f}s ({n / build_s:,.0f} tracks/s incl. reading), "
+          f"built={stats['built']} in {build_s:.1f}s ({n / build_s:,.0f} tracks/s incl. reading; keying "
+          f"{stats.get('keying_seconds', 0):.1f}s, grouping and blocking {stats['seconds'] - stats.get('keying_seconds', 0):.1f}s), "
           f"{build_cpu:.1f} CPU-s; "
           f"peak RSS {build_rss:,.0f} MB; load {load()}")
     rng = random.Random(0)

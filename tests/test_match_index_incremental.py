@@ -63,3 +63,39 @@ def test_keying_in_two_processes_gives_the_same_index(tmp_path):
         tables[workers] = (read_table(ws.table("match/discogs_track_index")).to_pylist(),
                            read_table(ws.table("match/discogs_blocks")).to_pylist(), stats["reference_rows"])
     assert tables[1] == tables[2]
+
+
+def test_parts_keyed_in_slices_give_the_same_index(tmp_path, monkeypatch):
+    """Parts of several row groups keyed in slices (one task each, two processes) give the index of
+    whole parts; a change to one part re-keys only that part's slices."""
+    import dataclasses
+
+    src = Workspace(tmp_path / "src").ensure()
+    discogs_ingest.run([sample_data_dir() / "discogs" / RELEASES], src, workers=0)
+    releases = read_table(src.table("discogs/releases"))
+    tables = {}
+    for slice_rows in (10_000, 120):
+        monkeypatch.setitem(index.SOURCES, "discogs", dataclasses.replace(index.DISCOGS, slice_rows=slice_rows))
+        ws = Workspace(tmp_path / f"ws{slice_rows}").ensure()
+        with TableWriter(ws.table("discogs/releases"), "discogs/releases", rows_per_part=500,
+                         row_group_size=100) as out:
+            for start in range(0, releases.num_rows, 100):
+                out.write(releases.slice(start, 100))
+        stats = index.build(index.SOURCES["discogs"], ws, workers=2)
+        keyed = sorted((ws.tables / "match" / ".discogs_keys").glob("*.parquet"))
+        assert (stats["parts_keyed"], len(keyed)) == ((2, 2) if slice_rows == 10_000 else (2, 6))
+        tables[slice_rows] = (read_table(ws.table("match/discogs_track_index")).to_pylist(),
+                              read_table(ws.table("match/discogs_blocks")).to_pylist(), stats["reference_rows"])
+    assert tables[120] == tables[10_000]
+    part = table_files(ws.table("discogs/releases"))[1]
+    rows = read_table(part).to_pylist()
+    last = [r for r in rows if r["artists"] and (r["tracklist"] or [{}])[0].get("type_") == "track"][-1]
+    last["tracklist"][0]["title"] = "A Title Nobody Wrote Before"  # in the part's last slice
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.Table.from_pylist(rows, schema=load_schema("discogs/releases")), part, row_group_size=100)
+    again = index.build(index.SOURCES["discogs"], ws, workers=2)
+    assert (again["parts_keyed"], again["parts_reused"]) == (1, 1)
+    assert len(list((ws.tables / "match" / ".discogs_keys").glob("*.parquet"))) == 6
+    titles = set(read_table(ws.table("match/discogs_track_index"), ["title"]).column("title").to_pylist())
+    assert "A Title Nobody Wrote Before" in titles

@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from discogs_tools import duck
 from discogs_tools.collection import ingest as collection_ingest
 from discogs_tools.discogs import ingest as discogs_ingest
 from discogs_tools.io import TableWriter, iter_batches, read_table, table_files
@@ -109,6 +110,36 @@ def test_plain_short_cut_gives_the_keys_of_the_full_rules(sample):
     for text in plain:
         credit = normalize._plain_key(text)
         assert ("" if credit in normalize.VARIOUS_ARTISTS else credit) == normalize._artist_key_rules(text), text
+
+
+def test_simple_texts_keyed_in_sql_give_the_python_keys(sample):
+    """Every title and name of the sample and of a scaled copy, and hand-picked cases: where the SQL
+    keys a text, it gives title_key / artist_key; it keys most texts and leaves the rest to Python."""
+    vocab = scaled.vocabulary(sample)
+    texts = {"The", "The End", "Rock And Roll", "Mi Y Tu", "Song II", "Song Pt 2", "Intro feat X", "Various",
+             "VA", "V A", "Various Artists", "The Various", "Part One", "No Woman No Cry", "  spaced   out  ", "A",
+             "A B", "Les Paul", "El", "ET", "Und So", "y", "Y", "AND", "Song ii", "Vol 2", "Take Five", "x",
+             "2000", "The 2", "   ", "Feat", "Ft Knox", "Mix", "Track 01", "Ab\tCd", "Disc One"}
+    for r in sample + [scaled.shifted(r, 1, vocab) for r in sample]:
+        texts.add(r["title"] or "")
+        texts.update(a["name"] or "" for a in r["artists"] or [])
+        for t in r["tracklist"] or []:
+            texts.add(t["title"] or "")
+    texts.discard("")
+    con = duck.connect(threads=1)
+    try:
+        con.register("texts", pa.table({"s": sorted(texts)}))
+        for various, key in ((False, normalize.title_key), (True, normalize.artist_key)):
+            rows = con.execute(keying.simple_key_sql("select s from texts", various)).fetchall()
+            keyed = {s: k for s, k in rows if k is not None}
+            assert len(keyed) > 0.5 * len(texts)
+            assert {s: key(s) for s in keyed} == keyed
+            assert {"Song II", "Song Pt 2", "Part One", "   ", "Ab\tCd"}.isdisjoint(keyed)
+            assert keyed["The Various" if not various else "Mi Y Tu"] == ("various" if not various else "mi and tu")
+            mapped = keying.key_map(con, "select s from texts", key, various).to_pylist()
+            assert sorted((r["s"], r["k"]) for r in mapped) == sorted((s, key(s)) for s in texts)
+    finally:
+        con.close()
 
 
 def test_vectorised_keying_gives_the_row_by_row_rows(sample, tmp_path):

@@ -410,10 +410,11 @@ def _expand_masters(con: Any, links: dict[tuple[str, str], dict[str, Any]], by_i
             alb[i] = mixed.coverage(r["album_key"], c["mixed"]) if r["album_key"] else np.nan
     dur, longer = _durations(col, rows)
     score = combine(t_sim, a_sim, alb, dur, config, longer)
-    for i, r in enumerate(rows):
-        tolerance = max(config.duration_tolerance_s, config.duration_tolerance_share * np.nan_to_num(longer[i]))
-        if t_sim[i] < config.expand_title_min or (not np.isnan(dur[i]) and dur[i] > tolerance):
-            continue
+    tolerance = np.maximum(config.duration_tolerance_s, config.duration_tolerance_share * np.nan_to_num(longer))
+    with np.errstate(invalid="ignore"):
+        keep = ~(t_sim < config.expand_title_min) & ~(dur > tolerance)  # an unknown duration (NaN) passes
+    for i in np.flatnonzero(keep).tolist():
+        r = rows[i]
         key = (r["track_id"], str(r["release_id"]))
         s = float(score[i])
         if key not in links or s > links[key]["score"]:

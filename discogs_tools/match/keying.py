@@ -24,6 +24,7 @@ from typing import Any, Callable
 import pyarrow as pa
 
 from .. import duck
+from . import normalize
 from .normalize import album_key, artist_key, title_key
 
 PY_WHITESPACE = "".join(chr(c) for c in range(0x3001) if chr(c).isspace())
@@ -118,10 +119,47 @@ def playlist_flat_sql(src: str) -> str:
     """
 
 
-def key_map(con: Any, sql: str, key: Callable[[str], str]) -> pa.Table:
-    """(s, k): every distinct non-null string of ``sql``'s one column with its key, computed once."""
-    values = duck.arrow_table(con, sql).column(0).to_pylist()
-    return pa.table({"s": pa.array(values, pa.string()), "k": pa.array([key(v) for v in values], pa.string())})
+SIMPLE_TEXT = "[A-Za-z0-9 ]+"
+"""Texts keyed in SQL (:func:`simple_key_sql`): ASCII letters, digits and spaces only, most titles and names."""
+
+
+def simple_key_sql(text: str, various: bool) -> str:
+    """SQL (a subquery over ``text``, a table's one column) of (s, k): each value and its key by
+    :func:`normalize.artist_key` (``various``) or :func:`normalize.title_key` where it is made of
+    :data:`SIMPLE_TEXT` and has no word that the short cut of :func:`normalize._plain_key` sends to
+    the full rules; k is NULL elsewhere (keyed in Python).
+
+    For such a text the key is its lower-case words, ``and``/``et``/``und``/``y`` spelt ``and``,
+    without a leading article when more words follow (and, for an artist, empty for "Various").
+    Keying the distinct strings in Python cost most of the build; this does the commonest kind in
+    DuckDB (``tests/test_match_keying.py`` compares it with the Python keys).
+    """
+    def words(values: Any) -> str:
+        return "[" + ", ".join(duck.sql_str(v) for v in sorted(values)) + "]"
+
+    key = (f"array_to_string(case when len(ws) > 1 and list_contains({words(normalize.ARTICLES)}, ws[1]) "
+           f"then ws[2:] else ws end, ' ')")
+    if various:
+        key = f"case when list_contains({words(normalize.VARIOUS_ARTISTS)}, {key}) then '' else {key} end"
+    return f"""
+        select s, case when len(ws) > 0 and not list_has_any(ws, {words(normalize._NOT_PLAIN_WORDS)}) then {key} end as k
+        from (select s, case when regexp_full_match(s, '{SIMPLE_TEXT}') then
+                     [case when w in {words(normalize._AND_WORDS)} then 'and' else w end
+                      for w in string_split(lower(s), ' ') if w <> ''] end as ws
+              from ({text}) d(s))
+    """
+
+
+def key_map(con: Any, sql: str, key: Callable[[str], str], various: bool = False) -> pa.Table:
+    """(s, k): every distinct non-null string of ``sql``'s one column with its key, computed once:
+    in SQL where :func:`simple_key_sql` can, else by ``key`` in Python."""
+    import pyarrow.compute as pc
+
+    table = duck.arrow_table(con, simple_key_sql(sql, various))
+    done = table.filter(pc.is_valid(table.column("k")))
+    rest = table.filter(pc.is_null(table.column("k"))).column("s")
+    keyed = pa.table({"s": rest, "k": pa.array([key(v) for v in rest.to_pylist()], pa.string())})
+    return pa.concat_tables([done.cast(keyed.schema), keyed])
 
 
 def keyed_sql(con: Any, flat: str, id_columns: tuple[str, ...]) -> str:
@@ -132,7 +170,7 @@ def keyed_sql(con: Any, flat: str, id_columns: tuple[str, ...]) -> str:
     """
     con.register("artist_keys", key_map(
         con, f"select artist from {flat} where artist is not null union select artist_anv from {flat} "
-             f"where artist_anv is not null", artist_key))
+             f"where artist_anv is not null", artist_key, various=True))
     con.register("title_keys", key_map(con, f"select distinct title from {flat} where title is not null", title_key))
     con.register("album_keys", key_map(con, f"select distinct album from {flat} where album is not null", album_key))
     ids = ", ".join(f"f.{c}" for c in id_columns)

@@ -55,6 +55,8 @@ COLUMNS = ("TID", "CID", "CTID", "SourceID", "id", "number", "title", "length", 
            "language")
 REFERENCE_SOURCE = "5"
 MISSING = {"", "null", "[unknown]", "unknown", "unk.", "n.a."}
+MAX_ERRORS = 400
+"""Errors kept per variant in eval.json (the first ones in TID order) for reading."""
 KIND_BY_SOURCE = {
     "1": "source1_title_(album)",
     "2": "source2_artist_-_title",
@@ -106,7 +108,7 @@ def read_records(path: Path) -> Iterator[dict[str, str]]:
             raise ConfigError(f"{path}: not the MusicBrainz 20K layout: header {reader.fieldnames}, "
                               f"expected {','.join(COLUMNS)}")
         for row in reader:
-            if None in row or not row["TID"].strip().isdigit() or not row["CID"].strip():
+            if None in row or None in row.values() or not row["TID"].strip().isdigit() or not row["CID"].strip():
                 raise ConfigError(f"{path}: line {reader.line_num}: malformed record (TID {row.get('TID')!r})")
             yield row
 
@@ -187,7 +189,7 @@ def run(ws: Workspace, data: str | Path | None = None, *, out_dir: str | Path | 
         raise NothingUsableError(f"{path}: no record of source {REFERENCE_SOURCE} shares a cluster with "
                                  "a record of sources 1-4: nothing to evaluate")
     match_report, best = match_rows(ev, rows, out, config)
-    metrics = score(labels, best)
+    metrics = score(labels, best, max_errors=MAX_ERRORS)
     write_json_atomic(out / "eval.json", {"set": "musicbrainz-20k", "data": str(path), "seed": seed,
                                           "limit": limit, "reference_releases": n_ref,
                                           "config": config.to_dict(), **metrics,

@@ -149,8 +149,9 @@ def _prf(tp: int, fp: int, n_pos: int) -> dict[str, Any]:
             "fn": n_pos - tp}
 
 
-def score(labels: dict[str, dict[str, Any]], best: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """Precision / recall / F1 per variant, recall or false-match rate per kind; error examples."""
+def score(labels: dict[str, dict[str, Any]], best: dict[str, dict[str, Any]], max_errors: int = 40) -> dict[str, Any]:
+    """Precision / recall / F1 per variant, recall or false-match rate per kind; up to
+    ``max_errors`` errors of each variant as examples, false matches first."""
     out: dict[str, Any] = {}
     for variant in VARIANTS:
         ids = [t for t in sorted(labels) if labels[t]["variant"] == variant]
@@ -182,7 +183,7 @@ def score(labels: dict[str, dict[str, Any]], best: dict[str, dict[str, Any]]) ->
             else:
                 per_kind[name] = {"rows": k["rows"], "false_match_rate": round(k["matched"] / k["rows"], 4)}
         out[variant] = {**_prf(tp, fp, n_pos), "rows": len(ids), "positives": n_pos, "by_kind": per_kind,
-                        "errors": errors[:40]}
+                        "errors": sorted(errors, key=lambda e: not e["matched"])[:max_errors]}
     return out
 
 

@@ -115,3 +115,29 @@ def test_mixed_up_records_and_overrides_against_playlists(tmp_path):
     got = {(l["track_id"], l["track_key"], l["method"])
            for l in read_table(ws.table("links/track_playlist_tracks")).to_pylist()}
     assert got == {("pearl2", "spotify:track:4", "text"), ("hello", "spotify:track:2", "override")}
+
+
+def test_a_title_whose_leading_article_the_key_drops_still_follows_the_artist():
+    # "Le aquile" is keyed "aquile" (articles of every language are dropped, as "The"); the "le"
+    # between the artist and the title is the title's own article, not a foreign word
+    from discogs_tools.match.normalize import album_key, artist_key, title_key
+
+    text = mixed.parse("Alice Le aquile Gioielli rubati Pop $0.99 2:55 1985")
+    ref = {"title_key": title_key("Le aquile"), "artist_key": artist_key("Alice"), "anv_key": None,
+           "album_key": album_key("Gioielli rubati")}
+    assert mixed.similarities(text, ref, 0.5) == (1.0, 1.0)
+    other = {**ref, "title_key": title_key("Gioielli rubati")}  # the album's name is not its title track
+    assert mixed.similarities(text, other, 0.5)[0] <= 0.5
+
+
+def test_parse_drops_brackets_of_neutral_version_info_but_keeps_featured_artists():
+    # "(album version)" names the same recording: its word "version" must not demand a version
+    assert mixed.parse("Luke Bryan All My Friends Say (album version) Country $1.29 3:18").words == (
+        "luke", "bryan", "all", "my", "friends", "say", "country")
+    assert mixed.parse("Rihanna Stay (Album Version (Explicit)) Unapologetic").words == (
+        "rihanna", "stay", "unapologetic")
+    assert mixed.parse("Rihanna Stay (feat. Mikky Ekko) Unapologetic").words == (
+        "rihanna", "stay", "feat", "mikky", "ekko", "unapologetic")
+    assert "live" in mixed.parse("Queen Radio Ga Ga (Live at Wembley) Live Aid").words
+    # a track number before a title that starts with a number
+    assert mixed.parse("Contempt 025-53rd State The Hunter Becomes the Hunted").words[:3] == ("contempt", "53rd", "state")

@@ -6,7 +6,8 @@ price, duration and date run together, and the artist field is empty. Such a tra
 keyed as artist + title, so it is matched as one text:
 
 1. :func:`parse` takes out what is not a name (prices, dates, years, ``m:ss`` durations,
-   Discogs' ``(3)`` artist numbers, zero-padded track numbers before a title; the
+   Discogs' ``(3)`` artist numbers, zero-padded track numbers before a title, brackets of
+   neutral version info such as ``(Album Version)``; the
    first ``m:ss`` becomes the track's duration when it has none) and keeps the words,
    normalised like every key (:mod:`.normalize`);
 2. :func:`block_keys` gives the blocking keys the reference's artist-word x title-word keys
@@ -30,7 +31,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from .normalize import VERSION_WORDS, _numbered_parts, _words, credit_names
+from .normalize import _NEUTRAL_VERSION, ARTICLES, VERSION_WORDS, _numbered_parts, _words, credit_names
 
 MAX_WORDS = 16
 """Words of a text used for blocking (a record rarely needs more to name artist and title)."""
@@ -47,8 +48,10 @@ _DATE = re.compile(
     rf"|\b{_MONTHS}\s+\d{{1,2}},?\s+\d{{4}}\b|\b\d{{1,2}}[\s-]+{_MONTHS}[\s-]+\d{{2,4}}\b"
     rf"|\b(?:19|20)\d{{2}}\b|[℗©]\s*)",
     re.IGNORECASE)
-_TRACK_NUMBER = re.compile(r"(?<![\w:.,/-])0\d{1,2}\s*[-–—._)]\s*(?=[^\W\d_])")
+_TRACK_NUMBER = re.compile(r"(?<![\w:.,/-])0\d{1,2}\s*[-–—._)]\s*(?=[^\W\d_]|\d+[^\W\d_])")
 """A zero-padded track number before a title (``"Jewel 001-Stronger Woman ..."``): not a word of a name."""
+_INNER_BRACKET = re.compile(r"[\(\[]([^\(\)\[\]]*)[\)\]]")
+_FEATURED = re.compile(r"^\s*(?:feat|ft|featuring|with)\b", re.IGNORECASE)
 _DISAMBIGUATION = re.compile(r"\(\d{1,3}\)")
 """Discogs' artist number ``"Maypole (3)"``: never a word of a name or title."""
 _PART_MARK = re.compile(r"\b(?:part|no|vol|chapter|act|movement|op|book|episode)\s+(\d+)\b")
@@ -84,8 +87,17 @@ def parse(text: str) -> MixedText:
     cleaned = _PRICE.sub(" ", cleaned)
     cleaned = _DATE.sub(" ", cleaned)
     cleaned = _TRACK_NUMBER.sub(" ", cleaned)
+    for _ in range(2):  # innermost first: "(Album Version (Explicit))"
+        cleaned = _INNER_BRACKET.sub(_drop_neutral, cleaned)
     words = _numbered_parts(_words(cleaned))
     return MixedText(tuple(w for w in words.split(" ") if w), duration)
+
+
+def _drop_neutral(m: re.Match[str]) -> str:
+    """A bracket naming the same recording (``(Album Version)``, ``[Explicit]``, ``(Remastered 2011)``)
+    goes, as title keys drop it; featured artists stay (they are words of the credit)."""
+    inner = m.group(1)
+    return " " if _NEUTRAL_VERSION.match(_words(inner)) and not _FEATURED.match(inner) else m.group(0)
 
 
 def block_keys(mixed: MixedText) -> list[str]:
@@ -181,7 +193,9 @@ def _occurrences(phrase: list[str], words: tuple[str, ...]) -> list[int]:
 
 
 _FEAT_WORDS = frozenset({"feat", "ft", "featuring", "with"})
-_LINK_WORDS = frozenset({"the", "a", "an", "and", "vs", "by"})
+_LINK_WORDS = frozenset({"and", "vs", "by", *ARTICLES})
+"""Words allowed between the artist and the title: linking words and articles (keys drop a title's
+leading article in every language the normaliser knows: "Alice Le aquile" names "aquile")."""
 
 
 def _title_follows_artist(ref: dict[str, Any], mixed: MixedText) -> bool:

@@ -141,3 +141,12 @@ def test_parse_drops_brackets_of_neutral_version_info_but_keeps_featured_artists
     assert "live" in mixed.parse("Queen Radio Ga Ga (Live at Wembley) Live Aid").words
     # a track number before a title that starts with a number
     assert mixed.parse("Contempt 025-53rd State The Hunter Becomes the Hunted").words[:3] == ("contempt", "53rd", "state")
+
+
+def test_a_name_with_two_letters_swapped_is_found_in_the_text():
+    text = mixed.parse("Biran Protheroe Pinball One Hit Wonders $0.99 3:04 1974")
+    assert mixed.coverage("brian protheroe", text) == 1.0
+    assert mixed.coverage("gabriel pierne", mixed.parse("Gabriel Pieren Introduction et Variations")) == 1.0
+    # short words must be spelt right, and a different name stays different
+    assert mixed.coverage("joe", mixed.parse("Jon Song")) == 0.0
+    assert mixed.coverage("brian protheroe", mixed.parse("Brian Eno Pinball")) == 0.5

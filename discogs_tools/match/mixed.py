@@ -117,8 +117,11 @@ def _word_found(word: str, words: frozenset[str]) -> bool:
     if len(word) < 5:
         return False
     from rapidfuzz import fuzz
+    from rapidfuzz.distance import OSA
 
-    return any(abs(len(w) - len(word)) <= 2 and fuzz.ratio(word, w) >= 85 for w in words)
+    # a typo: close by ratio, or one letter added, dropped, changed or two swapped ("Biran" for "Brian")
+    return any(abs(len(w) - len(word)) <= 2 and (fuzz.ratio(word, w) >= 85 or OSA.distance(word, w) <= 1)
+               for w in words)
 
 
 def coverage(key: str | None, mixed: MixedText) -> float:

@@ -150,3 +150,24 @@ def test_a_name_with_two_letters_swapped_is_found_in_the_text():
     # short words must be spelt right, and a different name stays different
     assert mixed.coverage("joe", mixed.parse("Jon Song")) == 0.0
     assert mixed.coverage("brian protheroe", mixed.parse("Brian Eno Pinball")) == 0.5
+
+
+def test_names_written_without_spaces_are_found_either_way():
+    # file names and hashtags drop spaces: "FallOutBoy", "IfYouLetMeLoveYou2"; or an entry does
+    assert mixed.coverage("fall out boy", mixed.parse("FallOutBoy I'm Like a Lawyer $1.29 3:35")) == 1.0
+    assert mixed.coverage("tonyrice", mixed.parse("Tony Rice - Urge for Going Night Flyer")) == 1.0
+    assert mixed.ordered_coverage("if you let me love you 2", mixed.parse("Andy Taylor IfYouLetMeLoveYou2")) == 1.0
+    # short joins are not trusted
+    assert mixed.coverage("a b", mixed.parse("AB Song")) == 0.0
+
+
+def test_a_year_in_the_title_is_explained_by_the_text():
+    # "53rd State (live 1986)": the year is taken out of the text as a date, but it was there
+    from discogs_tools.match.normalize import album_key, artist_key, title_key
+
+    text = mixed.parse("Contempt 53rd State (live 1986) The Hunter Becomes the Hunted $0.99 4:01")
+    ref = {"title_key": title_key("53rd State (live 1986)"), "artist_key": artist_key("Contempt"), "anv_key": None,
+           "album_key": album_key("The Hunter Becomes the Hunted")}
+    assert mixed.similarities(text, ref, 0.5)[0] > 0.75
+    other = {**ref, "title_key": title_key("53rd State (live 1987)")}
+    assert mixed.similarities(text, other, 0.5)[0] <= 0.5

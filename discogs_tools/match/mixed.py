@@ -50,6 +50,9 @@ _DATE = re.compile(
     re.IGNORECASE)
 _TRACK_NUMBER = re.compile(r"(?<![\w:.,/-])0\d{1,2}\s*[-–—._)]\s*(?=[^\W\d_]|\d+[^\W\d_])")
 """A zero-padded track number before a title (``"Jewel 001-Stronger Woman ..."``): not a word of a name."""
+_YEAR = re.compile(r"(?<!\d)(?:19|20)\d{2}(?!\d)")
+MIN_JOINED = 6
+"""Letters a name written without spaces needs before it is matched that way ("a b" ~ "ab" is chance)."""
 _INNER_BRACKET = re.compile(r"[\(\[]([^\(\)\[\]]*)[\)\]]")
 _FEATURED = re.compile(r"^\s*(?:feat|ft|featuring|with)\b", re.IGNORECASE)
 _DISAMBIGUATION = re.compile(r"\(\d{1,3}\)")
@@ -63,6 +66,10 @@ class MixedText:
 
     words: tuple[str, ...]
     duration_s: float | None
+    years: frozenset[str] = frozenset()
+    """Years taken out of the text as dates; they still explain a title's year ("(live 1986)")."""
+    joined: frozenset[str] = frozenset()
+    """Runs of 2-4 consecutive words written together ("tony rice" -> "tonyrice"), :data:`MIN_JOINED` letters or more."""
 
     @property
     def word_set(self) -> frozenset[str]:
@@ -89,8 +96,10 @@ def parse(text: str) -> MixedText:
     cleaned = _TRACK_NUMBER.sub(" ", cleaned)
     for _ in range(2):  # innermost first: "(Album Version (Explicit))"
         cleaned = _INNER_BRACKET.sub(_drop_neutral, cleaned)
-    words = _numbered_parts(_words(cleaned))
-    return MixedText(tuple(w for w in words.split(" ") if w), duration)
+    words = tuple(w for w in _numbered_parts(_words(cleaned)).split(" ") if w)
+    joined = frozenset(j for i in range(len(words)) for n in range(2, 5) if i + n <= len(words)
+                       for j in ["".join(words[i:i + n])] if len(j) >= MIN_JOINED)
+    return MixedText(words, duration, frozenset(_YEAR.findall(text)), joined)
 
 
 def _drop_neutral(m: re.Match[str]) -> str:
@@ -131,8 +140,17 @@ def coverage(key: str | None, mixed: MixedText) -> float:
     words = [w for w in key.split(" ") if w and w != "and"]
     if not words:
         return 0.0
+    if _written_together(key, mixed):
+        return 1.0
     found = mixed.word_set
-    return sum(_word_found(w, found) for w in words) / len(words)
+    return sum(_word_found(w, found) or w in mixed.joined or w in mixed.years for w in words) / len(words)
+
+
+def _written_together(key: str, mixed: MixedText) -> bool:
+    """Whether the key's words, spaces dropped, are one word of the text ("FallOutBoy") or the
+    text's words run together are the key ("tonyrice")."""
+    compact = key.replace(" ", "")
+    return len(compact) >= MIN_JOINED and (compact in mixed.word_set or compact in mixed.joined)
 
 
 def ordered_coverage(key: str | None, mixed: MixedText) -> float:
@@ -146,15 +164,18 @@ def ordered_coverage(key: str | None, mixed: MixedText) -> float:
     words = [w for w in key.split(" ") if w and w != "and"]
     if not words:
         return 0.0
+    if _written_together(key, mixed):
+        return 1.0
+    dated = sum(w in mixed.years for w in words)  # a year of the title, taken out of the text as a date
     text = mixed.words
     prev = [0] * (len(text) + 1)
-    for w in words:
+    for w in (w for w in words if w not in mixed.years):
         cur = [0] * (len(text) + 1)
         for j, t in enumerate(text, start=1):
             same = w == t or (len(w) >= 5 and _word_found(w, frozenset((t,))))
             cur[j] = prev[j - 1] + 1 if same else max(prev[j], cur[j - 1])
         prev = cur
-    return prev[-1] / len(words)
+    return (prev[-1] + dated) / len(words)
 
 
 def artist_coverage(key: str | None, mixed: MixedText) -> float:
@@ -181,7 +202,7 @@ def marks_explained(title_key: str | None, other_keys: list[str | None], mixed: 
     from .normalize import distinguishing_marks
 
     title_marks = distinguishing_marks(title_key)
-    if not title_marks <= mixed.word_set:
+    if not title_marks <= mixed.word_set | mixed.years:
         return False
     own = set(title_marks)
     for key in (title_key, *other_keys):
@@ -246,7 +267,7 @@ def similarities(mixed: MixedText, ref: dict[str, Any], version_mismatch_sim: fl
         ok = marks_explained(ref.get("title_key"), [ref.get("artist_key"), ref.get("anv_key"), ref.get("album_key")],
                              mixed) and _title_follows_artist(ref, mixed)
     else:  # a recording (no album known yet): only the title's own marks are checked
-        ok = distinguishing_marks(ref.get("title_key")) <= mixed.word_set
+        ok = distinguishing_marks(ref.get("title_key")) <= mixed.word_set | mixed.years
     if not ok:
         t_sim = min(t_sim, version_mismatch_sim)
     return t_sim, a_sim

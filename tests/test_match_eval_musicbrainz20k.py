@@ -17,12 +17,13 @@ from discogs_tools.workspace import Workspace
 DARK_TRANQUILLITY = 3070  # TID of the source-5 record "Ex Nihilo" (cluster 1593)
 
 
-@pytest.mark.parametrize(("text", "seconds"), [
-    ("04:31", 271.0), ("4m 31sec", 271.0), ("4m  59sec", 299.0), ("4.518", 271.0), ("271", 271.0),
-    ("271093", 271.093), ("00:00", None), ("unk.", None), ("null", None), ("", None), ("26 6000", None),
+@pytest.mark.parametrize(("source", "text", "seconds"), [
+    ("1", "04:31", 271.0), ("4", "4m 31sec", 271.0), ("4", "4m  59sec", 299.0), ("3", "4.518", 271.0),
+    ("2", "271", 271.0), ("5", "271093", 271.093), ("5", "6000", 6.0), ("2", "1854", 1854.0),
+    ("1", "00:00", None), ("4", "unk.", None), ("2", "null", None), ("3", "", None), ("5", "26 6000", None),
 ])
-def test_lengths_in_each_sources_format(text, seconds):
-    assert musicbrainz20k.parse_length(text) == seconds
+def test_lengths_in_each_sources_format(source, text, seconds):
+    assert musicbrainz20k.record_length({"SourceID": source, "length": text}) == seconds
 
 
 def test_labels_follow_the_clusters(tmp_path):

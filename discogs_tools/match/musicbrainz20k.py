@@ -76,11 +76,16 @@ def _value(text: str | None) -> str | None:
     return None if text.casefold() in MISSING else text
 
 
-def parse_length(text: str | None) -> float | None:
+PLAIN_NUMBER_UNIT_S = {"5": 0.001}
+"""Seconds per unit of a plain number in a source's length field: source 5 writes milliseconds
+(``263497``), source 2 seconds (``219``)."""
+
+
+def parse_length(text: str | None, plain_unit_s: float = 1.0) -> float | None:
     """Seconds from one of the sources' ways of writing a length; None when unreadable.
 
-    ``04:36`` (m:ss), ``6m 21sec``, ``4.367`` (minutes with decimals), ``219`` (seconds) and
-    ``263497`` (milliseconds: a plain number above two hours' worth of seconds).
+    ``04:36`` (m:ss), ``6m 21sec``, ``4.367`` (minutes with decimals), and a plain number in
+    ``plain_unit_s`` seconds (``219`` seconds, or ``263497`` milliseconds with 0.001).
     """
     text = (text or "").strip()
     if m := re.fullmatch(r"(\d{1,3}):(\d{2})", text):
@@ -90,10 +95,15 @@ def parse_length(text: str | None) -> float | None:
     elif re.fullmatch(r"\d{1,3}\.\d{1,3}", text):
         seconds = round(float(text) * 60)
     elif re.fullmatch(r"\d{1,9}", text):
-        seconds = int(text) / 1000 if int(text) > 7200 else int(text)
+        seconds = int(text) * plain_unit_s
     else:
         return None
     return float(seconds) if seconds > 0 else None
+
+
+def record_length(rec: dict[str, str]) -> float | None:
+    """The length of a record in seconds, read in its source's units."""
+    return parse_length(rec["length"], PLAIN_NUMBER_UNIT_S.get(rec["SourceID"].strip(), 1.0))
 
 
 def read_records(path: Path) -> Iterator[dict[str, str]]:
@@ -122,13 +132,13 @@ def _release(rec: dict[str, str], source_file: str, ordinal: int) -> dict[str, A
             "artists": [{"id": None, "name": artist, "anv": "", "join": "", "role": "", "tracks": ""}]
             if artist else [],
             "tracklist": [{"position": _value(rec["number"]), "title": _value(rec["title"]),
-                           "duration": _value(rec["length"]), "duration_s": parse_length(rec["length"])}]}
+                           "duration": _value(rec["length"]), "duration_s": record_length(rec)}]}
 
 
 def mixed_up_title(rec: dict[str, str], rng: random.Random) -> str:
     """Issue 16's mixed-up record: artist, title, album, price, m:ss and year in one field."""
     parts = [_value(rec["artist"]), _value(rec["title"]), _value(rec["album"]), rng.choice(PRICES),
-             _mss(parse_length(rec["length"])), _value(rec["year"])]
+             _mss(record_length(rec)), _value(rec["year"])]
     return " ".join(p for p in parts if p)
 
 
@@ -167,7 +177,7 @@ def build(path: Path, reference_out: Path, *, seed: int = 0,
             tid = f"{variant}-{int(rec['TID']):06d}"
             if variant == "in_place":
                 rows.append({"track_id": tid, "artist": _value(rec["artist"]), "title": _value(rec["title"]),
-                             "album": _value(rec["album"]), "duration_s": parse_length(rec["length"])})
+                             "album": _value(rec["album"]), "duration_s": record_length(rec)})
             else:
                 rows.append({"track_id": tid, "artist": None, "title": mixed_up_title(rec, rng) or None,
                              "album": None, "duration_s": None})

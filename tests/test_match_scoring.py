@@ -58,3 +58,20 @@ def test_duration_tolerance_grows_with_long_tracks():
     long_pair = duration_penalty(np.array([29.0]), CFG, np.array([855.0]))[0]
     short_pair = duration_penalty(np.array([29.0]), CFG, np.array([240.0]))[0]
     assert long_pair < 0.25 and short_pair > 0.9
+
+
+def test_a_title_ending_with_the_album_is_compared_without_it():
+    from discogs_tools.match.normalize import album_key, title_key
+    from discogs_tools.match.scoring import MatchConfig, title_similarity
+
+    cfg = MatchConfig()
+
+    def sim(title, ref_title, album_a=None, album_b=None):
+        return title_similarity([title_key(title)], [title_key(ref_title)], cfg,
+                                [album_key(album_a) or None], [album_key(album_b) or None])[0]
+
+    assert sim("Why Not - The Lizzie McGuire Movie", "Why Not", None, "The Lizzie McGuire Movie") == 1.0
+    assert sim("Pitch Black (Rotten to the Core)", "Pitch Black", "Rotten to the Core") == 1.0
+    assert sim("Love Story", "Love", None, "Story") < 0.75  # a one-word album may be the title's own word
+    # the album's version words must be on the other side: a live album's track is not the studio one
+    assert sim("Love of My Life (Live Killers)", "Love of My Life", "Live Killers", "A Night at the Opera") <= 0.5

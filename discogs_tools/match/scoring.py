@@ -121,9 +121,14 @@ one-word album ("21", "Story") is too likely to be a title's own last word."""
 
 
 def _without_album(key: str | None, album: str | None) -> str | None:
+    """``key`` without ``album`` at its end (and the article the album key dropped), or None."""
+    from .normalize import ARTICLES
+
     if not key or not album or album.count(" ") + 1 < ALBUM_SUFFIX_MIN_WORDS or not key.endswith(" " + album):
         return None
-    return key[: -len(album) - 1]
+    short = key[: -len(album) - 1]
+    head, _, last = short.rpartition(" ")
+    return head if head and last in ARTICLES else short
 
 
 def _album_suffix_similarity(a: Sequence[str | None], b: Sequence[str | None],

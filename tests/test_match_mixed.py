@@ -171,3 +171,13 @@ def test_a_year_in_the_title_is_explained_by_the_text():
     assert mixed.similarities(text, ref, 0.5)[0] > 0.75
     other = {**ref, "title_key": title_key("53rd State (live 1987)")}
     assert mixed.similarities(text, other, 0.5)[0] <= 0.5
+
+
+def test_block_keys_meet_the_index_keys_that_survive_a_typo():
+    # the index keys a recording by artist first word x title's first letters and by the artist's
+    # first four letters x title's first word (blocking.LEAN_BLOCK_KEYS): a typo in the artist's
+    # or the title's first word still leaves one of them in a mixed-up text
+    keys = set(mixed.block_keys(mixed.parse("Jack Radics Confession Always Around $1.29 4:11")))
+    assert "jack|<con" in keys  # the index's key of "Jack Radics" / "Conefssion"
+    keys = set(mixed.block_keys(mixed.parse("Brucqe Maginnis Street Hype Groove City $9.99 2:57")))
+    assert "^bruc|street" in keys  # the index's key of "Bruce Maginnis" / "Street Hype"

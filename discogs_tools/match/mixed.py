@@ -109,14 +109,31 @@ def _drop_neutral(m: re.Match[str]) -> str:
     return " " if _NEUTRAL_VERSION.match(_words(inner)) and not _FEATURED.match(inner) else m.group(0)
 
 
+MAX_ARTIST_START = 8
+"""Words of a text where an artist may start, for the typo-tolerant keys (the recipe puts it first)."""
+
+
 def block_keys(mixed: MixedText) -> list[str]:
-    """Blocking keys of a mixed-up record: word pairs (``artist|title`` either way) and word runs."""
+    """Blocking keys of a mixed-up record: word pairs (``artist|title`` either way), word runs,
+    and the index's typo-tolerant keys (:data:`.blocking.LEAN_BLOCK_KEYS`) for an artist starting
+    at one of the first :data:`MAX_ARTIST_START` words and a title after it: artist first word x
+    the title's first 1-3 letters (``jack|<con``, whatever the title's length) and the artist's
+    first four letters x the title's first word (``^bruc|street``)."""
     words = [w for w in mixed.words[:MAX_WORDS] if len(w) >= 2 and w != "and"]
     keys = {f"{a}|{b}" for i, a in enumerate(words) for j, b in enumerate(words) if i != j}
     every = list(mixed.words[:MAX_WORDS])
     for i in range(len(every)):
         for j in range(i + 1, min(len(every), i + MAX_SPAN) + 1):
             keys.add("*|" + " ".join(every[i:j]))
+    for i in range(min(len(every), MAX_ARTIST_START)):
+        artist_head = "".join(every[i:])[:4]
+        first = every[i] if len(every[i]) >= 2 and every[i] != "and" else None
+        for j in range(i + 1, len(every)):
+            title = "".join(every[j:])
+            if first:
+                keys.update(f"{first}|<{title[:e]}" for e in (1, 2, 3))
+            if len(every[j]) >= 2 and every[j] != "and":
+                keys.add(f"^{artist_head}|{every[j]}")
     return sorted(keys)
 
 

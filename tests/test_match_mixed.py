@@ -55,6 +55,9 @@ def test_parse_drops_a_zero_padded_track_number_before_the_title():
     assert mixed.parse("Jewel 001-Stronger Woman Perfectly Clear $0.99 4:02").words == (
         "jewel", "stronger", "woman", "perfectly", "clear")
     assert mixed.parse("Artist 07 - Song Album").words == ("artist", "song", "album")
+    assert mixed.parse("Dead Moon 0B2-Don't Burn the Fires Live Evil").words[:3] == ("dead", "moon", "dont")
+    assert mixed.parse("Dead Moon B2 - Don't Burn the Fires").words[:3] == ("dead", "moon", "dont")
+    assert mixed.parse("Vampire Weekend A-Punk").words == ("vampire", "weekend", "a", "punk")
     # a number that is the title, or a part number, stays
     assert "007" in mixed.parse("Bond 007 Skyfall 2012").words
     assert mixed.parse("Song Vol. 02 Album").words == ("song", "vol", "02", "album")

@@ -116,6 +116,10 @@ def test_bracket_only_title_keeps_its_words():
     # numbers that belong to the title stay
     ("1999", "1999"), ("007", "007"), ("99 Luftballons", "99 luftballons"), ("10-4 Good Buddy", "10 4 good buddy"),
     ("1. Allegro", "1 allegro"), ("2 Become 1", "2 become 1"),
+    # vinyl positions: A1, B2 (zero-padded by some tools: 0B2, 00A)
+    ("A1 - Intro", "intro"), ("B2. Side Two", "side two"), ("0B2-Don't Burn the Fires", "dont burn the fires"),
+    ("00A-Rumours", "rumours"),
+    ("C3-PO", "c3 po"), ("A1 Sauce", "a1 sauce"), ("B-52", "b 52"),
 ])
 def test_a_track_number_left_in_a_title_is_not_part_of_its_key(title, key):
     assert title_key(title) == key

@@ -88,6 +88,8 @@ PAIRS = [
     ("track_number", rec("Bond", "007"), rec("Bond", "008"), False),
     ("track_number", rec("Nena", "99 Luftballons"), rec("Nena", "Luftballons"), False),
     ("track_number", rec("C. W. McCall", "10-4 Good Buddy"), rec("C. W. McCall", "Good Buddy"), False),
+    ("track_number", rec("Dead Moon", "B2 - Don't Burn the Fires"), rec("Dead Moon", "Don't Burn the Fires"), True),
+    ("track_number", rec("John Williams", "C3-PO"), rec("John Williams", "PO"), False),
     # -- the album's name appended to the title: "Title (Album)", "Title - Album" (store and list exports)
     ("album_in_title", rec("X-Fusion", "Pitch Black (Rotten to the Core)", "Rotten to the Core"),
      rec("X-Fusion", "Pitch Black", "Rotten to the Core"), True),

@@ -48,8 +48,10 @@ _DATE = re.compile(
     rf"|\b{_MONTHS}\s+\d{{1,2}},?\s+\d{{4}}\b|\b\d{{1,2}}[\s-]+{_MONTHS}[\s-]+\d{{2,4}}\b"
     rf"|\b(?:19|20)\d{{2}}\b|[℗©]\s*)",
     re.IGNORECASE)
-_TRACK_NUMBER = re.compile(r"(?<![\w:.,/-])0\d{1,2}\s*[-–—._)]\s*(?=[^\W\d_]|\d+[^\W\d_])")
-"""A zero-padded track number before a title (``"Jewel 001-Stronger Woman ..."``): not a word of a name."""
+_TRACK_NUMBER = re.compile(r"(?<![\w:.,/-])(?:0\d{1,2}|0{1,2}[A-Da-d]\d?)\s*[-–—._)]\s*(?=[^\W\d_]|\d+[^\W\d_])"
+                           r"|(?<![\w:.,/-])[A-Da-d]\d{1,2}\s+[-–—]\s+(?=[^\W\d_])")
+"""A track number or vinyl position before a title (``"Jewel 001-Stronger Woman ..."``, ``0B2-``,
+``B2 - ``): not a word of a name."""
 _YEAR = re.compile(r"(?<!\d)(?:19|20)\d{2}(?!\d)")
 MIN_JOINED = 6
 """Letters a name written without spaces needs before it is matched that way ("a b" ~ "ab" is chance)."""

@@ -69,10 +69,14 @@ _NEUTRAL_VERSION = re.compile(
     )$""",
     re.IGNORECASE | re.VERBOSE,
 )
-TRACK_NUMBER_PREFIX = re.compile(r"^\s*(?:0\d{1,2}\s*[-–—._)]|\d{1,3}\s+[-–—]\s)\s*(?=[^\W\d_])")
+TRACK_NUMBER_PREFIX = re.compile(
+    r"^\s*(?:0\d{1,2}\s*[-–—._)]|\d{1,3}\s+[-–—]\s|0{1,2}[A-Da-d]\d?\s*[-–—._)]|[A-Da-d]\d{1,2}(?:\s+[-–—]\s|\.\s))"
+    r"\s*(?=[^\W\d_])")
 """A track number left at the start of a title by tags filled from file names: ``001-Title``,
 ``03. Title``, ``7 - Title`` (zero-padded with any separator, or any number with a spaced dash,
-and a letter after). Not ``1999``, ``007``, ``99 Luftballons``, ``10-4 Good Buddy``."""
+and a letter after), and vinyl positions ``A1 - Title``, ``B2. Title`` (zero-padded ``0B2-Title``,
+``00A-Title`` with any separator). Not ``1999``, ``007``, ``99 Luftballons``, ``10-4 Good Buddy``,
+``C3-PO``, ``A1 Sauce``."""
 _BRACKETED = re.compile(r"[\(\[\{]([^\(\)\[\]\{\}]*)[\)\]\}]")
 _DASH_SUFFIX = re.compile(r"\s+[-–—]\s+([^-–—]+)$")
 _PUNCT = re.compile(r"[^\w\s]+")
@@ -369,7 +373,7 @@ def title_key(title: str | None) -> str:
     """Key of a track (or album) title: neutral version info removed, ``"Song, The"`` = ``"The Song"``."""
     if not title:
         return ""
-    if title[:1].isdigit() or title[:1].isspace():
+    if title[:1].isdigit() or title[:1].isspace() or (title[:1] in "ABCDabcd" and title[1:2].isdigit()):
         title = TRACK_NUMBER_PREFIX.sub("", title, count=1)
     plain = _plain_key(title, brackets=True)
     return plain if plain is not None else _title_key_rules(title)

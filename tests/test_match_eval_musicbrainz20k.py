@@ -64,3 +64,23 @@ def test_a_file_of_another_layout_is_refused_with_its_name(tmp_path):
     bad.write_text("id,title,artist\n1,Flower,Moby\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="songs.csv: not the MusicBrainz 20K layout"):
         musicbrainz20k.build(bad, Workspace(tmp_path / "ev").ensure().table("discogs/releases"))
+
+
+def test_the_command_line_runs_a_seeded_sample_and_refuses_a_bad_limit(tmp_path):
+    from typer.testing import CliRunner
+
+    from discogs_tools.cli import app
+
+    runner = CliRunner()
+    ws = tmp_path / "ws"
+    out = tmp_path / "eval"
+    result = runner.invoke(app, ["match-eval", "--set", "musicbrainz-20k", "--limit", "20", "-o", str(out),
+                                 "-w", str(ws)])
+    assert result.exit_code == 0, result.output
+    assert "in_place: precision" in result.output and "mixed_up: precision" in result.output
+    data = json.loads((out / "eval.json").read_text())
+    assert data["limit"] == 20 and data["in_place"]["rows"] == 20 and data["mixed_up"]["rows"] == 20
+    result = runner.invoke(app, ["match-eval", "--set", "musicbrainz-20k", "--limit", "0", "-w", str(ws)])
+    assert result.exit_code != 0 and "--limit must be at least 1" in result.output
+    result = runner.invoke(app, ["match-eval", "--set", "musicbrainz-20", "-w", str(ws)])
+    assert result.exit_code != 0 and "musicbrainz-20k" in result.output

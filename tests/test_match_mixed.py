@@ -184,3 +184,19 @@ def test_block_keys_meet_the_index_keys_that_survive_a_typo():
     assert "jack|<con" in keys  # the index's key of "Jack Radics" / "Conefssion"
     keys = set(mixed.block_keys(mixed.parse("Brucqe Maginnis Street Hype Groove City $9.99 2:57")))
     assert "^bruc|street" in keys  # the index's key of "Bruce Maginnis" / "Street Hype"
+
+
+def test_a_roman_numeral_inside_the_text_is_the_titles_number():
+    # "John the III" is keyed "john the 3" (a trailing numeral is a number); in a mixed-up text the
+    # numeral is followed by the album, so it is read both ways there
+    from discogs_tools.match.normalize import album_key, artist_key, title_key
+
+    text = mixed.parse("Count Basie Big Band John the III Live in Japan '78 $1.29 3:57")
+    ref = {"title_key": title_key("John the III"), "artist_key": artist_key("Count Basie Big Band"), "anv_key": None,
+           "album_key": album_key("Live in Japan '78")}
+    assert mixed.similarities(text, ref, 0.5) == (1.0, 1.0)
+    other = {**ref, "title_key": title_key("John the II")}
+    assert mixed.similarities(text, other, 0.5)[0] <= 0.5
+    # a title that is only a number must be written as one
+    bare = {**ref, "title_key": title_key("3")}
+    assert mixed.similarities(text, bare, 0.5)[0] < 0.75

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from .normalize import _NEUTRAL_VERSION, ARTICLES, VERSION_WORDS, _numbered_parts, _words, credit_names
+from .normalize import _NEUTRAL_VERSION, _ROMAN, ARTICLES, VERSION_WORDS, _numbered_parts, _words, credit_names
 
 MAX_WORDS = 16
 """Words of a text used for blocking (a record rarely needs more to name artist and title)."""
@@ -72,6 +72,12 @@ class MixedText:
     """Years taken out of the text as dates; they still explain a title's year ("(live 1986)")."""
     joined: frozenset[str] = frozenset()
     """Runs of 2-4 consecutive words written together ("tony rice" -> "tonyrice"), :data:`MIN_JOINED` letters or more."""
+
+    @property
+    def numerals(self) -> frozenset[str]:
+        """Numbers written as roman numerals of two letters or more ("iii" -> "3"): a title key
+        reads a trailing numeral as a number, and in the text the title is followed by more words."""
+        return frozenset(str(_ROMAN[w]) for w in self.words if len(w) >= 2 and w in _ROMAN)
 
     @property
     def word_set(self) -> frozenset[str]:
@@ -162,7 +168,9 @@ def coverage(key: str | None, mixed: MixedText) -> float:
     if _written_together(key, mixed):
         return 1.0
     found = mixed.word_set
-    return sum(_word_found(w, found) or w in mixed.joined or w in mixed.years for w in words) / len(words)
+    numerals = mixed.numerals if len(words) > 1 else frozenset()  # a bare number must be written as one
+    return sum(_word_found(w, found) or w in mixed.joined or w in mixed.years or w in numerals
+               for w in words) / len(words)
 
 
 def _written_together(key: str, mixed: MixedText) -> bool:
@@ -191,7 +199,8 @@ def ordered_coverage(key: str | None, mixed: MixedText) -> float:
     for w in (w for w in words if w not in mixed.years):
         cur = [0] * (len(text) + 1)
         for j, t in enumerate(text, start=1):
-            same = w == t or (len(w) >= 5 and _word_found(w, frozenset((t,))))
+            same = w == t or (len(w) >= 5 and _word_found(w, frozenset((t,)))) or (
+                len(words) > 1 and len(t) >= 2 and w.isdigit() and str(_ROMAN.get(t)) == w)
             cur[j] = prev[j - 1] + 1 if same else max(prev[j], cur[j - 1])
         prev = cur
     return (prev[-1] + dated) / len(words)
@@ -221,7 +230,7 @@ def marks_explained(title_key: str | None, other_keys: list[str | None], mixed: 
     from .normalize import distinguishing_marks
 
     title_marks = distinguishing_marks(title_key)
-    if not title_marks <= mixed.word_set | mixed.years:
+    if not title_marks <= mixed.word_set | mixed.years | mixed.numerals:
         return False
     own = set(title_marks)
     for key in (title_key, *other_keys):
@@ -286,7 +295,7 @@ def similarities(mixed: MixedText, ref: dict[str, Any], version_mismatch_sim: fl
         ok = marks_explained(ref.get("title_key"), [ref.get("artist_key"), ref.get("anv_key"), ref.get("album_key")],
                              mixed) and _title_follows_artist(ref, mixed)
     else:  # a recording (no album known yet): only the title's own marks are checked
-        ok = distinguishing_marks(ref.get("title_key")) <= mixed.word_set | mixed.years
+        ok = distinguishing_marks(ref.get("title_key")) <= mixed.word_set | mixed.years | mixed.numerals
     if not ok:
         t_sim = min(t_sim, version_mismatch_sim)
     return t_sim, a_sim

@@ -151,15 +151,15 @@ def match_chunk(con: Any, tracks: list[dict[str, Any]], source: IndexSource, pat
         t_sim, a_sim = _similarities(col, cols, config)
         pre = combine(t_sim, a_sim, None, None, config)
         ok = passes_gates(t_sim, a_sim, config)
-        for i in range(n):
-            tid = cols["track_id"][i]
-            if ok[i]:
-                survivors[(tid, cols["recording_id"][i])] = (float(t_sim[i]), float(a_sim[i]))
-            best = pre_best.get(tid)
+        tids, recs = cols["track_id"], cols["recording_id"]
+        for i in np.flatnonzero(ok).tolist():
+            survivors[(tids[i], recs[i])] = (float(t_sim[i]), float(a_sim[i]))
+        for i in _first_maxima(tids, pre):
+            best = pre_best.get(tids[i])
             if best is None or pre[i] > best["score"]:
-                pre_best[tid] = {"score": float(pre[i]), "ref_artist": cols["artist_key"][i],
-                                 "ref_title": cols["title_key"][i], "title_sim": float(t_sim[i]),
-                                 "artist_sim": float(a_sim[i])}
+                pre_best[tids[i]] = {"score": float(pre[i]), "ref_artist": cols["artist_key"][i],
+                                     "ref_title": cols["title_key"][i], "title_sim": float(t_sim[i]),
+                                     "artist_sim": float(a_sim[i])}
     result.counts["candidates_gated"] = len(survivors)
     # -- 4. (first half) releases named by identifiers (ISRC, barcode, catno) or a Discogs release
     # id tag: each release's best-titled track, linked whatever its score
@@ -169,7 +169,9 @@ def match_chunk(con: Any, tracks: list[dict[str, Any]], source: IndexSource, pat
     if named:
         id_rows = _tagged_release_rows(con, named, by_id, paths, config, survivors)
     # -- 3. every index row of the surviving recordings, scored in full
-    rows = _index_rows(con, survivors, paths)
+    expand = source.name == "discogs" and config.expand_masters
+    rows_src = _fetch_chunk_rows(con, survivors, paths, expand)
+    rows = _index_rows(con, survivors, paths, rows_src)
     forced_keys = _forced_playlist_rows(con, keyed, user, paths, survivors, rows, config) \
         if source.name != "discogs" else set()
     result.counts["rows_scored"] = len(rows)
@@ -218,8 +220,8 @@ def match_chunk(con: Any, tracks: list[dict[str, Any]], source: IndexSource, pat
                     links[key] = candidate
     _keep_best_explained(links, by_id)
     # -- 5. other releases of linked masters
-    if source.name == "discogs" and config.expand_masters and links:
-        _expand_masters(con, links, by_id, paths, config)
+    if expand and links:
+        _expand_masters(con, links, by_id, paths, config, rows_src)
     for key in [k for k in links if k in user.forbidden]:  # the user's word is final
         del links[key]
         result.counts["forbidden_removed"] = result.counts.get("forbidden_removed", 0) + 1
@@ -247,6 +249,19 @@ def match_chunk(con: Any, tracks: list[dict[str, Any]], source: IndexSource, pat
     return result
 
 
+def _first_maxima(ids: list[str], values: np.ndarray) -> list[int]:
+    """Per run of equal consecutive ``ids``, the index of its first largest value: the candidates a
+    loop keeping each track's first best score would keep (candidates come ordered by track, ~30
+    per track at 10M, so the loop over all of them cost seconds of Python). NaN values: every index."""
+    if len(ids) == 0:
+        return []
+    if np.isnan(values).any():
+        return list(range(len(ids)))
+    arr = np.asarray(ids, dtype=object)
+    starts = np.concatenate(([0], np.flatnonzero(arr[1:] != arr[:-1]) + 1, [len(ids)]))
+    return [int(a + np.argmax(values[a:b])) for a, b in zip(starts[:-1].tolist(), starts[1:].tolist())]
+
+
 def _keep_best_explained(links: dict[tuple[str, str], dict[str, Any]], by_id: dict[str, dict[str, Any]]) -> None:
     """Mixed-up tracks keep only the links of the recording(s) whose artist and title account
     for most words of the text ("Song Part 2" over "Song"; the song over the album's title track)."""
@@ -268,17 +283,46 @@ def _sort_ref(ref: str) -> tuple[int, str]:
     return (int(ref), "") if ref.isdigit() else (0, ref)
 
 
-def _index_rows(con: Any, pairs: dict[tuple[str, int], Any], paths: dict[str, Path]) -> list[dict[str, Any]]:
-    """Every index row of the given (track_id, recording_id) pairs, in a stable order."""
+def _fetch_chunk_rows(con: Any, pairs: dict[tuple[str, int], Any], paths: dict[str, Path], masters: bool) -> str:
+    """Copy into the temp table ``chunk_rows`` the index rows that this chunk can still need: those of
+    the recordings of ``pairs`` and, with ``masters``, every row of their masters (what master
+    expansion reads); returns the table's name.
+
+    The rows table is read in full once (its recording and master ids once more, a cheap scan)
+    instead of once for the recordings and once more for the masters: at 10M index rows each full
+    read cost ~2.5 CPU-s per chunk.
+    """
+    if not pairs:
+        return f"read_parquet('{parquet_glob(paths['rows'])}')"
+    src = f"read_parquet('{parquet_glob(paths['rows'])}')"
+    con.register("chunk_recordings", pa.table({"recording_id": pa.array(sorted({k[1] for k in pairs}), pa.int64())}))
+    try:
+        master_rows = (f"""or master_id in (select distinct master_id from {src}
+                                         where recording_id in (select recording_id from chunk_recordings)
+                                           and master_id is not null)""" if masters else "")
+        con.execute(f"""
+            create or replace temp table chunk_rows as
+            select * from {src} where recording_id in (select recording_id from chunk_recordings) {master_rows}
+        """)
+    finally:
+        con.unregister("chunk_recordings")
+    return "chunk_rows"
+
+
+def _index_rows(con: Any, pairs: dict[tuple[str, int], Any], paths: dict[str, Path],
+                rows_src: str | None = None) -> list[dict[str, Any]]:
+    """Every index row of the given (track_id, recording_id) pairs, in a stable order (from
+    ``rows_src``, :func:`_fetch_chunk_rows`'s table, else the rows table)."""
     if not pairs:
         return []
+    rows_src = rows_src or f"read_parquet('{parquet_glob(paths['rows'])}')"
     keys = sorted(pairs)
     wanted = pa.table({"track_id": [k[0] for k in keys], "recording_id": pa.array([k[1] for k in keys], pa.int64())})
     con.register("wanted_pairs", wanted)
     try:
         return blocking.arrow_table(con, f"""
             select w.track_id, i.* from wanted_pairs w
-            join read_parquet('{parquet_glob(paths['rows'])}') i using (recording_id)
+            join {rows_src} i using (recording_id)
             order by all
         """).to_pylist()
     finally:
@@ -384,8 +428,10 @@ def _forced_playlist_rows(con: Any, keyed: list[dict[str, Any]], user: Overrides
 
 
 def _expand_masters(con: Any, links: dict[tuple[str, str], dict[str, Any]], by_id: dict[str, dict[str, Any]],
-                    paths: dict[str, Path], config: MatchConfig) -> None:
-    """Add links (method 'master') to other releases of linked masters carrying the same title."""
+                    paths: dict[str, Path], config: MatchConfig, rows_src: str | None = None) -> None:
+    """Add links (method 'master') to other releases of linked masters carrying the same title
+    (index rows from ``rows_src``, which must hold every row of those masters, else the rows table)."""
+    rows_src = rows_src or f"read_parquet('{parquet_glob(paths['rows'])}')"
     pairs = sorted({(tid, l["master_id"]) for (tid, _), l in links.items() if l.get("master_id") is not None})
     if not pairs:
         return
@@ -394,7 +440,7 @@ def _expand_masters(con: Any, links: dict[tuple[str, str], dict[str, Any]], by_i
     try:
         rows = blocking.arrow_table(con, f"""
             select w.track_id, i.* from linked_masters w
-            join read_parquet('{parquet_glob(paths['rows'])}') i using (master_id)
+            join {rows_src} i using (master_id)
             order by all
         """).to_pylist()
     finally:

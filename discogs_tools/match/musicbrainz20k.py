@@ -41,15 +41,13 @@ from typing import Any, Iterator
 
 import pyarrow as pa
 
-from .. import manifest
 from ..errors import ConfigError, NothingUsableError
-from ..io import TableWriter, write_json_atomic
+from ..io import TableWriter
 from ..report import Report
 from ..resources import sample_data_dir
 from ..schemas import load_schema
 from ..workspace import Workspace
-from .evaluate import match_rows
-from .realworld import PRICES, VARIANTS, _mss, score, summary_text
+from .realworld import PRICES, VARIANTS, _mss, evaluate_and_report
 from .scoring import MatchConfig
 
 COLUMNS = ("TID", "CID", "CTID", "SourceID", "id", "number", "title", "length", "artist", "album", "year",
@@ -199,20 +197,5 @@ def run(ws: Workspace, data: str | Path | None = None, *, out_dir: str | Path | 
     if not n_ref or not any(lab["truth"] for lab in labels.values()):
         raise NothingUsableError(f"{path}: no record of source {REFERENCE_SOURCE} shares a cluster with "
                                  "a record of sources 1-4: nothing to evaluate")
-    match_report, best = match_rows(ev, rows, out, config)
-    metrics = score(labels, best, max_errors=MAX_ERRORS)
-    write_json_atomic(out / "eval.json", {"set": "musicbrainz-20k", "data": str(path), "seed": seed,
-                                          "limit": limit, "reference_releases": n_ref,
-                                          "config": config.to_dict(), **metrics,
-                                          "match": {k: v for k, v in match_report.to_dict().items()
-                                                    if k in ("counts", "figures")}})
-    report = Report(stage="match-eval musicbrainz-20k")
-    report.counts.update({"rows": len(rows), "reference_releases": n_ref})
-    for variant in VARIANTS:
-        for name in ("precision", "recall", "f1"):
-            report.figures[f"{variant}_{name}"] = metrics[variant][name]
-    report.outputs.update({"eval": str(out / "eval.json"), "workspace": str(ev.root)})
-    report.details.append({"summary": summary_text(metrics)})
-    manifest.record(ws.manifest_path, "match-eval musicbrainz-20k", {**report.to_dict(), "params": {
-        "data": str(path), "seed": seed, "limit": limit, **config.to_dict()}})
-    return report
+    return evaluate_and_report(ws, ev, out, "musicbrainz-20k", rows, labels, n_ref, config,
+                               {"data": str(path), "seed": seed, "limit": limit}, max_errors=MAX_ERRORS)

@@ -214,20 +214,29 @@ def run(ws: Workspace, *, out_dir: str | Path | None = None, seed: int = 0, hold
 
         raise NothingUsableError(f"{releases}: no master has two releases with a common track: "
                                  "nothing to evaluate (ingest a dump slice with sibling releases)")
+    return evaluate_and_report(ws, ev, out, "same-master", rows, labels, n_ref, config,
+                               {"seed": seed, "holdout": holdout, "negatives": negatives})
+
+
+def evaluate_and_report(ws: Workspace, ev: Workspace, out: Path, name: str, rows: list[dict[str, Any]],
+                        labels: dict[str, dict[str, Any]], n_ref: int, config: MatchConfig,
+                        params: dict[str, Any], *, max_errors: int = 40) -> Report:
+    """The common end of a real-world evaluation set: match ``rows`` against the reference in
+    ``ev`` (both variants), score them against ``labels``, write ``out/eval.json`` atomically,
+    and record the report (``match-eval <name>``) in ``ws``'s manifest with ``params``."""
     match_report, best = match_rows(ev, rows, out, config)
-    metrics = score(labels, best)
-    write_json_atomic(out / "eval.json", {"set": "same-master", "seed": seed, "holdout": holdout,
-                                          "negatives": negatives, "reference_releases": n_ref,
+    metrics = score(labels, best, max_errors=max_errors)
+    write_json_atomic(out / "eval.json", {"set": name, **params, "reference_releases": n_ref,
                                           "config": config.to_dict(), **metrics,
                                           "match": {k: v for k, v in match_report.to_dict().items()
                                                     if k in ("counts", "figures")}})
-    report = Report(stage="match-eval same-master")
+    report = Report(stage=f"match-eval {name}")
     report.counts.update({"rows": len(rows), "reference_releases": n_ref})
     for variant in VARIANTS:
-        for name in ("precision", "recall", "f1"):
-            report.figures[f"{variant}_{name}"] = metrics[variant][name]
+        for figure in ("precision", "recall", "f1"):
+            report.figures[f"{variant}_{figure}"] = metrics[variant][figure]
     report.outputs.update({"eval": str(out / "eval.json"), "workspace": str(ev.root)})
     report.details.append({"summary": summary_text(metrics)})
-    manifest.record(ws.manifest_path, "match-eval same-master", {**report.to_dict(), "params": {
-        "seed": seed, "holdout": holdout, "negatives": negatives, **config.to_dict()}})
+    manifest.record(ws.manifest_path, f"match-eval {name}", {**report.to_dict(), "params": {
+        **params, **config.to_dict()}})
     return report

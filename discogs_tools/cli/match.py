@@ -59,6 +59,9 @@ def match_command(
                                                                  "longer duration, when larger.")] = 0.02,
     duration_max_share: Annotated[float, typer.Option(help="For long tracks: full-penalty difference as a share of "
                                                            "the longer duration, when larger.")] = 0.1,
+    text_fallback: Annotated[bool, typer.Option(help="Match tracks that link to nothing once more as one text "
+                                                     "(artist + title + album): tags with the album or artist "
+                                                     "in the wrong field.")] = True,
     overrides: Annotated[Optional[Path], typer.Option(help="CSV of forced / forbidden links (track_id, ref_id, "
                                                            "action force|forbid); kept in the workspace and "
                                                            "applied on every later run.")] = None,

@@ -32,6 +32,7 @@ def match(
     chunk_tracks: int = 50_000,
     duration_tolerance_share: float = 0.02,
     duration_max_share: float = 0.1,
+    text_fallback: bool = True,
     overrides: Optional[Path] = None,
     rebuild_index: bool = False,
     workers: Optional[int] = None,
@@ -49,7 +50,8 @@ def match(
                          duration_max_s=duration_max_s, max_block_size=max_block_size,
                          max_candidates=max_candidates, expand_masters=expand_masters,
                          duration_tolerance_share=duration_tolerance_share,
-                         duration_max_share=duration_max_share, chunk_tracks=chunk_tracks)
+                         duration_max_share=duration_max_share, chunk_tracks=chunk_tracks,
+                         text_fallback=text_fallback)
     return stage.run(ws, against, config, rebuild_index=rebuild_index,
                      threads=workers_or_all(workers),
                      memory_limit=memory_limit, overrides=overrides)

@@ -45,6 +45,8 @@ class ChunkResult:
     links: list[dict[str, Any]] = field(default_factory=list)
     best: list[dict[str, Any]] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
+    forbidden: set[tuple[str, str]] = field(default_factory=set)
+    """(track_id, ref_id) links the user's overrides removed."""
 
 
 def collection_keys(tracks: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -128,7 +130,92 @@ def _ref_id(row: dict[str, Any], source: IndexSource) -> str:
 def match_chunk(con: Any, tracks: list[dict[str, Any]], source: IndexSource, paths: dict[str, Path],
                 config: MatchConfig, identifier_links: dict[str, list[tuple[int, str]]] | None = None,
                 user: Overrides | None = None) -> ChunkResult:
-    """Links and best candidates of one chunk of collection tracks (see module docstring)."""
+    """Links and best candidates of one chunk of collection tracks (see module docstring), then,
+    with ``config.text_fallback``, the tracks left without a link matched once more as one text
+    (:func:`text_fallback_tracks`)."""
+    result = _match_once(con, tracks, source, paths, config, identifier_links, user)
+    if not config.text_fallback:
+        return result
+    linked = {b["track_id"] for b in result.best if b["matched"]}
+    retry = text_fallback_tracks([t for t in tracks if t["track_id"] not in linked])
+    result.counts["text_fallback_tried"] = len(retry)
+    result.counts["text_fallback_linked"] = 0
+    if not retry:
+        return result
+    again = _match_once(con, retry, source, paths, config, None, user)
+    _keep_fields_explained(again, {t["track_id"]: t for t in retry}, config)
+    for k in ("candidates", "candidates_gated", "rows_scored"):
+        result.counts[k] += again.counts[k]
+    result.forbidden |= again.forbidden  # a link forbidden in both passes is one removal
+    if result.forbidden:
+        result.counts["forbidden_removed"] = len(result.forbidden)
+    found = {b["track_id"]: b for b in again.best if b["matched"]}
+    result.counts["text_fallback_linked"] = len(found)
+    if found:
+        order = {t["track_id"]: i for i, t in enumerate(tracks)}
+        result.links = sorted(result.links + again.links,
+                              key=lambda l: (order[l["track_id"]], _sort_ref(_ref_id(l, source))))
+        result.best = [found.get(b["track_id"], b) for b in result.best]
+    return result
+
+
+def text_fallback_tracks(tracks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Tracks with an artist that linked to nothing, as mixed-up records: artist, title and album
+    in the title field, in that order, the other text fields empty, the duration kept.
+
+    Half-filled tags put part of the record in the wrong field (``Title (Album)`` or
+    ``Title - Album`` as the title, an album artist where the artist belongs); as one text the
+    record is scored by how much of a candidate's artist, title and album it holds
+    (:mod:`.mixed`), which does not care which field held which name. Identifier and id tags are
+    not repeated (they were used by the first pass)."""
+    out = []
+    for t in tracks:
+        if not (t.get("artist") or "").strip() or not (t.get("title") or "").strip():
+            continue  # no artist: already matched as text; no title: nothing to match
+        text = " ".join(x.strip() for x in (t.get("artist"), t.get("title"), t.get("album")) if x and x.strip())
+        out.append({"track_id": t["track_id"], "artist": None, "album_artist": None, "title": text, "album": None,
+                    "duration_s": t.get("duration_s"), "artist_field_key": artist_key(t["artist"]),
+                    "title_field": t["title"]})
+    return out
+
+
+MIN_ARTIST_FIELD_EXPLAINED = 0.5
+"""Share of the artist field's words a text-fallback link's artist, title or album must hold (a
+credit ``A, B`` against a release credited to ``A`` alone holds half)."""
+
+
+def _keep_fields_explained(result: ChunkResult, fallback: dict[str, dict[str, Any]], config: MatchConfig) -> None:
+    """Drop text-fallback links that the track's own fields contradict; a track left without links
+    is unmatched again. Running the fields together loses where each word came from, but the
+    fields still say something:
+
+    - the artist field must name the candidate's artist, title or album
+      (:func:`.mixed.field_explained`, :data:`MIN_ARTIST_FIELD_EXPLAINED`);
+    - the candidate's title must be in the title field (``min_title_sim`` of its words in order),
+      so a song missing from the reference does not link to its album's title track through the
+      album field ("Reminiscing" on "Buy The Lie" is not the song "Buy The Lie")."""
+    def holds(link: dict[str, Any]) -> bool:
+        track = fallback[link["track_id"]]
+        keys = [link.get("artist_key"), link.get("anv_key"), link.get("title_key"), link.get("album_key")]
+        return (mixed.field_explained(track["artist_field_key"], keys) >= MIN_ARTIST_FIELD_EXPLAINED
+                and mixed.ordered_coverage(link.get("title_key"), mixed.parse(track["title_field"]))
+                >= config.min_title_sim)
+
+    kept = [l for l in result.links if holds(l)]
+    if len(kept) == len(result.links):
+        return
+    n_links: dict[str, int] = {}
+    for l in kept:
+        n_links[l["track_id"]] = n_links.get(l["track_id"], 0) + 1
+    result.links = kept
+    for b in result.best:
+        b["matched"], b["n_links"] = b["track_id"] in n_links, n_links.get(b["track_id"], 0)
+
+
+def _match_once(con: Any, tracks: list[dict[str, Any]], source: IndexSource, paths: dict[str, Path],
+                config: MatchConfig, identifier_links: dict[str, list[tuple[int, str]]] | None = None,
+                user: Overrides | None = None) -> ChunkResult:
+    """One matching pass over a chunk (steps 1-5 of the module docstring)."""
     result = ChunkResult(counts={"candidates": 0, "candidates_gated": 0, "rows_scored": 0})
     keyed = collection_keys(tracks)
     by_id = {k["track_id"]: k for k in keyed}
@@ -224,7 +311,9 @@ def match_chunk(con: Any, tracks: list[dict[str, Any]], source: IndexSource, pat
         _expand_masters(con, links, by_id, paths, config, rows_src)
     for key in [k for k in links if k in user.forbidden]:  # the user's word is final
         del links[key]
-        result.counts["forbidden_removed"] = result.counts.get("forbidden_removed", 0) + 1
+        result.forbidden.add(key)
+    if result.forbidden:
+        result.counts["forbidden_removed"] = len(result.forbidden)
     result.counts["forced_linked"] = sum(1 for l in links.values() if l["method"] == "override")
     # Collection order, then reference id: the same whatever the chunk size.
     order = {k["track_id"]: i for i, k in enumerate(keyed)}

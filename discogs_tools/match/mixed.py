@@ -13,7 +13,8 @@ keyed as artist + title, so it is matched as one text:
 2. :func:`block_keys` gives the blocking keys the reference's artist-word x title-word keys
    can meet: every ordered pair of the text's words, and every run of words as a whole title;
 3. a candidate is scored by how much of its artist, title and album is found in the text
-   (:func:`coverage`, per word, a typo allowed in long words; the title's words in their order,
+   (:func:`coverage`, per word, a typo allowed in long words, counting
+   :data:`TYPO_CREDIT`; the title's words in their order,
    :func:`ordered_coverage`); its title numbers and version
    words must be in the text, and the text's part numbers / version words must be explained by
    the candidate's title, artist or album, else the title similarity is capped as usual;
@@ -145,17 +146,24 @@ def block_keys(mixed: MixedText) -> list[str]:
     return sorted(keys)
 
 
-def _word_found(word: str, words: frozenset[str]) -> bool:
+TYPO_CREDIT = 0.9
+"""What a word found only with a typo counts for in a coverage: less than a word found as written,
+so a record with a typo never scores as an exact one (a strict ``--threshold`` still drops it)."""
+
+
+def _word_credit(word: str, words: frozenset[str]) -> float:
+    """1 for a word of the text, :data:`TYPO_CREDIT` for a word of 5+ letters found with a typo, else 0."""
     if word in words:
-        return True
+        return 1.0
     if len(word) < 5:
-        return False
+        return 0.0
     from rapidfuzz import fuzz
     from rapidfuzz.distance import OSA
 
     # a typo: close by ratio, or one letter added, dropped, changed or two swapped ("Biran" for "Brian")
-    return any(abs(len(w) - len(word)) <= 2 and (fuzz.ratio(word, w) >= 85 or OSA.distance(word, w) <= 1)
-               for w in words)
+    found = any(abs(len(w) - len(word)) <= 2 and (fuzz.ratio(word, w) >= 85 or OSA.distance(word, w) <= 1)
+                for w in words)
+    return TYPO_CREDIT if found else 0.0
 
 
 def coverage(key: str | None, mixed: MixedText) -> float:
@@ -169,7 +177,7 @@ def coverage(key: str | None, mixed: MixedText) -> float:
         return 1.0
     found = mixed.word_set
     numerals = mixed.numerals if len(words) > 1 else frozenset()  # a bare number must be written as one
-    return sum(_word_found(w, found) or w in mixed.joined or w in mixed.years or w in numerals
+    return sum(1.0 if w in mixed.joined or w in mixed.years or w in numerals else _word_credit(w, found)
                for w in words) / len(words)
 
 
@@ -195,13 +203,13 @@ def ordered_coverage(key: str | None, mixed: MixedText) -> float:
         return 1.0
     dated = sum(w in mixed.years for w in words)  # a year of the title, taken out of the text as a date
     text = mixed.words
-    prev = [0] * (len(text) + 1)
+    prev = [0.0] * (len(text) + 1)
     for w in (w for w in words if w not in mixed.years):
-        cur = [0] * (len(text) + 1)
+        cur = [0.0] * (len(text) + 1)
         for j, t in enumerate(text, start=1):
-            same = w == t or (len(w) >= 5 and _word_found(w, frozenset((t,)))) or (
-                len(words) > 1 and len(t) >= 2 and w.isdigit() and str(_ROMAN.get(t)) == w)
-            cur[j] = prev[j - 1] + 1 if same else max(prev[j], cur[j - 1])
+            credit = 1.0 if w == t or (len(words) > 1 and len(t) >= 2 and w.isdigit() and str(_ROMAN.get(t)) == w) \
+                else _word_credit(w, frozenset((t,))) if len(w) >= 5 else 0.0
+            cur[j] = max(prev[j - 1] + credit, prev[j], cur[j - 1]) if credit else max(prev[j], cur[j - 1])
         prev = cur
     return (prev[-1] + dated) / len(words)
 
@@ -222,6 +230,20 @@ def explained(keys: list[str | None], mixed: MixedText) -> int:
         if key:
             words.update(key.split(" "))
     return sum(1 for w in set(mixed.words) if w in words)
+
+
+def field_explained(field_key: str | None, keys: list[str | None]) -> float:
+    """Share of the words of one field's key (``and`` ignored) found among the words of a
+    candidate's keys, a typo allowed as in :func:`coverage`; 1 for an empty field.
+
+    The text fallback runs a record's fields together; each field must still name something of
+    the candidate, so an artist field naming someone else is not outvoted by a title that happens
+    to hold the candidate's artist ("seltaeB ehT" + "With The Beatles")."""
+    words = [w for w in (field_key or "").split(" ") if w and w != "and"]
+    if not words:
+        return 1.0
+    found = frozenset(w for key in keys if key for w in key.split(" "))
+    return sum(_word_credit(w, found) for w in words) / len(words)
 
 
 def marks_explained(title_key: str | None, other_keys: list[str | None], mixed: MixedText) -> bool:

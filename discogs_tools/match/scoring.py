@@ -54,6 +54,9 @@ class MatchConfig:
     """Title similarity a track on another release of the master needs to be linked."""
     chunk_tracks: int = 50_000
     """Collection tracks matched per DuckDB round (bounds memory)."""
+    text_fallback: bool = True
+    """Tracks with an artist that link to nothing are matched once more as one mixed-up text
+    (artist + title + album): half-filled tags with the album in the title field."""
 
     def __post_init__(self) -> None:
         for name in ("threshold", "min_title_sim", "min_artist_sim", "expand_title_min", "version_mismatch_sim",

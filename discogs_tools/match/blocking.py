@@ -17,13 +17,15 @@ built on the chunk's keys.
 from __future__ import annotations
 
 import os
+import shutil
+import time
 from pathlib import Path
 from typing import Any, Iterator
 
 import pyarrow as pa
 
 from .. import duck
-from ..io import TableWriter, parquet_glob
+from ..io import TableWriter, _temp_sibling, parquet_glob, remove_dead_staging
 
 DEFAULT_MEMORY_LIMIT = "2GB"
 """DuckDB memory limit unless one is given; beyond it DuckDB spills to the workspace's temp folder."""
@@ -161,38 +163,166 @@ def _stream_into(con: Any, sql: str, path: Path, table: str) -> int:
     return writer.rows
 
 
+def _append(con: Any, sql: str, writer: TableWriter) -> int:
+    """Write the result of ``sql`` into an open ``writer``; returns the rows written."""
+    before = writer.rows
+    for batch in arrow_reader(con, sql):
+        writer.write(batch)
+    return writer.rows - before
+
+
+BUCKET_ROWS = 2_000_000
+"""Reference rows per bucket of the grouping (recordings and index rows). A build of more rows
+cuts them into ranges of artist keys of about this many rows and groups one range at a time."""
+
+BLOCK_BUCKET_ROWS = 10_000_000
+"""Block rows per bucket of the block table (each range of block keys is counted and sorted alone)."""
+
+SAMPLE_ROWS = 100_000
+"""About this many reference rows (every row whose keys hash to 0 modulo n / SAMPLE_ROWS) give
+the cut points of the buckets."""
+
+
+def bucket_sql(expr: str, cuts: list[str]) -> str:
+    """SQL of the bucket (0..len(cuts)) of the text ``expr``: how many of the sorted ``cuts`` are
+    <= it, by binary search written as nested CASEs (log2(len(cuts)) comparisons a row)."""
+    def node(lo: int, hi: int) -> str:
+        if lo == hi:
+            return str(lo)
+        mid = (lo + hi) // 2
+        return f"case when {expr} < {duck.sql_str(cuts[mid])} then {node(lo, mid)} else {node(mid + 1, hi)} end"
+
+    return node(0, len(cuts))
+
+
+def _cuts(values: list[str], buckets: int) -> list[str]:
+    """Cut points splitting the sorted sample ``values`` into ``buckets`` ranges of about equal counts."""
+    if buckets <= 1 or not values:
+        return []
+    return sorted({values[len(values) * i // buckets] for i in range(1, buckets)})
+
+
+def _plan(con: Any, src: str, n: int, bucket_rows: int, block_bucket_rows: int) -> tuple[list[str], list[str]]:
+    """Cut points of the artist-key ranges (grouping) and of the block-key ranges, from a sample of ``src``.
+
+    Ranges, not hashes: recording ids are ranks in (artist_key, anv_key, title_key) order and the
+    block table is in block-key order, so ranges processed in order give the same ids and the same
+    tables as one global sort.
+    """
+    buckets = -(-n // max(1, bucket_rows))
+    modulo = max(1, n // SAMPLE_ROWS)
+    sample = arrow_table(con, f"""
+        select row_number() over () as sample_id, artist_key, anv_key, title_key from {src}
+        where hash(artist_key, title_key) % {modulo} = 0
+    """)
+    if sample.num_rows == 0:
+        return [], []
+    con.register("bucket_sample", sample)
+    try:
+        artists = [r[0] for r in con.execute("select artist_key from bucket_sample order by 1").fetchall()]
+        keys = [r[0] for r in con.execute(
+            f"select block_key from ({block_keys_sql('sample_id', 'bucket_sample')}) order by 1").fetchall()]
+    finally:
+        con.unregister("bucket_sample")
+    block_buckets = -(-round(len(keys) * n / sample.num_rows) // max(1, block_bucket_rows))
+    return _cuts(artists, buckets), _cuts(keys, block_buckets)
+
+
+def _partition(con: Any, sql: str, column: str, cuts: list[str], folder: Path) -> list[str | None]:
+    """Write the rows of ``sql`` into ``folder``, one sub-folder per range of ``column`` (cut at
+    ``cuts``); returns per range the ``read_parquet`` glob of its files, or None where it holds none."""
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    con.execute(f"""copy (select *, {bucket_sql(column, cuts)} as bucket from ({sql}))
+                    to {duck.sql_str(folder)} (format parquet, partition_by (bucket))""")
+    return [f"read_parquet({duck.sql_str(folder / f'bucket={i}' / '*.parquet')})"
+            if any((folder / f"bucket={i}").glob("*.parquet")) else None for i in range(len(cuts) + 1)]
+
+
+def _blocks_sql(keys: str) -> str:
+    """The block rows of the (id, block_key) rows of ``keys``, with each key's frequency, in block-key order."""
+    return f"""
+        with k as ({keys}), sizes as (select block_key, count(*)::bigint as block_size from k group by block_key)
+        select k.block_key, k.id as recording_id, sizes.block_size
+        from k join sizes using (block_key) order by k.block_key, recording_id
+    """
+
+
 def build_index_tables(staging: Path, paths: dict[str, Path], index_table: str, id_columns: tuple[str, ...], *,
-                       threads: int | None = None, memory_limit: str | None = None) -> dict[str, int]:
-    """From keyed reference rows (``staging``), write the recordings, blocks and rows tables."""
-    con = connect(threads, memory_limit, temp_dir=paths["rows"].parent / ".duckdb_tmp")
+                       threads: int | None = None, memory_limit: str | None = None,
+                       bucket_rows: int | None = None, block_bucket_rows: int | None = None) -> dict[str, Any]:
+    """From keyed reference rows (``staging``), write the recordings, blocks and rows tables.
+
+    One sort over all rows grew faster than the rows (DuckDB spilled the grouping, the join and
+    the sorts of tens of millions of rows): above ``bucket_rows`` rows, the rows are first split
+    into ranges of artist keys (:func:`_plan`, :func:`_partition`), and each range is grouped into
+    recordings (ids continue from the previous range), joined back to its rows and written, and its
+    blocking keys are split into ranges of block keys; then each block-key range is counted and
+    sorted. Every step holds one range, so memory stays bounded and time grows with the rows; the
+    tables are the same as from one global sort (tests/test_match_scale.py).
+    """
+    tmp = paths["rows"].parent / ".duckdb_tmp"
+    con = connect(threads, memory_limit, temp_dir=tmp)
+    spill = _temp_sibling(tmp / "buckets")
+    remove_dead_staging(spill)
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
     try:
         src = f"read_parquet('{parquet_glob(staging)}')"
-        con.execute(f"""
-            create temp table recs as
-            select row_number() over (order by artist_key, anv_key nulls first, title_key)::bigint as recording_id,
-                   artist_key, anv_key, title_key, n_rows
-            from (select artist_key, anv_key, title_key, count(*)::bigint as n_rows from {src} group by all)
-        """)
-        n_recordings = _stream_into(con, "select * from recs order by recording_id", paths["recordings"],
-                                    "match/recordings")
-        keys = block_keys_sql("recording_id", "recs")
-        n_blocks = _stream_into(con, f"""
-            with k as ({keys}), sizes as (select block_key, count(*)::bigint as block_size from k group by block_key)
-            select k.block_key, k.id as recording_id, sizes.block_size
-            from k join sizes using (block_key) order by k.block_key, recording_id
-        """, paths["blocks"], "match/blocks")
+        n = con.execute(f"select count(*) from {src}").fetchall()[0][0]
+        artist_cuts, block_cuts = _plan(con, src, n, bucket_rows or BUCKET_ROWS, block_bucket_rows or BLOCK_BUCKET_ROWS)
+        spill_keys = bool(artist_cuts or block_cuts)
+        ranges: list[str | None] = ([src] if not artist_cuts else
+                                    _partition(con, f"select * from {src}", "artist_key", artist_cuts, spill / "rows"))
+        timings["partition_seconds"] = time.perf_counter() - t0
         ids = ", ".join(f"s.{c}" for c in id_columns)
         order = ", ".join(f"s.{c}" for c in id_columns if c != "master_id")
-        n_rows = _stream_into(con, f"""
-            select {ids}, s.artist, s.title, s.album, s.duration_s, s.artist_key, s.anv_key, s.title_key,
-                   s.album_key, r.recording_id
-            from {src} s join recs r
-              on s.artist_key = r.artist_key and s.title_key = r.title_key and s.anv_key is not distinct from r.anv_key
-            order by r.recording_id, {order}, s.artist, s.title, s.album, s.duration_s
-        """, paths["rows"], index_table)
+        n_recordings = n_rows = 0
+        key_globs: list[list[str]] = [[] for _ in range(len(block_cuts) + 1)]
+        timings["grouping_seconds"] = timings["keys_seconds"] = 0.0
+        with TableWriter(paths["recordings"], "match/recordings") as recordings, \
+                TableWriter(paths["rows"], index_table) as rows:
+            for i, part in enumerate(ranges):
+                if part is None:
+                    continue
+                t = time.perf_counter()
+                con.execute(f"""
+                    create or replace temp table recs as
+                    select ({n_recordings} + row_number() over (order by artist_key, anv_key nulls first, title_key))::bigint
+                               as recording_id, artist_key, anv_key, title_key, n_rows
+                    from (select artist_key, anv_key, title_key, count(*)::bigint as n_rows from {part} group by all)
+                """)
+                n_recordings += _append(con, "select * from recs order by recording_id", recordings)
+                n_rows += _append(con, f"""
+                    select {ids}, s.artist, s.title, s.album, s.duration_s, s.artist_key, s.anv_key, s.title_key,
+                           s.album_key, r.recording_id
+                    from {part} s join recs r
+                      on s.artist_key = r.artist_key and s.title_key = r.title_key
+                     and s.anv_key is not distinct from r.anv_key
+                    order by r.recording_id, {order}, s.artist, s.title, s.album, s.duration_s
+                """, rows)
+                timings["grouping_seconds"] += time.perf_counter() - t
+                if spill_keys:
+                    t = time.perf_counter()
+                    for j, glob in enumerate(_partition(con, block_keys_sql("recording_id", "recs"), "block_key",
+                                                        block_cuts, spill / "keys" / f"range{i:05d}")):
+                        if glob is not None:
+                            key_globs[j].append(glob)
+                    timings["keys_seconds"] += time.perf_counter() - t
+        t = time.perf_counter()
+        with TableWriter(paths["blocks"], "match/blocks") as blocks:
+            if not spill_keys:
+                n_blocks = _append(con, _blocks_sql(block_keys_sql("recording_id", "recs")), blocks)
+            else:
+                n_blocks = sum(_append(con, _blocks_sql(" union all ".join(f"select id, block_key from {g}"
+                                                                            for g in globs)), blocks)
+                               for globs in key_globs if globs)
+        timings["blocks_seconds"] = time.perf_counter() - t
     finally:
         con.close()
-    return {"index_rows": n_rows, "recordings": n_recordings, "block_rows": n_blocks}
+        shutil.rmtree(spill, ignore_errors=True)
+    return {"index_rows": n_rows, "recordings": n_recordings, "block_rows": n_blocks,
+            "grouping_ranges": len(artist_cuts) + 1, "block_ranges": len(block_cuts) + 1,
+            **{k: round(v, 3) for k, v in timings.items()}}
 
 
 def candidate_recordings(con: Any, collection: pa.Table, paths: dict[str, Path], max_block_size: int,

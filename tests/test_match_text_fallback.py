@@ -88,3 +88,35 @@ def test_fallback_rows_are_the_fields_run_together_and_skip_tracks_without_artis
     assert rows[0]["title"] == "The Persuader Östermalm Stockholm" and rows[0]["artist"] is None
     assert rows[0]["duration_s"] == 287.0 and rows[0]["artist_field_key"] == "persuader"
     assert rows[0]["title_field"] == "Östermalm"
+
+
+def test_text_fallback_against_playlists(tmp_path):
+    """The issue's pipeline (`match --against playlists`) with the album in the title field."""
+    from discogs_tools.io import write_table
+    from discogs_tools.schemas import load_schema
+
+    ws = Workspace(tmp_path / "workspace").ensure()
+    schema = load_schema("playlists/tracks")
+    tracks = [
+        ("spotify:track:1", "Rolling in the Deep", "Adele", "21", 228_000),
+        ("spotify:track:3", "Crack In the Pearl", "Kanye West", "My Beautiful Dark Twisted Fantasy", 201_000),
+        ("spotify:track:4", "Crack In the Pearl, Pt. II", "Kanye West", "My Beautiful Dark Twisted Fantasy", 189_000),
+        ("spotify:track:5", "21", "Adele", "21", 200_000),
+    ]
+    rows = [dict(zip(["track_key", "track_name", "artist_name", "album_name", "duration_ms"], t)) for t in tracks]
+    write_table(ws.table("playlists/tracks"), pa.Table.from_pylist(
+        [{n: r.get(n) for n in schema.names} for r in rows], schema=schema), "playlists/tracks")
+    manifest = tmp_path / "collection.csv"
+    manifest.write_text(
+        "track_id,artist,title,album\n"
+        "deep,Adele,Rolling in the Deep (21),\n"
+        "pearl,Kanye West,Crack In the Pearl - My Beautiful Dark Twisted Fantasy,\n"
+        "pearl2,Kanye West,My Beautiful Dark Twisted Fantasy - Crack In the Pearl Part 2,\n"
+        "hello,Adele,Hello (25),\n", encoding="utf-8")
+    collection_ingest.run(manifest, ws)
+    report = stage.run(ws, "playlists")
+    got = {(l["track_id"], l["track_key"], l["method"])
+           for l in read_table(ws.table("links/track_playlist_tracks")).to_pylist()}
+    assert got == {("deep", "spotify:track:1", "text"), ("pearl", "spotify:track:3", "text"),
+                   ("pearl2", "spotify:track:4", "text")}  # not "21", not Pt. I, not Pt. II for Pt. I
+    assert report.counts["text_fallback_linked"] == 3

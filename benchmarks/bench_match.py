@@ -132,6 +132,11 @@ def run_size(args: argparse.Namespace, copies: int, base: list[dict], vocab: lis
           f"{stats.get('keying_seconds', 0):.1f}s, grouping and blocking {stats['seconds'] - stats.get('keying_seconds', 0):.1f}s), "
           f"{build_cpu:.1f} CPU-s; "
           f"peak RSS {build_rss:,.0f} MB; load {load()}")
+    if "blocks_seconds" in stats:
+        print(f"[{copies} copies] grouping and blocking in {stats['grouping_ranges']} artist-key and "
+              f"{stats['block_ranges']} block-key ranges: sample and split {stats['partition_seconds']:.1f}s, "
+              f"recordings and rows {stats['grouping_seconds']:.1f}s, block keys {stats['keys_seconds']:.1f}s, "
+              f"block table {stats['blocks_seconds']:.1f}s")
     rng = random.Random(0)
     sample, seen = [], 0
     for batch in iter_batches(ws.table("match/discogs_track_index"), columns=["artist", "title", "album",
@@ -156,6 +161,7 @@ def run_size(args: argparse.Namespace, copies: int, base: list[dict], vocab: lis
           f"{counts['candidates'] / max(1, tracks):.1f} candidate recordings per track; "
           f"peak RSS of the matching process {match_rss:,.0f} MB; load {load()}")
     return {"n": n, "build_s": build_s, "match_s_per_track": match_s / max(1, tracks),
+            "blocking_s": stats["seconds"] - stats.get("keying_seconds", 0), "build_cpu": build_cpu,
             "block_rows": stats.get("block_rows", 0)}
 
 
@@ -188,7 +194,10 @@ def main() -> None:
         build_exp = math.log(b["build_s"] / a["build_s"]) / ratio
         match_exp = math.log(b["match_s_per_track"] / a["match_s_per_track"]) / ratio
         scale = args.target / b["n"]
-        print(f"growth exponents between {a['n']:,} and {b['n']:,} tracks: build time ~ n^{build_exp:.2f}, "
+        blocking_exp = math.log(b["blocking_s"] / a["blocking_s"]) / ratio
+        cpu_exp = math.log(b["build_cpu"] / a["build_cpu"]) / ratio
+        print(f"growth exponents between {a['n']:,} and {b['n']:,} tracks: build time ~ n^{build_exp:.2f} "
+              f"(CPU n^{cpu_exp:.2f}; grouping and blocking n^{blocking_exp:.2f}), "
               f"match time per collection track ~ n^{match_exp:.2f}")
         print(f"extrapolated to {args.target:,.0f} tracks: build {b['build_s'] * scale ** build_exp / 3600:.1f} h, "
               f"{b['block_rows'] / b['n'] * args.target:,.0f} block rows, matching "

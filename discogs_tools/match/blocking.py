@@ -195,11 +195,13 @@ def bucket_sql(expr: str, cuts: list[str]) -> str:
     return node(0, len(cuts))
 
 
-def _cuts(values: list[str], buckets: int) -> list[str]:
-    """Cut points splitting the sorted sample ``values`` into ``buckets`` ranges of about equal counts."""
-    if buckets <= 1 or not values:
+def _cuts(con: Any, table: str, column: str, buckets: int) -> list[str]:
+    """Cut points splitting the values of ``column`` in ``table`` (a sample) into ``buckets`` ranges of about equal counts."""
+    if buckets <= 1:
         return []
-    return sorted({values[len(values) * i // buckets] for i in range(1, buckets)})
+    fractions = ", ".join(str(i / buckets) for i in range(1, buckets))
+    cuts = con.execute(f"select quantile_disc({column}, [{fractions}]) from {table}").fetchall()[0][0]
+    return sorted(set(cuts or []))
 
 
 def _plan(con: Any, src: str, n: int, bucket_rows: int, block_bucket_rows: int) -> tuple[list[str], list[str]]:
@@ -209,23 +211,25 @@ def _plan(con: Any, src: str, n: int, bucket_rows: int, block_bucket_rows: int) 
     block table is in block-key order, so ranges processed in order give the same ids and the same
     tables as one global sort.
     """
-    buckets = -(-n // max(1, bucket_rows))
-    modulo = max(1, n // SAMPLE_ROWS)
-    sample = arrow_table(con, f"""
-        select row_number() over () as sample_id, artist_key, anv_key, title_key from {src}
-        where hash(artist_key, title_key) % {modulo} = 0
-    """)
-    if sample.num_rows == 0:
+    if n == 0:
         return [], []
-    con.register("bucket_sample", sample)
+    con.execute(f"""
+        create or replace temp table bucket_sample as
+        select row_number() over () as sample_id, artist_key, anv_key, title_key from {src}
+        where hash(artist_key, title_key) % {max(1, n // SAMPLE_ROWS)} = 0
+    """)
+    con.execute(f"create or replace temp table bucket_sample_keys as "
+                f"select block_key from ({block_keys_sql('sample_id', 'bucket_sample')})")
     try:
-        artists = [r[0] for r in con.execute("select artist_key from bucket_sample order by 1").fetchall()]
-        keys = [r[0] for r in con.execute(
-            f"select block_key from ({block_keys_sql('sample_id', 'bucket_sample')}) order by 1").fetchall()]
+        n_sample = con.execute("select count(*) from bucket_sample").fetchall()[0][0]
+        n_keys = con.execute("select count(*) from bucket_sample_keys").fetchall()[0][0]
+        if not n_sample:
+            return [], []
+        block_buckets = -(-round(n_keys * n / n_sample) // max(1, block_bucket_rows))
+        return (_cuts(con, "bucket_sample", "artist_key", -(-n // max(1, bucket_rows))),
+                _cuts(con, "bucket_sample_keys", "block_key", block_buckets))
     finally:
-        con.unregister("bucket_sample")
-    block_buckets = -(-round(len(keys) * n / sample.num_rows) // max(1, block_bucket_rows))
-    return _cuts(artists, buckets), _cuts(keys, block_buckets)
+        con.execute("drop table bucket_sample; drop table bucket_sample_keys")
 
 
 def _partition(con: Any, sql: str, column: str, cuts: list[str], folder: Path) -> list[str | None]:
@@ -233,17 +237,20 @@ def _partition(con: Any, sql: str, column: str, cuts: list[str], folder: Path) -
     ``cuts``); returns per range the ``read_parquet`` glob of its files, or None where it holds none."""
     folder.parent.mkdir(parents=True, exist_ok=True)
     con.execute(f"""copy (select *, {bucket_sql(column, cuts)} as bucket from ({sql}))
-                    to {duck.sql_str(folder)} (format parquet, partition_by (bucket))""")
+                    to {duck.sql_str(folder)} (format parquet, compression lz4_raw, partition_by (bucket))""")
     return [f"read_parquet({duck.sql_str(folder / f'bucket={i}' / '*.parquet')})"
             if any((folder / f"bucket={i}").glob("*.parquet")) else None for i in range(len(cuts) + 1)]
 
 
 def _blocks_sql(keys: str) -> str:
-    """The block rows of the (id, block_key) rows of ``keys``, with each key's frequency, in block-key order."""
+    """The block rows of the (id, block_key) rows of ``keys``, with each key's frequency, in block-key order.
+
+    The frequency is a window count over the key (one sort) rather than a grouped count joined
+    back (a hash table of every key and a join): ~20% less time for the same rows.
+    """
     return f"""
-        with k as ({keys}), sizes as (select block_key, count(*)::bigint as block_size from k group by block_key)
-        select k.block_key, k.id as recording_id, sizes.block_size
-        from k join sizes using (block_key) order by k.block_key, recording_id
+        select block_key, id as recording_id, count(*) over (partition by block_key)::bigint as block_size
+        from ({keys}) order by block_key, recording_id
     """
 
 

@@ -34,6 +34,9 @@ ROWS = [
     # a song missing from the reference, on an album named like one of the release's tracks: the
     # featured credit lets any words stand between artist and title, but the title field says "Vällingby"
     ("album-named-like-a-track", "The Persuader feat. Someone", "Vällingby", "Östermalm", 287.0),
+    # a bracket naming a version in words no version list knows (a real Discogs track:
+    # "Call Of Raison (NightCore Bonus Track)" beside "Call Of Raison" on release 9342980)
+    ("unknown-version-bracket", "The Persuader", "Östermalm (Nightcore Bonus Track)", None, 287.0),
     # a part number the release does not have
     ("other-part", "The Persuader", "Östermalm Part 2 (Stockholm)", None, 287.0),
 ]
@@ -69,7 +72,7 @@ def test_half_filled_tags_link_through_the_text_fallback(fallback_ws):
     assert report.counts["text_fallback_linked"] == len(FALLBACK_LINKED)
     best = {b["track_id"]: b for b in read_table(fallback_ws.table("match/discogs_best")).to_pylist()}
     assert best["album-first"]["matched"] and best["album-first"]["method"] == "text"
-    for tid in ("other-artist-field", "album-named-like-a-track", "other-part"):
+    for tid in ("other-artist-field", "album-named-like-a-track", "unknown-version-bracket", "other-part"):
         assert not best[tid]["matched"], tid
 
 

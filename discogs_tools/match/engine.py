@@ -193,13 +193,17 @@ def _keep_fields_explained(result: ChunkResult, fallback: dict[str, dict[str, An
       (:func:`.mixed.field_explained`, :data:`MIN_ARTIST_FIELD_EXPLAINED`);
     - the candidate's title must be in the title field (``min_title_sim`` of its words in order),
       so a song missing from the reference does not link to its album's title track through the
-      album field ("Reminiscing" on "Buy The Lie" is not the song "Buy The Lie")."""
+      album field ("Reminiscing" on "Buy The Lie" is not the song "Buy The Lie");
+    - a bracket of the title field must be the candidate's album, artist or title, neutral version
+      info or a featured credit (:func:`.mixed.bracket_unexplained`): ``Call Of Raison (NightCore
+      Bonus Track)`` is not ``Call Of Raison``."""
     def holds(link: dict[str, Any]) -> bool:
         track = fallback[link["track_id"]]
         keys = [link.get("artist_key"), link.get("anv_key"), link.get("title_key"), link.get("album_key")]
         return (mixed.field_explained(track["artist_field_key"], keys) >= MIN_ARTIST_FIELD_EXPLAINED
                 and mixed.ordered_coverage(link.get("title_key"), mixed.parse(track["title_field"]))
-                >= config.min_title_sim)
+                >= config.min_title_sim
+                and not mixed.bracket_unexplained(track["title_field"], keys, link.get("album_key")))
 
     kept = [l for l in result.links if holds(l)]
     if len(kept) == len(result.links):

@@ -246,6 +246,35 @@ def field_explained(field_key: str | None, keys: list[str | None]) -> float:
     return sum(_word_credit(w, found) for w in words) / len(words)
 
 
+def bracket_unexplained(field: str | None, keys: list[str | None], album: str | None) -> bool:
+    """Whether a top-level bracket of a title field says something the candidate does not: not
+    neutral version info, not a featured credit, under half its words among the candidate's key
+    words (:func:`field_explained`) and not one of its keys written with other spaces
+    (``(EchoAes)`` for ``echoe s``). A candidate whose album (key ``album``) is unknown is not
+    judged: the bracket may be that album.
+
+    In ``Title (Album)`` the bracket is the album; in ``Call Of Raison (NightCore Bonus Track)``
+    it names another version of ``Call Of Raison``, in words no version list knows."""
+    from rapidfuzz import fuzz
+
+    from .normalize import _top_groups
+
+    text = field or ""
+    if not album:
+        return False
+    for a, b in _top_groups(text):
+        inner = text[a + 1:b - 1]
+        if _FEATURED.match(inner) or _NEUTRAL_VERSION.match(_words(inner)):
+            continue
+        words = parse(inner).words
+        if not words or field_explained(" ".join(words), keys) >= 0.5:
+            continue
+        compact = "".join(words)
+        if not any(key and fuzz.ratio(compact, key.replace(" ", "")) >= 85 for key in keys):
+            return True
+    return False
+
+
 def marks_explained(title_key: str | None, other_keys: list[str | None], mixed: MixedText) -> bool:
     """Whether title numbers/version words are in the text and the text's part numbers and
     version words are in the candidate's title, artist or album."""

@@ -37,6 +37,8 @@ ROWS = [
     # a bracket naming a version in words no version list knows (a real Discogs track:
     # "Call Of Raison (NightCore Bonus Track)" beside "Call Of Raison" on release 9342980)
     ("unknown-version-bracket", "The Persuader", "Östermalm (Nightcore Bonus Track)", None, 287.0),
+    # a longer title that starts with the release's title: another song ("Love Me Tender" is not "Love Me")
+    ("longer-title", "The Persuader", "Östermalm Nights Forever", None, 287.0),
     # a part number the release does not have
     ("other-part", "The Persuader", "Östermalm Part 2 (Stockholm)", None, 287.0),
 ]
@@ -72,7 +74,10 @@ def test_half_filled_tags_link_through_the_text_fallback(fallback_ws):
     assert report.counts["text_fallback_linked"] == len(FALLBACK_LINKED)
     best = {b["track_id"]: b for b in read_table(fallback_ws.table("match/discogs_best")).to_pylist()}
     assert best["album-first"]["matched"] and best["album-first"]["method"] == "text"
-    for tid in ("other-artist-field", "album-named-like-a-track", "unknown-version-bracket", "other-part"):
+    for tid in FALLBACK_LINKED:  # a matched track's best row describes one of its links
+        assert (best[tid]["ref_id"], best[tid]["ref_title"]) == ("1", "Östermalm"), tid
+    for tid in ("other-artist-field", "album-named-like-a-track", "unknown-version-bracket", "longer-title",
+                "other-part"):
         assert not best[tid]["matched"], tid
 
 
@@ -123,3 +128,19 @@ def test_text_fallback_against_playlists(tmp_path):
     assert got == {("deep", "spotify:track:1", "text"), ("pearl", "spotify:track:3", "text"),
                    ("pearl2", "spotify:track:4", "text")}  # not "21", not Pt. I, not Pt. II for Pt. I
     assert report.counts["text_fallback_linked"] == 3
+
+
+def test_field_checks_count_names_not_articles():
+    from discogs_tools.match import mixed
+
+    # a scaled benchmark copy: artist field "Devil The" against a release "The" by "Sun And"
+    assert mixed.field_explained("devil the", ["sun and", None, "the", "the"]) == 0.0
+    assert mixed.field_explained("the the", ["matt johnson", None, "uncertain smile", "soul mining"]) == 1.0
+    assert mixed.field_explained("simon and garfunkel", ["simon", None, "the boxer", None]) == 0.5
+    keys = ["persuader", None, "ostermalm", "stockholm"]
+    assert mixed.bracket_unexplained("Östermalm (Nightcore Bonus Track)", keys, "stockholm")
+    assert not mixed.bracket_unexplained("Östermalm (Stockholm)", keys, "stockholm")
+    assert not mixed.bracket_unexplained("Östermalm (Stock Holm)", keys, "stockholm")  # spaced otherwise
+    assert not mixed.bracket_unexplained("Östermalm (Album Version)", keys, "stockholm")
+    assert not mixed.bracket_unexplained("Östermalm (feat. Someone)", keys, "stockholm")
+    assert not mixed.bracket_unexplained("Östermalm (Nightcore Bonus Track)", keys, None)  # album unknown

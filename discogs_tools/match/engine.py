@@ -71,6 +71,8 @@ def collection_keys(tracks: list[dict[str, Any]]) -> list[dict[str, Any]]:
             row["mixed"] = mixed.parse(text)
             if row["duration_s"] is None:
                 row["duration_s"] = row["mixed"].duration_s
+            if t.get("title_field") is not None:  # a text-fallback row: its own title field, parsed
+                row["title_field"] = mixed.parse(t["title_field"])
         out.append(row)
     return out
 
@@ -103,6 +105,9 @@ def _similarities(col: list[dict[str, Any]], refs: dict[str, list], config: Matc
     names = [k for k in ("artist_key", "anv_key", "title_key", "album_key") if k in refs]
     for i in range(n):
         if "mixed" in col[i]:
+            if "title_field" in col[i] and mixed.ordered_coverage(refs["title_key"][i], col[i]["title_field"]) \
+                    < config.min_title_sim:
+                continue  # a text-fallback row whose title field lacks the title (:func:`_keep_fields_explained`)
             t_sim[i], a_sim[i] = mixed.similarities(col[i]["mixed"], {k: refs[k][i] for k in names},
                                                     config.version_mismatch_sim)
     return t_sim, a_sim
@@ -143,7 +148,7 @@ def match_chunk(con: Any, tracks: list[dict[str, Any]], source: IndexSource, pat
     if not retry:
         return result
     again = _match_once(con, retry, source, paths, config, None, user)
-    _keep_fields_explained(again, {t["track_id"]: t for t in retry}, config)
+    _keep_fields_explained(again, {t["track_id"]: t for t in retry}, config, source)
     for k in ("candidates", "candidates_gated", "rows_scored"):
         result.counts[k] += again.counts[k]
     result.forbidden |= again.forbidden  # a link forbidden in both passes is one removal
@@ -184,7 +189,15 @@ MIN_ARTIST_FIELD_EXPLAINED = 0.5
 credit ``A, B`` against a release credited to ``A`` alone holds half)."""
 
 
-def _keep_fields_explained(result: ChunkResult, fallback: dict[str, dict[str, Any]], config: MatchConfig) -> None:
+MIN_TITLE_FIELD_EXPLAINED = 0.75
+"""Share of the title field's words (prices, dates, durations, track numbers and neutral version
+brackets taken out) a text-fallback link's title, album or artist must hold: the fallback is for a
+title field holding title + album, so "Love Me Tender" is not "Love Me" (2 of 3) and "Unknown
+Song 1270" by The Song is not The Song's "Unknown"."""
+
+
+def _keep_fields_explained(result: ChunkResult, fallback: dict[str, dict[str, Any]], config: MatchConfig,
+                           source: IndexSource) -> None:
     """Drop text-fallback links that the track's own fields contradict; a track left without links
     is unmatched again. Running the fields together loses where each word came from, but the
     fields still say something:
@@ -194,26 +207,38 @@ def _keep_fields_explained(result: ChunkResult, fallback: dict[str, dict[str, An
     - the candidate's title must be in the title field (``min_title_sim`` of its words in order),
       so a song missing from the reference does not link to its album's title track through the
       album field ("Reminiscing" on "Buy The Lie" is not the song "Buy The Lie");
+    - the title field's other words must be the candidate's album or artist
+      (:func:`.mixed.title_field_explained`, :data:`MIN_TITLE_FIELD_EXPLAINED`; not judged when
+      the candidate's album is unknown);
     - a bracket of the title field must be the candidate's album, artist or title, neutral version
       info or a featured credit (:func:`.mixed.bracket_unexplained`): ``Call Of Raison (NightCore
       Bonus Track)`` is not ``Call Of Raison``."""
     def holds(link: dict[str, Any]) -> bool:
         track = fallback[link["track_id"]]
         keys = [link.get("artist_key"), link.get("anv_key"), link.get("title_key"), link.get("album_key")]
+        title_field = mixed.parse(track["title_field"])
         return (mixed.field_explained(track["artist_field_key"], keys) >= MIN_ARTIST_FIELD_EXPLAINED
-                and mixed.ordered_coverage(link.get("title_key"), mixed.parse(track["title_field"]))
-                >= config.min_title_sim
+                and mixed.ordered_coverage(link.get("title_key"), title_field) >= config.min_title_sim
+                and (not link.get("album_key")  # the other words may be that unknown album
+                     or mixed.title_field_explained(track["title_field"], keys) >= MIN_TITLE_FIELD_EXPLAINED)
                 and not mixed.bracket_unexplained(track["title_field"], keys, link.get("album_key")))
 
     kept = [l for l in result.links if holds(l)]
     if len(kept) == len(result.links):
         return
     n_links: dict[str, int] = {}
+    top: dict[str, dict[str, Any]] = {}  # each track's best kept link: its best row must describe a link
     for l in kept:
-        n_links[l["track_id"]] = n_links.get(l["track_id"], 0) + 1
+        tid = l["track_id"]
+        n_links[tid] = n_links.get(tid, 0) + 1
+        if tid not in top or l["score"] > top[tid]["score"]:
+            top[tid] = l
     result.links = kept
     for b in result.best:
-        b["matched"], b["n_links"] = b["track_id"] in n_links, n_links.get(b["track_id"], 0)
+        tid = b["track_id"]
+        b["matched"], b["n_links"] = tid in n_links, n_links.get(tid, 0)
+        if tid in top and (b.get("ref_id"), b.get("position")) != (_ref_id(top[tid], source), top[tid].get("position")):
+            b.update(_candidate_fields(top[tid], source))
 
 
 def _match_once(con: Any, tracks: list[dict[str, Any]], source: IndexSource, paths: dict[str, Path],
@@ -330,16 +355,22 @@ def _match_once(con: Any, tracks: list[dict[str, Any]], source: IndexSource, pat
         b = best.get(tid)
         row = {"track_id": tid, "matched": tid in n_links, "n_links": n_links.get(tid, 0)}
         if b is not None:
-            row.update(score=b["score"], method=b["method"], ref_id=_ref_id(b, source), position=b.get("position"),
-                       ref_artist=b["artist"], ref_title=b["title"], ref_album=b["album"],
-                       ref_duration_s=b["duration_s"], title_sim=b["title_sim"], artist_sim=b["artist_sim"],
-                       album_sim=b["album_sim"], duration_diff_s=b["duration_diff_s"])
+            row.update(_candidate_fields(b, source))
         elif tid in pre_best:
             p = pre_best[tid]
             row.update(score=p["score"], method="fuzzy", ref_artist=p["ref_artist"], ref_title=p["ref_title"],
                        title_sim=p["title_sim"], artist_sim=p["artist_sim"])
         result.best.append(row)
     return result
+
+
+def _candidate_fields(candidate: dict[str, Any], source: IndexSource) -> dict[str, Any]:
+    """A scored candidate (or link) as the fields of a ``match/<source>_best`` row."""
+    c = candidate
+    return dict(score=c["score"], method=c["method"], ref_id=_ref_id(c, source), position=c.get("position"),
+                ref_artist=c["artist"], ref_title=c["title"], ref_album=c["album"], ref_duration_s=c["duration_s"],
+                title_sim=c["title_sim"], artist_sim=c["artist_sim"], album_sim=c["album_sim"],
+                duration_diff_s=c["duration_diff_s"])
 
 
 def _first_maxima(ids: list[str], values: np.ndarray) -> list[int]:

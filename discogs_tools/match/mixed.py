@@ -29,8 +29,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any
+
+from rapidfuzz import fuzz
+from rapidfuzz.distance import OSA
 
 from .normalize import _NEUTRAL_VERSION, _ROMAN, ARTICLES, VERSION_WORDS, _numbered_parts, _words, credit_names
 
@@ -74,17 +77,17 @@ class MixedText:
     joined: frozenset[str] = frozenset()
     """Runs of 2-4 consecutive words written together ("tony rice" -> "tonyrice"), :data:`MIN_JOINED` letters or more."""
 
-    @property
+    @cached_property
     def numerals(self) -> frozenset[str]:
         """Numbers written as roman numerals of two letters or more ("iii" -> "3"): a title key
         reads a trailing numeral as a number, and in the text the title is followed by more words."""
         return frozenset(str(_ROMAN[w]) for w in self.words if len(w) >= 2 and w in _ROMAN)
 
-    @property
+    @cached_property
     def word_set(self) -> frozenset[str]:
         return frozenset(self.words)
 
-    @property
+    @cached_property
     def marks(self) -> frozenset[str]:
         """Part numbers (``part 2`` -> "2") and version words of the text."""
         text = " ".join(self.words)
@@ -151,21 +154,37 @@ TYPO_CREDIT = 0.9
 so a record with a typo never scores as an exact one (a strict ``--threshold`` still drops it)."""
 
 
+@lru_cache(maxsize=1 << 18)
 def _word_credit(word: str, words: frozenset[str]) -> float:
     """1 for a word of the text, :data:`TYPO_CREDIT` for a word of 5+ letters found with a typo, else 0."""
     if word in words:
         return 1.0
-    if len(word) < 5:
+    n = len(word)
+    if n < 5:
         return 0.0
-    from rapidfuzz import fuzz
-    from rapidfuzz.distance import OSA
-
-    # a typo: close by ratio, or one letter added, dropped, changed or two swapped ("Biran" for "Brian")
-    found = any(abs(len(w) - len(word)) <= 2 and (fuzz.ratio(word, w) >= 85 or OSA.distance(word, w) <= 1)
-                for w in words)
-    return TYPO_CREDIT if found else 0.0
+    by_length = _by_length(words)
+    return TYPO_CREDIT if any(_is_typo(word, w) for size in range(n - 2, n + 3) for w in by_length.get(size, ())) \
+        else 0.0
 
 
+@lru_cache(maxsize=1 << 12)
+def _by_length(words: frozenset[str]) -> dict[int, tuple[str, ...]]:
+    """The words by length: a typo changes a word's length by 2 letters at most."""
+    out: dict[int, list[str]] = {}
+    for w in words:
+        out.setdefault(len(w), []).append(w)
+    return {k: tuple(v) for k, v in out.items()}
+
+
+@lru_cache(maxsize=1 << 18)
+def _is_typo(word: str, other: str) -> bool:
+    """Whether ``other`` is ``word`` with a typo: close by ratio, or one letter added, dropped,
+    changed or two swapped ("Biran" for "Brian"). Cached: a text's words meet the same candidate
+    words again and again (~50 candidates a track, most of one artist)."""
+    return fuzz.ratio(word, other) >= 85 or OSA.distance(word, other) <= 1
+
+
+@lru_cache(maxsize=1 << 16)
 def coverage(key: str | None, mixed: MixedText) -> float:
     """Share of the words of ``key`` found in the text (``and`` ignored); 0 for an empty key."""
     if not key:
@@ -188,6 +207,7 @@ def _written_together(key: str, mixed: MixedText) -> bool:
     return len(compact) >= MIN_JOINED and (compact in mixed.word_set or compact in mixed.joined)
 
 
+@lru_cache(maxsize=1 << 16)
 def ordered_coverage(key: str | None, mixed: MixedText) -> float:
     """Share of the words of ``key`` found in the text in their order (longest common subsequence).
 
@@ -203,17 +223,25 @@ def ordered_coverage(key: str | None, mixed: MixedText) -> float:
         return 1.0
     dated = sum(w in mixed.years for w in words)  # a year of the title, taken out of the text as a date
     text = mixed.words
+    numerals = mixed.numerals if len(words) > 1 else frozenset()
+    rows = []  # per key word found somewhere in the text: its credit at each text position
+    for w in words:
+        if w in mixed.years or not (w in mixed.word_set or w in numerals
+                                    or (len(w) >= 5 and _word_credit(w, mixed.word_set))):
+            continue  # in no common subsequence: leaving it out changes nothing (most candidates)
+        rows.append([1.0 if w == t or (numerals and len(t) >= 2 and w.isdigit() and str(_ROMAN.get(t)) == w)
+                     else TYPO_CREDIT if len(w) >= 5 and abs(len(w) - len(t)) <= 2 and _is_typo(w, t) else 0.0
+                     for t in text])
     prev = [0.0] * (len(text) + 1)
-    for w in (w for w in words if w not in mixed.years):
+    for credits in rows:
         cur = [0.0] * (len(text) + 1)
-        for j, t in enumerate(text, start=1):
-            credit = 1.0 if w == t or (len(words) > 1 and len(t) >= 2 and w.isdigit() and str(_ROMAN.get(t)) == w) \
-                else _word_credit(w, frozenset((t,))) if len(w) >= 5 else 0.0
+        for j, credit in enumerate(credits, start=1):
             cur[j] = max(prev[j - 1] + credit, prev[j], cur[j - 1]) if credit else max(prev[j], cur[j - 1])
         prev = cur
     return (prev[-1] + dated) / len(words)
 
 
+@lru_cache(maxsize=1 << 16)
 def artist_coverage(key: str | None, mixed: MixedText) -> float:
     """Coverage of an artist credit: the whole credit, or (a little less) its first name alone."""
     full = coverage(key, mixed)
@@ -233,17 +261,39 @@ def explained(keys: list[str | None], mixed: MixedText) -> int:
 
 
 def field_explained(field_key: str | None, keys: list[str | None]) -> float:
-    """Share of the words of one field's key (``and`` ignored) found among the words of a
-    candidate's keys, a typo allowed as in :func:`coverage`; 1 for an empty field.
+    """Share of the words of one field's key found among the words of a candidate's keys, a typo
+    allowed as in :func:`coverage`; linking words and articles are not counted (``Devil The`` is
+    not half explained by a title ``The``); 1 for a field without other words.
 
     The text fallback runs a record's fields together; each field must still name something of
     the candidate, so an artist field naming someone else is not outvoted by a title that happens
     to hold the candidate's artist ("seltaeB ehT" + "With The Beatles")."""
-    words = [w for w in (field_key or "").split(" ") if w and w != "and"]
+    words = [w for w in (field_key or "").split(" ") if w and w not in _LINK_WORDS]
     if not words:
         return 1.0
     found = frozenset(w for key in keys if key for w in key.split(" "))
     return sum(_word_credit(w, found) for w in words) / len(words)
+
+
+_FEATURED_PART = re.compile(r"[\(\[]\s*(?:feat|ft|featuring|with)\b[^\)\]]*[\)\]]"
+                            r"|\b(?:feat|ft|featuring)\b\.?\s[^\(\)\[\]]*?(?=\s[-–—]\s|[\(\[]|$)", re.IGNORECASE)
+"""A featured credit in a title field, ``(feat. X)`` or ``feat. X`` up to a dash or a bracket."""
+
+
+def title_field_explained(field: str | None, keys: list[str | None]) -> float:
+    """Share of a title field's words found in a candidate's keys (the text fallback's check that
+    the field holds the candidate's title and album, not another song): prices, dates, durations,
+    track numbers, neutral version brackets and featured credits are left out, and so are linking
+    words and articles; a word also counts when a key holds it written together with its
+    neighbours (``againstthe`` for ``Against the``, ``gypsydjango``) and a roman numeral counts as
+    its number (``Genius II`` for ``genius 2``); 1 for a field without words."""
+    words = [w for w in parse(_FEATURED_PART.sub(" ", field or "")).words if w not in _LINK_WORDS]
+    if not words:
+        return 1.0
+    found = frozenset(w for key in keys if key for w in key.split(" "))
+    compact = " ".join(key.replace(" ", "") for key in keys if key)
+    return sum(1.0 if (len(w) >= 3 and w in compact) or (w in _ROMAN and str(_ROMAN[w]) in found)
+               else _word_credit(w, found) for w in words) / len(words)
 
 
 def bracket_unexplained(field: str | None, keys: list[str | None], album: str | None) -> bool:
@@ -255,8 +305,6 @@ def bracket_unexplained(field: str | None, keys: list[str | None], album: str | 
 
     In ``Title (Album)`` the bracket is the album; in ``Call Of Raison (NightCore Bonus Track)``
     it names another version of ``Call Of Raison``, in words no version list knows."""
-    from rapidfuzz import fuzz
-
     from .normalize import _top_groups
 
     text = field or ""

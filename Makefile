@@ -19,8 +19,12 @@ $(VENV)/.installed: pyproject.toml
 demo: install
 	$(BIN)/discogs-tools demo
 
+# The suite runs in TEST_WORKERS pytest-xdist processes (tests/conftest.py: the demo and the guide
+# walkthrough on one, everything else on the other). TEST_WORKERS=0 runs it in this one process.
+TEST_WORKERS ?= 2
+
 test: install
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS)
 
 clean:
 	rm -rf $(VENV) workspace .pytest_cache

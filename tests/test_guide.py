@@ -215,3 +215,21 @@ def test_every_bash_block_runs_as_written(doc, sandbox):
     if failures and doc.name in OTHERS:
         pytest.xfail("owned by another change: " + " | ".join(failures))
     assert not failures, "\n".join(failures)
+
+
+def test_the_long_chain_that_make_test_schedules_first_names_real_tests():
+    """conftest's CHAIN and EARLY pick tests by id for the two-process run of `make test`: a renamed
+    test would silently leave the chain (the demo would then be built while the other worker waits)."""
+    import importlib
+
+    import conftest
+
+    for prefix in (*conftest.CHAIN, *conftest.EARLY):
+        path, _, name = prefix.partition("::")
+        assert (REPO / path).is_file(), f"conftest names {path}, which does not exist"
+        if name:
+            module = importlib.import_module(Path(path).stem)
+            assert callable(getattr(module, name, None)), f"conftest names {prefix}, which is no test"
+    assert conftest._rank(conftest.CHAIN[1] + "[guide.md]") == 0
+    assert conftest._rank(conftest.EARLY[0] + "::test_smoke_version_runs[discogs20]") == 1
+    assert conftest._rank("tests/test_core.py::test_x") == 2

@@ -12,8 +12,9 @@ functions of :mod:`.normalize` (the same the collection side uses) key every dis
 credit, title and album title once; the grouping, ids and blocking keys are computed in DuckDB
 by :mod:`.blocking`, also shared by both sides. A small ``<source>_index.json`` holds a
 fingerprint of the input table and the code version: while it matches, the index is reused.
-Reference tracks are streamed batch by batch, so building needs memory for one batch plus
-DuckDB's (spilling) sort, not for the reference. The keyed rows of each input part file are
+Reference tracks are streamed batch by batch, and above a few million rows the grouping and
+blocking run one range of keys at a time (:func:`.blocking.build_index_tables`), so building
+needs memory for one batch and one range, not for the reference, and its time grows with the rows. The keyed rows of each input part file are
 kept, so after a change to some dump parts only those are keyed again (:func:`build`).
 """
 

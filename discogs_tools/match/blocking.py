@@ -201,7 +201,8 @@ def bucket_sql(expr: str, cuts: list[str]) -> str:
 
 
 def _cuts(con: Any, table: str, column: str, buckets: int) -> list[str]:
-    """Cut points splitting the values of ``column`` in ``table`` (a sample) into ``buckets`` ranges of about equal counts."""
+    """Cut points splitting the values of ``column`` in ``table`` (a sample) into ``buckets`` ranges
+    of about equal counts."""
     if buckets <= 1:
         return []
     fractions = ", ".join(str(i / buckets) for i in range(1, buckets))
@@ -299,8 +300,9 @@ def build_index_tables(staging: Path, paths: dict[str, Path], index_table: str, 
                 t = time.perf_counter()
                 con.execute(f"""
                     create or replace temp table recs as
-                    select ({n_recordings} + row_number() over (order by artist_key, anv_key nulls first, title_key))::bigint
-                               as recording_id, artist_key, anv_key, title_key, n_rows
+                    select ({n_recordings} + row_number() over (order by artist_key, anv_key nulls first,
+                                                                       title_key))::bigint as recording_id,
+                           artist_key, anv_key, title_key, n_rows
                     from (select artist_key, anv_key, title_key, count(*)::bigint as n_rows from {part} group by all)
                 """)
                 n_recordings += _append(con, "select * from recs order by recording_id", recordings)

@@ -118,8 +118,12 @@ def init_worker(parent_pid: int | None = None) -> None:
     """
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # The death signal first, the parent check after: a parent that dies between the two is then
+    # seen by the check (read the other way round, a parent dying after getppid but before prctl
+    # left the worker waiting for ever, holding the killed run's pipes).
+    has_death_signal = _set_parent_death_signal()
     parent = os.getppid()
-    if not _set_parent_death_signal():
+    if not has_death_signal:
         threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
     if (parent_pid is not None and parent != parent_pid) or parent == 1:
         os._exit(1)
@@ -154,5 +158,5 @@ def stop_pool(executor, *, interrupted: bool) -> None:
     executor.shutdown(wait=False, cancel_futures=True)
     for proc in processes:
         proc.join(timeout=5)
-    if manager is not None:
+    if manager is not None and manager.ident is not None:  # a signal can land before it has started
         manager.join(timeout=10)

@@ -86,21 +86,10 @@ def test_mixed_up_records_of_other_recordings_stay_unlinked(mixed_ws):
 
 def test_mixed_up_records_and_overrides_against_playlists(tmp_path):
     """The issue's pipeline: a playlists reference, mixed-up collection rows, a forced link."""
-    from discogs_tools.io import write_table
-    from discogs_tools.schemas import load_schema
+    from playlist_reference import write_playlist_tracks
 
     ws = Workspace(tmp_path / "workspace").ensure()
-    schema = load_schema("playlists/tracks")
-    tracks = [
-        ("spotify:track:1", "Rolling in the Deep", "Adele", "21", 228_000),
-        ("spotify:track:2", "Rumour Has It", "Adele", "21", 223_000),
-        ("spotify:track:3", "Crack In the Pearl", "Kanye West", "My Beautiful Dark Twisted Fantasy", 201_000),
-        ("spotify:track:4", "Crack In the Pearl, Pt. II", "Kanye West", "My Beautiful Dark Twisted Fantasy", 189_000),
-        ("spotify:track:5", "21", "Adele", "21", 200_000),
-    ]
-    rows = [dict(zip(["track_key", "track_name", "artist_name", "album_name", "duration_ms"], t)) for t in tracks]
-    write_table(ws.table("playlists/tracks"), pa.Table.from_pylist(
-        [{n: r.get(n) for n in schema.names} for r in rows], schema=schema), "playlists/tracks")
+    write_playlist_tracks(ws)
     manifest = tmp_path / "mixed.csv"
     manifest.write_text(
         "track_id,artist,title\n"

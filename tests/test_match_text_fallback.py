@@ -37,6 +37,9 @@ ROWS = [
     # a bracket naming a version in words no version list knows (a real Discogs track:
     # "Call Of Raison (NightCore Bonus Track)" beside "Call Of Raison" on release 9342980)
     ("unknown-version-bracket", "The Persuader", "Östermalm (Nightcore Bonus Track)", None, 287.0),
+    # the title field holds only the album's name and the album field the title: the title must be
+    # in the title field (checked at the gate of every candidate), whatever the other fields say
+    ("title-not-in-title-field", "The Persuader", "Stockholm", "Östermalm", 287.0),
     # a longer title that starts with the release's title: another song ("Love Me Tender" is not "Love Me")
     ("longer-title", "The Persuader", "Östermalm Nights Forever", None, 287.0),
     # a part number the release does not have
@@ -76,8 +79,8 @@ def test_half_filled_tags_link_through_the_text_fallback(fallback_ws):
     assert best["album-first"]["matched"] and best["album-first"]["method"] == "text"
     for tid in FALLBACK_LINKED:  # a matched track's best row describes one of its links
         assert (best[tid]["ref_id"], best[tid]["ref_title"]) == ("1", "Östermalm"), tid
-    for tid in ("other-artist-field", "album-named-like-a-track", "unknown-version-bracket", "longer-title",
-                "other-part"):
+    for tid in ("other-artist-field", "album-named-like-a-track", "title-not-in-title-field",
+                "unknown-version-bracket", "longer-title", "other-part"):
         assert not best[tid]["matched"], tid
 
 

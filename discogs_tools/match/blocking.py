@@ -160,14 +160,6 @@ arrow_reader = duck.arrow_reader
 arrow_table = duck.arrow_table
 
 
-def _stream_into(con: Any, sql: str, path: Path, table: str) -> int:
-    reader = arrow_reader(con, sql)
-    with TableWriter(path, table) as writer:
-        for batch in reader:
-            writer.write(batch)
-    return writer.rows
-
-
 def _append(con: Any, sql: str, writer: TableWriter) -> int:
     """Write the result of ``sql`` into an open ``writer``; returns the rows written."""
     before = writer.rows

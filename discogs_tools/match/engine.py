@@ -148,7 +148,7 @@ def match_chunk(con: Any, tracks: list[dict[str, Any]], source: IndexSource, pat
     if not retry:
         return result
     again = _match_once(con, retry, source, paths, config, None, user)
-    _keep_fields_explained(again, {t["track_id"]: t for t in retry}, config, source)
+    _keep_fields_explained(again, {t["track_id"]: t for t in retry}, source)
     for k in ("candidates", "candidates_gated", "rows_scored"):
         result.counts[k] += again.counts[k]
     result.forbidden |= again.forbidden  # a link forbidden in both passes is one removal
@@ -196,8 +196,7 @@ title field holding title + album, so "Love Me Tender" is not "Love Me" (2 of 3)
 Song 1270" by The Song is not The Song's "Unknown"."""
 
 
-def _keep_fields_explained(result: ChunkResult, fallback: dict[str, dict[str, Any]], config: MatchConfig,
-                           source: IndexSource) -> None:
+def _keep_fields_explained(result: ChunkResult, fallback: dict[str, dict[str, Any]], source: IndexSource) -> None:
     """Drop text-fallback links that the track's own fields contradict; a track left without links
     is unmatched again. Running the fields together loses where each word came from, but the
     fields still say something:
@@ -206,7 +205,8 @@ def _keep_fields_explained(result: ChunkResult, fallback: dict[str, dict[str, An
       (:func:`.mixed.field_explained`, :data:`MIN_ARTIST_FIELD_EXPLAINED`);
     - the candidate's title must be in the title field (``min_title_sim`` of its words in order),
       so a song missing from the reference does not link to its album's title track through the
-      album field ("Reminiscing" on "Buy The Lie" is not the song "Buy The Lie");
+      album field ("Reminiscing" on "Buy The Lie" is not the song "Buy The Lie"): checked earlier,
+      at the gate of every candidate (:func:`_similarities`), so no such link reaches this filter;
     - the title field's other words must be the candidate's album or artist
       (:func:`.mixed.title_field_explained`, :data:`MIN_TITLE_FIELD_EXPLAINED`; not judged when
       the candidate's album is unknown);
@@ -216,9 +216,7 @@ def _keep_fields_explained(result: ChunkResult, fallback: dict[str, dict[str, An
     def holds(link: dict[str, Any]) -> bool:
         track = fallback[link["track_id"]]
         keys = [link.get("artist_key"), link.get("anv_key"), link.get("title_key"), link.get("album_key")]
-        title_field = mixed.parse(track["title_field"])
         return (mixed.field_explained(track["artist_field_key"], keys) >= MIN_ARTIST_FIELD_EXPLAINED
-                and mixed.ordered_coverage(link.get("title_key"), title_field) >= config.min_title_sim
                 and (not link.get("album_key")  # the other words may be that unknown album
                      or mixed.title_field_explained(track["title_field"], keys) >= MIN_TITLE_FIELD_EXPLAINED)
                 and not mixed.bracket_unexplained(track["title_field"], keys, link.get("album_key")))

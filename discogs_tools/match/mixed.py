@@ -35,7 +35,16 @@ from typing import Any
 from rapidfuzz import fuzz
 from rapidfuzz.distance import OSA
 
-from .normalize import _NEUTRAL_VERSION, _ROMAN, ARTICLES, VERSION_WORDS, _numbered_parts, _words, credit_names
+from .normalize import (
+    _NEUTRAL_VERSION,
+    _ROMAN,
+    ARTICLES,
+    VERSION_WORDS,
+    _numbered_parts,
+    _top_groups,
+    _words,
+    credit_names,
+)
 
 MAX_WORDS = 16
 """Words of a text used for blocking (a record rarely needs more to name artist and title)."""
@@ -184,7 +193,6 @@ def _is_typo(word: str, other: str) -> bool:
     return fuzz.ratio(word, other) >= 85 or OSA.distance(word, other) <= 1
 
 
-@lru_cache(maxsize=1 << 16)
 def coverage(key: str | None, mixed: MixedText) -> float:
     """Share of the words of ``key`` found in the text (``and`` ignored); 0 for an empty key."""
     if not key:
@@ -207,7 +215,6 @@ def _written_together(key: str, mixed: MixedText) -> bool:
     return len(compact) >= MIN_JOINED and (compact in mixed.word_set or compact in mixed.joined)
 
 
-@lru_cache(maxsize=1 << 16)
 def ordered_coverage(key: str | None, mixed: MixedText) -> float:
     """Share of the words of ``key`` found in the text in their order (longest common subsequence).
 
@@ -241,7 +248,6 @@ def ordered_coverage(key: str | None, mixed: MixedText) -> float:
     return (prev[-1] + dated) / len(words)
 
 
-@lru_cache(maxsize=1 << 16)
 def artist_coverage(key: str | None, mixed: MixedText) -> float:
     """Coverage of an artist credit: the whole credit, or (a little less) its first name alone."""
     full = coverage(key, mixed)
@@ -305,8 +311,6 @@ def bracket_unexplained(field: str | None, keys: list[str | None], album: str | 
 
     In ``Title (Album)`` the bracket is the album; in ``Call Of Raison (NightCore Bonus Track)``
     it names another version of ``Call Of Raison``, in words no version list knows."""
-    from .normalize import _top_groups
-
     text = field or ""
     if not album:
         return False

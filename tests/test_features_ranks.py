@@ -4,10 +4,6 @@ its own shards, rank 0 merges counts and rejects, and each rank resumes its own 
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +14,7 @@ from discogs_tools.features.ranks import owns_block
 from discogs_tools.features.store import FeatureStore, index_part_path
 from discogs_tools.io import read_table
 from test_features import write_collection
+from torchrun_helper import run_torchrun
 
 SCRIPT = """
 import json, os, sys
@@ -31,13 +28,7 @@ sys.stdout.flush()
 
 
 def torchrun(script: Path) -> dict[int, dict]:
-    exe = shutil.which("torchrun", path=str(Path(sys.executable).parent))
-    if exe is None:
-        pytest.skip("torchrun not installed next to this python")
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    out = subprocess.run([exe, "--standalone", "--nproc_per_node", "2", str(script)], capture_output=True,
-                         text=True, timeout=240, env=env)
-    assert out.returncode == 0, out.stderr[-3000:]
+    out = run_torchrun(script)
     reports = {}
     for line in out.stdout.splitlines():
         if line.startswith("REPORT "):
@@ -116,12 +107,7 @@ sys.stdout.write("REPORT " + os.environ["RANK"] + " " + str(out.rows) + "\\n")
 def test_rank_table_writer_puts_every_ranks_chunks_in_chunk_order(tmp_path: Path):
     script = tmp_path / "table_ranks.py"
     script.write_text(TABLE_SCRIPT.format(out=str(tmp_path / "emb")))
-    exe = shutil.which("torchrun", path=str(Path(sys.executable).parent))
-    if exe is None:
-        pytest.skip("torchrun not installed next to this python")
-    out = subprocess.run([exe, "--standalone", "--nproc_per_node", "2", str(script)], capture_output=True,
-                         text=True, timeout=240, env={**os.environ, "OMP_NUM_THREADS": "1"})
-    assert out.returncode == 0, out.stderr[-3000:]
+    out = run_torchrun(script)
     rows = {int(line.split()[1]): int(line.split()[2]) for line in out.stdout.splitlines() if line.startswith("REPORT")}
     assert rows == {0: 1 + 3 + 2 + 1, 1: 2 + 1 + 3}  # rank 0: chunks 0, 2, 4, 6; rank 1: chunks 1, 3, 5
     table = read_table(tmp_path / "emb")

@@ -4,15 +4,12 @@ sees the gathered batch, metrics are reduced over ranks and only rank 0 writes t
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from test_train_data import make_feature_set
+from torchrun_helper import run_torchrun
 
 SCRIPT = """
 import sys; sys.path.insert(0, {tests!r})
@@ -33,16 +30,10 @@ sys.stdout.flush()
 
 @pytest.mark.slow
 def test_torchrun_two_ranks_on_cpu(ws, tmp_path: Path):
-    torchrun = shutil.which("torchrun", path=str(Path(sys.executable).parent))
-    if torchrun is None:
-        pytest.skip("torchrun not installed next to this python")
     make_feature_set(ws.features / "syn", n_groups=8, per_group=4, frames=(40, 80))
     script = tmp_path / "ddp.py"
     script.write_text(SCRIPT.format(tests=str(Path(__file__).parent), root=str(ws.root)))
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    out = subprocess.run([torchrun, "--standalone", "--nproc_per_node", "2", str(script)], capture_output=True,
-                         text=True, timeout=240, env=env)
-    assert out.returncode == 0, out.stderr[-2000:]
+    out = run_torchrun(script)
     reports = [line for line in out.stdout.splitlines() if line.startswith("REPORT")]
     assert len(reports) == 2 and reports[0] == reports[1]  # metrics all-reduced: the same on both ranks
     history = [json.loads(line) for line in (ws.runs / "ddp" / "metrics.jsonl").read_text().splitlines()]

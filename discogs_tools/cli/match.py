@@ -92,11 +92,20 @@ def match_eval_command(
                                                         "mixed up (real, independently entered tracklists); "
                                                         "musicbrainz-20k: the Leipzig MusicBrainz 20K "
                                                         "benchmark's sources 1-4 matched against its "
-                                                        "source 5, fields in place and mixed up (--data).")
+                                                        "source 5, fields in place and mixed up (--data); "
+                                                        "pairs: a labelled record-pair set (tableA.csv, "
+                                                        "tableB.csv, test.csv) through `match --against "
+                                                        "playlists`, pairwise F1 (--data FOLDER).")
                         ] = "synthetic",
     data: Annotated[Optional[Path], typer.Option("--data", help="musicbrainz-20k: the benchmark's CSV "
                                                  "(musicbrainz-20-A01.csv.dapo; default: the bundled "
-                                                 "60-record extract).")] = None,
+                                                 "60-record extract); pairs: the set's folder (default: "
+                                                 "the bundled example).")] = None,
+    pair_file: Annotated[str, typer.Option("--pairs", help="pairs: the labelled pair file in --data "
+                                           "(ltable_id, rtable_id, label).")] = "test.csv",
+    columns: Annotated[Optional[str], typer.Option("--columns", help="pairs: which column holds which field, "
+                                                   "e.g. title=Song_Name,artist=Artist_Name (title, artist, "
+                                                   "album, duration; default: found by name).")] = None,
     limit: Annotated[Optional[int], typer.Option("--limit", help="musicbrainz-20k: query at most this "
                                                  "many records (a seeded sample; default: all).")] = None,
     positives: Annotated[int, typer.Option(help="Tracks sampled from the reference and perturbed.")] = 1500,
@@ -115,9 +124,11 @@ def match_eval_command(
     """Precision / recall / F1 of `match --against discogs` on a labelled set derived from the
     workspace's discogs/releases (e.g. the bundled samples after `ingest discogs`): synthetic
     perturbations with a PR curve, or real sibling releases of one master (--set same-master); or
-    a reference built from the MusicBrainz 20K benchmark file (--set musicbrainz-20k --data FILE)."""
+    a reference built from the MusicBrainz 20K benchmark file (--set musicbrainz-20k --data FILE);
+    or, through `match --against playlists`, any labelled record-pair set in the entity-matching
+    benchmarks' layout (--set pairs --data FOLDER)."""
     from ..errors import ConfigError
-    from ..match import evaluate, musicbrainz20k, realworld
+    from ..match import evaluate, musicbrainz20k, pairs, realworld
 
     config = _config(threshold=threshold, min_title_sim=min_title_sim, min_artist_sim=min_artist_sim)
     if eval_set == "same-master":
@@ -126,11 +137,14 @@ def match_eval_command(
     elif eval_set == "musicbrainz-20k":
         report = musicbrainz20k.run(workspace(workspace_dir), data, out_dir=output, seed=seed, limit=limit,
                                     config=config)
+    elif eval_set == "pairs":
+        report = pairs.run(workspace(workspace_dir), data, pair_file=pair_file, columns=columns, out_dir=output,
+                           config=config)
     elif eval_set == "synthetic":
         report = evaluate.run(workspace(workspace_dir), out_dir=output, positives=positives, negatives=negatives,
                               holdout=holdout, seed=seed, config=config)
     else:
-        raise ConfigError(f"--set must be synthetic, same-master or musicbrainz-20k, got {eval_set!r}")
+        raise ConfigError(f"--set must be synthetic, same-master, musicbrainz-20k or pairs, got {eval_set!r}")
     for detail in report.details:
         typer.echo(detail.get("summary", ""))
     print_report(report)

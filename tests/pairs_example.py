@@ -44,12 +44,13 @@ def make(source: Path | None = None) -> dict[str, str]:
         return [r["TID"], _value(r["title"]) or "", _value(r["artist"]) or "", _value(r["album"]) or "",
                 _mss(record_length(r)), _value(r["year"]) or ""]
 
+    words = {r["TID"]: _words(r) for r in recs}
     pairs = [["ltable_id", "rtable_id", "label"]]
     for ra in a:
         same = [rb for rb in b if rb["CID"] == ra["CID"]]
         others = [rb for rb in b if rb["CID"] != ra["CID"]]
         random.Random(int(ra["TID"])).shuffle(others)
-        near = sorted(others, key=lambda rb: not _words(ra) & _words(rb))[:2]
+        near = sorted(others, key=lambda rb: not words[ra["TID"]] & words[rb["TID"]])[:2]
         pairs += [[ra["TID"], rb["TID"], "1"] for rb in same] + [[ra["TID"], rb["TID"], "0"] for rb in near]
     return {"tableA.csv": _csv([COLUMNS] + [row(r) for r in a]), "tableB.csv": _csv([COLUMNS] + [row(r) for r in b]),
             "test.csv": _csv(pairs)}

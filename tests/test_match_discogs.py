@@ -194,6 +194,24 @@ def test_match_against_playlists(matched_ws, tmp_path):
     assert report.counts["links"] == 4
 
 
+def test_playlist_tracks_without_an_artist_are_read_from_artist_dash_title(matched_ws):
+    # a playlist without an artist column (a radio log, a scraped list): "Artist - Title" names
+    ws, _ = matched_ws
+    from discogs_tools.schemas import load_schema
+
+    schema = load_schema("playlists/tracks")
+    tracks = [("r1", "The Persuader - Östermalm", None, 286_000), ("r2", "Funeral Circle \u2013 Burning A Sinner", "", 217_000),
+              ("r3", "Burning A Sinner", None, 217_000), ("r4", "Lord Vicar - Burning A Sinner", None, 217_000)]
+    rows = [{n: None for n in schema.names} | dict(zip(["track_key", "track_name", "artist_name", "duration_ms"], t))
+            for t in tracks]
+    write_table(ws.table("playlists/tracks"), pa.Table.from_pylist(rows, schema=schema), "playlists/tracks")
+    report = stage.run(ws, "playlists")
+    got = {(l["track_id"], l["track_key"]) for l in read_table(ws.table("links/track_playlist_tracks")).to_pylist()}
+    # r3 names no artist at all: not indexed; r4 is another band's song of the same title
+    assert got == {("persuader", "r1"), ("funeral", "r2")}
+    assert report.figures["index_rows"] == 3
+
+
 def test_evaluation_on_the_samples(discogs_ws, tmp_path):
     report = evaluate.run(discogs_ws, out_dir=tmp_path / "eval", positives=250, negatives=100, seed=3)
     assert report.counts["positives"] == 250

@@ -170,7 +170,11 @@ def test_vectorised_playlist_keying_gives_the_row_by_row_rows(tmp_path):
     names = [("Östermalm - 2011 Remaster", "The Persuader", "Stockholm", 286_000),
              ("Crack In the Pearl, Pt. II (feat. X & Y)", "Ed Sheeran", "Album [Explicit]", None),
              ("Plain Song", "Various", None, 1000), ("  ", "Someone", "x", 2), ("Title", None, None, 3),
-             ("SandÌ ©", "Emeli SandÌ ©", "Our Version Of Events", 200_500)]
+             ("SandÌ ©", "Emeli SandÌ ©", "Our Version Of Events", 200_500),
+             # no artist: an "Artist - Title" title gives both (hyphen, en dash, em dash; first dash)
+             ("Anita Baker - Giving You the Best That I Got", None, None, 234_000),
+             ("Zigmars Liepiņš \u2013 Nolādēts", " ", None, None), ("A \u2014 B - C", None, None, 4),
+             ("Title -", None, None, 5), ("- Title", None, None, 6), ("Song - Remix", "Artist", None, 7)]
     rows = [{n: None for n in schema.names} | {"track_key": f"k{i}", "track_name": t, "artist_name": a,
                                                  "album_name": al, "duration_ms": d}
             for i, (t, a, al, d) in enumerate(names * 3)]
@@ -184,7 +188,22 @@ def test_vectorised_playlist_keying_gives_the_row_by_row_rows(tmp_path):
         slow += kept
         slow_dropped += d
     assert _canonical(fast.to_pylist()) == _canonical(slow)
-    assert (dropped, fast.num_rows) == (slow_dropped, 9)  # no title, no artist, "Various": 3 x 3 dropped
+    # no title, no artist (also "Title -", "- Title"), "Various": 3 x 5 dropped
+    assert (dropped, fast.num_rows) == (slow_dropped, 3 * 7)
+    split = {(r["artist"], r["title"]) for r in fast.to_pylist() if r["track_key"] in ("k6", "k7", "k8", "k11")}
+    assert split == {("Anita Baker", "Giving You the Best That I Got"), ("Zigmars Liepiņš", "Nolādēts"),
+                     ("A", "B - C"), ("Artist", "Song - Remix")}
+
+
+@pytest.mark.parametrize(("artist", "title", "expected"), [
+    (None, "Anita Baker - Giving You the Best That I Got", ("Anita Baker", "Giving You the Best That I Got")),
+    ("", "AC/DC \u2013 T.N.T.", ("AC/DC", "T.N.T.")),
+    (None, "Jay-Z - 99 Problems", ("Jay-Z", "99 Problems")),  # a hyphen inside a word is no separator
+    (None, "Blink-182", (None, "Blink-182")), (None, "Title -", (None, "Title -")),
+    ("Artist", "Song - Remix", ("Artist", "Song - Remix")), (None, None, (None, None)),
+])
+def test_artist_dash_title_split(artist, title, expected):
+    assert keying.split_artist_title(artist, title) == expected
 
 
 def test_block_keys_without_macros_are_the_macro_keys(sample, tmp_path):

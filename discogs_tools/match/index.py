@@ -37,7 +37,7 @@ from ..workspace import Workspace
 from . import blocking, keying
 from .normalize import album_key, artist_key, credit_string, title_key
 
-INDEX_VERSION = 5
+INDEX_VERSION = 6
 """Bump when normalisation or blocking changes, so stored indexes are rebuilt."""
 
 KEYING = "vectorised"
@@ -119,12 +119,13 @@ def _discogs_rows(folder: Path, batch_size: int) -> Iterator[list[dict[str, Any]
 def _playlist_rows(folder: Path, batch_size: int) -> Iterator[list[dict[str, Any]]]:
     columns = ["track_key", "track_name", "artist_name", "album_name", "duration_ms"]
     for batch in iter_batches(folder, columns=columns, batch_size=batch_size * 10):
-        yield [
-            {"track_key": r["track_key"], "artist": r["artist_name"], "artist_anv": None, "title": r["track_name"],
-             "album": r["album_name"],
-             "duration_s": (r["duration_ms"] / 1000.0) if r["duration_ms"] is not None else None}
-            for r in batch.to_pylist()
-        ]
+        rows = []
+        for r in batch.to_pylist():
+            artist, title = keying.split_artist_title(r["artist_name"], r["track_name"])
+            rows.append({"track_key": r["track_key"], "artist": artist, "artist_anv": None, "title": title,
+                         "album": r["album_name"],
+                         "duration_s": (r["duration_ms"] / 1000.0) if r["duration_ms"] is not None else None})
+        yield rows
 
 
 DISCOGS = IndexSource("discogs", "discogs/releases", "discogs-tools ingest discogs", "match/discogs_track_index",

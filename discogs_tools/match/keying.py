@@ -18,6 +18,8 @@ followed by :func:`index._keyed`, kept as the row-by-row reference and compared 
 
 from __future__ import annotations
 
+import re
+
 from pathlib import Path
 from typing import Any, Callable
 
@@ -110,11 +112,32 @@ def discogs_flat_sql(src: str) -> str:
     """
 
 
+ARTIST_DASH_TITLE = "(?s)^(.*?[^ ]) +[-–—] +([^ ].*)$"
+"""A title that reads ``Artist - Title`` (hyphen, en or em dash between spaces): group 1 is the
+artist, group 2 the title. The same pattern in DuckDB (RE2) and Python (:func:`split_artist_title`)."""
+
+
+def split_artist_title(artist: str | None, title: str | None) -> tuple[str | None, str | None]:
+    """A playlist track without an artist whose title reads ``Artist - Title`` (a radio log, a
+    scraped list, a file name) is read as that artist and title; any other track as it is."""
+    if (artist is None or not artist.strip()) and title:
+        m = re.match(ARTIST_DASH_TITLE, title)
+        if m:
+            return m[1], m[2]
+    return artist, title
+
+
 def playlist_flat_sql(src: str) -> str:
-    """Rows of the playlist tracks in ``src``, in the columns of the Discogs rows."""
+    """Rows of the playlist tracks in ``src``, in the columns of the Discogs rows; a track without
+    an artist whose title reads ``Artist - Title`` gets them from its title (:func:`split_artist_title`)."""
+    pattern = ARTIST_DASH_TITLE.replace("'", "''")
+    split = f"coalesce(trim(artist_name), '') = '' and regexp_matches(track_name, '{pattern}')"
     return f"""
-        select track_key, artist_name as artist, null::varchar as artist_anv, track_name as title, album_name as album,
-               duration_ms / 1000.0 as duration_s
+        select track_key,
+               case when {split} then regexp_extract(track_name, '{pattern}', 1) else artist_name end as artist,
+               null::varchar as artist_anv,
+               case when {split} then regexp_extract(track_name, '{pattern}', 2) else track_name end as title,
+               album_name as album, duration_ms / 1000.0 as duration_s
         from {src}
     """
 

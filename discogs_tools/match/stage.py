@@ -137,7 +137,8 @@ def _run_locked(ws: Workspace, against: str, config: MatchConfig, source: index.
         if not index_stats.get("index_rows"):
             raise InputError(ws.table(source.input_table),
                              f"table {source.input_table} has no track with both an artist and a title "
-                             f"({index_stats.get('dropped_no_artist_or_title', 0):,} dropped): nothing to match "
+                             f"({index_stats.get('dropped_no_artist_or_title', 0):,} dropped; a track without "
+                             f"an artist is read from a title like 'Artist - Title'): nothing to match "
                              f"against; check the input of `{source.produced_by}`")
         paths = source.tables(ws)
         prefix = "playlist" if against == "playlists" else against

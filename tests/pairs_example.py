@@ -15,7 +15,7 @@ import random
 import re
 from pathlib import Path
 
-from discogs_tools.match.musicbrainz20k import _value, fixture_path, read_records, record_length
+from discogs_tools.match.musicbrainz20k import _value, fixture_path, mixed_up_title, read_records, record_length
 
 COLUMNS = ["id", "title", "artist", "album", "length", "year"]
 
@@ -34,8 +34,12 @@ def _csv(rows: list[list[str]]) -> str:
     return buf.getvalue()
 
 
-def make(source: Path | None = None) -> dict[str, str]:
-    """File name -> text of the example set (from the bundled extract, or the full benchmark file)."""
+def make(source: Path | None = None, reference_as_text: bool = False) -> dict[str, str]:
+    """File name -> text of the example set (from the bundled extract, or the full benchmark file).
+
+    ``reference_as_text``: every tableB record written as one text in its title column by issue
+    16's recipe (artist + title + album + price + m:ss + year; price drawn by a generator seeded
+    by its TID), its other columns empty: a "dirty" reference."""
     recs = list(read_records(source or fixture_path()))
     a = [r for r in recs if r["SourceID"].strip() != "5"]
     b = [r for r in recs if r["SourceID"].strip() == "5"]
@@ -43,6 +47,9 @@ def make(source: Path | None = None) -> dict[str, str]:
     def row(r: dict[str, str]) -> list[str]:
         return [r["TID"], _value(r["title"]) or "", _value(r["artist"]) or "", _value(r["album"]) or "",
                 _mss(record_length(r)), _value(r["year"]) or ""]
+
+    def text_row(r: dict[str, str]) -> list[str]:
+        return [r["TID"], mixed_up_title(r, random.Random(int(r["TID"]))), "", "", "", ""]
 
     words = {r["TID"]: _words(r) for r in recs}
     pairs = [["ltable_id", "rtable_id", "label"]]
@@ -52,15 +59,16 @@ def make(source: Path | None = None) -> dict[str, str]:
         random.Random(int(ra["TID"])).shuffle(others)
         near = sorted(others, key=lambda rb: not words[ra["TID"]] & words[rb["TID"]])[:2]
         pairs += [[ra["TID"], rb["TID"], "1"] for rb in same] + [[ra["TID"], rb["TID"], "0"] for rb in near]
-    return {"tableA.csv": _csv([COLUMNS] + [row(r) for r in a]), "tableB.csv": _csv([COLUMNS] + [row(r) for r in b]),
+    return {"tableA.csv": _csv([COLUMNS] + [row(r) for r in a]), "tableB.csv": _csv([COLUMNS] + [(text_row if reference_as_text else row)(r) for r in b]),
             "test.csv": _csv(pairs)}
 
 
-if __name__ == "__main__":  # python tests/pairs_example.py [BENCHMARK_FILE OUT_FOLDER]
+if __name__ == "__main__":  # python tests/pairs_example.py [BENCHMARK_FILE OUT_FOLDER [--reference-as-text]]
     import sys
 
+    args = [a for a in sys.argv[1:] if a != "--reference-as-text"]
     default = Path(__file__).resolve().parents[1] / "discogs_tools" / "sample_data" / "pairs_example"
-    source, out = (Path(sys.argv[1]), Path(sys.argv[2])) if len(sys.argv) == 3 else (None, default)
+    source, out = (Path(args[0]), Path(args[1])) if len(args) == 2 else (None, default)
     out.mkdir(exist_ok=True)
-    for name, text in make(source).items():
+    for name, text in make(source, "--reference-as-text" in sys.argv).items():
         (out / name).write_text(text, encoding="utf-8")

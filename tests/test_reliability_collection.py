@@ -184,11 +184,15 @@ def test_match_still_links_when_inputs_have_rows(ws):
 
 def test_match_refuses_a_reference_without_any_usable_track(ws):
     one_track(ws)
-    write_table(ws.table("playlists/tracks"), _table("playlists/tracks", [{"track_key": "k", "track_name": "x"}]),
-                "playlists/tracks")  # no artist: nothing can be indexed
+    write_table(ws.table("playlists/tracks"), _table("playlists/tracks", [{"track_key": "k", "artist_name": "A"}]),
+                "playlists/tracks")  # no title: nothing can be indexed, not even as text
     with pytest.raises(InputError, match="playlists/tracks has no track with both an artist and a title"):
         stage.run(ws, "playlists")
     assert not ws.has_table("links/track_playlist_tracks")
+    # a title without an artist is kept as text (the whole record may be in it), and matched
+    write_table(ws.table("playlists/tracks"), _table("playlists/tracks", [{"track_key": "k", "track_name": "x"}]),
+                "playlists/tracks")
+    assert stage.run(ws, "playlists").counts["links"] == 0
 
 
 # --- item 15: truncated audio rejected at ingest ------------------------------------------------

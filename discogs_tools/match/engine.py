@@ -26,8 +26,9 @@ import numpy as np
 import pyarrow as pa
 
 from ..io import parquet_glob
-from . import blocking, identifiers, mixed
+from . import blocking, identifiers, mixed, text_reference
 from .index import IndexSource
+from .keying import split_artist_title
 from .normalize import album_key, artist_key, title_key
 from .overrides import Overrides
 from .scoring import (
@@ -141,12 +142,70 @@ def match_chunk(con: Any, tracks: list[dict[str, Any]], source: IndexSource, pat
     result = _match_once(con, tracks, source, paths, config, identifier_links, user)
     if not config.text_fallback:
         return result
+    _text_fallback(con, tracks, result, source, paths, config, user)
+    if text_reference.has_rows(paths):
+        _text_reference(con, tracks, result, source, paths, config, user or Overrides())
+    return result
+
+
+def _merge(tracks: list[dict[str, Any]], result: ChunkResult, links: list[dict[str, Any]],
+           found: dict[str, dict[str, Any]], source: IndexSource) -> None:
+    """Add a later pass's links, and its best rows of the tracks it linked, to ``result``."""
+    order = {t["track_id"]: i for i, t in enumerate(tracks)}
+    result.links = sorted(result.links + links, key=lambda l: (order[l["track_id"]], _sort_ref(_ref_id(l, source))))
+    result.best = [found.get(b["track_id"], b) for b in result.best]
+
+
+def _text_reference(con: Any, tracks: list[dict[str, Any]], result: ChunkResult, source: IndexSource,
+                    paths: dict[str, Path], config: MatchConfig, user: Overrides) -> None:
+    """Tracks with an artist and a title still without a link, matched against the reference
+    tracks that are mixed-up text (:mod:`.text_reference`)."""
+    linked = {b["track_id"] for b in result.best if b["matched"]}
+    named = []
+    for t in tracks:
+        if t["track_id"] not in linked:  # no artist: "Artist - Title" still names both (text against text is not scored)
+            artist, title = split_artist_title(t.get("artist"), t.get("title"))
+            named.append({**t, "artist": artist, "title": title} if artist != t.get("artist") else t)
+    keyed = [k for k in collection_keys(named) if "mixed" not in k and k["artist_key"] and k["title_key"]]
+    result.counts["text_reference_tried"] = len(keyed)
+    result.counts["text_reference_linked"] = 0
+    if not keyed:
+        return
+    links, best, scored = text_reference.match(con, keyed, paths, config)
+    result.counts["candidates"] += scored
+    kept = []
+    for link in links:
+        if (link["track_id"], link["track_key"]) in user.forbidden:
+            result.forbidden.add((link["track_id"], link["track_key"]))
+        else:
+            kept.append(link)
+    if result.forbidden:
+        result.counts["forbidden_removed"] = len(result.forbidden)
+    n_links: dict[str, int] = {}
+    for link in kept:
+        n_links[link["track_id"]] = n_links.get(link["track_id"], 0) + 1
+    found = {}
+    for b in result.best:
+        tid = b["track_id"]
+        candidate = best.get(tid)
+        if tid in n_links:
+            top = max((l for l in kept if l["track_id"] == tid), key=lambda l: l["score"])
+            found[tid] = {"track_id": tid, "matched": True, "n_links": n_links[tid], **_candidate_fields(top, source)}
+        elif candidate is not None and (b.get("score") is None or candidate["score"] > b["score"]):
+            found[tid] = {"track_id": tid, "matched": False, "n_links": 0, **_candidate_fields(candidate, source)}
+    result.counts["text_reference_linked"] = len(n_links)
+    _merge(tracks, result, kept, found, source)
+
+
+def _text_fallback(con: Any, tracks: list[dict[str, Any]], result: ChunkResult, source: IndexSource,
+                   paths: dict[str, Path], config: MatchConfig, user: Overrides | None) -> None:
+    """Tracks with an artist that linked to nothing, matched again as one text (:func:`text_fallback_tracks`)."""
     linked = {b["track_id"] for b in result.best if b["matched"]}
     retry = text_fallback_tracks([t for t in tracks if t["track_id"] not in linked])
     result.counts["text_fallback_tried"] = len(retry)
     result.counts["text_fallback_linked"] = 0
     if not retry:
-        return result
+        return
     again = _match_once(con, retry, source, paths, config, None, user)
     _keep_fields_explained(again, {t["track_id"]: t for t in retry}, source)
     for k in ("candidates", "candidates_gated", "rows_scored"):
@@ -157,11 +216,7 @@ def match_chunk(con: Any, tracks: list[dict[str, Any]], source: IndexSource, pat
     found = {b["track_id"]: b for b in again.best if b["matched"]}
     result.counts["text_fallback_linked"] = len(found)
     if found:
-        order = {t["track_id"]: i for i, t in enumerate(tracks)}
-        result.links = sorted(result.links + again.links,
-                              key=lambda l: (order[l["track_id"]], _sort_ref(_ref_id(l, source))))
-        result.best = [found.get(b["track_id"], b) for b in result.best]
-    return result
+        _merge(tracks, result, again.links, found, source)
 
 
 def text_fallback_tracks(tracks: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -34,7 +34,7 @@ from ..io import atomic_path, iter_batches, table_files, write_json_atomic
 from ..manifest import Timer
 from ..progress import Progress
 from ..workspace import Workspace
-from . import blocking, keying
+from . import blocking, keying, text_reference
 from .normalize import album_key, artist_key, credit_string, title_key
 
 INDEX_VERSION = 6
@@ -61,12 +61,15 @@ class IndexSource:
 
     def tables(self, ws: Workspace) -> dict[str, Path]:
         prefix = "playlist" if self.name == "playlists" else self.name
-        return {
+        paths = {
             "rows": ws.table(f"match/{prefix}_track_index"),
             "recordings": ws.table(f"match/{prefix}_recordings"),
             "blocks": ws.table(f"match/{prefix}_blocks"),
             "meta": ws.tables / "match" / f"{prefix}_index.json",
         }
+        if self.name == "playlists":  # tracks without an artist, matched as text (:mod:`.text_reference`)
+            paths.update(text_rows=ws.table("match/playlist_text_rows"), text_words=ws.table("match/playlist_text_words"))
+        return paths
 
 
 def _credit(artists: list[dict[str, Any]] | None, use_anv: bool) -> str:
@@ -299,6 +302,13 @@ def build(source: IndexSource, ws: Workspace, *, batch_size: int = 2_000, thread
         keyed_at = time.perf_counter() - timer.start
         counts = blocking.build_index_tables(cache, paths, source.index_table, source.id_columns,
                                              threads=threads, memory_limit=memory_limit)
+        if "text_rows" in paths:
+            con = blocking.connect(threads, memory_limit, temp_dir=paths["rows"].parent / ".duckdb_tmp")
+            try:
+                files = [str(f) for f in table_files(folder)]
+                counts.update(text_reference.build(con, source.flat_sql(f"read_parquet({files!r})"), paths))
+            finally:
+                con.close()
     stats.update(counts)
     stats["keying_seconds"] = round(keyed_at, 3)
     stats["seconds"] = round(timer.seconds, 3)

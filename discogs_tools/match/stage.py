@@ -134,12 +134,13 @@ def _run_locked(ws: Workspace, against: str, config: MatchConfig, source: index.
     with manifest.Timer() as timer:
         index_stats = index.ensure(source, ws, rebuild=rebuild_index, threads=threads, memory_limit=memory_limit,
                                    workers=threads or 1)
-        if not index_stats.get("index_rows"):
+        if not index_stats.get("index_rows") and not index_stats.get("text_rows"):
             raise InputError(ws.table(source.input_table),
                              f"table {source.input_table} has no track with both an artist and a title "
-                             f"({index_stats.get('dropped_no_artist_or_title', 0):,} dropped; a track without "
-                             f"an artist is read from a title like 'Artist - Title'): nothing to match "
-                             f"against; check the input of `{source.produced_by}`")
+                             f"({index_stats.get('dropped_no_artist_or_title', 0):,} dropped"
+                             + ("; a playlist track without an artist is matched by its title as text"
+                                if against == "playlists" else "")
+                             + f"): nothing to match against; check the input of `{source.produced_by}`")
         paths = source.tables(ws)
         prefix = "playlist" if against == "playlists" else against
         best_path = ws.table(f"match/{prefix}_best")

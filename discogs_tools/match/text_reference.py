@@ -1,0 +1,180 @@
+"""Reference tracks that are mixed-up text: matched from the collection's side.
+
+A playlist track may come without an artist, its title holding the whole record (artist, title,
+album, price, ``m:ss``, date in one field: a "dirty" catalogue, a scraped list, a file name).
+Unless its title reads ``Artist - Title`` (:func:`.keying.split_artist_title`) it has no artist
+key, so the index cannot hold it. Such tracks are kept apart as *text rows*, and a collection
+track with an artist and a title that linked to nothing otherwise is matched against them with
+the roles of the mixed-up fallback turned round (:func:`match`): the text row is the mixed-up
+record, the collection track's artist, title and album are the names it must hold
+(:func:`.mixed.similarities`: every title word in order, the artist's words, marks such as
+part numbers and versions explained). The same score, gates and threshold apply; links have
+method ``text_reference``.
+
+Blocking (:func:`candidates`) is by word: a text row is a candidate of a track when it holds one
+of the track's artist words and one of its title words, each held by at most ``max_block_size``
+text rows, best ``max_candidates`` by words shared. A collection track without an artist is not
+matched against text rows (text against text is not scored).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from .. import duck
+from ..io import TableWriter, table_files
+from ..schemas import load_schema
+from . import mixed
+from .scoring import MatchConfig, combine, passes_gates
+
+MIN_WORD = 2
+"""Shortest word kept in the word table (one-letter words block nothing)."""
+BATCH = 20_000
+
+
+def build(con: Any, flat_sql: str, paths: dict[str, Path]) -> dict[str, int]:
+    """Write ``paths["text_rows"]`` and ``paths["text_words"]`` from the rows of ``flat_sql`` that
+    have a title but no artist; returns their counts. Streams in batches; the word counts are one
+    DuckDB aggregate over the staged words."""
+    rows_schema, words_schema = load_schema("match/playlist_text_rows"), load_schema("match/playlist_text_words")
+    staged = paths["text_words"].parent / f".{paths['text_words'].name}.staging"
+    n_rows = 0
+    with TableWriter(paths["text_rows"], "match/playlist_text_rows") as rows_out, \
+            TableWriter(staged, schema=pa.schema([f for f in words_schema if f.name != "df"])) as words_out:
+        reader = duck.arrow_reader(con, f"""
+            select track_key, title, album, duration_s from ({flat_sql})
+            where coalesce(trim(artist), '') = '' and coalesce(trim(title), '') <> ''
+            order by track_key
+        """, BATCH)
+        for batch in reader:
+            cols = batch.to_pydict()
+            durations, words, keys = [], [], []
+            for key, title, album, seconds in zip(cols["track_key"], cols["title"], cols["album"],
+                                                  cols["duration_s"]):
+                text = mixed.parse(" ".join(x for x in (title, album) if x))
+                durations.append(seconds if seconds is not None else text.duration_s)
+                for w in sorted(set(text.words)):
+                    if len(w) >= MIN_WORD:
+                        words.append(w)
+                        keys.append(key)
+            rows_out.write(pa.table({**cols, "duration_s": durations}, schema=rows_schema))
+            words_out.write(pa.table({"word": words, "track_key": keys}, schema=words_out.schema))
+            n_rows += batch.num_rows
+    try:
+        with TableWriter(paths["text_words"], "match/playlist_text_words") as out:
+            files = [str(f) for f in table_files(staged)]
+            if files:
+                reader = duck.arrow_reader(con, f"""
+                    select word, track_key, count(*) over (partition by word) as df
+                    from read_parquet({files!r}) order by word, track_key
+                """, BATCH)
+                for batch in reader:
+                    out.write(pa.Table.from_batches([batch]).cast(words_schema))
+    finally:
+        import shutil
+
+        shutil.rmtree(staged, ignore_errors=True)
+    n_words = sum(pq_rows(f) for f in table_files(paths["text_words"]))
+    return {"text_rows": n_rows, "text_words": n_words}
+
+
+def pq_rows(path: Path) -> int:
+    import pyarrow.parquet as pq
+
+    return pq.ParquetFile(path).metadata.num_rows
+
+
+def has_rows(paths: dict[str, Path]) -> bool:
+    folder = paths.get("text_rows")
+    return folder is not None and folder.exists() and any(pq_rows(f) for f in table_files(folder))
+
+
+def _words(key: str | None) -> list[str]:
+    return [w for w in (key or "").split(" ") if len(w) >= MIN_WORD]
+
+
+def candidates(con: Any, keyed: list[dict[str, Any]], paths: dict[str, Path], config: MatchConfig
+               ) -> list[tuple[str, str]]:
+    """(track_id, track_key) pairs of collection tracks and text rows that share an artist word and
+    a title word (see the module docstring), best ``config.max_candidates`` per track."""
+    ids, words, roles = [], [], []
+    for k in keyed:
+        for role, key in (("a", k["artist_key"]), ("a", k["anv_key"]), ("t", k["title_key"])):
+            for w in set(_words(key)):
+                ids.append(k["track_id"])
+                words.append(w)
+                roles.append(role)
+    if not ids:
+        return []
+    con.register("text_query_words", pa.table({"track_id": ids, "word": words, "role": roles}))
+    files = [str(f) for f in table_files(paths["text_words"])]
+    try:
+        found = con.execute(f"""
+            with hits as (
+                select q.track_id, w.track_key, bool_or(q.role = 'a') as a, bool_or(q.role = 't') as t,
+                       count(distinct q.word) as n
+                from text_query_words q join read_parquet({files!r}) w on w.word = q.word
+                where w.df <= {int(config.max_block_size)}
+                group by q.track_id, w.track_key
+            )
+            select track_id, track_key from hits where a and t
+            qualify row_number() over (partition by track_id order by n desc, track_key) <= {int(config.max_candidates)}
+            order by track_id, track_key
+        """).fetchall()
+    finally:
+        con.unregister("text_query_words")
+    return [(t, k) for t, k in found]
+
+
+def match(con: Any, keyed: list[dict[str, Any]], paths: dict[str, Path], config: MatchConfig
+          ) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]], int]:
+    """Links (score >= threshold) and the best candidate per track of ``keyed`` (collection tracks
+    with an artist and a title) against the text rows; returns (links, best, candidates scored)."""
+    pairs = candidates(con, keyed, paths, config)
+    if not pairs:
+        return [], {}, 0
+    wanted = sorted({k for _, k in pairs})
+    con.register("text_wanted", pa.table({"track_key": wanted}))
+    files = [str(f) for f in table_files(paths["text_rows"])]
+    try:
+        refs = {r[0]: {"track_key": r[0], "title": r[1], "album": r[2], "duration_s": r[3]} for r in con.execute(
+            f"select r.track_key, r.title, r.album, r.duration_s from read_parquet({files!r}) r "
+            f"join text_wanted using (track_key)").fetchall()}
+    finally:
+        con.unregister("text_wanted")
+    by_id = {k["track_id"]: k for k in keyed}
+    parsed = {key: mixed.parse(" ".join(x for x in (r["title"], r["album"]) if x)) for key, r in refs.items()}
+    n = len(pairs)
+    t_sim, a_sim, alb = np.zeros(n), np.zeros(n), np.full(n, np.nan)
+    dur, longer = np.full(n, np.nan), np.full(n, np.nan)
+    for i, (tid, key) in enumerate(pairs):
+        q, text = by_id[tid], parsed[key]
+        names = {"artist_key": q["artist_key"], "anv_key": q["anv_key"], "title_key": q["title_key"],
+                 "album_key": q["album_key"]}
+        t_sim[i], a_sim[i] = mixed.similarities(text, names, config.version_mismatch_sim)
+        if q["album_key"]:
+            alb[i] = mixed.coverage(q["album_key"], text)
+        a, b = q["duration_s"], refs[key]["duration_s"]
+        if a is not None and b is not None:
+            dur[i], longer[i] = abs(a - b), max(a, b)
+    score = combine(t_sim, a_sim, alb, dur, config, longer)
+    ok = passes_gates(t_sim, a_sim, config)
+    links, best = [], {}
+    for i, (tid, key) in enumerate(pairs):
+        r = refs[key]
+        s = float(score[i]) if ok[i] else 0.0
+        candidate = {"track_id": tid, "track_key": key, "artist": None, "title": r["title"], "album": r["album"],
+                     "duration_s": r["duration_s"], "position": None, "score": s, "method": "text_reference",
+                     "title_sim": float(t_sim[i]), "artist_sim": float(a_sim[i]),
+                     "album_sim": None if np.isnan(alb[i]) else float(alb[i]),
+                     "duration_diff_s": None if np.isnan(dur[i]) else float(dur[i])}
+        if tid not in best or s > best[tid]["score"]:
+            best[tid] = candidate
+        if ok[i] and s >= config.threshold:
+            links.append(candidate)
+    return links, best, n
+

@@ -1,0 +1,112 @@
+"""Reference tracks that are mixed-up text (a playlist track without an artist, its title holding
+the whole record) are matched from the collection's side (``discogs_tools.match.text_reference``).
+
+The reference holds tracks of Kanye West and Adele, some with their fields in place, some written
+as one text in the issue-16 recipe (artist + title + album + price + m:ss + date) or the
+"dirty" benchmark way (the title first, other fields appended)."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from discogs_tools.collection import ingest as collection_ingest
+from discogs_tools.io import read_table
+from discogs_tools.match import stage
+from discogs_tools.workspace import Workspace
+from playlist_reference import write_playlist_tracks
+
+REFERENCE = [
+    ("in-place", "Rolling in the Deep", "Adele", "21", 228_000),
+    ("recipe", "Adele Rumour Has It 21 $1.29 3:43 2011-01-24", None, None, None),
+    ("dirty", "Crack In the Pearl Kanye West My Beautiful Dark Twisted Fantasy", None, None, 201_000),
+    ("dirty-part-2", "Crack In the Pearl, Pt. II Kanye West My Beautiful Dark Twisted Fantasy", "", None, 189_000),
+    ("live", "Adele Set Fire to the Rain (Live at the Royal Albert Hall) 2011", None, None, None),
+    ("other-artist", "Someone Else Rolling in the Deep 3:48", None, None, None),
+]
+COLLECTION = [
+    # track_id, artist, title, album, duration_s
+    ("rumour", "Adele", "Rumour Has It", "21", 223.0),
+    ("pearl", "Kanye West", "Crack In the Pearl", None, 201.0),
+    ("pearl-2", "Kanye West", "Crack In the Pearl, Part 2", None, 189.0),
+    ("rolling", "Adele", "Rolling in the Deep", None, 228.0),  # linked in place: the text rows are not tried
+    ("fire", "Adele", "Set Fire to the Rain", None, 242.0),  # the reference has the live version only
+    ("someone", "Nobody Known", "Rumour Has It", None, 223.0),  # the title, by another artist
+    ("dash", None, "Kanye West - Crack In the Pearl", None, 201.0),  # no artist, but "Artist - Title"
+    ("text", None, "Adele Rumour Has It", None, 223.0),  # text against text: not scored
+]
+EXPECTED = {("rumour", "recipe"), ("pearl", "dirty"), ("pearl-2", "dirty-part-2"), ("rolling", "in-place"),
+            ("dash", "dirty")}
+
+
+def _collection(ws: Workspace, rows=COLLECTION) -> None:
+    manifest = ws.root.parent / "collection.parquet"
+    pq.write_table(pa.Table.from_pylist([dict(zip(("track_id", "artist", "title", "album", "duration_s"), r))
+                                         for r in rows]), manifest)
+    collection_ingest.run(manifest, ws)
+
+
+@pytest.fixture()
+def text_ws(tmp_path):
+    ws = Workspace(tmp_path / "workspace").ensure()
+    write_playlist_tracks(ws, REFERENCE)
+    _collection(ws)
+    return ws
+
+
+def _links(ws: Workspace) -> dict[tuple[str, str], str]:
+    return {(r["track_id"], r["track_key"]): r["method"]
+            for r in read_table(ws.table("links/track_playlist_tracks")).to_pylist()}
+
+
+def test_text_rows_are_matched_from_the_collection_side(text_ws):
+    report = stage.run(text_ws, "playlists")
+    links = _links(text_ws)
+    assert set(links) == EXPECTED
+    assert links[("rumour", "recipe")] == "text_reference" and links[("rolling", "in-place")] != "text_reference"
+    # tried: every track with an artist (or an "Artist - Title" title) left without a link by the
+    # index: not "rolling", not "text"
+    assert report.counts["text_reference_tried"] == 6 and report.counts["text_reference_linked"] == 4
+    best = {r["track_id"]: r for r in read_table(text_ws.table("match/playlist_best")).to_pylist()}
+    assert best["pearl"]["ref_id"] == "dirty" and best["pearl"]["method"] == "text_reference"
+    assert not best["fire"]["matched"] and not best["someone"]["matched"]
+
+
+def test_text_tables_hold_the_tracks_without_an_artist(text_ws):
+    stage.run(text_ws, "playlists")
+    rows = read_table(text_ws.table("match/playlist_text_rows")).to_pylist()
+    assert [r["track_key"] for r in rows] == ["dirty", "dirty-part-2", "live", "other-artist", "recipe"]
+    by_key = {r["track_key"]: r for r in rows}
+    assert by_key["recipe"]["duration_s"] == 223.0  # the m:ss of the text
+    assert by_key["dirty"]["duration_s"] == 201.0  # the column's
+    words = read_table(text_ws.table("match/playlist_text_words")).to_pylist()
+    df = {(w["word"], w["track_key"]): w["df"] for w in words}
+    assert df[("adele", "recipe")] == 2 and df[("pearl", "dirty")] == 2  # held by two text rows each
+    assert not any(w["word"] in ("129", "1", "3", "43") for w in words)  # price and duration left out
+    index_keys = {r["track_key"] for r in read_table(text_ws.table("match/playlist_track_index")).to_pylist()}
+    assert index_keys == {"in-place"}
+
+
+def test_forbidden_text_links_are_removed(text_ws):
+    overrides = text_ws.root / "overrides.csv"
+    overrides.write_text("track_id,ref_id,action\npearl,dirty,forbid\n", encoding="utf-8")
+    report = stage.run(text_ws, "playlists", overrides=overrides)
+    assert set(_links(text_ws)) == EXPECTED - {("pearl", "dirty")}
+    assert report.counts["overrides_forbidden_removed"] == 1
+
+
+def test_no_text_fallback_turns_the_text_rows_off(text_ws):
+    from discogs_tools.match.scoring import MatchConfig
+
+    stage.run(text_ws, "playlists", MatchConfig(text_fallback=False))
+    assert set(_links(text_ws)) == {("rolling", "in-place")}
+
+
+def test_a_reference_of_text_rows_only(tmp_path):
+    ws = Workspace(tmp_path / "workspace").ensure()
+    write_playlist_tracks(ws, [t for t in REFERENCE if t[2] is None])
+    _collection(ws)
+    report = stage.run(ws, "playlists")
+    assert set(_links(ws)) == {("rumour", "recipe"), ("pearl", "dirty"), ("dash", "dirty")}
+    assert report.figures["index_rows"] == 0

@@ -96,6 +96,23 @@ def test_forbidden_text_links_are_removed(text_ws):
     assert report.counts["overrides_forbidden_removed"] == 1
 
 
+def test_links_forced_to_text_rows_are_made_and_kept_without_the_fallback(text_ws):
+    from discogs_tools.match.scoring import MatchConfig
+
+    overrides = text_ws.root / "overrides.csv"
+    # "fire" is not the live version by its text, "rolling" already links in place: the user's word is final
+    overrides.write_text("track_id,ref_id,action\nfire,live,force\nrolling,other-artist,force\n", encoding="utf-8")
+    for config in (MatchConfig(), MatchConfig(text_fallback=False)):
+        report = stage.run(text_ws, "playlists", config, overrides=overrides)
+        links = _links(text_ws)
+        assert links[("fire", "live")] == "override" and links[("rolling", "other-artist")] == "override"
+        assert links[("rolling", "in-place")] != "override"
+        assert report.counts["overrides_forced_linked"] == 2 and not report.warnings
+        best = {r["track_id"]: r for r in read_table(text_ws.table("match/playlist_best")).to_pylist()}
+        assert best["fire"]["matched"] and best["fire"]["method"] == "override"
+        assert best["rolling"]["n_links"] == 2 and best["rolling"]["ref_id"] == "in-place"
+
+
 def test_no_text_fallback_turns_the_text_rows_off(text_ws):
     from discogs_tools.match.scoring import MatchConfig
 

@@ -138,11 +138,11 @@ def match_chunk(con: Any, tracks: list[dict[str, Any]], source: IndexSource, pat
                 user: Overrides | None = None) -> ChunkResult:
     """Links and best candidates of one chunk of collection tracks (see module docstring), then,
     with ``config.text_fallback``, the tracks left without a link matched once more as one text
-    (:func:`text_fallback_tracks`)."""
+    (:func:`text_fallback_tracks`), and against the reference tracks that are text
+    (:func:`_text_reference`, which also makes the links the user forced to those)."""
     result = _match_once(con, tracks, source, paths, config, identifier_links, user)
-    if not config.text_fallback:
-        return result
-    _text_fallback(con, tracks, result, source, paths, config, user)
+    if config.text_fallback:
+        _text_fallback(con, tracks, result, source, paths, config, user)
     if text_reference.has_rows(paths):
         _text_reference(con, tracks, result, source, paths, config, user or Overrides())
     return result
@@ -158,20 +158,28 @@ def _merge(tracks: list[dict[str, Any]], result: ChunkResult, links: list[dict[s
 
 def _text_reference(con: Any, tracks: list[dict[str, Any]], result: ChunkResult, source: IndexSource,
                     paths: dict[str, Path], config: MatchConfig, user: Overrides) -> None:
-    """Tracks with an artist and a title still without a link, matched against the reference
-    tracks that are mixed-up text (:mod:`.text_reference`)."""
+    """Tracks with an artist and a title still without a link (with ``config.text_fallback``), and
+    links the user forced to them, matched against the reference tracks that are mixed-up text
+    (:mod:`.text_reference`)."""
     linked = {b["track_id"] for b in result.best if b["matched"]}
+    ids = {t["track_id"] for t in tracks}
+    forced = {(tid, ref) for tid, refs in user.forced.items() if tid in ids for ref in refs}
+    search = set() if not config.text_fallback else ids - linked
     named = []
     for t in tracks:
-        if t["track_id"] not in linked:  # no artist: "Artist - Title" still names both (text against text is not scored)
+        if t["track_id"] in search or any(f[0] == t["track_id"] for f in forced):
+            # no artist: "Artist - Title" still names both (text against text is not scored)
             artist, title = split_artist_title(t.get("artist"), t.get("title"))
             named.append({**t, "artist": artist, "title": title} if artist != t.get("artist") else t)
-    keyed = [k for k in collection_keys(named) if "mixed" not in k and k["artist_key"] and k["title_key"]]
-    result.counts["text_reference_tried"] = len(keyed)
-    result.counts["text_reference_linked"] = 0
-    if not keyed:
+    keyed = collection_keys(named)
+    searched = {k["track_id"] for k in keyed if k["track_id"] in search and "mixed" not in k
+                and k["artist_key"] and k["title_key"]}
+    if config.text_fallback:
+        result.counts["text_reference_tried"] = len(searched)
+        result.counts["text_reference_linked"] = 0
+    if not searched and not forced:
         return
-    links, best, scored = text_reference.match(con, keyed, paths, config)
+    links, best, scored = text_reference.match(con, keyed, paths, config, search=searched, forced=forced)
     result.counts["candidates"] += scored
     kept = []
     for link in links:
@@ -181,6 +189,8 @@ def _text_reference(con: Any, tracks: list[dict[str, Any]], result: ChunkResult,
             kept.append(link)
     if result.forbidden:
         result.counts["forbidden_removed"] = len(result.forbidden)
+    result.counts["forced_linked"] = result.counts.get("forced_linked", 0) + sum(
+        1 for link in kept if link["method"] == "override")
     n_links: dict[str, int] = {}
     for link in kept:
         n_links[link["track_id"]] = n_links.get(link["track_id"], 0) + 1
@@ -188,12 +198,15 @@ def _text_reference(con: Any, tracks: list[dict[str, Any]], result: ChunkResult,
     for b in result.best:
         tid = b["track_id"]
         candidate = best.get(tid)
-        if tid in n_links:
-            top = max((l for l in kept if l["track_id"] == tid), key=lambda l: l["score"])
+        if tid in n_links and b["matched"]:  # linked before; the user forced a text row too
+            found[tid] = {**b, "n_links": b["n_links"] + n_links[tid]}
+        elif tid in n_links:
+            top = max((l for l in kept if l["track_id"] == tid), key=lambda l: (l["method"] == "override", l["score"]))
             found[tid] = {"track_id": tid, "matched": True, "n_links": n_links[tid], **_candidate_fields(top, source)}
         elif candidate is not None and (b.get("score") is None or candidate["score"] > b["score"]):
             found[tid] = {"track_id": tid, "matched": False, "n_links": 0, **_candidate_fields(candidate, source)}
-    result.counts["text_reference_linked"] = len(n_links)
+    if config.text_fallback:
+        result.counts["text_reference_linked"] = len({tid for tid in n_links if tid in searched})
     _merge(tracks, result, kept, found, source)
 
 

@@ -32,7 +32,7 @@ from ..locks import output_lock
 from ..progress import Progress
 from ..report import Report
 from ..workspace import Workspace
-from . import blocking, identifiers, index
+from . import blocking, identifiers, index, text_reference
 from . import overrides as overrides_mod
 from .engine import match_chunk
 from .scoring import MatchConfig
@@ -87,6 +87,9 @@ def _unknown_override_ids(con: Any, user: overrides_mod.Overrides, collection: P
     from ..io import parquet_glob
 
     cast = "cast(i.release_id as varchar)" if against == "discogs" else "i.track_key"
+    # playlist tracks without an artist are text rows, not index rows (:mod:`.text_reference`)
+    text_keys = f" union select track_key from read_parquet('{parquet_glob(paths['text_rows'])}')" \
+        if "text_rows" in paths and text_reference.has_rows(paths) else ""
     con.register("override_ids", pa.table({"track_id": [p[0] for p in pairs], "ref_id": [p[1] for p in pairs]}))
     try:
         tracks = [r[0] for r in con.execute(f"""
@@ -94,7 +97,7 @@ def _unknown_override_ids(con: Any, user: overrides_mod.Overrides, collection: P
             anti join read_parquet('{parquet_glob(collection)}') c on c.track_id = o.track_id order by 1""").fetchall()]
         refs = [r[0] for r in con.execute(f"""
             select distinct o.ref_id from override_ids o
-            anti join (select distinct {cast} as ref from read_parquet('{parquet_glob(paths['rows'])}') i) x
+            anti join (select distinct {cast} as ref from read_parquet('{parquet_glob(paths['rows'])}') i{text_keys}) x
               on x.ref = o.ref_id order by 1""").fetchall()]
     finally:
         con.unregister("override_ids")

@@ -130,11 +130,18 @@ def candidates(con: Any, keyed: list[dict[str, Any]], paths: dict[str, Path], co
     return [(t, k) for t, k in found]
 
 
-def match(con: Any, keyed: list[dict[str, Any]], paths: dict[str, Path], config: MatchConfig
+def match(con: Any, keyed: list[dict[str, Any]], paths: dict[str, Path], config: MatchConfig, *,
+          search: set[str] | None = None, forced: set[tuple[str, str]] = frozenset()
           ) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]], int]:
-    """Links (score >= threshold) and the best candidate per track of ``keyed`` (collection tracks
-    with an artist and a title) against the text rows; returns (links, best, candidates scored)."""
-    pairs = candidates(con, keyed, paths, config)
+    """Links (score >= threshold, or forced by the user: method ``override``) and the best
+    candidate per track of ``keyed`` against the text rows; returns (links, best, pairs scored).
+
+    ``search``: the track ids whose candidates are looked for (collection tracks with an artist and
+    a title; default: all of ``keyed``); ``forced``: (track_id, track_key) pairs scored and linked
+    whatever their score, where the key is a text row."""
+    wanted_ids = {k["track_id"] for k in keyed} if search is None else search
+    found = candidates(con, [k for k in keyed if k["track_id"] in wanted_ids], paths, config)
+    pairs = sorted(set(found) | set(forced))
     if not pairs:
         return [], {}, 0
     wanted = sorted({k for _, k in pairs})
@@ -147,6 +154,7 @@ def match(con: Any, keyed: list[dict[str, Any]], paths: dict[str, Path], config:
     finally:
         con.unregister("text_wanted")
     by_id = {k["track_id"]: k for k in keyed}
+    pairs = [p for p in pairs if p[1] in refs]  # a forced key that is no text row is the index's (or unknown)
     parsed = {key: mixed.parse(" ".join(x for x in (r["title"], r["album"]) if x)) for key, r in refs.items()}
     n = len(pairs)
     t_sim, a_sim, alb = np.zeros(n), np.zeros(n), np.full(n, np.nan)
@@ -167,14 +175,16 @@ def match(con: Any, keyed: list[dict[str, Any]], paths: dict[str, Path], config:
     for i, (tid, key) in enumerate(pairs):
         r = refs[key]
         s = float(score[i]) if ok[i] else 0.0
+        by_user = (tid, key) in forced
         candidate = {"track_id": tid, "track_key": key, "artist": None, "title": r["title"], "album": r["album"],
-                     "duration_s": r["duration_s"], "position": None, "score": s, "method": "text_reference",
+                     "duration_s": r["duration_s"], "position": None, "score": s,
+                     "method": "override" if by_user else "text_reference",
                      "title_sim": float(t_sim[i]), "artist_sim": float(a_sim[i]),
                      "album_sim": None if np.isnan(alb[i]) else float(alb[i]),
                      "duration_diff_s": None if np.isnan(dur[i]) else float(dur[i])}
-        if tid not in best or s > best[tid]["score"]:
+        if tid not in best or (by_user, s) > (best[tid]["method"] == "override", best[tid]["score"]):
             best[tid] = candidate
-        if ok[i] and s >= config.threshold:
+        if by_user or (ok[i] and s >= config.threshold):
             links.append(candidate)
     return links, best, n
 

@@ -168,18 +168,22 @@ def _text_reference(con: Any, tracks: list[dict[str, Any]], result: ChunkResult,
     named = []
     for t in tracks:
         if t["track_id"] in search or any(f[0] == t["track_id"] for f in forced):
-            # no artist: "Artist - Title" still names both (text against text is not scored)
+            named.append(t)
+            # no artist: the title is compared as text, and if it reads "Artist - Title" also as those
+            # (the dash may as well stand between title and album: both readings are scored)
             artist, title = split_artist_title(t.get("artist"), t.get("title"))
-            named.append({**t, "artist": artist, "title": title} if artist != t.get("artist") else t)
+            if artist != t.get("artist"):
+                named.append({**t, "track_id": t["track_id"] + _SPLIT, "artist": artist, "title": title})
     keyed = collection_keys(named)
-    searched = {k["track_id"] for k in keyed if k["track_id"] in search and "mixed" not in k
-                and k["artist_key"] and k["title_key"]}
+    searched = {k["track_id"] for k in keyed if k["track_id"].split(_SPLIT)[0] in search and (
+        "mixed" in k or (k["artist_key"] and k["title_key"]))}
     if config.text_fallback:
-        result.counts["text_reference_tried"] = len(searched)
+        result.counts["text_reference_tried"] = len({t.split(_SPLIT)[0] for t in searched})
         result.counts["text_reference_linked"] = 0
     if not searched and not forced:
         return
-    links, best, scored = text_reference.match(con, keyed, paths, config, search=searched, forced=forced)
+    links, best, scored = _fold_readings(*text_reference.match(con, keyed, paths, config, search=searched,
+                                                                forced=forced))
     result.counts["candidates"] += scored
     kept = []
     for link in links:
@@ -208,6 +212,28 @@ def _text_reference(con: Any, tracks: list[dict[str, Any]], result: ChunkResult,
     if config.text_fallback:
         result.counts["text_reference_linked"] = len({tid for tid in n_links if tid in searched})
     _merge(tracks, result, kept, found, source)
+
+
+_SPLIT = "\x1f"
+"""Suffix of the id of a collection track's second reading (``Artist - Title``) in :func:`_text_reference`."""
+
+
+def _fold_readings(links: list[dict[str, Any]], best: dict[str, dict[str, Any]], scored: int
+                   ) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]], int]:
+    """Links and best candidates of both readings of a track as the track's: one link per
+    reference track (the higher score), the better best candidate."""
+    folded: dict[tuple[str, str], dict[str, Any]] = {}
+    for link in links:
+        link = {**link, "track_id": link["track_id"].split(_SPLIT)[0]}
+        key = (link["track_id"], link["track_key"])
+        if key not in folded or link["score"] > folded[key]["score"]:
+            folded[key] = link
+    top: dict[str, dict[str, Any]] = {}
+    for entry, candidate in sorted(best.items()):
+        tid = entry.split(_SPLIT)[0]
+        if tid not in top or candidate["score"] > top[tid]["score"]:
+            top[tid] = {**candidate, "track_id": tid}
+    return sorted(folded.values(), key=lambda l: (l["track_id"], l["track_key"])), top, scored
 
 
 def _text_fallback(con: Any, tracks: list[dict[str, Any]], result: ChunkResult, source: IndexSource,

@@ -11,10 +11,14 @@ record, the collection track's artist, title and album are the names it must hol
 part numbers and versions explained). The same score, gates and threshold apply; links have
 method ``text_reference``.
 
+A collection track without an artist is text too. It is compared with the text rows as text
+(:func:`text_similarity`: both texts must hold the same names), and, when its title reads
+``Artist - Title``, also under that reading (the better of the two counts).
+
 Blocking (:func:`candidates`) is by word: a text row is a candidate of a track when it holds one
-of the track's artist words and one of its title words, each held by at most ``max_block_size``
-text rows, best ``max_candidates`` by words shared. A collection track without an artist is not
-matched against text rows (text against text is not scored).
+of the track's artist words and one of its title words (a text: :data:`MIN_SHARED_WORDS` of its
+words), each held by at most ``max_block_size`` and :data:`MAX_WORD_ROWS` text rows, best
+``max_candidates`` by words shared.
 """
 
 from __future__ import annotations
@@ -33,6 +37,24 @@ from .scoring import MatchConfig, combine, passes_gates
 
 MIN_WORD = 2
 """Shortest word kept in the word table (one-letter words block nothing)."""
+MAX_WORD_ROWS = 200
+"""A word held by more text rows than this (and ``--max-block-size``) blocks nothing: common words
+("love", "the") would pair every track with thousands of rows."""
+MIN_SHARED_WORDS = 2
+"""Words a collection track that is text must share with a text row to be compared with it."""
+MIN_TEXT_WORDS = 3
+"""Text against text: each text needs this many words (a bare title names no recording)."""
+
+
+def text_similarity(query: mixed.MixedText, ref: mixed.MixedText) -> float:
+    """Text against text: the smaller of the shares of each text's words found in the other
+    (typo-tolerant, as :func:`.mixed.coverage`); 0 when either text has fewer than
+    :data:`MIN_TEXT_WORDS` words or their part numbers and version words differ. Both texts must
+    hold the same names: without fields, a text holding the other and more (another song of the
+    artist on that album, a longer title) cannot be told apart from one holding extra fields."""
+    if len(query.words) < MIN_TEXT_WORDS or len(ref.words) < MIN_TEXT_WORDS or query.marks != ref.marks:
+        return 0.0
+    return min(mixed.coverage(" ".join(query.words), ref), mixed.coverage(" ".join(ref.words), query))
 BATCH = 20_000
 
 
@@ -100,14 +122,19 @@ def _words(key: str | None) -> list[str]:
 def candidates(con: Any, keyed: list[dict[str, Any]], paths: dict[str, Path], config: MatchConfig
                ) -> list[tuple[str, str]]:
     """(track_id, track_key) pairs of collection tracks and text rows that share an artist word and
-    a title word (see the module docstring), best ``config.max_candidates`` per track."""
+    a title word, or, for a collection track that is text, :data:`MIN_SHARED_WORDS` words (see the
+    module docstring); best ``config.max_candidates`` per track."""
     ids, words, roles = [], [], []
     for k in keyed:
-        for role, key in (("a", k["artist_key"]), ("a", k["anv_key"]), ("t", k["title_key"])):
-            for w in set(_words(key)):
-                ids.append(k["track_id"])
-                words.append(w)
-                roles.append(role)
+        if "mixed" in k:  # a text itself: any MIN_SHARED_WORDS of its words
+            named = [("x", w) for w in set(k["mixed"].words) if len(w) >= MIN_WORD]
+        else:
+            named = [(role, w) for role, key in (("a", k["artist_key"]), ("a", k["anv_key"]), ("t", k["title_key"]))
+                     for w in set(_words(key))]
+        for role, w in named:
+            ids.append(k["track_id"])
+            words.append(w)
+            roles.append(role)
     if not ids:
         return []
     con.register("text_query_words", pa.table({"track_id": ids, "word": words, "role": roles}))
@@ -116,12 +143,12 @@ def candidates(con: Any, keyed: list[dict[str, Any]], paths: dict[str, Path], co
         found = con.execute(f"""
             with hits as (
                 select q.track_id, w.track_key, bool_or(q.role = 'a') as a, bool_or(q.role = 't') as t,
-                       count(distinct q.word) as n
+                       bool_or(q.role = 'x') as x, count(distinct q.word) as n
                 from text_query_words q join read_parquet({files!r}) w on w.word = q.word
-                where w.df <= {int(config.max_block_size)}
+                where w.df <= {min(int(config.max_block_size), MAX_WORD_ROWS)}
                 group by q.track_id, w.track_key
             )
-            select track_id, track_key from hits where a and t
+            select track_id, track_key from hits where (a and t) or (x and n >= {MIN_SHARED_WORDS})
             qualify row_number() over (partition by track_id order by n desc, track_key) <= {int(config.max_candidates)}
             order by track_id, track_key
         """).fetchall()
@@ -161,30 +188,38 @@ def match(con: Any, keyed: list[dict[str, Any]], paths: dict[str, Path], config:
     dur, longer = np.full(n, np.nan), np.full(n, np.nan)
     for i, (tid, key) in enumerate(pairs):
         q, text = by_id[tid], parsed[key]
-        names = {"artist_key": q["artist_key"], "anv_key": q["anv_key"], "title_key": q["title_key"],
-                 "album_key": q["album_key"]}
-        t_sim[i], a_sim[i] = mixed.similarities(text, names, config.version_mismatch_sim)
-        if q["album_key"]:
-            alb[i] = mixed.coverage(q["album_key"], text)
+        if "mixed" in q:  # text against text
+            t_sim[i] = a_sim[i] = text_similarity(q["mixed"], text)
+        else:
+            names = {"artist_key": q["artist_key"], "anv_key": q["anv_key"], "title_key": q["title_key"],
+                     "album_key": q["album_key"]}
+            t_sim[i], a_sim[i] = mixed.similarities(text, names, config.version_mismatch_sim)
+            if q["album_key"]:
+                alb[i] = mixed.coverage(q["album_key"], text)
         a, b = q["duration_s"], refs[key]["duration_s"]
         if a is not None and b is not None:
             dur[i], longer[i] = abs(a - b), max(a, b)
     score = combine(t_sim, a_sim, alb, dur, config, longer)
     ok = passes_gates(t_sim, a_sim, config)
-    links, best = [], {}
-    for i, (tid, key) in enumerate(pairs):
+    score = np.where(ok, score, 0.0)
+    by_user = np.array([p in forced for p in pairs], dtype=bool)
+
+    def candidate(i: int) -> dict[str, Any]:
+        tid, key = pairs[i]
         r = refs[key]
-        s = float(score[i]) if ok[i] else 0.0
-        by_user = (tid, key) in forced
-        candidate = {"track_id": tid, "track_key": key, "artist": None, "title": r["title"], "album": r["album"],
-                     "duration_s": r["duration_s"], "position": None, "score": s,
-                     "method": "override" if by_user else "text_reference",
-                     "title_sim": float(t_sim[i]), "artist_sim": float(a_sim[i]),
-                     "album_sim": None if np.isnan(alb[i]) else float(alb[i]),
-                     "duration_diff_s": None if np.isnan(dur[i]) else float(dur[i])}
-        if tid not in best or (by_user, s) > (best[tid]["method"] == "override", best[tid]["score"]):
-            best[tid] = candidate
-        if by_user or (ok[i] and s >= config.threshold):
-            links.append(candidate)
+        return {"track_id": tid, "track_key": key, "artist": None, "title": r["title"], "album": r["album"],
+                "duration_s": r["duration_s"], "position": None, "score": float(score[i]),
+                "method": "override" if by_user[i] else "text_reference",
+                "title_sim": float(t_sim[i]), "artist_sim": float(a_sim[i]),
+                "album_sim": None if np.isnan(alb[i]) else float(alb[i]),
+                "duration_diff_s": None if np.isnan(dur[i]) else float(dur[i])}
+
+    top: dict[str, int] = {}  # track -> index of its best pair (a forced one first)
+    for i, (tid, _) in enumerate(pairs):
+        j = top.get(tid)
+        if j is None or (by_user[i], score[i]) > (by_user[j], score[j]):
+            top[tid] = i
+    links = [candidate(i) for i in np.flatnonzero(by_user | (ok & (score >= config.threshold))).tolist()]
+    best = {tid: candidate(i) for tid, i in top.items()}
     return links, best, n
 

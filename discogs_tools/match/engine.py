@@ -165,9 +165,10 @@ def _text_reference(con: Any, tracks: list[dict[str, Any]], result: ChunkResult,
     ids = {t["track_id"] for t in tracks}
     forced = {(tid, ref) for tid, refs in user.forced.items() if tid in ids for ref in refs}
     search = set() if not config.text_fallback else ids - linked
+    wanted = search | {tid for tid, _ in forced}
     named = []
     for t in tracks:
-        if t["track_id"] in search or any(f[0] == t["track_id"] for f in forced):
+        if t["track_id"] in wanted:
             named.append(t)
             # no artist: the title is compared as text, and if it reads "Artist - Title" also as those
             # (the dash may as well stand between title and album: both readings are scored)
@@ -177,8 +178,9 @@ def _text_reference(con: Any, tracks: list[dict[str, Any]], result: ChunkResult,
     keyed = collection_keys(named)
     searched = {k["track_id"] for k in keyed if k["track_id"].split(_SPLIT)[0] in search and (
         "mixed" in k or (k["artist_key"] and k["title_key"]))}
+    searched_tracks = {t.split(_SPLIT)[0] for t in searched}
     if config.text_fallback:
-        result.counts["text_reference_tried"] = len({t.split(_SPLIT)[0] for t in searched})
+        result.counts["text_reference_tried"] = len(searched_tracks)
         result.counts["text_reference_linked"] = 0
     if not searched and not forced:
         return
@@ -210,7 +212,7 @@ def _text_reference(con: Any, tracks: list[dict[str, Any]], result: ChunkResult,
         elif candidate is not None and (b.get("score") is None or candidate["score"] > b["score"]):
             found[tid] = {"track_id": tid, "matched": False, "n_links": 0, **_candidate_fields(candidate, source)}
     if config.text_fallback:
-        result.counts["text_reference_linked"] = len({tid for tid in n_links if tid in searched})
+        result.counts["text_reference_linked"] = len(searched_tracks & set(n_links))
     _merge(tracks, result, kept, found, source)
 
 

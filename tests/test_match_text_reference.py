@@ -24,6 +24,8 @@ REFERENCE = [
     ("dirty-part-2", "Crack In the Pearl, Pt. II Kanye West My Beautiful Dark Twisted Fantasy", "", None, 189_000),
     ("live", "Adele Set Fire to the Rain (Live at the Royal Albert Hall) 2011", None, None, None),
     ("other-artist", "Someone Else Rolling in the Deep 3:48", None, None, None),
+    ("sibling", "Adele Rumour Has It Too 21 $1.29 2011-01-24", None, None, 223_000),
+    ("album-a", "Frutti Extrats Courante Music Rocker Wiem Mazurska 1066-1069 £0.79 1961", None, None, None),
 ]
 COLLECTION = [
     # track_id, artist, title, album, duration_s
@@ -40,9 +42,13 @@ COLLECTION = [
     ("text-title-only", None, "Rumour Has It", None, 223.0),  # 3 of 5 words: a bare title names no recording
     ("text-remix", None, "Adele Rumour Has It (Remix) 21", None, 223.0),
     ("text-live", None, "Adele Set Fire to the Rain 2011", None, 242.0),  # the text row is a live version
+    # another song of the same artist and album: 8 of 9 words shared, one word unlike any of the other's
+    ("text-album-b", None, "Frutti Extrats Ouvertüre Music Rocker Wiem Mazurska 1066-1069 $0.99 1961", None, None),
+    # the same song with typos the word-level rule misses ("Mazurskaa", "Rokcer")
+    ("text-album-a", None, "Frutti Extrats Courante Music Rokcer Wiem Mazurskaa 1066-1069 £0.79 1961", None, None),
 ]
 EXPECTED = {("rumour", "recipe"), ("pearl", "dirty"), ("pearl-2", "dirty-part-2"), ("rolling", "in-place"),
-            ("dash", "dirty"), ("text", "recipe")}
+            ("dash", "dirty"), ("text", "recipe"), ("text-album-a", "album-a")}
 
 
 def _collection(ws: Workspace, rows=COLLECTION) -> None:
@@ -71,7 +77,7 @@ def test_text_rows_are_matched_from_the_collection_side(text_ws):
     assert set(links) == EXPECTED
     assert links[("rumour", "recipe")] == "text_reference" and links[("rolling", "in-place")] != "text_reference"
     # tried: every track left without a link by the index (not "rolling")
-    assert report.counts["text_reference_tried"] == 10 and report.counts["text_reference_linked"] == 5
+    assert report.counts["text_reference_tried"] == 12 and report.counts["text_reference_linked"] == 6
     best = {r["track_id"]: r for r in read_table(text_ws.table("match/playlist_best")).to_pylist()}
     assert best["pearl"]["ref_id"] == "dirty" and best["pearl"]["method"] == "text_reference"
     assert not best["fire"]["matched"] and not best["someone"]["matched"]
@@ -80,13 +86,14 @@ def test_text_rows_are_matched_from_the_collection_side(text_ws):
 def test_text_tables_hold_the_tracks_without_an_artist(text_ws):
     stage.run(text_ws, "playlists")
     rows = read_table(text_ws.table("match/playlist_text_rows")).to_pylist()
-    assert [r["track_key"] for r in rows] == ["dirty", "dirty-part-2", "live", "other-artist", "recipe"]
+    assert [r["track_key"] for r in rows] == ["album-a", "dirty", "dirty-part-2", "live", "other-artist", "recipe",
+                                              "sibling"]
     by_key = {r["track_key"]: r for r in rows}
     assert by_key["recipe"]["duration_s"] == 223.0  # the m:ss of the text
     assert by_key["dirty"]["duration_s"] == 201.0  # the column's
     words = read_table(text_ws.table("match/playlist_text_words")).to_pylist()
     df = {(w["word"], w["track_key"]): w["df"] for w in words}
-    assert df[("adele", "recipe")] == 2 and df[("pearl", "dirty")] == 2  # held by two text rows each
+    assert df[("adele", "recipe")] == 3 and df[("pearl", "dirty")] == 2  # held by three and two text rows
     assert not any(w["word"] in ("129", "1", "3", "43") for w in words)  # price and duration left out
     index_keys = {r["track_key"] for r in read_table(text_ws.table("match/playlist_track_index")).to_pylist()}
     assert index_keys == {"in-place"}
@@ -129,5 +136,6 @@ def test_a_reference_of_text_rows_only(tmp_path):
     write_playlist_tracks(ws, [t for t in REFERENCE if t[2] is None])
     _collection(ws)
     report = stage.run(ws, "playlists")
-    assert set(_links(ws)) == {("rumour", "recipe"), ("pearl", "dirty"), ("dash", "dirty"), ("text", "recipe")}
+    assert set(_links(ws)) == {("rumour", "recipe"), ("pearl", "dirty"), ("dash", "dirty"), ("text", "recipe"),
+                               ("text-album-a", "album-a")}
     assert report.figures["index_rows"] == 0

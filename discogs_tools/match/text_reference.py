@@ -40,6 +40,10 @@ MIN_WORD = 2
 MAX_WORD_ROWS = 200
 """A word held by more text rows than this (and ``--max-block-size``) blocks nothing: common words
 ("love", "the") would pair every track with thousands of rows."""
+MAX_UNEXPLAINED = 0.5
+"""A text row matched to a track with an album may hold no word that the track's artist, title and
+album lack (typos count 0.1 each): without fields, an extra word may be a longer title. Prices,
+dates, durations, track numbers, neutral version brackets and featured credits do not count."""
 MIN_SHARED_WORDS = 2
 """Words a collection track that is text must share with a text row to be compared with it."""
 MIN_TEXT_WORDS = 3
@@ -49,12 +53,35 @@ MIN_TEXT_WORDS = 3
 def text_similarity(query: mixed.MixedText, ref: mixed.MixedText) -> float:
     """Text against text: the smaller of the shares of each text's words found in the other
     (typo-tolerant, as :func:`.mixed.coverage`); 0 when either text has fewer than
-    :data:`MIN_TEXT_WORDS` words or their part numbers and version words differ. Both texts must
-    hold the same names: without fields, a text holding the other and more (another song of the
-    artist on that album, a longer title) cannot be told apart from one holding extra fields."""
+    :data:`MIN_TEXT_WORDS` words, a word (not a number) that the other lacks, or other part
+    numbers and version words. Both texts must hold the same names: without fields, a text
+    holding the other and more (another song of the artist on that album, a longer title) cannot
+    be told apart from one holding extra fields."""
     if len(query.words) < MIN_TEXT_WORDS or len(ref.words) < MIN_TEXT_WORDS or query.marks != ref.marks:
         return 0.0
+    a, b = _unfound(query, ref), _unfound(ref, query)
+    if not _paired(a, b) or not _paired(b, a):
+        return 0.0
     return min(mixed.coverage(" ".join(query.words), ref), mixed.coverage(" ".join(ref.words), query))
+
+
+PAIRED_WORD_SIM = 80
+"""rapidfuzz ratio above which a word one text lacks still has its counterpart in the other
+("emcguire" / "mcguire", "spiellete" / "spielleute": typos beyond the word-level typo rule)."""
+
+
+def _unfound(text: mixed.MixedText, other: mixed.MixedText) -> list[str]:
+    """Words of ``text`` (numbers aside) that ``other`` lacks, even with a typo."""
+    return [w for w in sorted(set(text.words)) if not w.isdigit() and mixed.coverage(w, other) == 0.0]
+
+
+def _paired(words: list[str], others: list[str]) -> bool:
+    """Whether every word one text lacks is a misspelling of a word the other text has and the first
+    lacks. Any other such word may be the whole difference between two songs of one album
+    ("Courante" and "Ouvertüre" among ten shared words of artist and album)."""
+    from rapidfuzz import fuzz
+
+    return all(any(fuzz.ratio(w, o) >= PAIRED_WORD_SIM for o in others) for w in words)
 BATCH = 20_000
 
 
@@ -79,10 +106,9 @@ def build(con: Any, flat_sql: str, paths: dict[str, Path]) -> dict[str, int]:
                                                   cols["duration_s"]):
                 text = mixed.parse(" ".join(x for x in (title, album) if x))
                 durations.append(seconds if seconds is not None else text.duration_s)
-                for w in sorted(set(text.words)):
-                    if len(w) >= MIN_WORD:
-                        words.append(w)
-                        keys.append(key)
+                for w in sorted(_text_keys(text.words)):
+                    words.append(w)
+                    keys.append(key)
             rows_out.write(pa.table({**cols, "duration_s": durations}, schema=rows_schema))
             words_out.write(pa.table({"word": words, "track_key": keys}, schema=words_out.schema))
             n_rows += batch.num_rows
@@ -119,18 +145,38 @@ def _words(key: str | None) -> list[str]:
     return [w for w in (key or "").split(" ") if len(w) >= MIN_WORD]
 
 
+def _text_keys(words: tuple[str, ...] | list[str]) -> set[str]:
+    """Blocking keys of a text: its words of :data:`MIN_WORD` letters or more, and its pairs of
+    consecutive words ("kanye west", "west crack"), far rarer than words in a large reference."""
+    return {w for w in words if len(w) >= MIN_WORD} | {f"{a} {b}" for a, b in zip(words, words[1:])}
+
+
+def _pairs(words: list[str]) -> set[str]:
+    return {f"{a} {b}" for a, b in zip(words, words[1:])}
+
+
 def candidates(con: Any, keyed: list[dict[str, Any]], paths: dict[str, Path], config: MatchConfig
                ) -> list[tuple[str, str]]:
-    """(track_id, track_key) pairs of collection tracks and text rows that share an artist word and
-    a title word, or, for a collection track that is text, :data:`MIN_SHARED_WORDS` words (see the
-    module docstring); best ``config.max_candidates`` per track."""
+    """(track_id, track_key) pairs of collection tracks and text rows that share a pair of
+    consecutive words (within the artist, within the title, or the artist's last and the title's
+    first word, either way round) or an artist word and a title word; for a collection track that
+    is text, a pair of its words or :data:`MIN_SHARED_WORDS` words (see the module docstring). Best
+    ``config.max_candidates`` per track by keys shared."""
     ids, words, roles = [], [], []
     for k in keyed:
-        if "mixed" in k:  # a text itself: any MIN_SHARED_WORDS of its words
-            named = [("x", w) for w in set(k["mixed"].words) if len(w) >= MIN_WORD]
+        if "mixed" in k:  # a text itself
+            text = k["mixed"].words
+            named = [("b" if " " in w else "x", w) for w in _text_keys(text)]
         else:
+            artists = [(k[c] or "").split() for c in ("artist_key", "anv_key") if k[c]]
+            title = (k["title_key"] or "").split()
+            pairs = _pairs(title)
+            for a in artists:
+                pairs |= _pairs(a)
+                if a and title:
+                    pairs |= {f"{a[-1]} {title[0]}", f"{title[-1]} {a[0]}"}
             named = [(role, w) for role, key in (("a", k["artist_key"]), ("a", k["anv_key"]), ("t", k["title_key"]))
-                     for w in set(_words(key))]
+                     for w in set(_words(key))] + [("b", p) for p in pairs]
         for role, w in named:
             ids.append(k["track_id"])
             words.append(w)
@@ -143,12 +189,13 @@ def candidates(con: Any, keyed: list[dict[str, Any]], paths: dict[str, Path], co
         found = con.execute(f"""
             with hits as (
                 select q.track_id, w.track_key, bool_or(q.role = 'a') as a, bool_or(q.role = 't') as t,
-                       bool_or(q.role = 'x') as x, count(distinct q.word) as n
+                       bool_or(q.role = 'b') as b, count(distinct q.word) filter (where q.role = 'x') as nx,
+                       count(distinct q.word) as n
                 from text_query_words q join read_parquet({files!r}) w on w.word = q.word
                 where w.df <= {min(int(config.max_block_size), MAX_WORD_ROWS)}
                 group by q.track_id, w.track_key
             )
-            select track_id, track_key from hits where (a and t) or (x and n >= {MIN_SHARED_WORDS})
+            select track_id, track_key from hits where b or (a and t) or nx >= {MIN_SHARED_WORDS}
             qualify row_number() over (partition by track_id order by n desc, track_key) <= {int(config.max_candidates)}
             order by track_id, track_key
         """).fetchall()
@@ -182,7 +229,8 @@ def match(con: Any, keyed: list[dict[str, Any]], paths: dict[str, Path], config:
         con.unregister("text_wanted")
     by_id = {k["track_id"]: k for k in keyed}
     pairs = [p for p in pairs if p[1] in refs]  # a forced key that is no text row is the index's (or unknown)
-    parsed = {key: mixed.parse(" ".join(x for x in (r["title"], r["album"]) if x)) for key, r in refs.items()}
+    raw = {key: " ".join(x for x in (r["title"], r["album"]) if x) for key, r in refs.items()}
+    parsed = {key: mixed.parse(text) for key, text in raw.items()}
     n = len(pairs)
     t_sim, a_sim, alb = np.zeros(n), np.zeros(n), np.full(n, np.nan)
     dur, longer = np.full(n, np.nan), np.full(n, np.nan)
@@ -196,6 +244,8 @@ def match(con: Any, keyed: list[dict[str, Any]], paths: dict[str, Path], config:
             t_sim[i], a_sim[i] = mixed.similarities(text, names, config.version_mismatch_sim)
             if q["album_key"]:
                 alb[i] = mixed.coverage(q["album_key"], text)
+                if mixed.unexplained(raw[key], list(names.values())) > MAX_UNEXPLAINED:
+                    t_sim[i] = 0.0  # a word the track's names lack: "Rumour Has It Too" is another song
         a, b = q["duration_s"], refs[key]["duration_s"]
         if a is not None and b is not None:
             dur[i], longer[i] = abs(a - b), max(a, b)

@@ -7,6 +7,8 @@ as one text in the issue-16 recipe (artist + title + album + price + m:ss + date
 
 from __future__ import annotations
 
+import json
+
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -97,6 +99,8 @@ def test_text_tables_hold_the_tracks_without_an_artist(text_ws):
     assert not any(w["word"] in ("129", "1", "3", "43") for w in words)  # price and duration left out
     index_keys = {r["track_key"] for r in read_table(text_ws.table("match/playlist_track_index")).to_pylist()}
     assert index_keys == {"in-place"}
+    report = json.loads((text_ws.tables / "match" / "playlist_report.json").read_text())
+    assert report["index"]["text_rows"] == 7 and report["index"]["dropped_no_artist_or_title"] == 0
 
 
 def test_forbidden_text_links_are_removed(text_ws):

@@ -310,6 +310,8 @@ def build(source: IndexSource, ws: Workspace, *, batch_size: int = 2_000, thread
             finally:
                 con.close()
     stats.update(counts)
+    if "text_rows" in stats:  # kept as text rows, not dropped
+        stats["dropped_no_artist_or_title"] = max(0, stats["dropped_no_artist_or_title"] - stats["text_rows"])
     stats["keying_seconds"] = round(keyed_at, 3)
     stats["seconds"] = round(timer.seconds, 3)
     write_json_atomic(paths["meta"], {"fingerprint": fingerprint(folder), "stats": stats})

@@ -184,8 +184,8 @@ def _text_reference(con: Any, tracks: list[dict[str, Any]], result: ChunkResult,
         result.counts["text_reference_linked"] = 0
     if not searched and not forced:
         return
-    links, best, scored = _fold_readings(*text_reference.match(con, keyed, paths, config, search=searched,
-                                                                forced=forced))
+    links, best, scored = text_reference.match(con, keyed, paths, config, search=searched, forced=forced)
+    links, best = _fold_readings(links, best)
     result.counts["candidates"] += scored
     kept = []
     for link in links:
@@ -220,8 +220,8 @@ _SPLIT = "\x1f"
 """Suffix of the id of a collection track's second reading (``Artist - Title``) in :func:`_text_reference`."""
 
 
-def _fold_readings(links: list[dict[str, Any]], best: dict[str, dict[str, Any]], scored: int
-                   ) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]], int]:
+def _fold_readings(links: list[dict[str, Any]], best: dict[str, dict[str, Any]]
+                   ) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
     """Links and best candidates of both readings of a track as the track's: one link per
     reference track (the higher score), the better best candidate."""
     folded: dict[tuple[str, str], dict[str, Any]] = {}
@@ -235,7 +235,7 @@ def _fold_readings(links: list[dict[str, Any]], best: dict[str, dict[str, Any]],
         tid = entry.split(_SPLIT)[0]
         if tid not in top or candidate["score"] > top[tid]["score"]:
             top[tid] = {**candidate, "track_id": tid}
-    return sorted(folded.values(), key=lambda l: (l["track_id"], l["track_key"])), top, scored
+    return sorted(folded.values(), key=lambda l: (l["track_id"], l["track_key"])), top
 
 
 def _text_fallback(con: Any, tracks: list[dict[str, Any]], result: ChunkResult, source: IndexSource,

@@ -71,18 +71,19 @@ COLLECTION_SCHEMA = pa.schema([("track_id", pa.string()), ("artist", pa.string()
                                ("album", pa.string()), ("duration_s", pa.float64())])
 
 
-def match_rows(ev: Workspace, rows: list[dict[str, Any]], out: Path,
-               config: MatchConfig) -> tuple[Report, dict[str, dict[str, Any]]]:
+def match_rows(ev: Workspace, rows: list[dict[str, Any]], out: Path, config: MatchConfig,
+               against: str = "discogs") -> tuple[Report, dict[str, dict[str, Any]]]:
     """The real stages on an evaluation collection: ``rows`` written as the manifest
-    ``out/collection.parquet``, ingested into ``ev``, matched against its Discogs index; returns the
-    match report and the best link per track."""
+    ``out/collection.parquet``, ingested into ``ev``, matched against its ``against`` index
+    ("discogs" or "playlists"); returns the match report and the best candidate per track."""
     import pyarrow.parquet as pq
 
     manifest_path = out / "collection.parquet"
     pq.write_table(pa.Table.from_pylist(rows, schema=COLLECTION_SCHEMA), manifest_path)
     collection_ingest.run(manifest_path, ev)
-    match_report = stage.run(ev, "discogs", config, rebuild_index=True)
-    return match_report, {r["track_id"]: r for r in read_table(ev.table("match/discogs_best")).to_pylist()}
+    match_report = stage.run(ev, against, config, rebuild_index=True)
+    prefix = "playlist" if against == "playlists" else against
+    return match_report, {r["track_id"]: r for r in read_table(ev.table(f"match/{prefix}_best")).to_pylist()}
 
 
 def _typo(text: str, rng: random.Random) -> str:

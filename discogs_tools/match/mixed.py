@@ -293,18 +293,24 @@ def title_field_explained(field: str | None, keys: list[str | None]) -> float:
     words and articles; a word also counts when a key holds it written together with its
     neighbours (``againstthe`` for ``Against the``, ``gypsydjango``) and a roman numeral counts as
     its number (``Genius II`` for ``genius 2``); 1 for a field without words."""
-    credits = _field_credits(field, keys)
+    credits = _field_credits(field_words(field), keys)
     return sum(credits) / len(credits) if credits else 1.0
 
 
-def unexplained(field: str | None, keys: list[str | None]) -> float:
-    """How many of a field's words a candidate's keys do not account for (a typo counts
-    ``1 - TYPO_CREDIT``), counted as :func:`title_field_explained` reads the field."""
-    return sum(1.0 - c for c in _field_credits(field, keys))
+def field_words(field: str | None) -> list[str]:
+    """The words of a field that a candidate's keys must explain, as :func:`title_field_explained`
+    reads them (prices, dates, durations, track numbers, neutral version brackets, featured credits,
+    linking words and articles left out)."""
+    return [w for w in parse(_FEATURED_PART.sub(" ", field or "")).words if w not in _LINK_WORDS]
 
 
-def _field_credits(field: str | None, keys: list[str | None]) -> list[float]:
-    words = [w for w in parse(_FEATURED_PART.sub(" ", field or "")).words if w not in _LINK_WORDS]
+def unexplained(words: list[str], keys: list[str | None]) -> float:
+    """How many of a field's words (:func:`field_words`) a candidate's keys do not account for (a
+    typo counts ``1 - TYPO_CREDIT``)."""
+    return sum(1.0 - c for c in _field_credits(words, keys))
+
+
+def _field_credits(words: list[str], keys: list[str | None]) -> list[float]:
     found = frozenset(w for key in keys if key for w in key.split(" "))
     compact = " ".join(key.replace(" ", "") for key in keys if key)
     return [1.0 if (len(w) >= 3 and w in compact) or (w in _ROMAN and str(_ROMAN[w]) in found)

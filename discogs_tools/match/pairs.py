@@ -32,19 +32,14 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
-
-from .. import manifest
-from ..collection import ingest as collection_ingest
 from ..errors import ConfigError, InputError, NothingUsableError
-from ..io import iter_batches, write_json_atomic
+from ..io import iter_batches
 from ..playlists import ingest as playlists_ingest
 from ..playlists.tabular import ColumnSpec
 from ..report import Report
 from ..workspace import Workspace
-from . import stage
-from .evaluate import COLLECTION_SCHEMA
-from .realworld import VARIANTS
+from .evaluate import match_rows
+from .realworld import VARIANTS, _prf, record_eval
 from .scoring import MatchConfig
 
 ROLES = ("title", "artist", "album", "duration")
@@ -221,11 +216,7 @@ def score(pairs: list[tuple[str, str, int]], links: dict[str, dict[str, float]],
                                "left_linked_to": sorted(linked)[:5],
                                "best": {k: b.get(k) for k in ("score", "ref_id", "ref_artist", "ref_title",
                                                               "title_sim", "artist_sim")}})
-        precision = tp / (tp + fp) if tp + fp else 1.0
-        recall = tp / (tp + fn) if tp + fn else 0.0
-        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-        out[variant] = {"precision": round(precision, 4), "recall": round(recall, 4), "f1": round(f1, 4),
-                        "tp": tp, "fp": fp, "fn": fn, "pairs": len(pairs),
+        out[variant] = {**_prf(tp, fp, tp + fn), "pairs": len(pairs),
                         "positives": sum(lab for _, _, lab in pairs),
                         "errors": sorted(errors, key=lambda e: e["label"])[:max_errors]}
     return out
@@ -266,31 +257,14 @@ def run(ws: Workspace, data: str | Path | None = None, *, pair_file: str = "test
     write_reference(reference, right, cols_b)
     playlists_ingest.run([reference], ev, fmt="csv", columns=ColumnSpec(), workers=1)
     left_ids = sorted({lid for lid, _, _ in pairs}, key=lambda k: (len(k), k))
-    import pyarrow.parquet as pq
-
-    manifest_path = out / "collection.parquet"
-    pq.write_table(pa.Table.from_pylist(collection_rows(header_a, left, left_ids, cols_a),
-                                        schema=COLLECTION_SCHEMA), manifest_path)
-    collection_ingest.run(manifest_path, ev)
-    match_report = stage.run(ev, "playlists", config, rebuild_index=True)
+    match_report, best = match_rows(ev, collection_rows(header_a, left, left_ids, cols_a), out, config,
+                                    against="playlists")
     links: dict[str, dict[str, float]] = defaultdict(dict)
     for batch in iter_batches(ev.table("links/track_playlist_tracks"), columns=["track_id", "track_key", "score"]):
         for t, k, s in zip(*(batch.column(c).to_pylist() for c in ("track_id", "track_key", "score"))):
             links[t][k] = s
-    best = {r["track_id"]: r for b in iter_batches(ev.table("match/playlist_best")) for r in b.to_pylist()}
     metrics = score(pairs, links, best, left, right)
     params = {"data": str(folder), "pairs": pair_file, "columns": {"tableA": cols_a, "tableB": cols_b}}
-    write_json_atomic(out / "eval.json", {"set": "pairs", **params, "reference_tracks": len(right),
-                                          "left_records": len(left_ids), "config": config.to_dict(), **metrics,
-                                          "match": {k: v for k, v in match_report.to_dict().items()
-                                                    if k in ("counts", "figures")}})
-    report = Report(stage="match-eval pairs")
-    report.counts.update({"pairs": len(pairs), "left_records": len(left_ids), "reference_tracks": len(right)})
-    for variant in VARIANTS:
-        for figure in ("precision", "recall", "f1"):
-            report.figures[f"{variant}_{figure}"] = metrics[variant][figure]
-    report.outputs.update({"eval": str(out / "eval.json"), "workspace": str(ev.root)})
-    report.details.append({"summary": summary_text(metrics)})
-    manifest.record(ws.manifest_path, "match-eval pairs", {**report.to_dict(), "params": {**params,
-                                                                                           **config.to_dict()}})
-    return report
+    sizes = {"reference_tracks": len(right), "left_records": len(left_ids)}
+    return record_eval(ws, ev, out, "pairs", metrics, config, match_report, params, sizes=sizes,
+                       counts={"pairs": len(pairs), **sizes}, summary=summary_text(metrics))

@@ -226,17 +226,27 @@ def evaluate_and_report(ws: Workspace, ev: Workspace, out: Path, name: str, rows
     and record the report (``match-eval <name>``) in ``ws``'s manifest with ``params``."""
     match_report, best = match_rows(ev, rows, out, config)
     metrics = score(labels, best, max_errors=max_errors)
-    write_json_atomic(out / "eval.json", {"set": name, **params, "reference_releases": n_ref,
-                                          "config": config.to_dict(), **metrics,
+    return record_eval(ws, ev, out, name, metrics, config, match_report, params,
+                       sizes={"reference_releases": n_ref}, counts={"rows": len(rows), "reference_releases": n_ref},
+                       summary=summary_text(metrics))
+
+
+def record_eval(ws: Workspace, ev: Workspace, out: Path, name: str, metrics: dict[str, Any], config: MatchConfig,
+                match_report: Report, params: dict[str, Any], *, sizes: dict[str, Any], counts: dict[str, int],
+                summary: str) -> Report:
+    """Write ``out/eval.json`` atomically (the set's ``params`` and ``sizes``, the config, the
+    ``metrics`` of both variants, the match report's counts and figures) and record the report
+    (``match-eval <name>``: ``counts``, precision / recall / F1 of both variants) in ``ws``'s manifest."""
+    write_json_atomic(out / "eval.json", {"set": name, **params, **sizes, "config": config.to_dict(), **metrics,
                                           "match": {k: v for k, v in match_report.to_dict().items()
                                                     if k in ("counts", "figures")}})
     report = Report(stage=f"match-eval {name}")
-    report.counts.update({"rows": len(rows), "reference_releases": n_ref})
+    report.counts.update(counts)
     for variant in VARIANTS:
         for figure in ("precision", "recall", "f1"):
             report.figures[f"{variant}_{figure}"] = metrics[variant][figure]
     report.outputs.update({"eval": str(out / "eval.json"), "workspace": str(ev.root)})
-    report.details.append({"summary": summary_text(metrics)})
+    report.details.append({"summary": summary})
     manifest.record(ws.manifest_path, f"match-eval {name}", {**report.to_dict(), "params": {
         **params, **config.to_dict()}})
     return report

@@ -23,14 +23,16 @@ words), each held by at most ``max_block_size`` and :data:`MAX_WORD_ROWS` text r
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
+from rapidfuzz import fuzz
 
 from .. import duck
-from ..io import TableWriter, table_files
+from ..io import TableWriter, table_files, table_rows
 from ..schemas import load_schema
 from . import mixed
 from .scoring import MatchConfig, combine, passes_gates
@@ -79,8 +81,6 @@ def _paired(words: list[str], others: list[str]) -> bool:
     """Whether every word one text lacks is a misspelling of a word the other text has and the first
     lacks. Any other such word may be the whole difference between two songs of one album
     ("Courante" and "Ouvertüre" among ten shared words of artist and album)."""
-    from rapidfuzz import fuzz
-
     return all(any(fuzz.ratio(w, o) >= PAIRED_WORD_SIM for o in others) for w in words)
 BATCH = 20_000
 
@@ -123,22 +123,14 @@ def build(con: Any, flat_sql: str, paths: dict[str, Path]) -> dict[str, int]:
                 for batch in reader:
                     out.write(pa.Table.from_batches([batch]).cast(words_schema))
     finally:
-        import shutil
-
         shutil.rmtree(staged, ignore_errors=True)
-    n_words = sum(pq_rows(f) for f in table_files(paths["text_words"]))
-    return {"text_rows": n_rows, "text_words": n_words}
-
-
-def pq_rows(path: Path) -> int:
-    import pyarrow.parquet as pq
-
-    return pq.ParquetFile(path).metadata.num_rows
+    return {"text_rows": n_rows, "text_words": table_rows(paths["text_words"])}
 
 
 def has_rows(paths: dict[str, Path]) -> bool:
+    """Whether the reference has text rows (only a playlists index has the table)."""
     folder = paths.get("text_rows")
-    return folder is not None and folder.exists() and any(pq_rows(f) for f in table_files(folder))
+    return folder is not None and folder.exists() and table_rows(folder) > 0
 
 
 def _words(key: str | None) -> list[str]:
@@ -231,6 +223,7 @@ def match(con: Any, keyed: list[dict[str, Any]], paths: dict[str, Path], config:
     pairs = [p for p in pairs if p[1] in refs]  # a forced key that is no text row is the index's (or unknown)
     raw = {key: " ".join(x for x in (r["title"], r["album"]) if x) for key, r in refs.items()}
     parsed = {key: mixed.parse(text) for key, text in raw.items()}
+    to_explain = {key: mixed.field_words(text) for key, text in raw.items()}  # once per text row, not per pair
     n = len(pairs)
     t_sim, a_sim, alb = np.zeros(n), np.zeros(n), np.full(n, np.nan)
     dur, longer = np.full(n, np.nan), np.full(n, np.nan)
@@ -244,7 +237,7 @@ def match(con: Any, keyed: list[dict[str, Any]], paths: dict[str, Path], config:
             t_sim[i], a_sim[i] = mixed.similarities(text, names, config.version_mismatch_sim)
             if q["album_key"]:
                 alb[i] = mixed.coverage(q["album_key"], text)
-                if mixed.unexplained(raw[key], list(names.values())) > MAX_UNEXPLAINED:
+                if mixed.unexplained(to_explain[key], list(names.values())) > MAX_UNEXPLAINED:
                     t_sim[i] = 0.0  # a word the track's names lack: "Rumour Has It Too" is another song
         a, b = q["duration_s"], refs[key]["duration_s"]
         if a is not None and b is not None:

@@ -37,7 +37,7 @@ import pyarrow as pa
 from .. import manifest
 from ..collection import ingest as collection_ingest
 from ..errors import ConfigError
-from ..io import TableWriter, iter_batches, read_table, write_json_atomic
+from ..io import TableWriter, atomic_path, iter_batches, read_table, write_json_atomic
 from ..report import Report
 from ..schemas import load_schema
 from ..workspace import Workspace
@@ -79,7 +79,8 @@ def match_rows(ev: Workspace, rows: list[dict[str, Any]], out: Path, config: Mat
     import pyarrow.parquet as pq
 
     manifest_path = out / "collection.parquet"
-    pq.write_table(pa.Table.from_pylist(rows, schema=COLLECTION_SCHEMA), manifest_path)
+    with atomic_path(manifest_path) as tmp:
+        pq.write_table(pa.Table.from_pylist(rows, schema=COLLECTION_SCHEMA), tmp)
     collection_ingest.run(manifest_path, ev)
     match_report = stage.run(ev, against, config, rebuild_index=True)
     prefix = "playlist" if against == "playlists" else against

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, InputError, NothingUsableError
-from ..io import iter_batches
+from ..io import atomic_path, iter_batches
 from ..playlists import ingest as playlists_ingest
 from ..playlists.tabular import ColumnSpec
 from ..report import Report
@@ -185,8 +185,9 @@ def collection_rows(header: list[str], records: dict[str, dict[str, str]], ids: 
 
 
 def write_reference(path: Path, records: dict[str, dict[str, str]], cols: dict[str, str]) -> None:
-    """The right table as one playlist, in the columns ``ingest playlists`` reads by default."""
-    with open(path, "w", newline="", encoding="utf-8") as f:
+    """The right table as one playlist, in the columns ``ingest playlists`` reads by default
+    (written atomically)."""
+    with atomic_path(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
         w.writerow(["playlist_id", "track_key", "track_name", "artist_name", "album_name", "duration_ms"])
         for key, rec in records.items():

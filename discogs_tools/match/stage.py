@@ -89,7 +89,7 @@ def _unknown_override_ids(con: Any, user: overrides_mod.Overrides, collection: P
     cast = "cast(i.release_id as varchar)" if against == "discogs" else "i.track_key"
     # playlist tracks without an artist are text rows, not index rows (:mod:`.text_reference`)
     text_keys = f" union select track_key from read_parquet('{parquet_glob(paths['text_rows'])}')" \
-        if "text_rows" in paths and text_reference.has_rows(paths) else ""
+        if text_reference.has_rows(paths) else ""
     con.register("override_ids", pa.table({"track_id": [p[0] for p in pairs], "ref_id": [p[1] for p in pairs]}))
     try:
         tracks = [r[0] for r in con.execute(f"""
